@@ -1,0 +1,182 @@
+//! Reading what GRUB tells the kernel: the Multiboot2 boot information.
+//!
+//! GRUB leaves a block of tagged records in memory and passes its physical
+//! address in EBX (the boot stub hands it to `kmain`). The `multiboot2` crate
+//! parses the tags; this module finds the block, checks it, and prints what a
+//! kernel needs to know: who booted it, with which command line, what memory
+//! the machine has and which modules were loaded.
+
+use crate::memory::boot_window;
+use core::fmt::{self, Write};
+use multiboot2::{BootInformation, BootInformationHeader, MemoryArea, MemoryAreaType};
+
+/// The value a Multiboot2 loader leaves in EAX.
+pub const MULTIBOOT2_BOOTLOADER_MAGIC: u32 = 0x36D7_6289;
+
+/// Why the boot information could not be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BootInfoError {
+    /// EAX did not hold the Multiboot2 magic: some other loader started us.
+    WrongMagic(u32),
+    /// The block lies where the boot page tables do not reach.
+    OutOfReach(u64),
+    /// The `multiboot2` crate rejected the block.
+    Malformed,
+}
+
+impl fmt::Display for BootInfoError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::WrongMagic(magic) => write!(f, "wrong Multiboot2 magic {magic:#x}"),
+            Self::OutOfReach(address) => write!(
+                f,
+                "boot information at {address:#x} is beyond the boot mapping"
+            ),
+            Self::Malformed => write!(f, "malformed boot information"),
+        }
+    }
+}
+
+// ANCHOR: load
+/// Checks the magic and parses the boot information at physical `address`.
+///
+/// # Safety
+/// `magic` and `address` must be the values the loader passed in EAX and
+/// EBX, and the memory of the block must not have been reused since.
+pub unsafe fn load(magic: u32, address: u64) -> Result<BootInformation<'static>, BootInfoError> {
+    if magic != MULTIBOOT2_BOOTLOADER_MAGIC {
+        return Err(BootInfoError::WrongMagic(magic));
+    }
+    let virtual_address = boot_window(address).ok_or(BootInfoError::OutOfReach(address))?;
+    // SAFETY: the magic proves a Multiboot2 loader put a block at `address`,
+    // the boot window maps it, and the caller promises it is intact. The
+    // crate checks the block's size and alignment itself.
+    unsafe { BootInformation::load(virtual_address as *const BootInformationHeader) }
+        .map_err(|_| BootInfoError::Malformed)
+}
+// ANCHOR_END: load
+
+/// A short name for a memory-map region type.
+pub fn region_name(kind: MemoryAreaType) -> &'static str {
+    match kind {
+        MemoryAreaType::Available => "available",
+        MemoryAreaType::Reserved => "reserved",
+        MemoryAreaType::AcpiAvailable => "ACPI reclaimable",
+        MemoryAreaType::ReservedHibernate => "ACPI NVS",
+        MemoryAreaType::Defective => "defective",
+        MemoryAreaType::Custom(_) => "other",
+    }
+}
+
+// ANCHOR: usable_memory
+/// The number of bytes the memory map reports as available RAM.
+pub fn usable_memory(areas: &[MemoryArea]) -> u64 {
+    areas
+        .iter()
+        .filter(|area| area.typ() == MemoryAreaType::Available)
+        .map(|area| area.size())
+        .sum()
+}
+// ANCHOR_END: usable_memory
+
+/// Writes the report the kernel prints at boot: loader, command line, the
+/// memory map, the modules and the usable memory total.
+pub fn write_report(out: &mut impl Write, info: &BootInformation) -> fmt::Result {
+    let loader = info.boot_loader_name_tag().and_then(|tag| tag.name().ok());
+    writeln!(out, "bootloader: {}", loader.unwrap_or("(not given)"))?;
+    let command_line = info.command_line_tag().and_then(|tag| tag.cmdline().ok());
+    writeln!(out, "command line: \"{}\"", command_line.unwrap_or(""))?;
+
+    let areas = info
+        .memory_map_tag()
+        .map(|tag| tag.memory_areas())
+        .unwrap_or(&[]);
+    writeln!(out, "memory map: {} regions", areas.len())?;
+    for area in areas {
+        writeln!(
+            out,
+            "  {:#014x} - {:#014x}  {:<16} {:>9} KiB",
+            area.start_address(),
+            area.end_address(),
+            region_name(area.typ()),
+            area.size() / 1024
+        )?;
+    }
+
+    let mut modules = 0;
+    for module in info.module_tags() {
+        modules += 1;
+        writeln!(
+            out,
+            "module: {:#x} - {:#x} ({} bytes) \"{}\"",
+            module.start_address(),
+            module.end_address(),
+            module.module_size(),
+            module.cmdline().unwrap_or("?")
+        )?;
+    }
+    writeln!(out, "modules: {modules}")?;
+    writeln!(out, "usable memory: {} KiB", usable_memory(areas) / 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multiboot2::{BootLoaderNameTag, Builder, CommandLineTag, MemoryMapTag, ModuleTag};
+
+    fn sample_areas() -> Vec<MemoryArea> {
+        vec![
+            MemoryArea::new(0, 0x9fc00, MemoryAreaType::Available),
+            MemoryArea::new(0x9fc00, 0x400, MemoryAreaType::Reserved),
+            MemoryArea::new(0x100000, 0x7ee0000, MemoryAreaType::Available),
+            MemoryArea::new(0x7fe0000, 0x20000, MemoryAreaType::Reserved),
+            MemoryArea::new(0xfffc0000, 0x40000, MemoryAreaType::AcpiAvailable),
+        ]
+    }
+
+    #[test]
+    fn usable_memory_adds_up_available_regions_only() {
+        assert_eq!(usable_memory(&sample_areas()), 0x9fc00 + 0x7ee0000);
+        assert_eq!(usable_memory(&[]), 0);
+    }
+
+    #[test]
+    fn rejects_a_wrong_magic() {
+        // SAFETY: with a wrong magic `load` returns before touching memory.
+        let result = unsafe { load(0x2BAD_B002, 0x1000) };
+        assert_eq!(result.err(), Some(BootInfoError::WrongMagic(0x2BAD_B002)));
+    }
+
+    #[test]
+    fn report_lists_everything_a_loader_passed() {
+        let block = Builder::new()
+            .bootloader(BootLoaderNameTag::new("GRUB 2.06"))
+            .cmdline(CommandLineTag::new("fault=page"))
+            .mmap(MemoryMapTag::new(&sample_areas()))
+            .add_module(ModuleTag::new(0x200000, 0x201000, "rinit"))
+            .build();
+        // SAFETY: the builder made a valid, aligned block that outlives `info`.
+        let info =
+            unsafe { BootInformation::load(&*block as *const _ as *const BootInformationHeader) }
+                .unwrap();
+        let mut report = String::new();
+        write_report(&mut report, &info).unwrap();
+
+        let expected_lines = [
+            "bootloader: GRUB 2.06",
+            "command line: \"fault=page\"",
+            "memory map: 5 regions",
+            "  0x000000000000 - 0x00000009fc00  available              639 KiB",
+            "  0x0000fffc0000 - 0x000100000000  ACPI reclaimable       256 KiB",
+            "module: 0x200000 - 0x201000 (4096 bytes) \"rinit\"",
+            "modules: 1",
+            "usable memory: 130559 KiB",
+        ];
+        for line in expected_lines {
+            assert!(
+                report.lines().any(|l| l == line),
+                "missing {line:?} in:\n{report}"
+            );
+        }
+    }
+}

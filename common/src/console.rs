@@ -1,0 +1,104 @@
+//! The kernel console: one text stream, two sinks. Everything printed goes
+//! to COM1 (for terminals and tests) and to the VGA screen (for people).
+//!
+//! `print!` and `println!` write to it. Until [`init`] runs, output is
+//! dropped: nothing is set up to carry it.
+
+use crate::memory::boot_window;
+use crate::serial::Serial;
+use crate::vga::{self, Attribute, Color, TextWriter, VgaBuffer};
+use core::fmt::{self, Write};
+use spin::Mutex;
+
+/// The colours of ordinary output.
+pub const NORMAL: Attribute = Attribute::new(Color::LightGray, Color::Black);
+/// The colours of reports of faults and panics.
+pub const ALARM: Attribute = Attribute::new(Color::White, Color::Red);
+
+// ANCHOR: console
+/// The two sinks of the console.
+pub struct Console {
+    serial: Serial,
+    screen: TextWriter<VgaBuffer>,
+}
+
+impl Write for Console {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for byte in text.bytes() {
+            self.serial.write_byte(byte);
+            self.screen.write_byte(byte);
+        }
+        Ok(())
+    }
+}
+
+static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
+// ANCHOR_END: console
+
+/// Sets up COM1 and clears the VGA screen. Call once, first thing.
+pub fn init() {
+    let vga_address =
+        boot_window(vga::BUFFER_PHYSICAL).expect("the VGA buffer is in the first MiB");
+    // SAFETY: the console owns COM1 and the VGA buffer from here on; the
+    // boot page tables map physical 0xB8000 at this address, writable.
+    let console = unsafe {
+        Console {
+            serial: Serial::com1(),
+            screen: TextWriter::new(VgaBuffer::new(vga_address), NORMAL),
+        }
+    };
+    *CONSOLE.lock() = Some(console);
+}
+
+/// Sets the VGA colours for what is printed from now on.
+pub fn set_attribute(attribute: Attribute) {
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        console.screen.set_attribute(attribute);
+    }
+}
+
+/// Makes the console usable from a fault or panic report, even if the
+/// failure struck while the console was locked.
+///
+/// The kernel runs on one CPU with interrupts off, so a held lock can only
+/// mean that the code holding it has been interrupted for good: taking it
+/// over cannot race with anybody.
+pub fn take_over_for_report() {
+    if CONSOLE.is_locked() {
+        // SAFETY: see above: the holder will never run again.
+        unsafe { CONSOLE.force_unlock() }
+    }
+    set_attribute(ALARM);
+}
+
+/// A handle for code that writes to any `fmt::Write`: writes go to the
+/// console, as with `print!`.
+pub struct Printer;
+
+impl Write for Printer {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        _print(format_args!("{text}"));
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn _print(arguments: fmt::Arguments) {
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        // Writing to the console itself cannot fail.
+        let _ = console.write_fmt(arguments);
+    }
+}
+
+/// Prints to the console (serial and VGA).
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => ($crate::console::_print(format_args!($($arg)*)));
+}
+
+/// Prints a line to the console (serial and VGA).
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($arg:tt)*) => ($crate::print!("{}\n", format_args!($($arg)*)));
+}

@@ -1,0 +1,98 @@
+//! The kernel's Global Descriptor Table and Task State Segment.
+//!
+//! In long mode segments are mostly vestigial, but the CPU still needs a
+//! code segment to know it runs 64-bit code at ring 0, and a Task State
+//! Segment (TSS) to know which stacks to switch to when an interrupt
+//! arrives. The TSS's Interrupt Stack Table gives exception handlers stacks
+//! of their own: a page fault caused by running off the kernel stack can
+//! then still be reported, and an exception never writes over the red zone
+//! of the code it interrupts.
+//!
+//! The user segments are here already, in the order the `syscall`/`sysret`
+//! instructions require; user mode arrives in stage 5.
+
+use spin::Once;
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::registers::segmentation::SegmentSelector;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::tss::TaskStateSegment;
+
+/// Interrupt Stack Table slot (0-based, as the `x86_64` crate counts) used by
+/// every exception except the double fault.
+pub const EXCEPTION_IST_INDEX: u16 = 0;
+/// IST slot of the double fault, so that a fault while handling another
+/// fault still finds a good stack.
+pub const DOUBLE_FAULT_IST_INDEX: u16 = 1;
+
+const IST_STACK_SIZE: usize = 16 * 1024;
+
+/// A stack for the Interrupt Stack Table: only its address is ever taken.
+#[repr(C, align(16))]
+struct Stack([u8; IST_STACK_SIZE]);
+
+static mut EXCEPTION_STACK: Stack = Stack([0; IST_STACK_SIZE]);
+static mut DOUBLE_FAULT_STACK: Stack = Stack([0; IST_STACK_SIZE]);
+
+/// The selectors of the kernel's segments.
+#[derive(Debug, Clone, Copy)]
+pub struct Selectors {
+    pub kernel_code: SegmentSelector,
+    pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
+    pub tss: SegmentSelector,
+}
+
+static TSS: Once<TaskStateSegment> = Once::new();
+static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
+
+/// The end (highest address) of a stack: stacks grow down.
+fn top_of(stack: *const Stack) -> VirtAddr {
+    VirtAddr::from_ptr(stack) + IST_STACK_SIZE as u64
+}
+
+// ANCHOR: init
+/// Loads the GDT and TSS and reloads every segment register.
+pub fn init() -> Selectors {
+    let tss = TSS.call_once(|| {
+        let mut tss = TaskStateSegment::new();
+        tss.interrupt_stack_table[usize::from(EXCEPTION_IST_INDEX)] =
+            top_of(&raw const EXCEPTION_STACK);
+        tss.interrupt_stack_table[usize::from(DOUBLE_FAULT_IST_INDEX)] =
+            top_of(&raw const DOUBLE_FAULT_STACK);
+        tss
+    });
+    let (gdt, selectors) = GDT.call_once(|| {
+        let mut gdt = GlobalDescriptorTable::new();
+        let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+        let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+        let user_data = gdt.append(Descriptor::user_data_segment());
+        let user_code = gdt.append(Descriptor::user_code_segment());
+        let tss = gdt.append(Descriptor::tss_segment(tss));
+        (
+            gdt,
+            Selectors {
+                kernel_code,
+                kernel_data,
+                user_data,
+                user_code,
+                tss,
+            },
+        )
+    });
+    gdt.load();
+    // SAFETY: the selectors index descriptors of the GDT just loaded, which
+    // lives in a static for ever; the code and data segments are the flat
+    // 64-bit ones the kernel already runs on, so nothing moves.
+    unsafe {
+        CS::set_reg(selectors.kernel_code);
+        SS::set_reg(selectors.kernel_data);
+        DS::set_reg(selectors.kernel_data);
+        ES::set_reg(selectors.kernel_data);
+        load_tss(selectors.tss);
+    }
+    *selectors
+}
+// ANCHOR_END: init

@@ -1,0 +1,27 @@
+//! What every stage of the kernel uses unchanged.
+//!
+//! - [`console`]: `print!`/`println!` to COM1 ([`serial`]) and the VGA text
+//!   screen ([`vga`]) at once;
+//! - [`bootinfo`]: the Multiboot2 boot information GRUB hands over;
+//! - [`gdt`] and [`trap`]: segments, interrupt stacks and the interrupt
+//!   table; [`exceptions`]: reports of CPU exceptions;
+//! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
+//! - [`memory`]: the higher-half layout and address ranges.
+//!
+//! Everything here builds for the host too, so its logic has unit tests
+//! (`cargo test -p common`). What may only exist in a kernel image (the boot
+//! stub, `memcpy`, the panic handler) is in the `runtime` crate beside it.
+
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod bootinfo;
+pub mod console;
+pub mod exceptions;
+pub mod gdt;
+pub mod memory;
+pub mod panic;
+pub mod qemu;
+pub mod serial;
+pub mod trap;
+pub mod vga;

@@ -1,0 +1,56 @@
+//! Stopping the machine: exit QEMU with a status a test can read, or halt.
+//!
+//! QEMU's `isa-debug-exit` device (`-device isa-debug-exit,iobase=0xf4,
+//! iosize=0x04`) ends QEMU when the kernel writes a value `v` to port `0xf4`,
+//! with exit status `(v << 1) | 1`. Without the device the write goes
+//! nowhere, and the kernel halts instead: a person can read the screen.
+
+use x86_64::instructions::port::Port;
+
+/// The I/O port of the `isa-debug-exit` device.
+const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// What the kernel reports when it stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ExitCode {
+    /// Everything went as planned: QEMU exits with status 33.
+    Success = 0x10,
+    /// A fault, a panic or a failed check: QEMU exits with status 35.
+    Failure = 0x11,
+}
+
+impl ExitCode {
+    /// The exit status QEMU reports for this code.
+    pub const fn qemu_status(self) -> i32 {
+        ((self as i32) << 1) | 1
+    }
+}
+
+/// Stops the machine with `code`: QEMU exits if it has the exit device,
+/// otherwise the CPU halts for good.
+pub fn exit(code: ExitCode) -> ! {
+    // SAFETY: port 0xf4 is the debug-exit device or nothing at all; writing
+    // it has no other effect.
+    unsafe { Port::new(DEBUG_EXIT_PORT).write(code as u32) };
+    halt_forever()
+}
+
+/// Disables interrupts and halts the CPU, for ever.
+pub fn halt_forever() -> ! {
+    loop {
+        x86_64::instructions::interrupts::disable();
+        x86_64::instructions::hlt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_the_statuses_tests_expect() {
+        assert_eq!(ExitCode::Success.qemu_status(), 33);
+        assert_eq!(ExitCode::Failure.qemu_status(), 35);
+    }
+}

@@ -1,0 +1,77 @@
+// Interrupt entry: one small stub per vector, and the common path they share.
+//
+// The CPU pushes SS, RSP, RFLAGS, CS and RIP (and, for some exceptions, an
+// error code) and jumps to the vector's stub. Each stub makes the stack look
+// the same for every vector: it pushes a zero where the CPU pushed no error
+// code, then the vector number, and jumps to `trap_common`, which saves the
+// general registers and the SSE state, and calls the Rust dispatcher with a
+// pointer to the saved registers: a `TrapFrame`.
+//
+// AT&T syntax (`options(att_syntax)`), where `pushq $vector` is plainly an
+// immediate.
+
+// ANCHOR: stubs
+.section .text.trap_entry, "ax"
+.balign 16
+.global trap_stubs
+trap_stubs:
+.set vector, 0
+.rept 256
+    .balign 16                  // stub N starts at trap_stubs + 16 * N
+    .if !((vector == 8) || (vector >= 10 && vector <= 14) || (vector == 17) || (vector == 21) || (vector == 29) || (vector == 30))
+        pushq $0                // no error code from the CPU: push a zero
+    .endif
+    pushq $vector
+    jmp trap_common
+    .set vector, vector + 1
+.endr
+// ANCHOR_END: stubs
+
+// ANCHOR: common
+trap_common:
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi              // first argument: the TrapFrame just built
+
+    // The handler is Rust code and may use the SSE registers: save them.
+    // The CPU aligned the stack to 16 bytes before its pushes, and 22
+    // eight-byte words have been pushed since, so RSP is 16-byte aligned,
+    // as both FXSAVE and the call need.
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    cld
+    call {dispatch}
+    fxrstor64 (%rsp)
+    add $512, %rsp
+
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp               // drop the vector and the error code
+    iretq
+// ANCHOR_END: common

@@ -1,0 +1,124 @@
+//! Stage 1: boot.
+//!
+//! GRUB loads this image and jumps to the boot stub (`common/runtime/src/
+//! boot.S`), which switches to 64-bit long mode, moves to the higher half
+//! and calls [`kmain`]. Here the kernel sets up its console, its segments
+//! and its exception handlers, reads what GRUB tells it about the machine,
+//! shows that an exception can be caught and survived, and stops.
+//!
+//! The kernel command line can ask for a crash, to show the fault reports:
+//! `crash=page-fault`, `crash=stack-overflow`, `crash=invalid-opcode` or
+//! `crash=panic`.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use common::qemu::{self, ExitCode};
+use common::{bootinfo, console, exceptions, gdt, println, trap};
+use runtime::layout;
+
+// The runtime is not called from here, but it must be linked: it holds the
+// boot stub, `memcpy` and friends, and the panic handler.
+use runtime as _;
+
+// ANCHOR: kmain
+/// The first Rust code to run, called by the boot stub with the values GRUB
+/// left in EAX and EBX.
+#[unsafe(no_mangle)]
+pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
+    console::init();
+    println!("Stage 1: boot");
+    print_layout();
+
+    let selectors = gdt::init();
+    trap::init(selectors.kernel_code, exceptions::handle_kernel_exception);
+    exceptions::watch_stack_guard(layout::stack_guard());
+    println!("GDT, TSS and IDT loaded; exceptions are caught");
+
+    // SAFETY: these are the loader's EAX and EBX, passed on untouched by the
+    // boot stub, and nothing has written to memory outside the kernel since.
+    let boot_info = unsafe { bootinfo::load(multiboot_magic, boot_info_address) }
+        .unwrap_or_else(|error| panic!("cannot read the boot information: {error}"));
+    bootinfo::write_report(&mut console::Printer, &boot_info).expect("the console never fails");
+
+    x86_64::instructions::interrupts::int3();
+    println!("back from the breakpoint");
+
+    let command_line = boot_info
+        .command_line_tag()
+        .and_then(|tag| tag.cmdline().ok());
+    if let Some(crash) = command_line.and_then(requested_crash) {
+        crash_on_purpose(crash);
+    }
+
+    println!("stage 1 complete");
+    qemu::exit(ExitCode::Success)
+}
+// ANCHOR_END: kmain
+
+/// Prints where the kernel image and its stack lie.
+fn print_layout() {
+    let image = layout::kernel_image_physical();
+    let stack = layout::stack();
+    let guard = layout::stack_guard();
+    println!(
+        "kernel image: {:#x} - {:#x} ({} KiB)",
+        image.start,
+        image.end,
+        image.len() / 1024
+    );
+    println!(
+        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
+        stack.start,
+        stack.end,
+        stack.len() / 1024,
+        guard.start
+    );
+}
+
+/// The value of `crash=` on the kernel command line, if any.
+fn requested_crash(command_line: &str) -> Option<&str> {
+    command_line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("crash="))
+}
+
+// ANCHOR: crashes
+/// Makes the kernel fail in the way `kind` names, to show the reports.
+fn crash_on_purpose(kind: &str) {
+    println!("crashing on purpose: {kind}");
+    match kind {
+        "page-fault" => {
+            let unmapped = 0x0000_7000_0000_0000 as *mut u64;
+            // SAFETY: not sound, on purpose: nothing is mapped at this
+            // address, so the write faults and the handler stops the machine
+            // before anything could observe the write.
+            unsafe { unmapped.write_volatile(0xdead) };
+        }
+        "stack-overflow" => {
+            println!("recursed {} times", recurse_forever(0));
+        }
+        "invalid-opcode" => {
+            // SAFETY: `ud2` raises #UD, and the handler stops the machine.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        "panic" => panic!("crash requested on the command line"),
+        other => {
+            println!(
+                "unknown crash '{other}'; known: page-fault, stack-overflow, invalid-opcode, panic"
+            );
+            return;
+        }
+    }
+    println!("the crash did not stop the kernel");
+}
+// ANCHOR_END: crashes
+
+/// Calls itself until the stack runs into the guard page.
+#[allow(unconditional_recursion)]
+fn recurse_forever(depth: u64) -> u64 {
+    // `black_box` keeps the compiler from turning the recursion into a loop.
+    let frame = core::hint::black_box([depth; 32]);
+    recurse_forever(depth + 1) + frame[0]
+}
