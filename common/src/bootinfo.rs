@@ -122,7 +122,6 @@ pub fn write_report(out: &mut impl Write, info: &BootInformation) -> fmt::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use multiboot2::{BootLoaderNameTag, Builder, CommandLineTag, MemoryMapTag, ModuleTag};
 
     fn sample_areas() -> Vec<MemoryArea> {
         vec![
@@ -147,24 +146,64 @@ mod tests {
         assert_eq!(result.err(), Some(BootInfoError::WrongMagic(0x2BAD_B002)));
     }
 
+    /// A Multiboot2 boot information block, written byte by byte as GRUB
+    /// writes it: a header (total size, reserved), then 8-byte aligned tags
+    /// (type, size, payload), closed by an end tag.
+    #[repr(C, align(8))]
+    struct Block([u8; 512]);
+
+    fn boot_information_block(areas: &[(u64, u64, u32)]) -> Box<Block> {
+        fn tag(bytes: &mut Vec<u8>, kind: u32, payload: &[u8]) {
+            bytes.extend_from_slice(&kind.to_le_bytes());
+            bytes.extend_from_slice(&(8 + payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(payload);
+            bytes.resize(bytes.len().next_multiple_of(8), 0);
+        }
+        let mut bytes = vec![0; 8];
+        tag(&mut bytes, 1, b"crash=page-fault\0");
+        tag(&mut bytes, 2, b"GRUB 2.06\0");
+        let mut module = Vec::new();
+        module.extend_from_slice(&0x200000u32.to_le_bytes());
+        module.extend_from_slice(&0x201000u32.to_le_bytes());
+        module.extend_from_slice(b"rinit\0");
+        tag(&mut bytes, 3, &module);
+        let mut memory_map = Vec::new();
+        memory_map.extend_from_slice(&24u32.to_le_bytes()); // entry size
+        memory_map.extend_from_slice(&0u32.to_le_bytes()); // entry version
+        for &(start, length, kind) in areas {
+            memory_map.extend_from_slice(&start.to_le_bytes());
+            memory_map.extend_from_slice(&length.to_le_bytes());
+            memory_map.extend_from_slice(&kind.to_le_bytes());
+            memory_map.extend_from_slice(&0u32.to_le_bytes());
+        }
+        tag(&mut bytes, 6, &memory_map);
+        tag(&mut bytes, 0, &[]);
+        let total = bytes.len() as u32;
+        bytes[..4].copy_from_slice(&total.to_le_bytes());
+        let mut block = Box::new(Block([0; 512]));
+        block.0[..bytes.len()].copy_from_slice(&bytes);
+        block
+    }
+
     #[test]
     fn report_lists_everything_a_loader_passed() {
-        let block = Builder::new()
-            .bootloader(BootLoaderNameTag::new("GRUB 2.06"))
-            .cmdline(CommandLineTag::new("fault=page"))
-            .mmap(MemoryMapTag::new(&sample_areas()))
-            .add_module(ModuleTag::new(0x200000, 0x201000, "rinit"))
-            .build();
-        // SAFETY: the builder made a valid, aligned block that outlives `info`.
-        let info =
-            unsafe { BootInformation::load(&*block as *const _ as *const BootInformationHeader) }
-                .unwrap();
+        let areas = [
+            (0, 0x9fc00, 1),
+            (0x9fc00, 0x400, 2),
+            (0x100000, 0x7ee0000, 1),
+            (0x7fe0000, 0x20000, 2),
+            (0xfffc0000, 0x40000, 3),
+        ];
+        let block = boot_information_block(&areas);
+        // SAFETY: the block is a valid, aligned boot information block that
+        // outlives `info`.
+        let info = unsafe { BootInformation::load(block.0.as_ptr().cast()) }.unwrap();
         let mut report = String::new();
         write_report(&mut report, &info).unwrap();
 
         let expected_lines = [
             "bootloader: GRUB 2.06",
-            "command line: \"fault=page\"",
+            "command line: \"crash=page-fault\"",
             "memory map: 5 regions",
             "  0x000000000000 - 0x00000009fc00  available              639 KiB",
             "  0x0000fffc0000 - 0x000100000000  ACPI reclaimable       256 KiB",

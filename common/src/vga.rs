@@ -198,7 +198,7 @@ mod tests {
 
     struct FakeScreen([[Cell; WIDTH]; HEIGHT]);
 
-    impl Screen for &mut FakeScreen {
+    impl Screen for FakeScreen {
         fn write(&mut self, row: usize, column: usize, cell: Cell) {
             self.0[row][column] = cell;
         }
@@ -224,10 +224,9 @@ mod tests {
 
     #[test]
     fn writes_lines_from_the_top() {
-        let mut screen = FakeScreen::new();
-        let mut writer = TextWriter::new(&mut screen, GRAY);
+        let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
         write!(writer, "hello\nworld").unwrap();
-        drop(writer);
+        let screen = &writer.screen;
         assert_eq!(screen.row_text(0), "hello");
         assert_eq!(screen.row_text(1), "world");
         assert_eq!(screen.row_text(2), "");
@@ -235,25 +234,23 @@ mod tests {
 
     #[test]
     fn wraps_a_long_line() {
-        let mut screen = FakeScreen::new();
-        let mut writer = TextWriter::new(&mut screen, GRAY);
+        let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
         let long: String = (0..WIDTH + 3)
             .map(|i| (b'a' + (i % 26) as u8) as char)
             .collect();
         writer.write_str(&long).unwrap();
-        drop(writer);
+        let screen = &writer.screen;
         assert_eq!(screen.row_text(0), &long[..WIDTH]);
         assert_eq!(screen.row_text(1), &long[WIDTH..]);
     }
 
     #[test]
     fn scrolls_when_the_screen_is_full() {
-        let mut screen = FakeScreen::new();
-        let mut writer = TextWriter::new(&mut screen, GRAY);
+        let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
         for line in 0..HEIGHT + 2 {
             writeln!(writer, "line {line}").unwrap();
         }
-        drop(writer);
+        let screen = &writer.screen;
         // 27 lines and a final newline: lines 0..=2 scrolled off the top.
         assert_eq!(screen.row_text(0), "line 3");
         assert_eq!(screen.row_text(HEIGHT - 2), format!("line {}", HEIGHT + 1));
@@ -262,12 +259,11 @@ mod tests {
 
     #[test]
     fn draws_unprintable_bytes_as_a_square_with_the_chosen_colour() {
-        let mut screen = FakeScreen::new();
         let red = Attribute::new(Color::White, Color::Red);
-        let mut writer = TextWriter::new(&mut screen, GRAY);
+        let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
         writer.set_attribute(red);
         writer.write_byte(0x07);
-        drop(writer);
+        let screen = &writer.screen;
         assert_eq!(screen.0[0][0], Cell::new(0xfe, red));
         assert_eq!(screen.0[0][1], Cell::new(b' ', GRAY));
     }

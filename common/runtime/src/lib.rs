@@ -11,16 +11,22 @@
 //! (`kernel.ld`) defines where each part of the image lies, and [`layout`]
 //! turns those symbols into numbers the rest of the kernel can use.
 
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// `cargo clippy --all-targets` also checks a test build of this crate, where
+// `std` brings its own panic handler and C library: there, leave ours out.
+#[cfg(not(test))]
+mod freestanding {
+    mod mem;
+    mod panic;
+
+    core::arch::global_asm!(include_str!("boot.S"));
+
+    /// The precompiled `core` refers to this symbol from its unwinding
+    /// tables. The kernel never unwinds (panics abort): it is never called.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn rust_eh_personality() {}
+}
+
 pub mod layout;
-mod mem;
-mod panic;
-
-core::arch::global_asm!(include_str!("boot.S"));
-
-/// The precompiled `core` refers to this symbol from its unwinding tables.
-/// The kernel never unwinds (panics abort), so it is never called.
-#[unsafe(no_mangle)]
-pub extern "C" fn rust_eh_personality() {}

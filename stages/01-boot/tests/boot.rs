@@ -1,0 +1,135 @@
+//! Boot tests of stage 1: boot `build/stage-1.iso` in QEMU and check what
+//! the kernel prints. Run by `make test` (they need `make images` first).
+
+use qemu_test::{Boot, image, stage_build_dir, stage_iso};
+
+const STAGE: u32 = 1;
+
+#[test]
+fn image_is_a_multiboot2_kernel() {
+    let kernel =
+        std::fs::read(stage_build_dir(STAGE).join("kernel.elf")).expect("run `make images` first");
+    let offset = image::multiboot2_header_offset(&kernel)
+        .expect("no valid Multiboot2 header in the first 32 KiB");
+    let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
+    let iso = std::fs::metadata(stage_iso(STAGE))
+        .expect("the ISO exists")
+        .len();
+    println!(
+        "stage {STAGE}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB, Multiboot2 header at offset {offset:#x}",
+        loaded / 1024,
+        kernel.len() / 1024,
+        iso / 1024
+    );
+}
+
+#[test]
+fn boots_and_reports_the_machine() {
+    Boot::stage(STAGE).run().expect_success().expect_lines(&[
+        "Stage 1: boot",
+        "kernel image: 0x100000 - ",
+        "guard page at 0xffffffff80",
+        "GDT, TSS and IDT loaded",
+        "bootloader: GRUB",
+        "command line: \"\"",
+        "memory map: ",
+        "  0x000000000000 - 0x00000009fc00  available",
+        "modules: 0",
+        "usable memory: ",
+        "breakpoint (vector 3) at rip 0xffffffff80",
+        "back from the breakpoint",
+        "stage 1 complete",
+    ]);
+}
+
+/// The usable total must come from the memory map GRUB passes: it follows
+/// the memory QEMU is given. (Each size loses the 384 KiB hole below 1 MiB
+/// and a little firmware-reserved memory.)
+#[test]
+fn usable_memory_follows_the_machine_size() {
+    for mib in [128, 512] {
+        let run = Boot::stage(STAGE).memory_mib(mib).run();
+        run.expect_success();
+        let usable_kib = run.number_after("usable memory: ");
+        let installed_kib = u64::from(mib) * 1024;
+        assert!(
+            (installed_kib - 2048..=installed_kib - 384).contains(&usable_kib),
+            "{mib} MiB machine: usable memory {usable_kib} KiB is not just under {installed_kib} KiB"
+        );
+    }
+}
+
+#[test]
+fn page_fault_is_reported_with_the_faulting_address() {
+    Boot::stage(STAGE)
+        .command_line("crash=page-fault")
+        .run()
+        .expect_failure()
+        .expect_lines(&[
+            "crashing on purpose: page-fault",
+            "EXCEPTION: page fault (vector 14)",
+            "page fault: page not present, write, kernel mode",
+            "faulting address (cr2) 0x700000000000",
+            "rip 0xffffffff80",
+            "rax ",
+        ]);
+}
+
+#[test]
+fn stack_overflow_runs_into_the_guard_page() {
+    Boot::stage(STAGE)
+        .command_line("crash=stack-overflow")
+        .run()
+        .expect_failure()
+        .expect_lines(&[
+            "EXCEPTION: page fault (vector 14)",
+            "faulting address (cr2) 0xffffffff80",
+            "the address is in the stack guard page: kernel stack overflow",
+        ])
+        .expect_absent(&["recursed"]);
+}
+
+#[test]
+fn invalid_opcode_is_reported() {
+    Boot::stage(STAGE)
+        .command_line("crash=invalid-opcode")
+        .run()
+        .expect_failure()
+        .expect_lines(&["EXCEPTION: invalid opcode (vector 6)", "rip 0xffffffff80"])
+        .expect_absent(&["the crash did not stop the kernel"]);
+}
+
+#[test]
+fn panic_reports_file_and_line() {
+    let run = Boot::stage(STAGE).command_line("crash=panic").run();
+    run.expect_failure()
+        .expect_lines(&["crashing on purpose: panic", "KERNEL PANIC at "]);
+    let report = run
+        .text()
+        .lines()
+        .find(|line| line.starts_with("KERNEL PANIC at "))
+        .unwrap();
+    let (location, message) = report
+        .trim_start_matches("KERNEL PANIC at ")
+        .split_once(": ")
+        .unwrap();
+    let mut parts = location.split(':');
+    assert_eq!(parts.next(), Some("stages/01-boot/src/main.rs"), "{report}");
+    assert!(
+        parts.all(|number| number.parse::<u32>().is_ok()),
+        "line and column in {report:?}"
+    );
+    assert_eq!(message, "crash requested on the command line");
+}
+
+#[test]
+fn an_unknown_crash_name_is_an_error_not_a_crash() {
+    Boot::stage(STAGE)
+        .command_line("crash=bogus")
+        .run()
+        .expect_success()
+        .expect_lines(&[
+            "unknown crash 'bogus'; known: page-fault",
+            "stage 1 complete",
+        ]);
+}

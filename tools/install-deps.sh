@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the host tools the Makefile needs and this machine lacks:
+#   qemu   QEMU (qemu-system-x86_64) and GRUB's ISO tools (grub-mkrescue
+#          with the BIOS modules, xorriso, mtools), through apt-get;
+#   mdbook mdBook, built with `cargo install` into the project's .tools/.
+# Running it again when everything is there costs nothing.
+set -euo pipefail
+
+MDBOOK_VERSION=0.5.4
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+install_qemu_and_grub() {
+    local missing=()
+    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    command -v grub-mkrescue >/dev/null || missing+=(grub-common)
+    [ -e /usr/lib/grub/i386-pc/modinfo.sh ] || missing+=(grub-pc-bin)
+    command -v xorriso >/dev/null || missing+=(xorriso)
+    command -v mformat >/dev/null || missing+=(mtools)
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    if ! command -v apt-get >/dev/null; then
+        echo "This machine has no apt-get. Please install these yourself, then run make again:" >&2
+        echo "  - QEMU for x86_64 (the qemu-system-x86_64 command)" >&2
+        echo "  - GRUB 2 with its BIOS (i386-pc) modules and grub-mkrescue" >&2
+        echo "  - xorriso and mtools (grub-mkrescue uses them)" >&2
+        echo "Missing here (Debian names): ${missing[*]}" >&2
+        exit 1
+    fi
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    # Without a display nobody will see QEMU's window: skip its GUI packages.
+    local recommends=()
+    [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && recommends=(--no-install-recommends)
+    echo "Installing ${missing[*]} with apt-get..."
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${recommends[@]}" "${missing[@]}" </dev/null
+}
+
+install_mdbook() {
+    local mdbook="$root/.tools/bin/mdbook"
+    if [ -x "$mdbook" ] && "$mdbook" --version | grep -q "v$MDBOOK_VERSION"; then
+        return 0
+    fi
+    echo "Building mdBook $MDBOOK_VERSION into .tools/ (a few minutes, once)..."
+    cargo install mdbook --version "$MDBOOK_VERSION" --locked --quiet \
+        --no-default-features --features search --root "$root/.tools"
+}
+
+for what in "${@:-qemu mdbook}"; do
+    for item in $what; do
+        case "$item" in
+            qemu) install_qemu_and_grub ;;
+            mdbook) install_mdbook ;;
+            *) echo "install-deps.sh: unknown item '$item' (qemu, mdbook)" >&2; exit 2 ;;
+        esac
+    done
+done
