@@ -42,6 +42,7 @@ fn boots_and_reports_the_machine() {
     ]);
 }
 
+// ANCHOR: memory_test
 /// The usable total must come from the memory map GRUB passes: it follows
 /// the memory QEMU is given. (Each size loses the 384 KiB hole below 1 MiB
 /// and a little firmware-reserved memory.)
@@ -58,6 +59,7 @@ fn usable_memory_follows_the_machine_size() {
         );
     }
 }
+// ANCHOR_END: memory_test
 
 #[test]
 fn page_fault_is_reported_with_the_faulting_address() {
