@@ -50,6 +50,21 @@ pub fn init() {
     *CONSOLE.lock() = Some(console);
 }
 
+/// Reaches the VGA text buffer at virtual address `address` from now on:
+/// for a kernel that replaces the boot page tables, and with them the
+/// mapping `init` used.
+///
+/// # Safety
+/// `address` must map physical `0xB8000` writably, now and from now on.
+pub unsafe fn move_vga_buffer(address: u64) {
+    if let Some(console) = CONSOLE.lock().as_mut() {
+        // SAFETY: the caller's promise; the console still owns the buffer.
+        console
+            .screen
+            .replace_screen(unsafe { VgaBuffer::new(address) });
+    }
+}
+
 /// Sets the VGA colours for what is printed from now on.
 pub fn set_attribute(attribute: Attribute) {
     if let Some(console) = CONSOLE.lock().as_mut() {

@@ -44,6 +44,13 @@ impl Span {
     }
 }
 
+impl core::fmt::Display for Span {
+    /// `0x100000-0x13d000`
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "{:#x}-{:#x}", self.start, self.end)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +74,6 @@ mod tests {
         assert!(!span.contains(0x2000));
         assert!(!span.contains(0xfff));
         assert!(Span::new(5, 5).is_empty());
+        assert_eq!(span.to_string(), "0x1000-0x2000");
     }
 }

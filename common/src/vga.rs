@@ -93,6 +93,12 @@ impl<S: Screen> TextWriter<S> {
         writer
     }
 
+    /// Draws on `screen` from now on, keeping the cursor where it is (for
+    /// when the same screen is reached through a new address).
+    pub fn replace_screen(&mut self, screen: S) {
+        self.screen = screen;
+    }
+
     /// Sets the colours for the text written from now on.
     pub fn set_attribute(&mut self, attribute: Attribute) {
         self.attribute = attribute;

@@ -14,8 +14,11 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod crash;
+
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
+use crash::Crash;
 use runtime::layout;
 
 // The runtime is not called from here, but it must be linked: it holds the
@@ -48,8 +51,8 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     let command_line = boot_info
         .command_line_tag()
         .and_then(|tag| tag.cmdline().ok());
-    if let Some(crash) = command_line.and_then(requested_crash) {
-        crash_on_purpose(crash);
+    if let Some(crash) = command_line.and_then(Crash::from_command_line) {
+        crash.trigger();
     }
 
     println!("stage 1 complete");
@@ -75,50 +78,4 @@ fn print_layout() {
         stack.len() / 1024,
         guard.start
     );
-}
-
-/// The value of `crash=` on the kernel command line, if any.
-fn requested_crash(command_line: &str) -> Option<&str> {
-    command_line
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("crash="))
-}
-
-// ANCHOR: crashes
-/// Makes the kernel fail in the way `kind` names, to show the reports.
-fn crash_on_purpose(kind: &str) {
-    println!("crashing on purpose: {kind}");
-    match kind {
-        "page-fault" => {
-            let unmapped = 0x0000_7000_0000_0000 as *mut u64;
-            // SAFETY: not sound, on purpose: nothing is mapped at this
-            // address, so the write faults and the handler stops the machine
-            // before anything could observe the write.
-            unsafe { unmapped.write_volatile(0xdead) };
-        }
-        "stack-overflow" => {
-            println!("recursed {} times", recurse_forever(0));
-        }
-        "invalid-opcode" => {
-            // SAFETY: `ud2` raises #UD, and the handler stops the machine.
-            unsafe { core::arch::asm!("ud2") };
-        }
-        "panic" => panic!("crash requested on the command line"),
-        other => {
-            println!(
-                "unknown crash '{other}'; known: page-fault, stack-overflow, invalid-opcode, panic"
-            );
-            return;
-        }
-    }
-    println!("the crash did not stop the kernel");
-}
-// ANCHOR_END: crashes
-
-/// Calls itself until the stack runs into the guard page.
-#[allow(unconditional_recursion)]
-fn recurse_forever(depth: u64) -> u64 {
-    // `black_box` keeps the compiler from turning the recursion into a loop.
-    let frame = core::hint::black_box([depth; 32]);
-    recurse_forever(depth + 1) + frame[0]
 }

@@ -1,26 +1,13 @@
 //! Boot tests of stage 1: boot `build/stage-1.iso` in QEMU and check what
 //! the kernel prints. Run by `make test` (they need `make images` first).
 
-use qemu_test::{Boot, image, stage_build_dir, stage_iso};
+use qemu_test::{Boot, check_and_report_image};
 
 const STAGE: u32 = 1;
 
 #[test]
 fn image_is_a_multiboot2_kernel() {
-    let kernel =
-        std::fs::read(stage_build_dir(STAGE).join("kernel.elf")).expect("run `make images` first");
-    let offset = image::multiboot2_header_offset(&kernel)
-        .expect("no valid Multiboot2 header in the first 32 KiB");
-    let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
-    let iso = std::fs::metadata(stage_iso(STAGE))
-        .expect("the ISO exists")
-        .len();
-    println!(
-        "stage {STAGE}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB, Multiboot2 header at offset {offset:#x}",
-        loaded / 1024,
-        kernel.len() / 1024,
-        iso / 1024
-    );
+    check_and_report_image(STAGE);
 }
 
 #[test]
@@ -68,7 +55,7 @@ fn page_fault_is_reported_with_the_faulting_address() {
         .run()
         .expect_failure()
         .expect_lines(&[
-            "crashing on purpose: page-fault",
+            "crashing on purpose: PageFault",
             "EXCEPTION: page fault (vector 14)",
             "page fault: page not present, write, kernel mode",
             "faulting address (cr2) 0x700000000000",
@@ -105,7 +92,7 @@ fn invalid_opcode_is_reported() {
 fn panic_reports_file_and_line() {
     let run = Boot::stage(STAGE).command_line("crash=panic").run();
     run.expect_failure()
-        .expect_lines(&["crashing on purpose: panic", "KERNEL PANIC at "]);
+        .expect_lines(&["crashing on purpose: Panic", "KERNEL PANIC at "]);
     let report = run
         .text()
         .lines()
@@ -116,7 +103,11 @@ fn panic_reports_file_and_line() {
         .split_once(": ")
         .unwrap();
     let mut parts = location.split(':');
-    assert_eq!(parts.next(), Some("stages/01-boot/src/main.rs"), "{report}");
+    assert_eq!(
+        parts.next(),
+        Some("stages/01-boot/src/crash.rs"),
+        "{report}"
+    );
     assert!(
         parts.all(|number| number.parse::<u32>().is_ok()),
         "line and column in {report:?}"
@@ -131,7 +122,7 @@ fn an_unknown_crash_name_is_an_error_not_a_crash() {
         .run()
         .expect_success()
         .expect_lines(&[
-            "unknown crash 'bogus'; known: page-fault",
+            "unknown crash 'bogus'; known: page-fault stack-overflow",
             "stage 1 complete",
         ]);
 }

@@ -49,6 +49,26 @@ pub fn stage_iso(stage: u32) -> PathBuf {
     repository_root().join(format!("build/stage-{stage}.iso"))
 }
 
+/// Checks that stage `stage`'s kernel image carries a valid Multiboot2
+/// header, and prints its sizes: loaded in memory, on disk, and the ISO.
+pub fn check_and_report_image(stage: u32) {
+    let kernel_path = stage_build_dir(stage).join("kernel.elf");
+    let kernel = fs::read(&kernel_path)
+        .unwrap_or_else(|_| panic!("{} is missing: run `make images`", kernel_path.display()));
+    let offset = image::multiboot2_header_offset(&kernel)
+        .expect("no valid Multiboot2 header in the first 32 KiB");
+    let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
+    let iso = fs::metadata(stage_iso(stage))
+        .expect("the ISO exists")
+        .len();
+    println!(
+        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB, Multiboot2 header at offset {offset:#x}",
+        loaded / 1024,
+        kernel.len() / 1024,
+        iso / 1024
+    );
+}
+
 /// One step of an interactive run.
 #[derive(Clone, Debug)]
 enum Step {
