@@ -28,10 +28,9 @@ impl fmt::Display for BootInfoError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Self::WrongMagic(magic) => write!(f, "wrong Multiboot2 magic {magic:#x}"),
-            Self::OutOfReach(address) => write!(
-                f,
-                "boot information at {address:#x} is beyond the boot mapping"
-            ),
+            Self::OutOfReach(address) => {
+                write!(f, "boot information at {address:#x} is beyond the boot mapping")
+            }
             Self::Malformed => write!(f, "malformed boot information"),
         }
     }
@@ -71,11 +70,7 @@ pub fn region_name(kind: MemoryAreaType) -> &'static str {
 // ANCHOR: usable_memory
 /// The number of bytes the memory map reports as available RAM.
 pub fn usable_memory(areas: &[MemoryArea]) -> u64 {
-    areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| area.size())
-        .sum()
+    areas.iter().filter(|area| area.typ() == MemoryAreaType::Available).map(|area| area.size()).sum()
 }
 // ANCHOR_END: usable_memory
 
@@ -87,10 +82,7 @@ pub fn write_report(out: &mut impl Write, info: &BootInformation) -> fmt::Result
     let command_line = info.command_line_tag().and_then(|tag| tag.cmdline().ok());
     writeln!(out, "command line: \"{}\"", command_line.unwrap_or(""))?;
 
-    let areas = info
-        .memory_map_tag()
-        .map(|tag| tag.memory_areas())
-        .unwrap_or(&[]);
+    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
     writeln!(out, "memory map: {} regions", areas.len())?;
     for area in areas {
         writeln!(
@@ -212,10 +204,7 @@ mod tests {
             "usable memory: 130559 KiB",
         ];
         for line in expected_lines {
-            assert!(
-                report.lines().any(|l| l == line),
-                "missing {line:?} in:\n{report}"
-            );
+            assert!(report.lines().any(|l| l == line), "missing {line:?} in:\n{report}");
         }
     }
 }

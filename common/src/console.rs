@@ -37,15 +37,11 @@ static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
 
 /// Sets up COM1 and clears the VGA screen. Call once, first thing.
 pub fn init() {
-    let vga_address =
-        boot_window(vga::BUFFER_PHYSICAL).expect("the VGA buffer is in the first MiB");
+    let vga_address = boot_window(vga::BUFFER_PHYSICAL).expect("the VGA buffer is in the first MiB");
     // SAFETY: the console owns COM1 and the VGA buffer from here on; the
     // boot page tables map physical 0xB8000 at this address, writable.
     let console = unsafe {
-        Console {
-            serial: Serial::com1(),
-            screen: TextWriter::new(VgaBuffer::new(vga_address), NORMAL),
-        }
+        Console { serial: Serial::com1(), screen: TextWriter::new(VgaBuffer::new(vga_address), NORMAL) }
     };
     *CONSOLE.lock() = Some(console);
 }
@@ -59,9 +55,7 @@ pub fn init() {
 pub unsafe fn move_vga_buffer(address: u64) {
     if let Some(console) = CONSOLE.lock().as_mut() {
         // SAFETY: the caller's promise; the console still owns the buffer.
-        console
-            .screen
-            .replace_screen(unsafe { VgaBuffer::new(address) });
+        console.screen.replace_screen(unsafe { VgaBuffer::new(address) });
     }
 }
 

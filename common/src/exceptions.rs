@@ -62,11 +62,7 @@ pub struct PageFaultCause(pub u64);
 impl fmt::Display for PageFaultCause {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let bit = |n: u32| self.0 & (1 << n) != 0;
-        let page = if bit(0) {
-            "protection violation"
-        } else {
-            "page not present"
-        };
+        let page = if bit(0) { "protection violation" } else { "page not present" };
         let access = match (bit(4), bit(1)) {
             (true, _) => "instruction fetch",
             (false, true) => "write",
@@ -106,20 +102,13 @@ pub fn handle_kernel_exception(frame: &mut TrapFrame) {
 
 /// Prints everything known about the exception in `frame`.
 pub fn report(frame: &TrapFrame) {
-    println!(
-        "EXCEPTION: {} (vector {})",
-        name(frame.vector),
-        frame.vector
-    );
+    println!("EXCEPTION: {} (vector {})", name(frame.vector), frame.vector);
     println!("  error code {:#x}", frame.error_code);
     if frame.vector == PAGE_FAULT {
         let address = x86_64::registers::control::Cr2::read_raw();
         println!("  page fault: {}", PageFaultCause(frame.error_code));
         println!("  faulting address (cr2) {address:#x}");
-        if STACK_GUARD
-            .get()
-            .is_some_and(|guard| guard.contains(address))
-        {
+        if STACK_GUARD.get().is_some_and(|guard| guard.contains(address)) {
             println!("  the address is in the stack guard page: kernel stack overflow");
         }
     }
@@ -166,14 +155,8 @@ mod tests {
 
     #[test]
     fn decodes_page_fault_error_codes() {
-        assert_eq!(
-            PageFaultCause(0b0_0010).to_string(),
-            "page not present, write, kernel mode"
-        );
-        assert_eq!(
-            PageFaultCause(0b0_0011).to_string(),
-            "protection violation, write, kernel mode"
-        );
+        assert_eq!(PageFaultCause(0b0_0010).to_string(), "page not present, write, kernel mode");
+        assert_eq!(PageFaultCause(0b0_0011).to_string(), "protection violation, write, kernel mode");
         assert_eq!(
             PageFaultCause(0b1_0101).to_string(),
             "protection violation, instruction fetch, user mode"

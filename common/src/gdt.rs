@@ -58,8 +58,7 @@ fn top_of(stack: *const Stack) -> VirtAddr {
 pub fn init() -> Selectors {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
-        tss.interrupt_stack_table[usize::from(EXCEPTION_IST_INDEX)] =
-            top_of(&raw const EXCEPTION_STACK);
+        tss.interrupt_stack_table[usize::from(EXCEPTION_IST_INDEX)] = top_of(&raw const EXCEPTION_STACK);
         tss.interrupt_stack_table[usize::from(DOUBLE_FAULT_IST_INDEX)] =
             top_of(&raw const DOUBLE_FAULT_STACK);
         tss
@@ -71,16 +70,7 @@ pub fn init() -> Selectors {
         let user_data = gdt.append(Descriptor::user_data_segment());
         let user_code = gdt.append(Descriptor::user_code_segment());
         let tss = gdt.append(Descriptor::tss_segment(tss));
-        (
-            gdt,
-            Selectors {
-                kernel_code,
-                kernel_data,
-                user_data,
-                user_code,
-                tss,
-            },
-        )
+        (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
     });
     gdt.load();
     // SAFETY: the selectors index descriptors of the GDT just loaded, which

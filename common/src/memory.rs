@@ -58,10 +58,7 @@ mod tests {
     #[test]
     fn boot_window_covers_the_first_gibibyte_only() {
         assert_eq!(boot_window(0xB8000), Some(0xFFFF_FFFF_800B_8000));
-        assert_eq!(
-            boot_window(BOOT_WINDOW_SIZE - 1),
-            Some(KERNEL_VMA + BOOT_WINDOW_SIZE - 1)
-        );
+        assert_eq!(boot_window(BOOT_WINDOW_SIZE - 1), Some(KERNEL_VMA + BOOT_WINDOW_SIZE - 1));
         assert_eq!(boot_window(BOOT_WINDOW_SIZE), None);
     }
 

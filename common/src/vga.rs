@@ -81,12 +81,7 @@ pub struct TextWriter<S: Screen> {
 impl<S: Screen> TextWriter<S> {
     /// A writer that clears `screen` and starts at its top left corner.
     pub fn new(screen: S, attribute: Attribute) -> Self {
-        let mut writer = Self {
-            screen,
-            row: 0,
-            column: 0,
-            attribute,
-        };
+        let mut writer = Self { screen, row: 0, column: 0, attribute };
         for row in 0..HEIGHT {
             writer.clear_row(row);
         }
@@ -114,13 +109,8 @@ impl<S: Screen> TextWriter<S> {
                 if self.column == WIDTH {
                     self.new_line();
                 }
-                let printable = if (0x20..0x7f).contains(&byte) {
-                    byte
-                } else {
-                    0xfe
-                };
-                self.screen
-                    .write(self.row, self.column, Cell::new(printable, self.attribute));
+                let printable = if (0x20..0x7f).contains(&byte) { byte } else { 0xfe };
+                self.screen.write(self.row, self.column, Cell::new(printable, self.attribute));
                 self.column += 1;
             }
         }
@@ -144,8 +134,7 @@ impl<S: Screen> TextWriter<S> {
 
     fn clear_row(&mut self, row: usize) {
         for column in 0..WIDTH {
-            self.screen
-                .write(row, column, Cell::new(b' ', self.attribute));
+            self.screen.write(row, column, Cell::new(b' ', self.attribute));
         }
     }
 }
@@ -175,9 +164,7 @@ impl VgaBuffer {
     /// `address` must map the VGA text buffer (physical `0xB8000`) writably,
     /// and nothing else may write to it while this value is in use.
     pub unsafe fn new(address: u64) -> Self {
-        Self {
-            cells: address as *mut u16,
-        }
+        Self { cells: address as *mut u16 }
     }
 }
 
@@ -218,10 +205,7 @@ mod tests {
             Self([[Cell(0); WIDTH]; HEIGHT])
         }
         fn row_text(&self, row: usize) -> String {
-            let text: String = self.0[row]
-                .iter()
-                .map(|cell| cell.character() as char)
-                .collect();
+            let text: String = self.0[row].iter().map(|cell| cell.character() as char).collect();
             text.trim_end().to_string()
         }
     }
@@ -241,9 +225,7 @@ mod tests {
     #[test]
     fn wraps_a_long_line() {
         let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
-        let long: String = (0..WIDTH + 3)
-            .map(|i| (b'a' + (i % 26) as u8) as char)
-            .collect();
+        let long: String = (0..WIDTH + 3).map(|i| (b'a' + (i % 26) as u8) as char).collect();
         writer.write_str(&long).unwrap();
         let screen = &writer.screen;
         assert_eq!(screen.row_text(0), &long[..WIDTH]);

@@ -21,10 +21,7 @@ pub use common::memory::{KERNEL_VMA, Span};
 
 macro_rules! span {
     ($start:ident, $end:ident) => {
-        Span {
-            start: core::ptr::addr_of!($start) as u64,
-            end: core::ptr::addr_of!($end) as u64,
-        }
+        Span { start: core::ptr::addr_of!($start) as u64, end: core::ptr::addr_of!($end) as u64 }
     };
 }
 
@@ -51,17 +48,11 @@ pub fn data() -> Span {
 /// The boot stack, as the CPU uses it (higher-half virtual addresses).
 pub fn stack() -> Span {
     let physical = span!(__stack_bottom, __stack_top);
-    Span {
-        start: physical.start + KERNEL_VMA,
-        end: physical.end + KERNEL_VMA,
-    }
+    Span { start: physical.start + KERNEL_VMA, end: physical.end + KERNEL_VMA }
 }
 
 /// The unmapped page just below the stack (higher-half virtual addresses).
 pub fn stack_guard() -> Span {
     let start = core::ptr::addr_of!(__stack_guard) as u64 + KERNEL_VMA;
-    Span {
-        start,
-        end: start + 4096,
-    }
+    Span { start, end: start + 4096 }
 }

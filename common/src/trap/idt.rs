@@ -50,9 +50,7 @@ impl Gate {
     /// The handler address stored in the gate.
     #[cfg(test)]
     fn handler(&self) -> u64 {
-        u64::from(self.offset_low)
-            | u64::from(self.offset_middle) << 16
-            | u64::from(self.offset_high) << 32
+        u64::from(self.offset_low) | u64::from(self.offset_middle) << 16 | u64::from(self.offset_high) << 32
     }
 }
 // ANCHOR_END: gate

@@ -48,9 +48,7 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     x86_64::instructions::interrupts::int3();
     println!("back from the breakpoint");
 
-    let command_line = boot_info
-        .command_line_tag()
-        .and_then(|tag| tag.cmdline().ok());
+    let command_line = boot_info.command_line_tag().and_then(|tag| tag.cmdline().ok());
     if let Some(crash) = command_line.and_then(Crash::from_command_line) {
         crash.trigger();
     }
@@ -65,12 +63,7 @@ fn print_layout() {
     let image = layout::kernel_image_physical();
     let stack = layout::stack();
     let guard = layout::stack_guard();
-    println!(
-        "kernel image: {:#x} - {:#x} ({} KiB)",
-        image.start,
-        image.end,
-        image.len() / 1024
-    );
+    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
     println!(
         "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
         stack.start,

@@ -50,18 +50,14 @@ fn usable_memory_follows_the_machine_size() {
 
 #[test]
 fn page_fault_is_reported_with_the_faulting_address() {
-    Boot::stage(STAGE)
-        .command_line("crash=page-fault")
-        .run()
-        .expect_failure()
-        .expect_lines(&[
-            "crashing on purpose: PageFault",
-            "EXCEPTION: page fault (vector 14)",
-            "page fault: page not present, write, kernel mode",
-            "faulting address (cr2) 0x700000000000",
-            "rip 0xffffffff80",
-            "rax ",
-        ]);
+    Boot::stage(STAGE).command_line("crash=page-fault").run().expect_failure().expect_lines(&[
+        "crashing on purpose: PageFault",
+        "EXCEPTION: page fault (vector 14)",
+        "page fault: page not present, write, kernel mode",
+        "faulting address (cr2) 0x700000000000",
+        "rip 0xffffffff80",
+        "rax ",
+    ]);
 }
 
 #[test]
@@ -91,27 +87,12 @@ fn invalid_opcode_is_reported() {
 #[test]
 fn panic_reports_file_and_line() {
     let run = Boot::stage(STAGE).command_line("crash=panic").run();
-    run.expect_failure()
-        .expect_lines(&["crashing on purpose: Panic", "KERNEL PANIC at "]);
-    let report = run
-        .text()
-        .lines()
-        .find(|line| line.starts_with("KERNEL PANIC at "))
-        .unwrap();
-    let (location, message) = report
-        .trim_start_matches("KERNEL PANIC at ")
-        .split_once(": ")
-        .unwrap();
+    run.expect_failure().expect_lines(&["crashing on purpose: Panic", "KERNEL PANIC at "]);
+    let report = run.text().lines().find(|line| line.starts_with("KERNEL PANIC at ")).unwrap();
+    let (location, message) = report.trim_start_matches("KERNEL PANIC at ").split_once(": ").unwrap();
     let mut parts = location.split(':');
-    assert_eq!(
-        parts.next(),
-        Some("stages/01-boot/src/crash.rs"),
-        "{report}"
-    );
-    assert!(
-        parts.all(|number| number.parse::<u32>().is_ok()),
-        "line and column in {report:?}"
-    );
+    assert_eq!(parts.next(), Some("stages/01-boot/src/crash.rs"), "{report}");
+    assert!(parts.all(|number| number.parse::<u32>().is_ok()), "line and column in {report:?}");
     assert_eq!(message, "crash requested on the command line");
 }
 
@@ -121,8 +102,5 @@ fn an_unknown_crash_name_is_an_error_not_a_crash() {
         .command_line("crash=bogus")
         .run()
         .expect_success()
-        .expect_lines(&[
-            "unknown crash 'bogus'; known: page-fault stack-overflow",
-            "stage 1 complete",
-        ]);
+        .expect_lines(&["unknown crash 'bogus'; known: page-fault stack-overflow", "stage 1 complete"]);
 }

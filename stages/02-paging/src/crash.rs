@@ -42,13 +42,8 @@ impl Crash {
     /// The crash the command line asks for, if any. An unknown name is
     /// reported and ignored: a typo must not stop the kernel.
     pub fn from_command_line(command_line: &str) -> Option<Crash> {
-        let name = command_line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("crash="))?;
-        let crash = NAMES
-            .iter()
-            .find(|(known, _)| *known == name)
-            .map(|&(_, crash)| crash);
+        let name = command_line.split_whitespace().find_map(|word| word.strip_prefix("crash="))?;
+        let crash = NAMES.iter().find(|(known, _)| *known == name).map(|&(_, crash)| crash);
         if crash.is_none() {
             print!("unknown crash '{name}'; known:");
             NAMES.iter().for_each(|(known, _)| print!(" {known}"));

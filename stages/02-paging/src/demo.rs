@@ -21,43 +21,25 @@ const GREETING: &[u8] = b"written through a page capability";
 // ANCHOR: demo
 /// Runs the demonstration in a new address space that shares the kernel
 /// half of `kernel_pml4`.
-pub fn paging_capabilities(
-    window: &PhysicalWindow,
-    frames: &mut BootFrameAllocator,
-    kernel_pml4: PhysFrame,
-) {
+pub fn paging_capabilities(window: &PhysicalWindow, frames: &mut BootFrameAllocator, kernel_pml4: PhysFrame) {
     println!("-- paging capabilities --");
     // SAFETY: a fresh frame; the window reaches all RAM.
     let mut space = unsafe { PML4Cap::new_address_space(window, frame(frames), kernel_pml4) };
-    println!(
-        "new address space: PML4 at {:#x}, kernel half shared",
-        space.frame().start_address().as_u64()
-    );
+    println!("new address space: PML4 at {:#x}, kernel half shared", space.frame().start_address().as_u64());
 
     let mut pdpt = table(window, frames);
     let mut pd = table(window, frames);
     let mut pt = table(window, frames);
-    step(
-        "map a PDPT at PML4[0]",
-        space.map_pdpt(window, 0, &mut pdpt),
-    );
-    step(
-        "map a PD at PDPT[1] (1 GiB)",
-        pdpt.map_pd(window, 1, &mut pd),
-    );
+    step("map a PDPT at PML4[0]", space.map_pdpt(window, 0, &mut pdpt));
+    step("map a PD at PDPT[1] (1 GiB)", pdpt.map_pd(window, 1, &mut pd));
     step("map a PT at PD[0]", pd.map_pt(window, 0, &mut pt));
     let mut page = page(window, frames);
     let rights = Rights::WRITE | Rights::USER;
-    step(
-        "map a page at 0x40000000, rights rw-u",
-        space.map(window, USER_PAGE, &mut page, rights),
-    );
+    step("map a page at 0x40000000, rights rw-u", space.map(window, USER_PAGE, &mut page, rights));
 
     // Write through the kernel's view (the direct map) of the page's frame...
     // SAFETY: the page's frame is ours; this is its only reference now.
-    let words = unsafe { window.bytes(page.frame()) }
-        .as_mut_ptr()
-        .cast::<u64>();
+    let words = unsafe { window.bytes(page.frame()) }.as_mut_ptr().cast::<u64>();
     for i in 0..512 {
         // SAFETY: 512 words fill the 4096-byte frame.
         unsafe { words.add(i).write_volatile(PATTERN ^ i as u64) };
@@ -73,17 +55,11 @@ pub fn paging_capabilities(
             })
             .count()
     });
-    println!(
-        "read it back through {USER_PAGE:#x} in the new address space: {matching} of 512 words match"
-    );
+    println!("read it back through {USER_PAGE:#x} in the new address space: {matching} of 512 words match");
 
     // SAFETY: physical 0xB8000 is the VGA text buffer, device memory.
-    let mut vga =
-        unsafe { RawPageCap::device(PhysFrame::containing_address(PhysAddr::new(0xB8000))) };
-    step(
-        "map the VGA text buffer at 0x40001000, rights rw-u",
-        space.map(window, USER_VGA, &mut vga, rights),
-    );
+    let mut vga = unsafe { RawPageCap::device(PhysFrame::containing_address(PhysAddr::new(0xB8000))) };
+    step("map the VGA text buffer at 0x40001000, rights rw-u", space.map(window, USER_VGA, &mut vga, rights));
     let screen_row = 24 * 80;
     in_address_space(&space, || {
         for (column, &byte) in GREETING.iter().enumerate() {
@@ -119,57 +95,21 @@ fn break_every_rule(
     let mut loose_pt = table(window, frames);
     let user = Rights::USER;
 
-    refused(
-        "map a second PDPT at PML4[0]",
-        space.map_pdpt(window, 0, &mut spare_pdpt),
-    );
-    refused(
-        "map the mapped page again at 0x40002000",
-        space.map(window, 0x4000_2000, page, user),
-    );
-    refused(
-        "map a page over the one at 0x40000000",
-        space.map(window, USER_PAGE, &mut other, user),
-    );
-    refused(
-        "map a page at 0x80000000",
-        space.map(window, 0x8000_0000, &mut other, user),
-    );
-    refused(
-        "map a page at 0x40200000",
-        space.map(window, 0x4020_0000, &mut other, user),
-    );
-    refused(
-        "map a page at 0xffff800000001000",
-        space.map(window, 0xFFFF_8000_0000_1000, &mut other, user),
-    );
-    refused(
-        "map a PDPT at PML4[256]",
-        space.map_pdpt(window, 256, &mut spare_pdpt),
-    );
-    refused(
-        "map a page at 0x40000123",
-        space.map(window, 0x4000_0123, &mut other, user),
-    );
-    refused(
-        "map a page at 0x900000000000",
-        space.map(window, 0x9000_0000_0000, &mut other, user),
-    );
-    refused(
-        "map a page at PT index 512",
-        pt.map_page(window, 512, &mut other, user),
-    );
-    refused(
-        "map a PT into an unmapped PD",
-        loose_pd.map_pt(window, 0, &mut loose_pt),
-    );
+    refused("map a second PDPT at PML4[0]", space.map_pdpt(window, 0, &mut spare_pdpt));
+    refused("map the mapped page again at 0x40002000", space.map(window, 0x4000_2000, page, user));
+    refused("map a page over the one at 0x40000000", space.map(window, USER_PAGE, &mut other, user));
+    refused("map a page at 0x80000000", space.map(window, 0x8000_0000, &mut other, user));
+    refused("map a page at 0x40200000", space.map(window, 0x4020_0000, &mut other, user));
+    refused("map a page at 0xffff800000001000", space.map(window, 0xFFFF_8000_0000_1000, &mut other, user));
+    refused("map a PDPT at PML4[256]", space.map_pdpt(window, 256, &mut spare_pdpt));
+    refused("map a page at 0x40000123", space.map(window, 0x4000_0123, &mut other, user));
+    refused("map a page at 0x900000000000", space.map(window, 0x9000_0000_0000, &mut other, user));
+    refused("map a page at PT index 512", pt.map_page(window, 512, &mut other, user));
+    refused("map a PT into an unmapped PD", loose_pd.map_pt(window, 0, &mut loose_pt));
     refused("unmap a page that is not mapped", other.unmap(window));
 
     step("unmap the page at 0x40000000", page.unmap(window));
-    step(
-        "map another page there",
-        space.map(window, USER_PAGE, &mut other, user),
-    );
+    step("map another page there", space.map(window, USER_PAGE, &mut other, user));
 }
 // ANCHOR_END: rules
 
@@ -197,9 +137,7 @@ fn read_screen(window: &PhysicalWindow, first: usize) -> [u8; GREETING.len()] {
 
 /// A fresh frame from the boot allocator.
 fn frame(frames: &mut BootFrameAllocator) -> PhysFrame {
-    frames
-        .allocate_frame()
-        .expect("the demonstration needs a few frames")
+    frames.allocate_frame().expect("the demonstration needs a few frames")
 }
 
 /// A capability to a fresh table of any level.

@@ -33,17 +33,11 @@ struct Spans<const N: usize> {
 
 impl<const N: usize> Spans<N> {
     const fn new() -> Self {
-        Self {
-            spans: [Span::new(0, 0); N],
-            count: 0,
-        }
+        Self { spans: [Span::new(0, 0); N], count: 0 }
     }
 
     fn push(&mut self, span: Span) -> Result<(), FrameError> {
-        let slot = self
-            .spans
-            .get_mut(self.count)
-            .ok_or(FrameError::TooManyRanges)?;
+        let slot = self.spans.get_mut(self.count).ok_or(FrameError::TooManyRanges)?;
         *slot = span;
         self.count += 1;
         Ok(())
@@ -76,12 +70,7 @@ pub struct BootFrameAllocator {
 impl BootFrameAllocator {
     /// An allocator with nothing to give yet.
     pub const fn new() -> Self {
-        Self {
-            available: Spans::new(),
-            reserved: Spans::new(),
-            next: LOW_MEMORY_END,
-            allocated: 0,
-        }
+        Self { available: Spans::new(), reserved: Spans::new(), next: LOW_MEMORY_END, allocated: 0 }
     }
 
     /// Adds a range of RAM the memory map reports as available.
@@ -164,15 +153,10 @@ mod tests {
 
     #[test]
     fn never_hands_out_low_memory_or_reserved_frames() {
-        let mut allocator = allocator(
-            &[(0, 0x9fc00), (0x100000, 0x110000)],
-            &[(0x101000, 0x103800)],
-        );
+        let mut allocator = allocator(&[(0, 0x9fc00), (0x100000, 0x110000)], &[(0x101000, 0x103800)]);
         let frames = drain(&mut allocator);
-        let expected: Vec<u64> = [0x100000]
-            .into_iter()
-            .chain((0x104000..0x110000).step_by(FRAME_SIZE as usize))
-            .collect();
+        let expected: Vec<u64> =
+            [0x100000].into_iter().chain((0x104000..0x110000).step_by(FRAME_SIZE as usize)).collect();
         assert_eq!(frames, expected);
         assert_eq!(allocator.allocated(), expected.len() as u64);
     }
@@ -200,9 +184,6 @@ mod tests {
         for i in 0..MAX_RESERVED as u64 {
             allocator.reserve(Span::new(i, i + 1)).unwrap();
         }
-        assert_eq!(
-            allocator.reserve(Span::new(0, 1)),
-            Err(FrameError::TooManyRanges)
-        );
+        assert_eq!(allocator.reserve(Span::new(0, 1)), Err(FrameError::TooManyRanges));
     }
 }

@@ -64,10 +64,7 @@ struct Builder<'a, F: FrameSource> {
 
 impl<F: FrameSource> Builder<'_, F> {
     fn new_table(&mut self) -> Result<PhysFrame, BuildError> {
-        let frame = self
-            .frames
-            .allocate_frame()
-            .ok_or(BuildError::OutOfFrames)?;
+        let frame = self.frames.allocate_frame().ok_or(BuildError::OutOfFrames)?;
         // SAFETY: a fresh frame from the allocator, reached by the window.
         unsafe { self.window.table(frame) }.zero();
         self.table_frames += 1;
@@ -99,13 +96,7 @@ impl<F: FrameSource> Builder<'_, F> {
 
     /// Maps the page (`Level::Pt`, 4 KiB) or large page (`Level::Pd`, 2
     /// MiB) at `address` to `physical`.
-    fn map(
-        &mut self,
-        address: u64,
-        physical: u64,
-        level: Level,
-        flags: Flags,
-    ) -> Result<(), BuildError> {
+    fn map(&mut self, address: u64, physical: u64, level: Level, flags: Flags) -> Result<(), BuildError> {
         let table = self.table_at(address, level)?;
         // SAFETY: `table` is one of the tables under construction.
         let entries = unsafe { self.window.table(table) };
@@ -136,12 +127,7 @@ pub fn build(
     let pml4 = frames.allocate_frame().ok_or(BuildError::OutOfFrames)?;
     // SAFETY: a fresh frame from the allocator, reached by the window.
     unsafe { window.table(pml4) }.zero();
-    let mut builder = Builder {
-        window,
-        frames,
-        pml4,
-        table_frames: 1,
-    };
+    let mut builder = Builder { window, frames, pml4, table_frames: 1 };
 
     let read_execute = Flags::PRESENT;
     let read_only = Flags::PRESENT | Flags::NO_EXECUTE;
@@ -153,18 +139,9 @@ pub fn build(
 
     let direct_map_size = memory_end.next_multiple_of(LARGE_PAGE);
     for physical in (0..direct_map_size).step_by(LARGE_PAGE as usize) {
-        builder.map(
-            DIRECT_MAP_BASE + physical,
-            physical,
-            Level::Pd,
-            read_write | Flags::HUGE_PAGE,
-        )?;
+        builder.map(DIRECT_MAP_BASE + physical, physical, Level::Pd, read_write | Flags::HUGE_PAGE)?;
     }
-    Ok(KernelSpace {
-        pml4,
-        direct_map_size,
-        table_frames: builder.table_frames,
-    })
+    Ok(KernelSpace { pml4, direct_map_size, table_frames: builder.table_frames })
 }
 // ANCHOR_END: build
 
@@ -228,21 +205,9 @@ mod tests {
         let mut frames = HeapFrames::default();
         let window = frames.window();
         let space = build(&window, &mut frames, &image(), 64 << 20).unwrap();
-        assert_eq!(
-            translate(&window, space.pml4, BASE + 0x1000),
-            None,
-            "stack guard"
-        );
-        assert_eq!(
-            translate(&window, space.pml4, BASE + 0x4000),
-            None,
-            "above the stack"
-        );
-        assert_eq!(
-            translate(&window, space.pml4, 0xB8000),
-            None,
-            "no identity map"
-        );
+        assert_eq!(translate(&window, space.pml4, BASE + 0x1000), None, "stack guard");
+        assert_eq!(translate(&window, space.pml4, BASE + 0x4000), None, "above the stack");
+        assert_eq!(translate(&window, space.pml4, 0xB8000), None, "no identity map");
     }
 
     #[test]
@@ -251,14 +216,10 @@ mod tests {
         let window = frames.window();
         let space = build(&window, &mut frames, &image(), (64 << 20) - 100).unwrap();
         assert_eq!(space.direct_map_size, 64 << 20);
-        let (physical, flags) =
-            translate(&window, space.pml4, DIRECT_MAP_BASE + 0x3ff_f123).unwrap();
+        let (physical, flags) = translate(&window, space.pml4, DIRECT_MAP_BASE + 0x3ff_f123).unwrap();
         assert_eq!(physical, 0x3ff_f123);
         assert!(flags.contains(Flags::HUGE_PAGE | Flags::WRITABLE | Flags::NO_EXECUTE));
-        assert_eq!(
-            translate(&window, space.pml4, DIRECT_MAP_BASE + (64 << 20)),
-            None
-        );
+        assert_eq!(translate(&window, space.pml4, DIRECT_MAP_BASE + (64 << 20)), None);
         // PML4, and for the image a PDPT, PD and PT; for the direct map a PDPT and PD.
         assert_eq!(space.table_frames, 6);
     }

@@ -55,10 +55,7 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     let mut frames = boot.frames;
     let window = switch_to_kernel_tables(&mut frames, boot.memory_end);
     demo::paging_capabilities(&window, &mut frames, Cr3::read().0);
-    println!(
-        "boot frame allocator: {} frames handed out",
-        frames.allocated()
-    );
+    println!("boot frame allocator: {} frames handed out", frames.allocated());
 
     if let Some(crash) = boot.crash {
         crash.trigger();
@@ -96,12 +93,7 @@ fn print_layout() {
     let image = layout::kernel_image_physical();
     let stack = layout::stack();
     let guard = layout::stack_guard();
-    println!(
-        "kernel image: {:#x} - {:#x} ({} KiB)",
-        image.start,
-        image.end,
-        image.len() / 1024
-    );
+    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
     println!(
         "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
         stack.start,
@@ -117,36 +109,19 @@ fn print_layout() {
 /// the modules. (It never hands out the first MiB either.)
 fn boot_frame_allocator(info: &BootInformation, info_address: u64) -> BootFrameAllocator {
     let mut frames = BootFrameAllocator::new();
-    let areas = info
-        .memory_map_tag()
-        .map(|tag| tag.memory_areas())
-        .unwrap_or(&[]);
-    for area in areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-    {
-        if frames
-            .add_available(Span::new(area.start_address(), area.end_address()))
-            .is_err()
-        {
-            println!(
-                "warning: too many memory regions; ignoring {:#x}",
-                area.start_address()
-            );
+    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
+    for area in areas.iter().filter(|area| area.typ() == MemoryAreaType::Available) {
+        if frames.add_available(Span::new(area.start_address(), area.end_address())).is_err() {
+            println!("warning: too many memory regions; ignoring {:#x}", area.start_address());
         }
     }
     let info_size = (info.end_address() - info.start_address()) as u64;
     let modules = info
         .module_tags()
         .map(|module| Span::new(module.start_address().into(), module.end_address().into()));
-    let reserved = [
-        layout::kernel_image_physical(),
-        Span::new(info_address, info_address + info_size),
-    ];
+    let reserved = [layout::kernel_image_physical(), Span::new(info_address, info_address + info_size)];
     for span in reserved.into_iter().chain(modules) {
-        frames
-            .reserve(span)
-            .expect("room for the kernel, the boot information and the modules");
+        frames.reserve(span).expect("room for the kernel, the boot information and the modules");
     }
     frames
 }
@@ -154,10 +129,7 @@ fn boot_frame_allocator(info: &BootInformation, info_address: u64) -> BootFrameA
 
 /// The end of the highest available RAM region.
 fn end_of_ram(info: &BootInformation) -> u64 {
-    let areas = info
-        .memory_map_tag()
-        .map(|tag| tag.memory_areas())
-        .unwrap_or(&[]);
+    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
     areas
         .iter()
         .filter(|area| area.typ() == MemoryAreaType::Available)
@@ -193,18 +165,12 @@ fn switch_to_kernel_tables(frames: &mut BootFrameAllocator, memory_end: u64) -> 
     // SAFETY: the direct map maps physical 0xB8000 writable.
     unsafe { console::move_vga_buffer(window.virtual_address(x86_64::PhysAddr::new(0xB8000))) };
 
-    println!(
-        "switched to the kernel's own page tables: PML4 at {:#x}",
-        space.pml4.start_address().as_u64()
-    );
+    println!("switched to the kernel's own page tables: PML4 at {:#x}", space.pml4.start_address().as_u64());
     println!(
         "  text {} read+execute, rodata {} read-only, data+bss {} read+write, no-execute",
         image.text, image.rodata, image.data
     );
-    println!(
-        "  stack {} read+write, guard page unmapped; no identity map",
-        image.stack
-    );
+    println!("  stack {} read+write, guard page unmapped; no identity map", image.stack);
     println!(
         "  direct map: {} MiB of physical memory at {DIRECT_MAP_BASE:#x}, in 2 MiB pages; {} table frames",
         space.direct_map_size >> 20,

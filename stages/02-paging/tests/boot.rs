@@ -63,11 +63,7 @@ fn direct_map_follows_the_machine_size() {
     for mib in [128, 512] {
         let run = Boot::stage(STAGE).memory_mib(mib).run();
         run.expect_success();
-        assert_eq!(
-            run.number_after("direct map: "),
-            u64::from(mib),
-            "{mib} MiB machine"
-        );
+        assert_eq!(run.number_after("direct map: "), u64::from(mib), "{mib} MiB machine");
     }
 }
 
@@ -103,15 +99,11 @@ fn executing_a_data_page_faults() {
 
 #[test]
 fn stack_overflow_still_runs_into_the_guard_page() {
-    Boot::stage(STAGE)
-        .command_line("crash=stack-overflow")
-        .run()
-        .expect_failure()
-        .expect_lines(&[
-            "switched to the kernel's own page tables",
-            "EXCEPTION: page fault (vector 14)",
-            "the address is in the stack guard page: kernel stack overflow",
-        ]);
+    Boot::stage(STAGE).command_line("crash=stack-overflow").run().expect_failure().expect_lines(&[
+        "switched to the kernel's own page tables",
+        "EXCEPTION: page fault (vector 14)",
+        "the address is in the stack guard page: kernel stack overflow",
+    ]);
 }
 
 #[test]
@@ -120,8 +112,5 @@ fn an_unknown_crash_name_is_an_error_not_a_crash() {
         .command_line("crash=write-rodata")
         .run()
         .expect_success()
-        .expect_lines(&[
-            "unknown crash 'write-rodata'; known: page-fault",
-            "stage 2 complete",
-        ]);
+        .expect_lines(&["unknown crash 'write-rodata'; known: page-fault", "stage 2 complete"]);
 }

@@ -53,13 +53,8 @@ mod tests {
     fn header(checksum_delta: u32) -> Vec<u8> {
         let mut bytes = vec![0u8; 64];
         let length = 24u32;
-        let checksum = 0u32
-            .wrapping_sub(MULTIBOOT2_HEADER_MAGIC + length)
-            .wrapping_add(checksum_delta);
-        for (i, word) in [MULTIBOOT2_HEADER_MAGIC, 0, length, checksum]
-            .iter()
-            .enumerate()
-        {
+        let checksum = 0u32.wrapping_sub(MULTIBOOT2_HEADER_MAGIC + length).wrapping_add(checksum_delta);
+        for (i, word) in [MULTIBOOT2_HEADER_MAGIC, 0, length, checksum].iter().enumerate() {
             bytes[16 + 4 * i..20 + 4 * i].copy_from_slice(&word.to_le_bytes());
         }
         bytes

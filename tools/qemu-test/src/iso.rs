@@ -28,11 +28,7 @@ pub struct IsoSpec {
 pub fn grub_config(spec: &IsoSpec) -> String {
     let mut config = String::from("set timeout=0\nset default=0\n\n");
     let _ = writeln!(config, "menuentry \"{}\" {{", spec.title);
-    let _ = writeln!(
-        config,
-        "    multiboot2 /boot/kernel.elf {}",
-        spec.command_line
-    );
+    let _ = writeln!(config, "    multiboot2 /boot/kernel.elf {}", spec.command_line);
     for (_, name) in &spec.modules {
         let _ = writeln!(config, "    module2 /boot/{name} {name}");
     }
@@ -52,15 +48,10 @@ pub fn build_iso(spec: &IsoSpec, output: &Path) -> io::Result<()> {
         fs::copy(path, root.join("boot").join(name))?;
     }
     fs::write(root.join("boot/grub/grub.cfg"), grub_config(spec))?;
-    let result = Command::new("grub-mkrescue")
-        .arg("-o")
-        .arg(output)
-        .arg(&root)
-        .output();
+    let result = Command::new("grub-mkrescue").arg("-o").arg(output).arg(&root).output();
     let _ = fs::remove_dir_all(&root);
-    let result = result.map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot run grub-mkrescue: {error}"))
-    })?;
+    let result =
+        result.map_err(|error| io::Error::new(error.kind(), format!("cannot run grub-mkrescue: {error}")))?;
     if !result.status.success() {
         return Err(io::Error::other(format!(
             "grub-mkrescue failed:\n{}",

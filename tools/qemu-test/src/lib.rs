@@ -55,12 +55,10 @@ pub fn check_and_report_image(stage: u32) {
     let kernel_path = stage_build_dir(stage).join("kernel.elf");
     let kernel = fs::read(&kernel_path)
         .unwrap_or_else(|_| panic!("{} is missing: run `make images`", kernel_path.display()));
-    let offset = image::multiboot2_header_offset(&kernel)
-        .expect("no valid Multiboot2 header in the first 32 KiB");
+    let offset =
+        image::multiboot2_header_offset(&kernel).expect("no valid Multiboot2 header in the first 32 KiB");
     let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
-    let iso = fs::metadata(stage_iso(stage))
-        .expect("the ISO exists")
-        .len();
+    let iso = fs::metadata(stage_iso(stage)).expect("the ISO exists").len();
     println!(
         "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB, Multiboot2 header at offset {offset:#x}",
         loaded / 1024,
@@ -138,38 +136,23 @@ impl Boot {
     fn iso(&self) -> PathBuf {
         let Some(command_line) = &self.command_line else {
             let iso = stage_iso(self.stage);
-            assert!(
-                iso.exists(),
-                "{} is missing: run `make images` first",
-                iso.display()
-            );
+            assert!(iso.exists(), "{} is missing: run `make images` first", iso.display());
             return iso;
         };
         let dir = stage_build_dir(self.stage);
         let kernel = dir.join("kernel.elf");
-        assert!(
-            kernel.exists(),
-            "{} is missing: run `make images` first",
-            kernel.display()
-        );
+        assert!(kernel.exists(), "{} is missing: run `make images` first", kernel.display());
         let mut modules: Vec<(PathBuf, String)> = fs::read_dir(dir.join("modules"))
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .map(|entry| {
-                        (
-                            entry.path(),
-                            entry.file_name().to_string_lossy().into_owned(),
-                        )
-                    })
+                    .map(|entry| (entry.path(), entry.file_name().to_string_lossy().into_owned()))
                     .collect()
             })
             .unwrap_or_default();
         modules.sort();
-        let name: String = command_line
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
+        let name: String =
+            command_line.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let variants = dir.join("variants");
         fs::create_dir_all(&variants).expect("cannot create the variants folder");
         // Each test makes its own copy, so tests running at once never
@@ -181,8 +164,7 @@ impl Boot {
             modules,
             command_line: command_line.clone(),
         };
-        iso::build_iso(&spec, &iso)
-            .unwrap_or_else(|error| panic!("cannot build {}: {error}", iso.display()));
+        iso::build_iso(&spec, &iso).unwrap_or_else(|error| panic!("cannot build {}: {error}", iso.display()));
         iso
     }
 
@@ -197,15 +179,7 @@ impl Boot {
             .arg("-cdrom")
             .arg(&iso)
             .args(["-m", &format!("{}M", self.memory_mib)])
-            .args([
-                "-serial",
-                "stdio",
-                "-display",
-                "none",
-                "-monitor",
-                "none",
-                "-no-reboot",
-            ])
+            .args(["-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -234,12 +208,7 @@ impl Boot {
         if self.command_line.is_some() {
             let _ = fs::remove_file(&iso);
         }
-        let transcript = Transcript {
-            label,
-            text: output.text(),
-            status,
-            elapsed,
-        };
+        let transcript = Transcript { label, text: output.text(), status, elapsed };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -252,11 +221,7 @@ impl Boot {
 fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Types `text` a byte at a time, as a person would, so that the guest's
@@ -356,11 +321,7 @@ impl Transcript {
     fn fail(&self, reason: &str) -> ! {
         let lines: Vec<&str> = self.text.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-        let status = self
-            .status
-            .map_or("killed at the timeout".to_string(), |s| {
-                format!("exit status {s}")
-            });
+        let status = self.status.map_or("killed at the timeout".to_string(), |s| format!("exit status {s}"));
         panic!(
             "{}: {reason}\n({status} after {:.2} s)\n--- last {} lines of the serial console ---\n{tail}\n---",
             self.label,
@@ -388,13 +349,8 @@ impl Transcript {
     /// Checks that the kernel stopped with its success code and printed no
     /// panic or exception report; prints the boot time.
     pub fn expect_success(&self) -> &Self {
-        self.expect_absent(&FAILURE_MARKERS)
-            .expect_status(EXIT_SUCCESS);
-        println!(
-            "{}: success (exit {EXIT_SUCCESS}) in {:.2} s",
-            self.label,
-            self.elapsed.as_secs_f64()
-        );
+        self.expect_absent(&FAILURE_MARKERS).expect_status(EXIT_SUCCESS);
+        println!("{}: success (exit {EXIT_SUCCESS}) in {:.2} s", self.label, self.elapsed.as_secs_f64());
         self
     }
 
@@ -429,9 +385,7 @@ impl Transcript {
         let mut lines = self.text.lines();
         for text in expected {
             if !lines.any(|line| line.contains(text)) {
-                return Err(format!(
-                    "expected a line with {text:?} (after the previous expectations)"
-                ));
+                return Err(format!("expected a line with {text:?} (after the previous expectations)"));
             }
         }
         Ok(())
@@ -460,9 +414,7 @@ impl Transcript {
             .find_map(|line| line.split_once(prefix).map(|(_, rest)| rest))
             .ok_or(format!("no line contains {prefix:?}"))?;
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits
-            .parse()
-            .map_err(|_| format!("no number after {prefix:?}"))
+        digits.parse().map_err(|_| format!("no number after {prefix:?}"))
     }
 }
 
@@ -488,11 +440,7 @@ mod tests {
 
     #[test]
     fn two_expectations_need_two_lines() {
-        assert!(
-            transcript("alpha beta\n")
-                .check_lines(&["alpha", "beta"])
-                .is_err()
-        );
+        assert!(transcript("alpha beta\n").check_lines(&["alpha", "beta"]).is_err());
     }
 
     #[test]

@@ -89,9 +89,8 @@ pub struct RawPageCap {
 /// The entry bits of an entry that points to a lower table: the permissions
 /// are decided at the page, so the tables on the way allow everything.
 /// (Capabilities only ever map into the user half.)
-const TABLE_ENTRY_FLAGS: PageTableFlags = PageTableFlags::PRESENT
-    .union(PageTableFlags::WRITABLE)
-    .union(PageTableFlags::USER_ACCESSIBLE);
+const TABLE_ENTRY_FLAGS: PageTableFlags =
+    PageTableFlags::PRESENT.union(PageTableFlags::WRITABLE).union(PageTableFlags::USER_ACCESSIBLE);
 
 impl<L: TableLevel> TableCap<L> {
     /// A capability to a fresh, empty table in `frame`.
@@ -101,11 +100,7 @@ impl<L: TableLevel> TableCap<L> {
     pub unsafe fn new(window: &PhysicalWindow, frame: PhysFrame) -> Self {
         // SAFETY: the caller gives us the frame; nobody else refers to it.
         unsafe { window.table(frame) }.zero();
-        Self {
-            frame,
-            mapping: None,
-            level: PhantomData,
-        }
+        Self { frame, mapping: None, level: PhantomData }
     }
 
     /// The table's physical frame.
@@ -150,11 +145,7 @@ impl<L: TableLevel> TableCap<L> {
             return Err(PagingError::KernelHalf(address));
         }
         fill_entry(window, self.frame, L::LEVEL, index, frame, flags)?;
-        *child = Some(Mapping {
-            table: self.frame,
-            index,
-            address,
-        });
+        *child = Some(Mapping { table: self.frame, index, address });
         Ok(())
     }
     // ANCHOR_END: install
@@ -168,11 +159,7 @@ impl PML4Cap {
     ///
     /// # Safety
     /// As for [`TableCap::new`]; `kernel` must be a PML4 the window reaches.
-    pub unsafe fn new_address_space(
-        window: &PhysicalWindow,
-        frame: PhysFrame,
-        kernel: PhysFrame,
-    ) -> Self {
+    pub unsafe fn new_address_space(window: &PhysicalWindow, frame: PhysFrame, kernel: PhysFrame) -> Self {
         // SAFETY: the caller's promise, as in `new`.
         let space = unsafe { Self::new(window, frame) };
         for index in KERNEL_HALF_FIRST_INDEX..ENTRIES {
@@ -192,13 +179,7 @@ impl PML4Cap {
         index: usize,
         pdpt: &mut PDPTCap,
     ) -> Result<(), PagingError> {
-        self.install(
-            window,
-            index,
-            pdpt.frame,
-            TABLE_ENTRY_FLAGS,
-            &mut pdpt.mapping,
-        )
+        self.install(window, index, pdpt.frame, TABLE_ENTRY_FLAGS, &mut pdpt.mapping)
     }
 }
 
@@ -235,13 +216,7 @@ impl PTCap {
         page: &mut RawPageCap,
         rights: Rights,
     ) -> Result<(), PagingError> {
-        self.install(
-            window,
-            index,
-            page.frame,
-            rights.page_flags(),
-            &mut page.mapping,
-        )
+        self.install(window, index, page.frame, rights.page_flags(), &mut page.mapping)
     }
 }
 // ANCHOR_END: map_tables
@@ -279,19 +254,8 @@ impl PML4Cap {
             table = PhysFrame::containing_address(entry.addr());
         }
         let index = Level::Pt.index_of(address);
-        fill_entry(
-            window,
-            table,
-            Level::Pt,
-            index,
-            page.frame,
-            rights.page_flags(),
-        )?;
-        page.mapping = Some(Mapping {
-            table,
-            index,
-            address: VirtAddr::new(address),
-        });
+        fill_entry(window, table, Level::Pt, index, page.frame, rights.page_flags())?;
+        page.mapping = Some(Mapping { table, index, address: VirtAddr::new(address) });
         Ok(())
     }
 }
@@ -305,10 +269,7 @@ impl RawPageCap {
     pub unsafe fn new(window: &PhysicalWindow, frame: PhysFrame) -> Self {
         // SAFETY: the caller gives us the frame.
         unsafe { window.bytes(frame) }.fill(0);
-        Self {
-            frame,
-            mapping: None,
-        }
+        Self { frame, mapping: None }
     }
 
     /// A capability to a page of device memory, such as the VGA text
@@ -318,10 +279,7 @@ impl RawPageCap {
     /// `frame` must be device memory that only holders of this capability
     /// write to.
     pub unsafe fn device(frame: PhysFrame) -> Self {
-        Self {
-            frame,
-            mapping: None,
-        }
+        Self { frame, mapping: None }
     }
 
     /// The page's physical frame.
@@ -416,22 +374,14 @@ mod tests {
         let window = frames.window();
         let kernel = PML4Cap::new_for_test(&mut frames);
         // SAFETY: fresh heap frames, reached by the heap window.
-        let mut pml4 =
-            unsafe { PML4Cap::new_address_space(&window, frames.frame(), kernel.frame()) };
+        let mut pml4 = unsafe { PML4Cap::new_address_space(&window, frames.frame(), kernel.frame()) };
         let mut pdpt = frames.table::<levels::Pdpt>();
         let mut pd = frames.table::<levels::Pd>();
         let mut pt = frames.table::<levels::Pt>();
         pml4.map_pdpt(&window, 0, &mut pdpt).unwrap();
         pdpt.map_pd(&window, 1, &mut pd).unwrap();
         pd.map_pt(&window, 0, &mut pt).unwrap();
-        Space {
-            frames,
-            window,
-            pml4,
-            pdpt,
-            pd,
-            pt,
-        }
+        Space { frames, window, pml4, pdpt, pd, pt }
     }
 
     impl PML4Cap {
@@ -455,12 +405,7 @@ mod tests {
         // SAFETY: heap frames, one reference at a time.
         let entries = unsafe { window.table(space.frame()) };
         assert_eq!(entries[300].addr(), PhysAddr::new(0x5000));
-        assert!(
-            entries
-                .iter()
-                .take(KERNEL_HALF_FIRST_INDEX)
-                .all(|entry| entry.is_unused())
-        );
+        assert!(entries.iter().take(KERNEL_HALF_FIRST_INDEX).all(|entry| entry.is_unused()));
     }
 
     #[test]
@@ -470,11 +415,7 @@ mod tests {
         assert_eq!(s.pd.mapping().unwrap().address, VirtAddr::new(0x4000_0000));
         assert_eq!(
             s.pt.mapping().unwrap(),
-            Mapping {
-                table: s.pd.frame(),
-                index: 0,
-                address: VirtAddr::new(0x4000_0000)
-            }
+            Mapping { table: s.pd.frame(), index: 0, address: VirtAddr::new(0x4000_0000) }
         );
         // SAFETY: heap frames, one reference at a time.
         let entry = &unsafe { s.window.table(s.pdpt.frame()) }[1];
@@ -486,31 +427,19 @@ mod tests {
     fn maps_a_page_with_its_rights() {
         let mut s = space();
         let mut page = s.frames.page();
-        s.pt.map_page(&s.window, 3, &mut page, Rights::WRITE | Rights::USER)
-            .unwrap();
+        s.pt.map_page(&s.window, 3, &mut page, Rights::WRITE | Rights::USER).unwrap();
         assert_eq!(page.mapping().unwrap().address, VirtAddr::new(0x4000_3000));
         // SAFETY: heap frames, one reference at a time.
         let entry = &unsafe { s.window.table(s.pt.frame()) }[3];
         assert_eq!(entry.addr(), page.frame().start_address());
-        assert!(
-            entry
-                .flags()
-                .contains(PageTableFlags::NO_EXECUTE | PageTableFlags::USER_ACCESSIBLE)
-        );
+        assert!(entry.flags().contains(PageTableFlags::NO_EXECUTE | PageTableFlags::USER_ACCESSIBLE));
     }
 
     #[test]
     fn map_walks_to_the_page_table() {
         let mut s = space();
         let mut page = s.frames.page();
-        s.pml4
-            .map(
-                &s.window,
-                0x4000_5000,
-                &mut page,
-                Rights::EXECUTE | Rights::USER,
-            )
-            .unwrap();
+        s.pml4.map(&s.window, 0x4000_5000, &mut page, Rights::EXECUTE | Rights::USER).unwrap();
         // SAFETY: heap frames, one reference at a time.
         let entry = &unsafe { s.window.table(s.pt.frame()) }[5];
         assert_eq!(entry.addr(), page.frame().start_address());
@@ -534,14 +463,7 @@ mod tests {
     fn each_rule_has_its_error_and_changes_nothing() {
         let mut s = space();
         let mut page = s.frames.page();
-        s.pml4
-            .map(
-                &s.window,
-                0x4000_0000,
-                &mut page,
-                Rights::WRITE | Rights::USER,
-            )
-            .unwrap();
+        s.pml4.map(&s.window, 0x4000_0000, &mut page, Rights::WRITE | Rights::USER).unwrap();
         let before = snapshot(&s);
         let w = s.window;
         let mut other = s.frames.page();
@@ -551,26 +473,14 @@ mod tests {
 
         assert_eq!(
             s.pml4.map_pdpt(&w, 0, &mut spare_pdpt),
-            Err(PagingError::SlotOccupied {
-                level: Level::Pml4,
-                index: 0
-            })
+            Err(PagingError::SlotOccupied { level: Level::Pml4, index: 0 })
         );
         assert_eq!(
             s.pml4.map(&w, 0x4000_0000, &mut other, Rights::USER),
-            Err(PagingError::SlotOccupied {
-                level: Level::Pt,
-                index: 0
-            })
+            Err(PagingError::SlotOccupied { level: Level::Pt, index: 0 })
         );
-        assert_eq!(
-            s.pml4.map(&w, 0x4000_1000, &mut page, Rights::USER),
-            Err(PagingError::AlreadyMapped)
-        );
-        assert_eq!(
-            s.pdpt.map_pd(&w, 1, &mut s.pd),
-            Err(PagingError::AlreadyMapped)
-        );
+        assert_eq!(s.pml4.map(&w, 0x4000_1000, &mut page, Rights::USER), Err(PagingError::AlreadyMapped));
+        assert_eq!(s.pdpt.map_pd(&w, 1, &mut s.pd), Err(PagingError::AlreadyMapped));
         assert_eq!(
             s.pml4.map(&w, 0x8000_0000, &mut other, Rights::USER),
             Err(PagingError::MissingLevel(Level::Pd))
@@ -584,59 +494,39 @@ mod tests {
             Err(PagingError::MissingLevel(Level::Pt))
         );
         assert_eq!(
-            s.pml4
-                .map(&w, 0xFFFF_8000_0000_0000, &mut other, Rights::USER),
-            Err(PagingError::KernelHalf(VirtAddr::new(
-                0xFFFF_8000_0000_0000
-            )))
+            s.pml4.map(&w, 0xFFFF_8000_0000_0000, &mut other, Rights::USER),
+            Err(PagingError::KernelHalf(VirtAddr::new(0xFFFF_8000_0000_0000)))
         );
         assert_eq!(
             s.pml4.map_pdpt(&w, 256, &mut spare_pdpt),
-            Err(PagingError::KernelHalf(VirtAddr::new(
-                0xFFFF_8000_0000_0000
-            )))
+            Err(PagingError::KernelHalf(VirtAddr::new(0xFFFF_8000_0000_0000)))
         );
         assert_eq!(
             s.pml4.map(&w, 0x4000_0123, &mut other, Rights::USER),
             Err(PagingError::Misaligned(0x4000_0123))
         );
         assert_eq!(
-            s.pml4
-                .map(&w, 0x0000_9000_0000_0000, &mut other, Rights::USER),
+            s.pml4.map(&w, 0x0000_9000_0000_0000, &mut other, Rights::USER),
             Err(PagingError::NonCanonical(0x0000_9000_0000_0000))
         );
-        assert_eq!(
-            s.pt.map_page(&w, 512, &mut other, Rights::USER),
-            Err(PagingError::IndexOutOfRange(512))
-        );
-        assert_eq!(
-            loose_pd.map_pt(&w, 0, &mut loose_pt),
-            Err(PagingError::TableNotMapped(Level::Pd))
-        );
+        assert_eq!(s.pt.map_page(&w, 512, &mut other, Rights::USER), Err(PagingError::IndexOutOfRange(512)));
+        assert_eq!(loose_pd.map_pt(&w, 0, &mut loose_pt), Err(PagingError::TableNotMapped(Level::Pd)));
         assert_eq!(other.unmap(&w), Err(PagingError::NotMapped));
 
         assert_eq!(snapshot(&s), before, "a refused operation changed a table");
-        assert!(
-            other.mapping().is_none()
-                && spare_pdpt.mapping().is_none()
-                && loose_pt.mapping().is_none()
-        );
+        assert!(other.mapping().is_none() && spare_pdpt.mapping().is_none() && loose_pt.mapping().is_none());
     }
 
     #[test]
     fn unmap_clears_the_entry_and_allows_mapping_again() {
         let mut s = space();
         let mut page = s.frames.page();
-        s.pml4
-            .map(&s.window, 0x4000_7000, &mut page, Rights::USER)
-            .unwrap();
+        s.pml4.map(&s.window, 0x4000_7000, &mut page, Rights::USER).unwrap();
         page.unmap(&s.window).unwrap();
         // SAFETY: heap frames, one reference at a time.
         assert!(unsafe { s.window.table(s.pt.frame()) }[7].is_unused());
         assert!(page.mapping().is_none());
         assert_eq!(page.unmap(&s.window), Err(PagingError::NotMapped));
-        s.pml4
-            .map(&s.window, 0x4000_7000, &mut page, Rights::USER)
-            .unwrap();
+        s.pml4.map(&s.window, 0x4000_7000, &mut page, Rights::USER).unwrap();
     }
 }

@@ -114,21 +114,9 @@ impl Rights {
 impl fmt::Display for Rights {
     /// `rwxu`-style: `rw-u` is a writable, non-executable user page.
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let write = if self.contains(Rights::WRITE) {
-            'w'
-        } else {
-            '-'
-        };
-        let execute = if self.contains(Rights::EXECUTE) {
-            'x'
-        } else {
-            '-'
-        };
-        let user = if self.contains(Rights::USER) {
-            'u'
-        } else {
-            'k'
-        };
+        let write = if self.contains(Rights::WRITE) { 'w' } else { '-' };
+        let execute = if self.contains(Rights::EXECUTE) { 'x' } else { '-' };
+        let user = if self.contains(Rights::USER) { 'u' } else { 'k' };
         write!(f, "r{write}{execute}{user}")
     }
 }
@@ -165,11 +153,7 @@ impl fmt::Display for PagingError {
         match *self {
             Self::IndexOutOfRange(index) => write!(f, "index {index} is out of range (0..512)"),
             Self::TableNotMapped(level) => {
-                write!(
-                    f,
-                    "this {} is not mapped yet: map tables from the top down",
-                    level.name()
-                )
+                write!(f, "this {} is not mapped yet: map tables from the top down", level.name())
             }
             Self::AlreadyMapped => write!(f, "the capability is already mapped"),
             Self::NotMapped => write!(f, "the capability is not mapped"),

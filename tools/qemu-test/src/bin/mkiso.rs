@@ -39,11 +39,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(IsoSpec, PathBuf), S
             "--output" => output = Some(PathBuf::from(value()?)),
             "--module" => {
                 let path = PathBuf::from(value()?);
-                let name = path
-                    .file_name()
-                    .ok_or("a module needs a file name")?
-                    .to_string_lossy()
-                    .into_owned();
+                let name =
+                    path.file_name().ok_or("a module needs a file name")?.to_string_lossy().into_owned();
                 spec.modules.push((path, name));
             }
             other => return Err(format!("unknown argument {other:?}")),
