@@ -1,0 +1,316 @@
+//! Stage 4: capability pools.
+//!
+//! The kernel boots as in stage 3, but its objects are now managed: each
+//! has a strong count and a list of the weak pointers (capabilities) that
+//! name it, and is destroyed the moment its untyped lets it go. The kernel
+//! builds the root capability pool that stage 5 hands to the first task,
+//! and demonstrates nested pools, copy, move, delete and revoke.
+//!
+//! Crashes on request (`crash=NAME` on the command line, see `crash.rs`)
+//! work as in stage 2.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod crash;
+mod demo;
+
+use abi::root;
+use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span};
+use common::qemu::{self, ExitCode};
+use common::{bootinfo, console, exceptions, gdt, println, trap};
+use crash::Crash;
+use multiboot2::{BootInformation, MemoryAreaType};
+use runtime::layout;
+use stage4_cpool::kernel_space::{self, KernelImage, TableSource};
+use stage4_cpool::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
+use stage4_cpool::objects::{self, CPool, ManagedArc, ObjectKind, Untyped, cpool};
+use stage4_cpool::paging::window::DIRECT_MAP_BASE;
+use stage4_cpool::paging::{Level, PhysicalWindow};
+use x86_64::PhysAddr;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::PhysFrame;
+
+// The runtime is not called from here, but it must be linked: it holds the
+// boot stub, `memcpy` and friends, and the panic handler.
+use runtime as _;
+
+const PAGE: u64 = 4096;
+
+// ANCHOR: kmain
+/// The first Rust code to run, called by the boot stub with the values GRUB
+/// left in EAX and EBX.
+#[unsafe(no_mangle)]
+pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
+    console::init();
+    println!("Stage 4: capability pools");
+    print_layout();
+
+    let selectors = gdt::init();
+    trap::init(selectors.kernel_code, exceptions::handle_kernel_exception);
+    exceptions::watch_stack_guard(layout::stack_guard());
+    println!("GDT, TSS and IDT loaded; exceptions are caught");
+
+    let boot = read_boot_information(multiboot_magic, boot_info_address);
+
+    x86_64::instructions::interrupts::int3();
+    println!("back from the breakpoint");
+
+    let mut plan = boot.plan;
+    let kernel_untyped = switch_to_kernel_tables(&mut plan, boot.memory_end);
+    plan.trim_to_pages();
+    let untypeds = untyped_capabilities(&plan);
+    print_object_kinds();
+    print_untyped_memory(&untypeds, &plan);
+
+    let root_pool = root_cpool(&kernel_untyped, &untypeds);
+    print_root_pool(&root_pool);
+    demo::capability_pools(&root_pool);
+
+    if let Some(crash) = boot.crash {
+        crash.trigger();
+    }
+    println!("stage 4 complete");
+    qemu::exit(ExitCode::Success)
+}
+// ANCHOR_END: kmain
+
+/// What the kernel needs from the boot information once the boot page
+/// tables, through which it reads that information, are gone.
+struct BootFacts {
+    crash: Option<Crash>,
+    plan: MemoryPlan,
+    memory_end: u64,
+}
+
+/// Reads and prints the boot information, and keeps what is needed later.
+fn read_boot_information(magic: u32, address: u64) -> BootFacts {
+    // SAFETY: these are the loader's EAX and EBX, passed on untouched by the
+    // boot stub, and nothing has written to memory outside the kernel since.
+    let info = unsafe { bootinfo::load(magic, address) }
+        .unwrap_or_else(|error| panic!("cannot read the boot information: {error}"));
+    bootinfo::write_report(&mut console::Printer, &info).expect("the console never fails");
+    let command_line = info.command_line_tag().and_then(|tag| tag.cmdline().ok());
+    BootFacts {
+        crash: command_line.and_then(Crash::from_command_line),
+        plan: memory_plan(&info, address),
+        memory_end: end_of_ram(&info),
+    }
+}
+
+/// Prints where the kernel image and its stack lie.
+fn print_layout() {
+    let image = layout::kernel_image_physical();
+    let stack = layout::stack();
+    let guard = layout::stack_guard();
+    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
+    println!(
+        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
+        stack.start,
+        stack.end,
+        stack.len() / 1024,
+        guard.start
+    );
+}
+
+// ANCHOR: plan
+/// The available RAM, minus what must survive: the first MiB, the kernel
+/// image, the boot information and the modules.
+fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
+    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
+    let available = areas
+        .iter()
+        .filter(|area| area.typ() == MemoryAreaType::Available)
+        .map(|area| Span::new(area.start_address(), area.end_address()));
+    let mut plan = MemoryPlan::new(available).expect("a memory map of reasonable size");
+    let info_size = (info.end_address() - info.start_address()) as u64;
+    let reservations = [
+        (Reason::BelowOneMiB, Span::new(0, 0x10_0000)),
+        (Reason::KernelImage, layout::kernel_image_physical()),
+        (Reason::BootInformation, Span::new(info_address, info_address + info_size)),
+    ];
+    let modules = info.module_tags().map(|module| {
+        (Reason::Modules, Span::new(module.start_address().into(), module.end_address().into()))
+    });
+    for (reason, span) in reservations.into_iter().chain(modules) {
+        plan.reserve(reason, span).expect("room in the plan for the boot reservations");
+    }
+    plan
+}
+// ANCHOR_END: plan
+
+/// The end of the highest available RAM region.
+fn end_of_ram(info: &BootInformation) -> u64 {
+    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
+    areas
+        .iter()
+        .filter(|area| area.typ() == MemoryAreaType::Available)
+        .map(|area| area.end_address())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Tables for the kernel's address space, retyped from the kernel's own
+/// untyped.
+struct RetypeTables<'a> {
+    untyped: &'a ManagedArc<Untyped>,
+}
+
+impl TableSource for RetypeTables<'_> {
+    fn new_table(&mut self, level: Level) -> Option<PhysFrame> {
+        // The untyped's derivation list keeps the table; this pointer goes.
+        let table = self.untyped.retype(ObjectKind::table(level)).ok()?;
+        Some(PhysFrame::containing_address(PhysAddr::new(table.header().body())))
+    }
+}
+
+// ANCHOR: switch
+/// Builds the kernel's own page tables from an untyped set aside for them,
+/// switches CR3 to them, and moves the window onto object memory to the
+/// direct map. Returns the kernel's untyped.
+fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc<Untyped> {
+    let image = KernelImage {
+        text: layout::text(),
+        rodata: layout::rodata(),
+        data: layout::data(),
+        stack: layout::stack(),
+    };
+    // Exactly the tables the build needs, and one page for their headers
+    // (and the VGA page's). This untyped stays the kernel's: its children
+    // must never be revoked.
+    let tables = kernel_space::tables_needed(&image, memory_end);
+    let span = plan
+        .take(Reason::KernelPageTables, (tables + 1) * PAGE)
+        .filter(|span| span.end <= BOOT_WINDOW_SIZE)
+        .expect("room for the kernel's page tables in the first GiB");
+    // SAFETY: the boot tables map physical 0..1 GiB at KERNEL_VMA, and the
+    // kernel's untyped lies below 1 GiB (checked above).
+    let boot_window = unsafe { PhysicalWindow::new(KERNEL_VMA) };
+    // SAFETY: no object exists yet; the boot window reaches the span.
+    unsafe { objects::set_window(&boot_window) };
+    // SAFETY: the plan just took this span out of free memory: it is ours.
+    let kernel_untyped = unsafe { ManagedArc::new_root(span) }.expect("room for the untyped's header");
+    let mut source = RetypeTables { untyped: &kernel_untyped };
+    let space = kernel_space::build(&boot_window, &mut source, &image, memory_end)
+        .unwrap_or_else(|error| panic!("cannot build the kernel's page tables: {error:?}"));
+
+    // SAFETY: the new tables map everything the kernel touches from here on
+    // (its code, data, stacks and, through the direct map, all RAM) at the
+    // addresses it already uses; the VGA buffer is moved right after,
+    // before anything is printed.
+    unsafe { Cr3::write(space.pml4, Cr3Flags::empty()) };
+    // SAFETY: the direct map now covers all RAM, the VGA buffer included.
+    let window = unsafe { PhysicalWindow::new(DIRECT_MAP_BASE) };
+    // SAFETY: the direct map reaches every object, at the same physical
+    // address as the boot window did.
+    unsafe { objects::set_window(&window) };
+    // SAFETY: the direct map maps physical 0xB8000 writable.
+    unsafe { console::move_vga_buffer(window.virtual_address(PhysAddr::new(0xB8000))) };
+
+    println!("switched to the kernel's own page tables: PML4 at {:#x}", space.pml4.start_address().as_u64());
+    println!(
+        "  {} page tables retyped from the kernel's untyped {span}, {} children",
+        space.table_frames,
+        kernel_untyped.children().count()
+    );
+    println!(
+        "  text {} read+execute, rodata {} read-only, data+bss {} read+write, no-execute",
+        image.text, image.rodata, image.data
+    );
+    println!("  stack {} read+write, guard page unmapped; no identity map", image.stack);
+    println!(
+        "  direct map: {} MiB of physical memory at {DIRECT_MAP_BASE:#x}, in 2 MiB pages",
+        space.direct_map_size >> 20
+    );
+    kernel_untyped
+}
+// ANCHOR_END: switch
+
+/// One untyped object for each free range of the plan (each with its own
+/// header at its end). The kernel holds them: they have no parent.
+fn untyped_capabilities(plan: &MemoryPlan) -> [Option<ManagedArc<Untyped>>; MAX_RANGES] {
+    let ranges = plan.free_ranges();
+    // SAFETY: the plan's free ranges are disjoint and used by nothing else;
+    // each becomes one untyped; the direct map reaches them.
+    core::array::from_fn(|index| ranges.get(index).and_then(|&span| unsafe { ManagedArc::new_root(span) }))
+}
+
+// ANCHOR: root_cpool
+/// The root capability pool, laid out as `abi::root` says: itself, the VGA
+/// page, the untyped memory. It is retyped from the first untyped.
+fn root_cpool(
+    kernel_untyped: &ManagedArc<Untyped>,
+    untypeds: &[Option<ManagedArc<Untyped>>],
+) -> ManagedArc<CPool> {
+    let first = untypeds[0].as_ref().expect("at least one untyped region");
+    let pool = first.retype(ObjectKind::CPool).expect("room for the root pool").downcast::<CPool>().ok();
+    let pool = pool.expect("retype made a CPool");
+    pool.slot(root::CPOOL).downgrade(&pool).expect("an empty slot");
+    let vga = kernel_untyped.adopt_device_page(0xB8000).expect("room in the kernel's untyped");
+    pool.slot(root::VGA).downgrade(&vga).expect("an empty slot");
+    let slots = root::FIRST_UNTYPED..root::FIRST_FREE;
+    for (slot, untyped) in slots.zip(untypeds.iter().flatten()) {
+        pool.slot(slot).downgrade(untyped).expect("an empty slot");
+    }
+    if untypeds.iter().flatten().count() > usize::from(root::MAX_UNTYPED) {
+        println!("warning: more untyped regions than the root pool has slots for");
+    }
+    pool
+}
+// ANCHOR_END: root_cpool
+
+/// Prints the root pool's layout and what it holds.
+fn print_root_pool(pool: &ManagedArc<CPool>) {
+    println!("root capability pool layout (abi::root):");
+    for (first, last, what) in root::LAYOUT {
+        match first == last {
+            true => println!("  {first:>3}      {what}"),
+            false => println!("  {first:>3}-{last:<3}  {what}"),
+        }
+    }
+    println!("root capability pool:");
+    for (index, slot) in cpool::list(pool) {
+        println!("  {index:>3}: {}", cpool::describe(slot));
+    }
+}
+
+// ANCHOR: kinds_table
+/// Prints the size and alignment of every kind of object.
+fn print_object_kinds() {
+    println!("object kinds:        size    align");
+    for kind in ObjectKind::FIXED {
+        match kind.layout() {
+            Ok((size, align)) => println!("  {:<14} {size:>8} {align:>8}", kind.name()),
+            Err(_) => println!("  {:<14} (not made by retype)", kind.name()),
+        }
+    }
+    println!("  {:<14} any multiple of 4096, aligned to 4096", "Untyped");
+}
+// ANCHOR_END: kinds_table
+
+// ANCHOR: accounting
+/// Prints every untyped region, and the accounting of all usable RAM.
+fn print_untyped_memory(untypeds: &[Option<ManagedArc<Untyped>>], plan: &MemoryPlan) {
+    let regions = plan.free_ranges();
+    for (index, (region, untyped)) in regions.iter().zip(untypeds.iter().flatten()).enumerate() {
+        let free = untyped.free() / 1024;
+        println!(
+            "untyped {index}: {region} ({} KiB, {free} KiB free after its own header)",
+            region.len() / 1024
+        );
+    }
+    let total = plan.total_free();
+    println!("untyped: {} KiB in {} capabilities", total / 1024, untypeds.iter().flatten().count());
+    println!("reserved: {} KiB", plan.total_reserved() / 1024);
+    for reason in Reason::ALL {
+        println!("  {}: {} bytes", reason.name(), plan.reserved(reason));
+    }
+    println!(
+        "usable memory {} KiB = untyped {} KiB + reserved {} KiB",
+        plan.usable() / 1024,
+        total / 1024,
+        plan.total_reserved() / 1024
+    );
+}
+// ANCHOR_END: accounting
