@@ -74,6 +74,18 @@ pub fn usable_memory(areas: &[MemoryArea]) -> u64 {
 }
 // ANCHOR_END: usable_memory
 
+/// The end of the highest available RAM region (0 without a memory map):
+/// how far a direct map of RAM must reach.
+pub fn available_ram_end(info: &BootInformation) -> u64 {
+    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
+    areas
+        .iter()
+        .filter(|area| area.typ() == MemoryAreaType::Available)
+        .map(|area| area.end_address())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Writes the report the kernel prints at boot: loader, command line, the
 /// memory map, the modules and the usable memory total.
 pub fn write_report(out: &mut impl Write, info: &BootInformation) -> fmt::Result {
@@ -192,6 +204,7 @@ mod tests {
         let info = unsafe { BootInformation::load(block.0.as_ptr().cast()) }.unwrap();
         let mut report = String::new();
         write_report(&mut report, &info).unwrap();
+        assert_eq!(available_ram_end(&info), 0x7fe_0000);
 
         let expected_lines = [
             "bootloader: GRUB 2.06",

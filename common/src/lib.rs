@@ -6,6 +6,7 @@
 //! - [`gdt`] and [`trap`]: segments, interrupt stacks and the interrupt
 //!   table; [`exceptions`]: reports of CPU exceptions;
 //! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
+//!   [`crash`]: failing on purpose, to show the reports;
 //! - [`memory`]: the higher-half layout and address ranges.
 //!
 //! Everything here builds for the host too, so its logic has unit tests
@@ -17,6 +18,7 @@
 
 pub mod bootinfo;
 pub mod console;
+pub mod crash;
 pub mod exceptions;
 pub mod gdt;
 pub mod memory;

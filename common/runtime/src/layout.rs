@@ -18,6 +18,7 @@ unsafe extern "C" {
 }
 
 pub use common::memory::{KERNEL_VMA, Span};
+use common::println;
 
 macro_rules! span {
     ($start:ident, $end:ident) => {
@@ -55,4 +56,18 @@ pub fn stack() -> Span {
 pub fn stack_guard() -> Span {
     let start = core::ptr::addr_of!(__stack_guard) as u64 + KERNEL_VMA;
     Span { start, end: start + 4096 }
+}
+
+/// Prints where the kernel image and its stack lie.
+pub fn print_summary() {
+    let image = kernel_image_physical();
+    let stack = stack();
+    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
+    println!(
+        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
+        stack.start,
+        stack.end,
+        stack.len() / 1024,
+        stack_guard().start
+    );
 }

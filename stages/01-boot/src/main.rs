@@ -7,18 +7,16 @@
 //! shows that an exception can be caught and survived, and stops.
 //!
 //! The kernel command line can ask for a crash, to show the fault reports:
-//! `crash=page-fault`, `crash=stack-overflow`, `crash=invalid-opcode` or
-//! `crash=panic`.
+//! `crash=page-fault`, `crash=stack-overflow`, `crash=invalid-opcode`,
+//! `crash=panic` (see `common/src/crash.rs`).
 
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod crash;
-
+use common::crash::Crash;
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use crash::Crash;
 use runtime::layout;
 
 // The runtime is not called from here, but it must be linked: it holds the
@@ -32,7 +30,7 @@ use runtime as _;
 pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     console::init();
     println!("Stage 1: boot");
-    print_layout();
+    layout::print_summary();
 
     let selectors = gdt::init();
     trap::init(selectors.kernel_code, exceptions::handle_kernel_exception);
@@ -57,18 +55,3 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     qemu::exit(ExitCode::Success)
 }
 // ANCHOR_END: kmain
-
-/// Prints where the kernel image and its stack lie.
-fn print_layout() {
-    let image = layout::kernel_image_physical();
-    let stack = layout::stack();
-    let guard = layout::stack_guard();
-    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
-    println!(
-        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
-        stack.start,
-        stack.end,
-        stack.len() / 1024,
-        guard.start
-    );
-}

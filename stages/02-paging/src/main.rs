@@ -7,20 +7,19 @@
 //! `PTCap` and `RawPageCap`, uses it, and breaks every mapping rule once to
 //! show the error each returns.
 //!
-//! Crashes on request (`crash=NAME` on the command line, see `crash.rs`)
+//! Crashes on request (`crash=NAME` on the command line, see `common/src/crash.rs`)
 //! now include writing to a read-only page and executing a data page.
 
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod crash;
 mod demo;
 
+use common::crash::Crash;
 use common::memory::{KERNEL_VMA, Span};
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use crash::Crash;
 use multiboot2::{BootInformation, MemoryAreaType};
 use runtime::layout;
 use stage2_paging::frames::BootFrameAllocator;
@@ -40,7 +39,7 @@ use runtime as _;
 pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     console::init();
     println!("Stage 2: paging capabilities");
-    print_layout();
+    layout::print_summary();
 
     let selectors = gdt::init();
     trap::init(selectors.kernel_code, exceptions::handle_kernel_exception);
@@ -84,23 +83,8 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
     BootFacts {
         crash: command_line.and_then(Crash::from_command_line),
         frames: boot_frame_allocator(&info, address),
-        memory_end: end_of_ram(&info),
+        memory_end: bootinfo::available_ram_end(&info),
     }
-}
-
-/// Prints where the kernel image and its stack lie.
-fn print_layout() {
-    let image = layout::kernel_image_physical();
-    let stack = layout::stack();
-    let guard = layout::stack_guard();
-    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
-    println!(
-        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
-        stack.start,
-        stack.end,
-        stack.len() / 1024,
-        guard.start
-    );
 }
 
 // ANCHOR: frames
@@ -126,17 +110,6 @@ fn boot_frame_allocator(info: &BootInformation, info_address: u64) -> BootFrameA
     frames
 }
 // ANCHOR_END: frames
-
-/// The end of the highest available RAM region.
-fn end_of_ram(info: &BootInformation) -> u64 {
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
-    areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| area.end_address())
-        .max()
-        .unwrap_or(0)
-}
 
 // ANCHOR: switch
 /// Builds the kernel's own page tables, switches CR3 to them, and returns

@@ -6,20 +6,19 @@
 //! address space of stage 2's demonstration. The frame allocator is gone,
 //! and there is still no heap.
 //!
-//! Crashes on request (`crash=NAME` on the command line, see `crash.rs`)
+//! Crashes on request (`crash=NAME` on the command line, see `common/src/crash.rs`)
 //! work as in stage 2.
 
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod crash;
 mod demo;
 
+use common::crash::Crash;
 use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span};
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use crash::Crash;
 use multiboot2::{BootInformation, MemoryAreaType};
 use runtime::layout;
 use stage3_untyped::kernel_space::{self, KernelImage, TableSource};
@@ -44,7 +43,7 @@ const PAGE: u64 = 4096;
 pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     console::init();
     println!("Stage 3: untyped memory");
-    print_layout();
+    layout::print_summary();
 
     let selectors = gdt::init();
     trap::init(selectors.kernel_code, exceptions::handle_kernel_exception);
@@ -94,23 +93,8 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
     BootFacts {
         crash: command_line.and_then(Crash::from_command_line),
         plan: memory_plan(&info, address),
-        memory_end: end_of_ram(&info),
+        memory_end: bootinfo::available_ram_end(&info),
     }
-}
-
-/// Prints where the kernel image and its stack lie.
-fn print_layout() {
-    let image = layout::kernel_image_physical();
-    let stack = layout::stack();
-    let guard = layout::stack_guard();
-    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
-    println!(
-        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
-        stack.start,
-        stack.end,
-        stack.len() / 1024,
-        guard.start
-    );
 }
 
 // ANCHOR: plan
@@ -138,17 +122,6 @@ fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
     plan
 }
 // ANCHOR_END: plan
-
-/// The end of the highest available RAM region.
-fn end_of_ram(info: &BootInformation) -> u64 {
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
-    areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| area.end_address())
-        .max()
-        .unwrap_or(0)
-}
 
 /// Tables for the kernel's address space, retyped from the kernel's own
 /// untyped.

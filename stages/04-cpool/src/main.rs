@@ -6,21 +6,20 @@
 //! builds the root capability pool that stage 5 hands to the first task,
 //! and demonstrates nested pools, copy, move, delete and revoke.
 //!
-//! Crashes on request (`crash=NAME` on the command line, see `crash.rs`)
+//! Crashes on request (`crash=NAME` on the command line, see `common/src/crash.rs`)
 //! work as in stage 2.
 
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod crash;
 mod demo;
 
 use abi::root;
+use common::crash::Crash;
 use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span};
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use crash::Crash;
 use multiboot2::{BootInformation, MemoryAreaType};
 use runtime::layout;
 use stage4_cpool::kernel_space::{self, KernelImage, TableSource};
@@ -45,7 +44,7 @@ const PAGE: u64 = 4096;
 pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     console::init();
     println!("Stage 4: capability pools");
-    print_layout();
+    layout::print_summary();
 
     let selectors = gdt::init();
     trap::init(selectors.kernel_code, exceptions::handle_kernel_exception);
@@ -95,23 +94,8 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
     BootFacts {
         crash: command_line.and_then(Crash::from_command_line),
         plan: memory_plan(&info, address),
-        memory_end: end_of_ram(&info),
+        memory_end: bootinfo::available_ram_end(&info),
     }
-}
-
-/// Prints where the kernel image and its stack lie.
-fn print_layout() {
-    let image = layout::kernel_image_physical();
-    let stack = layout::stack();
-    let guard = layout::stack_guard();
-    println!("kernel image: {:#x} - {:#x} ({} KiB)", image.start, image.end, image.len() / 1024);
-    println!(
-        "kernel stack: {:#x} - {:#x} ({} KiB), guard page at {:#x}",
-        stack.start,
-        stack.end,
-        stack.len() / 1024,
-        guard.start
-    );
 }
 
 // ANCHOR: plan
@@ -139,17 +123,6 @@ fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
     plan
 }
 // ANCHOR_END: plan
-
-/// The end of the highest available RAM region.
-fn end_of_ram(info: &BootInformation) -> u64 {
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
-    areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| area.end_address())
-        .max()
-        .unwrap_or(0)
-}
 
 /// Tables for the kernel's address space, retyped from the kernel's own
 /// untyped.

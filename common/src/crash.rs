@@ -1,7 +1,12 @@
 //! Crashing on purpose, to show the fault reports: the kernel command line
 //! `crash=NAME` makes `kmain` fail in the named way.
+//!
+//! Every stage offers the same crashes, and what they do shows what the
+//! stage enforces. Under stage 1's boot page tables everything is writable
+//! and executable, so `write-read-only` and `execute-data` do *not* fault;
+//! from stage 2 on, the kernel's own tables make both page faults.
 
-use common::{print, println};
+use crate::{print, println};
 
 // ANCHOR: crash
 /// The ways the kernel can be asked to fail.
@@ -15,15 +20,27 @@ pub enum Crash {
     InvalidOpcode,
     /// Call `panic!`.
     Panic,
+    /// Write to a constant: its page is mapped read-only.
+    WriteReadOnly,
+    /// Call code placed in a data page: it is mapped no-execute.
+    ExecuteData,
 }
 
 /// Every crash, with the name the command line uses for it.
-const NAMES: [(&str, Crash); 4] = [
+const NAMES: [(&str, Crash); 6] = [
     ("page-fault", Crash::PageFault),
     ("stack-overflow", Crash::StackOverflow),
     ("invalid-opcode", Crash::InvalidOpcode),
     ("panic", Crash::Panic),
+    ("write-read-only", Crash::WriteReadOnly),
+    ("execute-data", Crash::ExecuteData),
 ];
+
+/// A constant, in the read-only data section.
+static READ_ONLY: u64 = 0x1234;
+
+/// One `ret` instruction, in the writable data section.
+static mut CODE_IN_DATA: [u8; 1] = [0xC3];
 // ANCHOR_END: crash
 
 impl Crash {
@@ -56,6 +73,22 @@ impl Crash {
             // SAFETY: `ud2` raises #UD, and the handler stops the machine.
             Crash::InvalidOpcode => unsafe { core::arch::asm!("ud2") },
             Crash::Panic => panic!("crash requested on the command line"),
+            Crash::WriteReadOnly => {
+                let constant = (&raw const READ_ONLY).cast_mut();
+                println!("writing to the constant at {constant:p}");
+                // SAFETY: not sound, on purpose: the page is read-only, so
+                // the write faults and the handler stops the machine.
+                unsafe { constant.write_volatile(0xdead) };
+            }
+            Crash::ExecuteData => {
+                let code = &raw const CODE_IN_DATA;
+                println!("calling the data at {code:p}");
+                // SAFETY: not sound, on purpose: the page is no-execute, so
+                // fetching the instruction faults and the handler stops the
+                // machine.
+                let function: extern "C" fn() = unsafe { core::mem::transmute(code) };
+                function();
+            }
         }
         println!("the crash did not stop the kernel");
     }
