@@ -431,6 +431,31 @@ mod tests {
         }
     }
 
+    /// The typing and waiting machinery of `Boot::run`, with `cat` playing
+    /// a guest that echoes its serial input.
+    #[test]
+    fn types_into_a_program_and_waits_for_its_answer() {
+        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let output = Output::capture(&mut child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        type_slowly(&mut child, "echo one\n");
+        let end = output.wait_for("echo one", 0, deadline).expect("cat echoes what was typed");
+        type_slowly(&mut child, "two\n");
+        assert!(output.wait_for("two", end, deadline).is_some());
+        assert_eq!(output.wait_for("echo one", end, Instant::now() + Duration::from_millis(200)), None);
+        drop(child.stdin.take());
+        assert_eq!(wait_or_kill(&mut child, deadline), Some(0));
+        assert_eq!(output.text(), "echo one\ntwo\n");
+    }
+
+    #[test]
+    fn a_program_that_never_ends_is_killed_at_the_deadline() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let started = Instant::now();
+        assert_eq!(wait_or_kill(&mut child, started + Duration::from_millis(300)), None);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
     #[test]
     fn expected_lines_must_come_in_order() {
         let run = transcript("alpha\nbeta 7\ngamma\n");

@@ -92,13 +92,39 @@ const SLOTS: u8 = 10;
 
 #[derive(Clone, Copy, Debug)]
 enum Action {
-    Retype { untyped: u8, kind: u8, to: u8 },
-    Copy { from: u8, to: u8 },
-    Move { from: u8, to: u8 },
-    Delete { at: u8 },
-    Upgrade { at: u8, as_pool: bool },
-    Revoke { at: u8 },
+    Retype {
+        untyped: u8,
+        kind: u8,
+        to: u8,
+    },
+    Copy {
+        from: u8,
+        to: u8,
+    },
+    Move {
+        from: u8,
+        to: u8,
+    },
+    Delete {
+        at: u8,
+    },
+    Upgrade {
+        at: u8,
+        as_pool: bool,
+    },
+    Revoke {
+        at: u8,
+    },
+    /// Copy a root slot into slot `index` of the pool in root slot `pool`.
+    CopyIntoPool {
+        from: u8,
+        pool: u8,
+        index: u8,
+    },
 }
+
+/// Slots of nested pools the random operations use.
+const NESTED_SLOTS: u8 = 4;
 
 fn action() -> impl Strategy<Value = Action> {
     let slot = 0..SLOTS;
@@ -108,7 +134,8 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (slot.clone(), slot.clone()).prop_map(|(from, to)| Action::Move { from, to }),
         1 => slot.clone().prop_map(|at| Action::Delete { at }),
         1 => (slot.clone(), any::<bool>()).prop_map(|(at, as_pool)| Action::Upgrade { at, as_pool }),
-        1 => slot.prop_map(|at| Action::Revoke { at }),
+        1 => slot.clone().prop_map(|at| Action::Revoke { at }),
+        2 => (slot.clone(), slot, 0..NESTED_SLOTS).prop_map(|(from, pool, index)| Action::CopyIntoPool { from, pool, index }),
     ]
 }
 
@@ -119,12 +146,14 @@ const KINDS: [ObjectKind; 4] = [
     ObjectKind::Untyped { size: 8 * 1024 },
 ];
 
-/// The model: objects by number, and the root pool's slots.
+/// The model: objects by number, the root pool's slots, and the slots of
+/// nested pools as (pool object, index) -> object.
 #[derive(Default)]
 struct Model {
     /// (header address, kind, parent object, alive)
     objects: Vec<(u64, ObjectKind, Option<usize>, bool)>,
     slots: [Option<usize>; SLOTS as usize],
+    nested: std::collections::BTreeMap<(usize, u8), usize>,
 }
 
 impl Model {
@@ -151,13 +180,26 @@ fn check(system: &System, model: &Model) -> Result<(), TestCaseError> {
         let expected = model.slots[slot as usize].map(|object| model.objects[object].0);
         prop_assert_eq!(real, expected, "slot {}", slot);
     }
+    for (pool, &(address, kind, _, alive)) in model.objects.iter().enumerate() {
+        if !alive || kind != ObjectKind::CPool {
+            continue;
+        }
+        // SAFETY: a live pool's 256 slots are at its body.
+        let slots = unsafe { super::weak::WeakPool::at(cpool::header_at(address).body(), abi::CPOOL_SLOTS) };
+        for index in 0..NESTED_SLOTS {
+            let real = slots.slot(usize::from(index)).unwrap().header().map(physical_of);
+            let expected = model.nested.get(&(pool, index)).map(|&object| model.objects[object].0);
+            prop_assert_eq!(real, expected, "slot {} of pool {}", index, pool);
+        }
+    }
     for (index, &(address, _, _, alive)) in model.objects.iter().enumerate() {
         if !alive {
             continue;
         }
         let record = cpool::header_at(address);
         prop_assert_eq!(record.strong_count(), 1, "object {} strong count", index);
-        let naming = model.slots.iter().filter(|slot| **slot == Some(index)).count();
+        let naming = model.slots.iter().filter(|slot| **slot == Some(index)).count()
+            + model.nested.values().filter(|&&object| object == index).count();
         prop_assert_eq!(record.weak_count(), naming, "object {} weak count", index);
     }
     Ok(())
@@ -265,6 +307,7 @@ proptest! {
                                 for slot in model.slots.iter_mut().filter(|slot| **slot == Some(d)) {
                                     *slot = None;
                                 }
+                                model.nested.retain(|&(pool, _), &mut object| pool != d && object != d);
                             }
                             let untyped = system.root.slot(slot).upgrade::<Untyped>().unwrap();
                             prop_assert_eq!(untyped.free(), untyped.span().len(), "revoke frees everything");
@@ -272,6 +315,21 @@ proptest! {
                         }
                         Some(_) => prop_assert!(matches!(result, Err(CapError::Lookup(_, LookupError::WrongType { .. }))), "{:?}", result),
                         None => prop_assert!(result.is_err()),
+                    }
+                }
+                Action::CopyIntoPool { from, pool, index } => {
+                    let to = CAddr::new(&[pool, index]).unwrap();
+                    let result = cpool::copy(&system.root, at(from), to);
+                    let target = model.slots[pool as usize].filter(|&p| model.objects[p].1 == ObjectKind::CPool);
+                    match (model.slots[from as usize], target) {
+                        (None, _) | (_, None) => prop_assert!(result.is_err(), "{:?}", result),
+                        (Some(object), Some(pool)) => match model.nested.get(&(pool, index)) {
+                            Some(_) => prop_assert_eq!(result, Err(CapError::Occupied(to))),
+                            None => {
+                                prop_assert_eq!(result, Ok(()));
+                                model.nested.insert((pool, index), object);
+                            }
+                        },
                     }
                 }
             }
