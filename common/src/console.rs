@@ -28,6 +28,7 @@ impl Write for Console {
             self.serial.write_byte(byte);
             self.screen.write_byte(byte);
         }
+        self.screen.update_cursor();
         Ok(())
     }
 }

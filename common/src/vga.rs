@@ -67,6 +67,8 @@ impl Cell {
 pub trait Screen {
     fn write(&mut self, row: usize, column: usize, cell: Cell);
     fn read(&self, row: usize, column: usize) -> Cell;
+    /// Shows the blinking cursor at this cell (if the screen has one).
+    fn show_cursor(&mut self, _row: usize, _column: usize) {}
 }
 
 // ANCHOR: text_writer
@@ -114,6 +116,11 @@ impl<S: Screen> TextWriter<S> {
                 self.column += 1;
             }
         }
+    }
+
+    /// Puts the screen's cursor where the next character will go.
+    pub fn update_cursor(&mut self) {
+        self.screen.show_cursor(self.row, self.column.min(WIDTH - 1));
     }
 
     fn new_line(&mut self) {
@@ -182,6 +189,23 @@ impl Screen for VgaBuffer {
         // SAFETY: as in `write`.
         Cell(unsafe { self.cells.add(row * WIDTH + column).read_volatile() })
     }
+
+    fn show_cursor(&mut self, row: usize, column: usize) {
+        use x86_64::instructions::port::Port;
+        let position = (row * WIDTH + column) as u16;
+        // The CRT controller's index port selects a register (0x0E: cursor
+        // position high byte, 0x0F: low byte), its data port sets it.
+        let mut index = Port::<u8>::new(0x3D4);
+        let mut data = Port::<u8>::new(0x3D5);
+        // SAFETY: these are the VGA CRT controller's ports, owned with the
+        // text buffer; setting the cursor position has no other effect.
+        unsafe {
+            index.write(0x0F);
+            data.write(position as u8);
+            index.write(0x0E);
+            data.write((position >> 8) as u8);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +213,7 @@ mod tests {
     use super::*;
     use core::fmt::Write;
 
-    struct FakeScreen([[Cell; WIDTH]; HEIGHT]);
+    struct FakeScreen([[Cell; WIDTH]; HEIGHT], (usize, usize));
 
     impl Screen for FakeScreen {
         fn write(&mut self, row: usize, column: usize, cell: Cell) {
@@ -198,11 +222,14 @@ mod tests {
         fn read(&self, row: usize, column: usize) -> Cell {
             self.0[row][column]
         }
+        fn show_cursor(&mut self, row: usize, column: usize) {
+            self.1 = (row, column);
+        }
     }
 
     impl FakeScreen {
         fn new() -> Self {
-            Self([[Cell(0); WIDTH]; HEIGHT])
+            Self([[Cell(0); WIDTH]; HEIGHT], (0, 0))
         }
         fn row_text(&self, row: usize) -> String {
             let text: String = self.0[row].iter().map(|cell| cell.character() as char).collect();
@@ -216,7 +243,9 @@ mod tests {
     fn writes_lines_from_the_top() {
         let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
         write!(writer, "hello\nworld").unwrap();
+        writer.update_cursor();
         let screen = &writer.screen;
+        assert_eq!(screen.1, (1, 5));
         assert_eq!(screen.row_text(0), "hello");
         assert_eq!(screen.row_text(1), "world");
         assert_eq!(screen.row_text(2), "");
