@@ -16,6 +16,12 @@ install_qemu_and_grub() {
     [ -e /usr/lib/grub/i386-pc/modinfo.sh ] || missing+=(grub-pc-bin)
     command -v xorriso >/dev/null || missing+=(xorriso)
     command -v mformat >/dev/null || missing+=(mtools)
+    # A display wants QEMU's window, which Debian packages apart; a machine
+    # that first ran headless has QEMU without it.
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && command -v dpkg-query >/dev/null &&
+        ! dpkg-query -W -f='${Status}' qemu-system-gui 2>/dev/null | grep -q "ok installed"; then
+        missing+=(qemu-system-gui)
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
 
     if ! command -v apt-get >/dev/null; then
