@@ -389,3 +389,28 @@ fn a_destroyed_pool_releases_its_slots_from_other_weak_lists() {
     assert!(root.slot(3).is_empty());
     assert_eq!(system.untyped.header().weak_count(), 1, "only root slot 1 is left");
 }
+
+#[test]
+fn weak_pool_downgrades_into_a_given_or_the_first_free_slot() {
+    use super::weak::SlotError;
+    let system = system(64 * 1024);
+    let pool = system.root.pool();
+    let page = system.untyped.retype(ObjectKind::RawPage).unwrap();
+    assert_eq!(pool.downgrade(&page, None), Ok(0), "slot 0 is the first free one");
+    assert_eq!(pool.downgrade(&page, None), Ok(2), "slot 1 holds the untyped");
+    assert_eq!(pool.downgrade(&page, Some(200)), Ok(200));
+    assert_eq!(pool.downgrade(&page, Some(200)), Err(SlotError::Occupied));
+    assert_eq!(pool.downgrade(&page, Some(256)), Err(SlotError::NoSuchSlot(256)));
+    while pool.downgrade(&page, None).is_ok() {}
+    assert_eq!(pool.downgrade(&page, None), Err(SlotError::PoolFull));
+    assert_eq!(page.header().weak_count(), 255, "every slot but the untyped's");
+
+    assert_eq!(pool.upgrade::<CPool>(0).err(), Some(SlotError::WrongType(ObjectKind::RawPage)));
+    assert!(pool.upgrade::<AnyObject>(0).unwrap().same_object(&page));
+    drop(page);
+    take_destroyed();
+    system.untyped.revoke().unwrap();
+    assert_eq!(take_destroyed().len(), 1);
+    assert_eq!(pool.upgrade::<AnyObject>(0).err(), Some(SlotError::Empty), "gone, so upgrade fails");
+    assert!(pool.slots().all(|(index, slot)| slot.is_empty() == (index != usize::from(UNTYPED_SLOT))));
+}
