@@ -25,6 +25,7 @@ use stage3_untyped::kernel_space::{self, KernelImage, TableSource};
 use stage3_untyped::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
 use stage3_untyped::paging::window::DIRECT_MAP_BASE;
 use stage3_untyped::paging::{Level, PhysicalWindow};
+use stage3_untyped::untyped::watermark::DESCRIPTOR_SIZE;
 use stage3_untyped::untyped::{ObjectKind, UntypedCap};
 use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
@@ -148,12 +149,13 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> PhysicalWi
         data: layout::data(),
         stack: layout::stack(),
     };
-    // Exactly the tables the build needs, and one page for their
+    // Exactly the tables the build needs, and whole pages for their
     // descriptors. This untyped stays the kernel's: its children must never
     // be revoked.
     let tables = kernel_space::tables_needed(&image, memory_end);
+    let size = tables * PAGE + (tables * DESCRIPTOR_SIZE).next_multiple_of(PAGE);
     let span = plan
-        .take(Reason::KernelPageTables, (tables + 1) * PAGE)
+        .take(Reason::KernelPageTables, size)
         .filter(|span| span.end <= BOOT_WINDOW_SIZE)
         .expect("room for the kernel's page tables in the first GiB");
     // SAFETY: the plan just took this span out of free memory: it is ours.

@@ -121,6 +121,18 @@ fn untyped_memory_follows_the_machine_and_adds_up() {
     );
 }
 
+/// With 4 GiB, RAM lies on both sides of the PCI hole below 4 GiB: two
+/// untyped regions, and a direct map reaching past 4 GiB.
+#[test]
+fn ram_above_four_gibibytes_becomes_a_second_untyped() {
+    let run = Boot::stage(STAGE).memory_mib(4096).run();
+    run.expect_success().expect_lines(&["untyped 0: 0x", "untyped 1: 0x100000000-", "in 2 capabilities"]);
+    let (usable, untyped, _, _) = accounting(&run);
+    assert!(usable > (4u64 << 30) - (8 << 20), "nearly all of 4 GiB is usable");
+    assert!(untyped > (4u64 << 30) - (16 << 20));
+    assert!(run.number_after("direct map: ") > 4096, "the direct map reaches past 4 GiB");
+}
+
 #[test]
 fn writing_a_read_only_kernel_page_still_faults() {
     Boot::stage(STAGE).command_line("crash=write-read-only").run().expect_failure().expect_lines(&[

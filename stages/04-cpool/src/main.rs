@@ -24,6 +24,7 @@ use multiboot2::{BootInformation, MemoryAreaType};
 use runtime::layout;
 use stage4_cpool::kernel_space::{self, KernelImage, TableSource};
 use stage4_cpool::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
+use stage4_cpool::objects::watermark::HEADER_SIZE;
 use stage4_cpool::objects::{self, CPool, ManagedArc, ObjectKind, Untyped, cpool};
 use stage4_cpool::paging::window::DIRECT_MAP_BASE;
 use stage4_cpool::paging::{Level, PhysicalWindow};
@@ -149,12 +150,13 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
         data: layout::data(),
         stack: layout::stack(),
     };
-    // Exactly the tables the build needs, and one page for their headers
-    // (and the VGA page's). This untyped stays the kernel's: its children
-    // must never be revoked.
+    // Exactly the tables the build needs, and whole pages for the headers
+    // of the tables, the VGA page and the untyped itself. This untyped stays
+    // the kernel's: its children must never be revoked.
     let tables = kernel_space::tables_needed(&image, memory_end);
+    let size = tables * PAGE + ((tables + 2) * HEADER_SIZE).next_multiple_of(PAGE);
     let span = plan
-        .take(Reason::KernelPageTables, (tables + 1) * PAGE)
+        .take(Reason::KernelPageTables, size)
         .filter(|span| span.end <= BOOT_WINDOW_SIZE)
         .expect("room for the kernel's page tables in the first GiB");
     // SAFETY: the boot tables map physical 0..1 GiB at KERNEL_VMA, and the
