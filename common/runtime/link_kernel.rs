@@ -1,0 +1,17 @@
+// The build script of every stage's kernel image, shared: each stage's
+// `build.rs` includes this file.
+//
+// It links the image with our linker script (`kernel.ld`, beside this
+// file), without a C runtime, as a static, non-relocatable executable. The
+// arguments apply to the package's binaries only (`rustc-link-arg-bins`):
+// host unit tests of the same package link normally.
+
+fn main() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../common/runtime/kernel.ld");
+    println!("cargo:rerun-if-changed={script}");
+    for arg in
+        [&format!("-T{script}"), "-nostartfiles", "-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none"]
+    {
+        println!("cargo:rustc-link-arg-bins={arg}");
+    }
+}
