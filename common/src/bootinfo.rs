@@ -6,7 +6,7 @@
 //! kernel needs to know: who booted it, with which command line, what memory
 //! the machine has and which modules were loaded.
 
-use crate::memory::boot_window;
+use crate::memory::{Span, boot_window};
 use core::fmt::{self, Write};
 use multiboot2::{BootInformation, BootInformationHeader, MemoryArea, MemoryAreaType};
 
@@ -67,23 +67,30 @@ pub fn region_name(kind: MemoryAreaType) -> &'static str {
     }
 }
 
+/// The regions of the memory map (none when the loader passed no map).
+pub fn memory_areas<'a>(info: &'a BootInformation) -> &'a [MemoryArea] {
+    info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[])
+}
+
 // ANCHOR: usable_memory
+/// The regions the memory map reports as available RAM.
+pub fn available_regions(areas: &[MemoryArea]) -> impl Iterator<Item = Span> + '_ {
+    areas
+        .iter()
+        .filter(|area| area.typ() == MemoryAreaType::Available)
+        .map(|area| Span::new(area.start_address(), area.end_address()))
+}
+
 /// The number of bytes the memory map reports as available RAM.
 pub fn usable_memory(areas: &[MemoryArea]) -> u64 {
-    areas.iter().filter(|area| area.typ() == MemoryAreaType::Available).map(|area| area.size()).sum()
+    available_regions(areas).map(|region| region.len()).sum()
 }
 // ANCHOR_END: usable_memory
 
 /// The end of the highest available RAM region (0 without a memory map):
 /// how far a direct map of RAM must reach.
 pub fn available_ram_end(info: &BootInformation) -> u64 {
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
-    areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| area.end_address())
-        .max()
-        .unwrap_or(0)
+    available_regions(memory_areas(info)).map(|region| region.end).max().unwrap_or(0)
 }
 
 /// Writes the report the kernel prints at boot: loader, command line, the
@@ -94,7 +101,7 @@ pub fn write_report(out: &mut impl Write, info: &BootInformation) -> fmt::Result
     let command_line = info.command_line_tag().and_then(|tag| tag.cmdline().ok());
     writeln!(out, "command line: \"{}\"", command_line.unwrap_or(""))?;
 
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
+    let areas = memory_areas(info);
     writeln!(out, "memory map: {} regions", areas.len())?;
     for area in areas {
         writeln!(

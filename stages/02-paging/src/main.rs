@@ -20,7 +20,7 @@ use common::crash::Crash;
 use common::memory::{KERNEL_VMA, Span};
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use multiboot2::{BootInformation, MemoryAreaType};
+use multiboot2::BootInformation;
 use runtime::layout;
 use stage2_paging::frames::BootFrameAllocator;
 use stage2_paging::kernel_space::{self, KernelImage};
@@ -93,10 +93,9 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
 /// the modules. (It never hands out the first MiB either.)
 fn boot_frame_allocator(info: &BootInformation, info_address: u64) -> BootFrameAllocator {
     let mut frames = BootFrameAllocator::new();
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
-    for area in areas.iter().filter(|area| area.typ() == MemoryAreaType::Available) {
-        if frames.add_available(Span::new(area.start_address(), area.end_address())).is_err() {
-            println!("warning: too many memory regions; ignoring {:#x}", area.start_address());
+    for region in bootinfo::available_regions(bootinfo::memory_areas(info)) {
+        if frames.add_available(region).is_err() {
+            println!("warning: too many memory regions; ignoring {region}");
         }
     }
     let info_size = (info.end_address() - info.start_address()) as u64;

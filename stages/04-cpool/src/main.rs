@@ -20,7 +20,7 @@ use common::crash::Crash;
 use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span};
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use multiboot2::{BootInformation, MemoryAreaType};
+use multiboot2::BootInformation;
 use runtime::layout;
 use stage4_cpool::kernel_space::{self, KernelImage, TableSource};
 use stage4_cpool::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
@@ -103,11 +103,7 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
 /// The available RAM, minus what must survive: the first MiB, the kernel
 /// image, the boot information and the modules.
 fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
-    let areas = info.memory_map_tag().map(|tag| tag.memory_areas()).unwrap_or(&[]);
-    let available = areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| Span::new(area.start_address(), area.end_address()));
+    let available = bootinfo::available_regions(bootinfo::memory_areas(info));
     let mut plan = MemoryPlan::new(available).expect("a memory map of reasonable size");
     let info_size = (info.end_address() - info.start_address()) as u64;
     let reservations = [
