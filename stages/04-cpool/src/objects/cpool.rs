@@ -143,6 +143,15 @@ fn find_object<T: ObjectType>(root: &ManagedArc<CPool>, address: CAddr) -> Resul
     lookup_object(root, address).map_err(|error| CapError::Lookup(address, error))
 }
 
+/// The slot `address` names, which must not be empty.
+fn find_full(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
+    let found = find(root, address)?;
+    match found.slot().is_empty() {
+        true => Err(CapError::Lookup(address, LookupError::Empty)),
+        false => Ok(found),
+    }
+}
+
 /// The empty slot `address` names.
 fn find_empty(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
     let found = find(root, address)?;
@@ -162,10 +171,7 @@ pub fn copy(root: &ManagedArc<CPool>, from: CAddr, to: CAddr) -> Result<(), CapE
 
 /// Moves the capability in `from` to the empty slot `to`.
 pub fn move_cap(root: &ManagedArc<CPool>, from: CAddr, to: CAddr) -> Result<(), CapError> {
-    let source = find(root, from)?;
-    if source.slot().is_empty() {
-        return Err(CapError::Lookup(from, LookupError::Empty));
-    }
+    let source = find_full(root, from)?;
     let destination = find_empty(root, to)?;
     source.slot().move_to(destination.slot()).expect("a full source and an empty destination");
     Ok(())
@@ -173,11 +179,7 @@ pub fn move_cap(root: &ManagedArc<CPool>, from: CAddr, to: CAddr) -> Result<(), 
 
 /// Empties the slot `at`. The object lives on while its untyped holds it.
 pub fn delete(root: &ManagedArc<CPool>, at: CAddr) -> Result<(), CapError> {
-    let found = find(root, at)?;
-    if found.slot().is_empty() {
-        return Err(CapError::Lookup(at, LookupError::Empty));
-    }
-    found.slot().clear();
+    find_full(root, at)?.slot().clear();
     Ok(())
 }
 

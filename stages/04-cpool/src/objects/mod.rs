@@ -73,6 +73,26 @@ unsafe fn reach<'a, T>(physical: u64) -> &'a T {
     unsafe { &*address }
 }
 
+/// The items of a list linked through object memory by physical
+/// addresses: the item at `first`, then each item's `next`, until 0.
+///
+/// # Safety
+/// Every address on the list must hold a live `T` while the items are used.
+unsafe fn linked_list<'a, T: 'a>(
+    first: u64,
+    next: impl Fn(&T) -> u64 + 'a,
+) -> impl Iterator<Item = &'a T> + 'a {
+    let mut address = first;
+    core::iter::from_fn(move || {
+        (address != 0).then(|| {
+            // SAFETY: the caller's promise.
+            let item = unsafe { reach::<T>(address) };
+            address = next(item);
+            item
+        })
+    })
+}
+
 /// The physical address of a value that lives in object memory.
 fn physical_of<T>(value: &T) -> u64 {
     value as *const T as u64 - WINDOW_OFFSET.load(Ordering::Relaxed)

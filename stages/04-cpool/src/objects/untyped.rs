@@ -3,7 +3,9 @@
 //! destroys them, and makes the memory free again.
 
 use super::watermark::{HEADER_SIZE, Watermark};
-use super::{AnyObject, Header, ManagedArc, ObjectKind, RetypeError, Untyped, reach, release, window};
+use super::{
+    AnyObject, Header, ManagedArc, ObjectKind, RetypeError, Untyped, linked_list, reach, release, window,
+};
 use common::memory::Span;
 use core::cell::Cell;
 use core::fmt;
@@ -153,16 +155,8 @@ impl ManagedArc<Untyped> {
 
 /// The headers of an untyped's children, newest first.
 fn children_of(untyped: &Header) -> impl Iterator<Item = &Header> {
-    let mut next = untyped.first_child.get();
-    core::iter::from_fn(move || {
-        let current = next;
-        (current != 0).then(|| {
-            // SAFETY: the derivation list links live children.
-            let child = unsafe { reach::<Header>(current) };
-            next = child.next_sibling.get();
-            child
-        })
-    })
+    // SAFETY: the derivation list links live children.
+    unsafe { linked_list(untyped.first_child.get(), |child: &Header| child.next_sibling.get()) }
 }
 
 /// A descendant of `untyped` held strongly by more than its parent.

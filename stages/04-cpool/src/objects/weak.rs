@@ -11,7 +11,7 @@
 //!   weak_head ───────► [slot 3: X] ◄──► [slot 9: X] ◄──► [slot 0: X]
 //! ```
 
-use super::{Header, ManagedArc, ObjectKind, ObjectType, physical_of, reach};
+use super::{Header, ManagedArc, ObjectKind, ObjectType, linked_list, physical_of, reach};
 use core::cell::Cell;
 use core::fmt;
 
@@ -155,16 +155,8 @@ impl Slot {
 
 /// Every slot naming `object`.
 pub(super) fn weak_list(object: &Header) -> impl Iterator<Item = &Slot> {
-    let mut next = object.weak_head.get();
-    core::iter::from_fn(move || {
-        let current = next;
-        (current != 0).then(|| {
-            // SAFETY: the weak list links live slots.
-            let slot = unsafe { reach::<Slot>(current) };
-            next = slot.next.get();
-            slot
-        })
-    })
+    // SAFETY: the weak list links live slots.
+    unsafe { linked_list(object.weak_head.get(), |slot: &Slot| slot.next.get()) }
 }
 
 /// Clears every slot naming `object`: it is being destroyed.
