@@ -7,6 +7,16 @@
 
 use core::fmt;
 
+pub mod error;
+pub mod syscall;
+#[path = "root.rs"]
+pub mod task_root;
+
+pub use error::Error;
+pub use syscall::{
+    CHILD_TASK_BUFFER, Call, PAGE_SIZE, TASK_BUFFER, USER_END, USER_IMAGE_BASE, is_user_address,
+};
+
 /// The deepest a capability address reaches: one byte per level.
 pub const MAX_DEPTH: usize = 8;
 /// Slots in a capability pool: any byte is a valid index.

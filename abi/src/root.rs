@@ -1,0 +1,79 @@
+//! Where the kernel puts the first task's capabilities in its root pool,
+//! from stage 5 on: what the first task needs to build more tasks, plus the
+//! slots `../shared/SHELL.md` fixes for the stage-6 shell (2, 3, 250, 255),
+//! so that stage 6 adds to this layout rather than renumbering it.
+//!
+//! (Stage 4 still prints its own, smaller layout, `abi::root`; this module
+//! replaces it when stage 5 switches over.)
+
+// ANCHOR: task_root
+/// The root pool itself.
+pub const CPOOL: u8 = 0;
+/// The VGA text buffer page.
+pub const VGA: u8 = 1;
+/// An untyped for the task's own objects: the largest region.
+pub const UNTYPED: u8 = 2;
+/// The task's top-level page table (PML4).
+pub const PML4: u8 = 3;
+/// The task itself.
+pub const TASK: u8 = 4;
+/// A pool holding the pages and page tables of the task's image and stack,
+/// which the kernel made for it.
+pub const IMAGE_POOL: u8 = 5;
+/// The task's task buffer page, mapped at [`crate::TASK_BUFFER`].
+pub const TASK_BUFFER: u8 = 6;
+/// The first of the other untyped regions; the others follow it.
+pub const FIRST_UNTYPED: u8 = 8;
+/// The most other untyped regions the layout has room for.
+pub const MAX_UNTYPED: u8 = 56;
+/// The first slot the kernel leaves empty for the task's own use.
+pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
+/// A spare task buffer page for a child task, free for the task to map at
+/// [`crate::CHILD_TASK_BUFFER`].
+pub const SPARE_BUFFER: u8 = 250;
+/// The channel between the first task and its child (stage 6).
+pub const CHANNEL: u8 = 255;
+
+/// Every slot or range, in order, for printing the layout.
+pub const LAYOUT: [(u8, u8, &str); 13] = [
+    (CPOOL, CPOOL, "this root capability pool"),
+    (VGA, VGA, "the VGA text buffer page"),
+    (UNTYPED, UNTYPED, "untyped memory for the task's own objects (the largest region)"),
+    (PML4, PML4, "the task's top-level page table (PML4)"),
+    (TASK, TASK, "the task itself"),
+    (IMAGE_POOL, IMAGE_POOL, "a pool with the pages and tables of the task's image and stack"),
+    (TASK_BUFFER, TASK_BUFFER, "the task buffer page"),
+    (TASK_BUFFER + 1, FIRST_UNTYPED - 1, "free"),
+    (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
+    (FIRST_FREE, SPARE_BUFFER - 1, "free"),
+    (SPARE_BUFFER, SPARE_BUFFER, "a spare task buffer page for a child"),
+    (SPARE_BUFFER + 1, CHANNEL - 1, "free"),
+    (CHANNEL, CHANNEL, "the channel to the child (stage 6)"),
+];
+// ANCHOR_END: task_root
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_covers_the_pool_in_order_without_overlaps() {
+        let mut next = 0u16;
+        for (first, last, _) in LAYOUT {
+            assert_eq!(u16::from(first), next, "ranges follow each other");
+            assert!(first <= last);
+            next = u16::from(last) + 1;
+        }
+        assert_eq!(next, 256);
+    }
+
+    #[test]
+    fn the_shell_finds_its_slots() {
+        // ../shared/SHELL.md fixes these numbers.
+        assert_eq!((CPOOL, UNTYPED, PML4, SPARE_BUFFER, CHANNEL), (0, 2, 3, 250, 255));
+        let single = |slot: u8| LAYOUT.iter().any(|&(first, last, _)| first == slot && last == slot);
+        for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, SPARE_BUFFER, CHANNEL] {
+            assert!(single(slot), "slot {slot} has its own line");
+        }
+    }
+}
