@@ -32,8 +32,8 @@ pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
     // SAFETY: `syscall` enters the kernel, which preserves every register
     // but rcx and r11 (the CPU's) and rax and rdx (the result). The kernel
     // may read or write the task buffer, which is memory here: the asm is
-    // not `nomem`. It does not touch this task's stack (no `nostack` needed,
-    // but none is used either). The caller vouches for the call's effects.
+    // not `nomem`. Nothing is pushed on this task's stack (`nostack`): the
+    // kernel runs on its own. The caller vouches for the call's effects.
     unsafe {
         asm!(
             "syscall",
