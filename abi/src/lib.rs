@@ -8,6 +8,7 @@
 use core::fmt;
 
 pub mod error;
+mod kind;
 pub mod syscall;
 #[path = "root.rs"]
 pub mod task_root;
@@ -16,6 +17,7 @@ pub use error::Error;
 pub use syscall::{
     CHILD_TASK_BUFFER, Call, PAGE_SIZE, TASK_BUFFER, USER_END, USER_IMAGE_BASE, is_user_address,
 };
+pub use kind::{ObjectKind, UnknownKind};
 
 /// The deepest a capability address reaches: one byte per level.
 pub const MAX_DEPTH: usize = 8;
