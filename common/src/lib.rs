@@ -7,7 +7,8 @@
 //!   table; [`exceptions`]: reports of CPU exceptions;
 //! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
 //!   [`crash`]: failing on purpose, to show the reports;
-//! - [`memory`]: the higher-half layout and address ranges.
+//! - [`memory`]: the higher-half layout and address ranges;
+//! - [`elf`]: checking and loading a user program's ELF file.
 //!
 //! Everything here builds for the host too, so its logic has unit tests
 //! (`cargo test -p common`). What may only exist in a kernel image (the boot
@@ -19,6 +20,7 @@
 pub mod bootinfo;
 pub mod console;
 pub mod crash;
+pub mod elf;
 pub mod exceptions;
 pub mod gdt;
 pub mod memory;
