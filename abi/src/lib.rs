@@ -14,10 +14,10 @@ pub mod syscall;
 pub mod task_root;
 
 pub use error::Error;
+pub use kind::{ObjectKind, UnknownKind};
 pub use syscall::{
     CHILD_TASK_BUFFER, Call, PAGE_SIZE, TASK_BUFFER, USER_END, USER_IMAGE_BASE, is_user_address,
 };
-pub use kind::{ObjectKind, UnknownKind};
 
 /// The deepest a capability address reaches: one byte per level.
 pub const MAX_DEPTH: usize = 8;

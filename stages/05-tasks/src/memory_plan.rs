@@ -1,0 +1,270 @@
+//! Dividing RAM at boot: what becomes untyped memory, and what is reserved
+//! and why.
+//!
+//! The plan starts from the available regions of the memory map and takes
+//! out, one reason at a time, what must not become untyped: the first MiB,
+//! the kernel image, the boot information, the modules, the kernel's own
+//! page tables. Every byte taken out is counted under its reason (a byte two
+//! reasons claim is counted once, under the first), and what remains is cut
+//! to whole pages, the slivers counted too. So the accounting adds up by
+//! construction: usable = untyped + reserved, to the byte.
+
+use common::memory::Span;
+use core::fmt;
+
+const PAGE: u64 = 4096;
+
+/// The most free ranges the plan tracks (each reservation can split one).
+pub const MAX_RANGES: usize = 64;
+
+// ANCHOR: reasons
+/// Why memory is not untyped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Below 1 MiB: legacy BIOS and device memory live there.
+    BelowOneMiB,
+    /// The kernel's code, data and stacks.
+    KernelImage,
+    /// The Multiboot2 information GRUB passed.
+    BootInformation,
+    /// Files GRUB loaded for the kernel.
+    Modules,
+    /// The kernel's own page tables (retyped from an untyped it keeps).
+    KernelPageTables,
+    /// Pieces of available RAM smaller than, or not aligned to, a page.
+    PartialPages,
+}
+
+impl Reason {
+    /// Every reason, in the order the plan applies them.
+    pub const ALL: [Reason; 6] = [
+        Reason::BelowOneMiB,
+        Reason::KernelImage,
+        Reason::BootInformation,
+        Reason::Modules,
+        Reason::KernelPageTables,
+        Reason::PartialPages,
+    ];
+
+    /// How the boot report names it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Reason::BelowOneMiB => "below 1 MiB",
+            Reason::KernelImage => "kernel image",
+            Reason::BootInformation => "boot information",
+            Reason::Modules => "modules",
+            Reason::KernelPageTables => "kernel page tables",
+            Reason::PartialPages => "partial pages",
+        }
+    }
+}
+// ANCHOR_END: reasons
+
+/// The plan's fixed tables are full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManyRanges;
+
+impl fmt::Display for TooManyRanges {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "more than {MAX_RANGES} free memory ranges")
+    }
+}
+
+/// RAM, divided.
+#[derive(Clone, Debug)]
+pub struct MemoryPlan {
+    free: [Span; MAX_RANGES],
+    count: usize,
+    reserved: [u64; Reason::ALL.len()],
+    usable: u64,
+}
+
+impl MemoryPlan {
+    /// A plan in which all of `available` is still free.
+    pub fn new(available: impl IntoIterator<Item = Span>) -> Result<Self, TooManyRanges> {
+        let mut plan = Self {
+            free: [Span::new(0, 0); MAX_RANGES],
+            count: 0,
+            reserved: [0; Reason::ALL.len()],
+            usable: 0,
+        };
+        for span in available {
+            plan.usable += span.len();
+            plan.push(span)?;
+        }
+        Ok(plan)
+    }
+
+    fn push(&mut self, span: Span) -> Result<(), TooManyRanges> {
+        if span.is_empty() {
+            return Ok(());
+        }
+        *self.free.get_mut(self.count).ok_or(TooManyRanges)? = span;
+        self.count += 1;
+        Ok(())
+    }
+
+    // ANCHOR: reserve
+    /// Takes `span` out of the free memory, counting what it removes under
+    /// `reason`. A failure (too many pieces) changes nothing.
+    pub fn reserve(&mut self, reason: Reason, span: Span) -> Result<(), TooManyRanges> {
+        let mut pieces = [Span::new(0, 0); MAX_RANGES];
+        let mut count = 0;
+        let mut removed = 0;
+        for piece in self.free_ranges() {
+            let overlap = Span::new(piece.start.max(span.start), piece.end.min(span.end));
+            let kept = if overlap.start < overlap.end {
+                removed += overlap.len();
+                [Span::new(piece.start, overlap.start), Span::new(overlap.end, piece.end)]
+            } else {
+                [*piece, Span::new(0, 0)]
+            };
+            for part in kept.into_iter().filter(|part| !part.is_empty()) {
+                *pieces.get_mut(count).ok_or(TooManyRanges)? = part;
+                count += 1;
+            }
+        }
+        self.free = pieces;
+        self.count = count;
+        self.reserved[reason as usize] += removed;
+        Ok(())
+    }
+    // ANCHOR_END: reserve
+
+    /// Takes the first `size` bytes (page-aligned) of the first free range
+    /// with room for them, counted under `reason`, and returns them.
+    pub fn take(&mut self, reason: Reason, size: u64) -> Option<Span> {
+        let found = self.free[..self.count].iter().find_map(|piece| {
+            let start = piece.start.next_multiple_of(PAGE);
+            (start.checked_add(size)? <= piece.end).then(|| Span::new(start, start + size))
+        })?;
+        self.reserve(reason, found).ok()?;
+        Some(found)
+    }
+
+    /// Cuts every free range to whole pages, counting the slivers as
+    /// partial pages. Call it last.
+    pub fn trim_to_pages(&mut self) {
+        for index in 0..self.count {
+            let piece = self.free[index];
+            let start = piece.start.next_multiple_of(PAGE).min(piece.end);
+            let end = (piece.end & !(PAGE - 1)).max(start);
+            self.reserved[Reason::PartialPages as usize] += piece.len() - (end - start);
+            self.free[index] = Span::new(start, end);
+        }
+        let mut kept = 0;
+        for index in 0..self.count {
+            if !self.free[index].is_empty() {
+                self.free[kept] = self.free[index];
+                kept += 1;
+            }
+        }
+        self.count = kept;
+    }
+
+    /// The free ranges: each becomes an untyped capability.
+    pub fn free_ranges(&self) -> &[Span] {
+        &self.free[..self.count]
+    }
+
+    /// Bytes reserved for `reason`.
+    pub fn reserved(&self, reason: Reason) -> u64 {
+        self.reserved[reason as usize]
+    }
+
+    /// Bytes reserved for any reason.
+    pub fn total_reserved(&self) -> u64 {
+        self.reserved.iter().sum()
+    }
+
+    /// Bytes in the free ranges.
+    pub fn total_free(&self) -> u64 {
+        self.free_ranges().iter().map(Span::len).sum()
+    }
+
+    /// Bytes of available RAM the plan started with.
+    pub fn usable(&self) -> u64 {
+        self.usable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn qemu_128_mib() -> MemoryPlan {
+        MemoryPlan::new([Span::new(0, 0x9fc00), Span::new(0x10_0000, 0x7fe_0000)]).unwrap()
+    }
+
+    #[test]
+    fn reservations_are_counted_by_reason() {
+        let mut plan = qemu_128_mib();
+        plan.reserve(Reason::BelowOneMiB, Span::new(0, 0x10_0000)).unwrap();
+        plan.reserve(Reason::KernelImage, Span::new(0x10_0000, 0x13_d000)).unwrap();
+        plan.reserve(Reason::BootInformation, Span::new(0x13_d000, 0x13_d5a8)).unwrap();
+        let tables = plan.take(Reason::KernelPageTables, 7 * 4096).unwrap();
+        assert_eq!(tables, Span::new(0x13_e000, 0x14_5000), "page-aligned, right after the boot information");
+        plan.trim_to_pages();
+
+        assert_eq!(plan.reserved(Reason::BelowOneMiB), 0x9fc00);
+        assert_eq!(plan.reserved(Reason::KernelImage), 0x3_d000);
+        assert_eq!(plan.reserved(Reason::BootInformation), 0x5a8);
+        assert_eq!(plan.reserved(Reason::KernelPageTables), 7 * 4096);
+        assert_eq!(plan.reserved(Reason::PartialPages), 0x1000 - 0x5a8);
+        assert_eq!(plan.free_ranges(), &[Span::new(0x14_5000, 0x7fe_0000)]);
+        assert_eq!(plan.total_free() + plan.total_reserved(), plan.usable());
+    }
+
+    #[test]
+    fn overlapping_reservations_count_once() {
+        let mut plan = qemu_128_mib();
+        plan.reserve(Reason::KernelImage, Span::new(0x10_0000, 0x20_0000)).unwrap();
+        plan.reserve(Reason::Modules, Span::new(0x18_0000, 0x28_0000)).unwrap();
+        assert_eq!(plan.reserved(Reason::KernelImage), 0x10_0000);
+        assert_eq!(plan.reserved(Reason::Modules), 0x8_0000);
+    }
+
+    #[test]
+    fn take_fails_when_nothing_is_big_enough() {
+        let mut plan = MemoryPlan::new([Span::new(0x10_0000, 0x10_3000)]).unwrap();
+        assert_eq!(plan.take(Reason::KernelPageTables, 0x4000), None);
+        assert_eq!(plan.total_reserved(), 0);
+    }
+
+    proptest! {
+        /// Whatever the regions and reservations, the free ranges are
+        /// page-aligned, disjoint, inside the available regions and outside
+        /// every reservation, and free + reserved = usable exactly.
+        #[test]
+        fn accounting_adds_up_exactly(
+            regions in proptest::collection::vec((0u64..0x100_0000, 1u64..0x40_0000), 1..6),
+            reservations in proptest::collection::vec((0usize..5, 0u64..0x140_0000, 0u64..0x20_0000), 0..10),
+        ) {
+            // Disjoint available regions: lay them out one after another.
+            let mut available = Vec::new();
+            let mut cursor = 0;
+            for (gap, length) in regions {
+                available.push(Span::new(cursor + gap, cursor + gap + length));
+                cursor += gap + length;
+            }
+            let mut plan = MemoryPlan::new(available.clone()).unwrap();
+            let mut reserved_spans = Vec::new();
+            for (reason, start, length) in reservations {
+                let span = Span::new(start, start + length);
+                if plan.reserve(Reason::ALL[reason], span).is_ok() {
+                    reserved_spans.push(span);
+                }
+            }
+            plan.trim_to_pages();
+            prop_assert_eq!(plan.total_free() + plan.total_reserved(), plan.usable());
+            let ranges = plan.free_ranges();
+            for (i, range) in ranges.iter().enumerate() {
+                prop_assert!(range.start % PAGE == 0 && range.end % PAGE == 0 && !range.is_empty());
+                prop_assert!(available.iter().any(|a| a.start <= range.start && range.end <= a.end));
+                prop_assert!(reserved_spans.iter().all(|r| range.end <= r.start || r.end <= range.start));
+                prop_assert!(ranges[i + 1..].iter().all(|other| range.end <= other.start || other.end <= range.start));
+            }
+        }
+    }
+}
