@@ -7,7 +7,10 @@
 //!   table; [`exceptions`]: reports of CPU exceptions;
 //! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
 //!   [`crash`]: failing on purpose, to show the reports;
-//! - [`memory`]: the higher-half layout and address ranges.
+//! - [`memory`]: the higher-half layout and address ranges;
+//!   [`memory_map`]: the firmware's memory map, sanitised;
+//!   [`memory_plan`]: the division of RAM into untyped memory and reserved
+//!   memory (stage 3 on).
 //!
 //! Everything here builds for the host too, so its logic has unit tests
 //! (`cargo test -p common`). What may only exist in a kernel image (the boot
@@ -22,6 +25,8 @@ pub mod crash;
 pub mod exceptions;
 pub mod gdt;
 pub mod memory;
+pub mod memory_map;
+pub mod memory_plan;
 pub mod panic;
 pub mod qemu;
 pub mod serial;
