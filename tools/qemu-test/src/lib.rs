@@ -1,6 +1,9 @@
 //! Host-side tools for the kernels: build bootable ISOs ([`iso`]), boot a
 //! stage's image in QEMU under a timeout ([`Boot`]), optionally type into
-//! its serial console, and check what it printed ([`Transcript`]).
+//! its serial console, and check what it printed ([`Transcript`]). A boot
+//! can also leave out the exit device, as `make stage-N` does, and stop at
+//! a line the kernel prints when it halts. The binaries: `mkiso` (used by
+//! the Makefile) and `book-output` (records the book's output samples).
 //!
 //! A boot test reads like what a person would do:
 //!
