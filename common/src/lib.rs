@@ -8,6 +8,9 @@
 //! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
 //!   [`crash`]: failing on purpose, to show the reports;
 //! - [`memory`]: the higher-half layout and address ranges;
+//!   [`memory_map`]: the firmware's memory map, sanitised;
+//!   [`memory_plan`]: the division of RAM into untyped memory and reserved
+//!   memory (stage 3 on);
 //! - [`elf`]: checking and loading a user program's ELF file;
 //! - [`user`]: entering user mode and coming back (`switch_to`), system
 //!   calls; [`pic`] and [`pit`]: hardware interrupts and the timer tick.
@@ -26,6 +29,8 @@ pub mod elf;
 pub mod exceptions;
 pub mod gdt;
 pub mod memory;
+pub mod memory_map;
+pub mod memory_plan;
 pub mod panic;
 pub mod pic;
 pub mod pit;

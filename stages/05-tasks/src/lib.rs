@@ -14,7 +14,7 @@
 
 pub mod first_task;
 pub mod kernel_space;
-pub mod memory_plan;
+pub use common::memory_plan;
 pub mod objects;
 pub mod paging;
 pub mod scheduler;
