@@ -15,30 +15,52 @@ stage_package = stage$(1)-$(patsubst stages/0$(1)-%,%,$(call stage_dir,$(1)))
 
 STAGE ?= $(NEWEST)
 MEMORY ?= 128M
+# The kernel command line for run, stage-N and debug, e.g. CMDLINE="crash=panic".
+CMDLINE ?=
+# Only the boot tests whose names contain this, e.g. TEST=page_fault.
+TEST ?=
+# `make boot-tests STAGE=N` tests stage N only; without STAGE, every stage.
+BOOT_TEST_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE),$(STAGES))
 CARGO ?= cargo
 MDBOOK := .tools/bin/mdbook
 MKISO := target/release/mkiso
 
 QEMU_BASE := qemu-system-x86_64 -m $(MEMORY) -no-reboot
 
-.PHONY: help run debug gdb images test check unit-tests boot-tests book book-check diffs clean deps \
-	$(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
+.PHONY: help run debug gdb images test check fmt-check clippy unit-tests boot-tests book book-check \
+	book-output diffs clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
 
 help:
 	@echo "Teaching microkernel: a capability-based x86_64 microkernel in $(words $(STAGES)) stage(s)."
 	@echo
+	@echo "Booting:"
 	@echo "  make run              build and boot the newest stage (stage $(NEWEST)); make run STAGE=N for another"
 	@echo "  make stage-N          build and boot stage N (N = $(STAGES))"
+	@echo "  make stage-N CMDLINE=\"crash=page-fault\"   ... with a kernel command line (see common/src/crash.rs)"
 	@echo "  make debug STAGE=N    boot stage N stopped at the first instruction, waiting for GDB on :1234"
 	@echo "  make gdb STAGE=N      start GDB with stage N's symbols, attached to 'make debug'"
 	@echo "  make images           build build/stage-N.iso for every stage"
-	@echo "  make test             everything CI checks: fmt, clippy, unit tests, boot tests, book"
+	@echo
+	@echo "While changing code (fast first):"
+	@echo "  make unit-tests       host unit tests of every crate (cargo test --workspace), a few seconds"
+	@echo "  make boot-tests STAGE=N   boot tests of stage N only; add TEST=name to run the tests matching name"
+	@echo "  make boot-tests       boot tests of every stage"
+	@echo "  make check            formatting (cargo fmt --check) and lints (clippy -D warnings)"
+	@echo "  make test             everything CI checks: fmt, clippy, unit tests, boot tests, book;"
+	@echo "                        every step runs even when an earlier one fails, and the failures are listed at the end"
+	@echo
+	@echo "The book:"
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
+	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
+	@echo
 	@echo "  make deps             install QEMU, GRUB tools and mdBook (the other targets do it when needed)"
 	@echo "  make clean            remove build outputs"
 	@echo
-	@echo "Variables: STAGE=N (default $(NEWEST)), MEMORY=128M (guest memory for run/stage-N/debug)."
+	@echo "Variables: STAGE=N (default $(NEWEST)), MEMORY=128M (guest memory for run/stage-N/debug),"
+	@echo "  CMDLINE=\"...\" (kernel command line for run/stage-N/debug), TEST=name (boot tests to run)."
+	@echo "A crash report names the faulting rip; the source line it is in:"
+	@echo "  addr2line -f -i -C -e build/stage-N/kernel.elf <rip>"
 
 deps:
 	@tools/install-deps.sh qemu mdbook
@@ -48,6 +70,12 @@ deps:
 $(MKISO): $(wildcard tools/qemu-test/src/*.rs tools/qemu-test/src/*/*.rs)
 	$(CARGO) build --release -q -p qemu-test --bin mkiso
 
+# mkiso(N, command line, output): the one command that makes an ISO of
+# stage N (mkiso writes its GRUB configuration).
+mkiso = $(MKISO) --title "Stage $(1): $(patsubst stages/0$(1)-%,%,$(call stage_dir,$(1)))" \
+	--kernel build/stage-$(1)/kernel.elf $(foreach m,$(wildcard build/stage-$(1)/modules/*),--module $(m)) \
+	$(if $(2),--cmdline '$(2)') --output $(3)
+
 # image-N: build/stage-N.iso, with the kernel also at build/stage-N/kernel.elf
 # (for GDB and for the boot tests' command-line variants).
 $(addprefix image-,$(STAGES)): image-%: $(MKISO)
@@ -55,9 +83,12 @@ $(addprefix image-,$(STAGES)): image-%: $(MKISO)
 	$(CARGO) build --release -q -p $(call stage_package,$*)
 	@mkdir -p build/stage-$*/modules
 	@cp target/release/$(call stage_package,$*) build/stage-$*/kernel.elf
-	$(MKISO) --title "Stage $*: $(patsubst stages/0$*-%,%,$(call stage_dir,$*))" \
-		--kernel build/stage-$*/kernel.elf $(foreach m,$(wildcard build/stage-$*/modules/*),--module $(m)) \
-		--output build/stage-$*.iso
+	$(call mkiso,$*,,build/stage-$*.iso)
+
+# The ISO that run, stage-N and debug boot: with CMDLINE, a variant made
+# beside the kernel; build/stage-N.iso (what the tests boot) stays as it is.
+boot_iso = $(if $(CMDLINE),build/stage-$(1)/cmdline.iso,build/stage-$(1).iso)
+with_cmdline = $(if $(CMDLINE), with the kernel command line '$(CMDLINE)')
 
 images: $(addprefix image-,$(STAGES))
 
@@ -77,58 +108,80 @@ $(addprefix image-,$(STAGES)): image-%: modules-%
 # With a display: QEMU's window shows the VGA screen and the terminal shows
 # the serial console. Without one: the serial console only, in this terminal.
 # There is no exit device here, so the kernel halts at the end and leaves
-# its output up for a person to read.
+# its output up for a person to read; its last line says how to quit.
 $(addprefix stage-,$(STAGES)): stage-%: image-%
+	$(if $(CMDLINE),$(call mkiso,$*,$(CMDLINE),build/stage-$*/cmdline.iso))
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		echo "Booting stage $* in a QEMU window (serial console below); close the window to quit."; \
-		$(QEMU_BASE) -cdrom build/stage-$*.iso -serial stdio; \
+		echo "Booting stage $*$(with_cmdline) in a QEMU window (serial console below)."; \
+		echo "Quit: close the window, or Ctrl-A, then X in this terminal."; \
+		$(QEMU_BASE) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
 	else \
-		echo "Booting stage $* without a display: serial console here. Quit with Ctrl-A, then X."; \
-		$(QEMU_BASE) -cdrom build/stage-$*.iso -display none -serial mon:stdio; \
+		echo "Booting stage $*$(with_cmdline) without a display: serial console here. Quit with Ctrl-A, then X."; \
+		$(QEMU_BASE) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
 	fi
 
 run: stage-$(STAGE)
 
 debug: image-$(STAGE)
-	@echo "Stage $(STAGE) is waiting for GDB on localhost:1234. In another terminal run:"
+	$(if $(CMDLINE),$(call mkiso,$(STAGE),$(CMDLINE),build/stage-$(STAGE)/cmdline.iso))
+	@echo "Stage $(STAGE)$(with_cmdline) is waiting for GDB on localhost:1234. In another terminal run:"
 	@echo "    make gdb STAGE=$(STAGE)"
 	@echo "(or: gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue)"
 	@echo "Quit QEMU with Ctrl-A, then X."
-	$(QEMU_BASE) -cdrom build/stage-$(STAGE).iso -display none -serial mon:stdio -s -S
+	$(QEMU_BASE) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
 
 gdb:
 	gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue
 
 # ---- testing ---------------------------------------------------------------
 
-check:
+check: fmt-check clippy
+
+fmt-check:
 	$(CARGO) fmt --all -- --check
+
+clippy:
 	$(CARGO) clippy --workspace --all-targets --features qemu-test/qemu -q -- -D warnings
 
 unit-tests:
 	$(CARGO) test --workspace -q
 
-boot-tests: images
-	$(CARGO) test -q -p qemu-test --features qemu --test 'stage*' -- --show-output
+boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
+	$(CARGO) test -q -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
+		-- --show-output $(TEST)
 
-book-check:
+book-check: book-output
 	@tools/install-deps.sh mdbook
 	tools/stage-diffs.sh --check
 	tools/check-book.sh
 
-test: check unit-tests boot-tests book-check
-	@echo "make test: all checks passed"
+# Every step runs even if an earlier one fails (so a broken format does not
+# hide which test notices a change); the failed steps are listed at the end.
+TEST_STEPS := fmt-check clippy unit-tests boot-tests book-check
+test:
+	@failed=""; \
+	for step in $(TEST_STEPS); do \
+		echo "==> make $$step"; \
+		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: all checks passed"
 
 # ---- the book --------------------------------------------------------------
 
 diffs:
 	tools/stage-diffs.sh
 
-book:
+# What the book shows of each stage's output, recorded from real boots into
+# book/src/output/ (not committed: made again from the current code).
+book-output: images
+	$(CARGO) run --release -q -p qemu-test --bin book-output -- book/src/output
+
+book: book-output
 	@tools/install-deps.sh mdbook
 	$(MDBOOK) build book
 	@echo "The book is in book/book/index.html"
 
 clean:
 	$(CARGO) clean
-	rm -rf build book/book
+	rm -rf build book/book book/src/output

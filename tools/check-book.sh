@@ -2,7 +2,8 @@
 # Checks the book, then builds it, failing on any problem:
 # - every {{#include FILE:ANCHOR}} must name an existing file that has both
 #   `ANCHOR: name` and `ANCHOR_END: name` markers. mdBook itself renders a
-#   missing anchor as an empty listing, without even a warning;
+#   missing anchor as an empty listing, without even a warning. The output
+#   samples (book/src/output/) must have been recorded: make book-output;
 # - mdbook build must succeed without warnings or errors.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,9 @@ while IFS= read -r match; do
     selector=${selector#:}
     includes=$((includes + 1))
     if [ ! -f "$(dirname "$page")/$file" ]; then
-        echo "$page: {{#include}} of a missing file: $file" >&2
+        hint=""
+        [[ "$file" == output/* ]] && hint=" (recorded from real boots: run make book-output)"
+        echo "$page: {{#include}} of a missing file: $file$hint" >&2
         problems=$((problems + 1))
         continue
     fi

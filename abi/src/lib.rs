@@ -9,17 +9,21 @@
 use core::fmt;
 
 pub mod error;
+mod kind;
 pub mod syscall;
 #[path = "root.rs"]
 pub mod task_root;
 
 pub use error::Error;
+pub use kind::{ObjectKind, UnknownKind};
 pub use syscall::{
     CHILD_TASK_BUFFER, Call, PAGE_SIZE, TASK_BUFFER, USER_END, USER_IMAGE_BASE, is_user_address,
 };
 
-/// The deepest a capability address reaches: one byte per level.
-pub const MAX_DEPTH: usize = 8;
+/// The deepest a capability address reaches: one byte per level, so that
+/// the raw form (the depth in one byte, then the levels) fills exactly one
+/// 64-bit register.
+pub const MAX_DEPTH: usize = 7;
 /// Slots in a capability pool: any byte is a valid index.
 pub const CPOOL_SLOTS: usize = 256;
 
@@ -36,7 +40,7 @@ pub struct CAddr {
 }
 
 impl CAddr {
-    /// The address `path`, which must have 1 to 8 levels.
+    /// The address `path`, which must have 1 to [`MAX_DEPTH`] levels.
     pub const fn new(path: &[u8]) -> Result<CAddr, CAddrError> {
         if path.is_empty() || path.len() > MAX_DEPTH {
             return Err(CAddrError::Depth(path.len()));
@@ -52,7 +56,7 @@ impl CAddr {
 
     /// Slot `index` of the root pool.
     pub const fn root(index: u8) -> CAddr {
-        CAddr { path: [index, 0, 0, 0, 0, 0, 0, 0], depth: 1 }
+        CAddr { path: [index, 0, 0, 0, 0, 0, 0], depth: 1 }
     }
 
     /// The slot indices, root level first.
@@ -65,27 +69,48 @@ impl CAddr {
         self.depth as usize
     }
 
-    /// Packs the address into one register: the depth in the low byte, then
-    /// the indices, root level first. Inverse of [`CAddr::from_raw`].
-    pub fn to_raw(&self) -> u64 {
-        let mut raw = u64::from(self.depth);
-        for (level, &index) in self.path().iter().enumerate().take(7) {
-            raw |= u64::from(index) << (8 * (level + 1));
+    /// Packs the address into one register, as system calls pass it: the
+    /// depth in the low byte, then the indices, root level first, and zero
+    /// above the last level. Inverse of [`CAddr::from_raw`].
+    ///
+    /// ```text
+    /// bits 63..56  55..48  ...  15..8    7..0
+    ///      level 7 level 6 ...  level 1  depth      CAddr 2.7 = 0x0000_0000_0007_0202
+    /// ```
+    pub const fn to_raw(&self) -> u64 {
+        let mut raw = self.depth as u64;
+        let mut level = 0;
+        while level < self.depth as usize {
+            raw |= (self.path[level] as u64) << (8 * (level + 1));
+            level += 1;
         }
         raw
     }
 
-    /// Unpacks [`CAddr::to_raw`]; a register holds at most 7 levels.
-    pub fn from_raw(raw: u64) -> Result<CAddr, CAddrError> {
+    /// Unpacks [`CAddr::to_raw`]. Refuses a depth of 0 or above
+    /// [`MAX_DEPTH`], and any non-zero byte above the last level: a value
+    /// that `to_raw` cannot produce is not an address.
+    pub const fn from_raw(raw: u64) -> Result<CAddr, CAddrError> {
         let depth = (raw & 0xff) as usize;
-        if depth == 0 || depth > 7 {
+        if depth == 0 || depth > MAX_DEPTH {
             return Err(CAddrError::Depth(depth));
         }
-        let mut path = [0; MAX_DEPTH];
-        for (level, byte) in path.iter_mut().enumerate().take(depth) {
-            *byte = (raw >> (8 * (level + 1))) as u8;
+        // At full depth there is nothing above the last level (and a shift
+        // by 64 would overflow).
+        let unused = match raw.checked_shr(8 * (depth as u32 + 1)) {
+            Some(bytes) => bytes,
+            None => 0,
+        };
+        if unused != 0 {
+            return Err(CAddrError::UnusedBytes(raw));
         }
-        CAddr::new(&path[..depth])
+        let mut path = [0; MAX_DEPTH];
+        let mut level = 0;
+        while level < depth {
+            path[level] = (raw >> (8 * (level + 1))) as u8;
+            level += 1;
+        }
+        Ok(CAddr { path, depth: depth as u8 })
     }
 }
 // ANCHOR_END: caddr
@@ -112,8 +137,10 @@ impl fmt::Debug for CAddr {
 /// A malformed capability address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CAddrError {
-    /// Not 1 to 8 levels.
+    /// Not 1 to [`MAX_DEPTH`] levels.
     Depth(usize),
+    /// A raw address (this one) with non-zero bytes above its last level.
+    UnusedBytes(u64),
 }
 
 impl fmt::Display for CAddrError {
@@ -122,6 +149,11 @@ impl fmt::Display for CAddrError {
             CAddrError::Depth(depth) => {
                 write!(f, "a capability address has 1 to {MAX_DEPTH} levels, not {depth}")
             }
+            CAddrError::UnusedBytes(raw) => write!(
+                f,
+                "raw capability address {raw:#x} (depth {}) has non-zero bytes above its last level",
+                raw & 0xff
+            ),
         }
     }
 }
@@ -154,24 +186,85 @@ pub mod root {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
-    fn addresses_have_one_to_eight_levels() {
+    fn addresses_have_one_to_seven_levels() {
         assert_eq!(CAddr::new(&[]), Err(CAddrError::Depth(0)));
-        assert_eq!(CAddr::new(&[0; 9]), Err(CAddrError::Depth(9)));
-        let deep = CAddr::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
-        assert_eq!(deep.depth(), 8);
-        assert_eq!(deep.to_string(), "1.2.3.4.5.6.7.8");
+        assert_eq!(CAddr::new(&[0; 8]), Err(CAddrError::Depth(8)));
+        let deep = CAddr::new(&[1, 2, 3, 4, 5, 6, 7]).unwrap();
+        assert_eq!(deep.depth(), 7);
+        assert_eq!(deep.to_string(), "1.2.3.4.5.6.7");
         assert_eq!(CAddr::root(5).path(), &[5]);
     }
 
     #[test]
-    fn raw_form_round_trips() {
+    fn raw_form_is_depth_then_levels() {
         let address = CAddr::new(&[2, 255, 0]).unwrap();
         assert_eq!(address.to_raw(), 0x00_ff_02_03);
-        assert_eq!(CAddr::from_raw(address.to_raw()), Ok(address));
+        assert_eq!(CAddr::new(&[2, 7]).unwrap().to_raw(), 0x0007_0202);
+        let full = CAddr::new(&[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0xff]).unwrap();
+        assert_eq!(full.to_raw(), 0xff66_5544_3322_1107);
+    }
+
+    #[test]
+    fn every_depth_round_trips() {
+        for depth in 1..=MAX_DEPTH {
+            // Distinct, non-zero indices, the last one all ones: a dropped
+            // or shifted level shows.
+            let mut path: Vec<u8> = (1..=depth as u8).map(|level| level * 0x11).collect();
+            *path.last_mut().unwrap() = 0xff;
+            let address = CAddr::new(&path).unwrap();
+            assert_eq!(CAddr::from_raw(address.to_raw()), Ok(address), "depth {depth}");
+            assert_eq!(CAddr::from_raw(address.to_raw()).unwrap().path(), &path[..]);
+        }
+    }
+
+    #[test]
+    fn bad_depths_are_refused() {
         assert_eq!(CAddr::from_raw(0), Err(CAddrError::Depth(0)));
-        assert_eq!(CAddr::from_raw(9), Err(CAddrError::Depth(9)));
+        assert_eq!(CAddr::from_raw(8), Err(CAddrError::Depth(8)));
+        assert_eq!(CAddr::from_raw(0xff), Err(CAddrError::Depth(255)));
+    }
+
+    #[test]
+    fn bytes_above_the_last_level_are_refused() {
+        for depth in 1..MAX_DEPTH as u64 {
+            for byte in depth + 1..8 {
+                let raw = depth | 1 << (8 * byte);
+                assert_eq!(CAddr::from_raw(raw), Err(CAddrError::UnusedBytes(raw)), "{raw:#x}");
+            }
+        }
+        assert_eq!(
+            CAddrError::UnusedBytes(0x0100_0000_0000_0001).to_string(),
+            "raw capability address 0x100000000000001 (depth 1) has non-zero bytes above its last level"
+        );
+    }
+
+    proptest! {
+        /// Any register value is either refused or exactly what `to_raw`
+        /// makes of the address it decodes to: nothing is silently dropped.
+        #[test]
+        fn any_raw_value_is_refused_or_round_trips(raw in any::<u64>()) {
+            let depth = (raw & 0xff) as usize;
+            let well_formed = (1..=MAX_DEPTH).contains(&depth)
+                && raw.checked_shr(8 * (depth as u32 + 1)).unwrap_or(0) == 0;
+            match CAddr::from_raw(raw) {
+                Ok(address) => {
+                    prop_assert!(well_formed);
+                    prop_assert_eq!(address.depth(), depth);
+                    prop_assert_eq!(address.to_raw(), raw);
+                }
+                Err(_) => prop_assert!(!well_formed),
+            }
+        }
+
+        /// Any path of 1 to `MAX_DEPTH` levels survives the raw form.
+        #[test]
+        fn any_path_round_trips(path in proptest::collection::vec(any::<u8>(), 1..=MAX_DEPTH)) {
+            let address = CAddr::new(&path).unwrap();
+            prop_assert_eq!(CAddr::from_raw(address.to_raw()), Ok(address));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the machine has and which modules were loaded.
 
 use crate::memory::{Span, boot_window};
+use crate::memory_map::{MAX_REGIONS, MemoryMap};
 use core::fmt::{self, Write};
 use multiboot2::{BootInformation, BootInformationHeader, MemoryArea, MemoryAreaType};
 
@@ -73,15 +74,23 @@ pub fn memory_areas<'a>(info: &'a BootInformation) -> &'a [MemoryArea] {
 }
 
 // ANCHOR: usable_memory
-/// The regions the memory map reports as available RAM.
-pub fn available_regions(areas: &[MemoryArea]) -> impl Iterator<Item = Span> + '_ {
-    areas
-        .iter()
-        .filter(|area| area.typ() == MemoryAreaType::Available)
-        .map(|area| Span::new(area.start_address(), area.end_address()))
+/// The usable RAM of the memory map: the available regions merged where
+/// they overlap or touch, minus every region of any other type (see
+/// [`crate::memory_map`]). Sorted, disjoint and apart.
+pub fn usable_ram(areas: &[MemoryArea]) -> MemoryMap {
+    let span =
+        |area: &MemoryArea| Span::new(area.start_address(), area.start_address().saturating_add(area.size()));
+    let available = areas.iter().filter(|area| area.typ() == MemoryAreaType::Available);
+    let reserved = areas.iter().filter(|area| area.typ() != MemoryAreaType::Available);
+    MemoryMap::sanitize(available.map(span), reserved.map(span))
 }
 
-/// The number of bytes the memory map reports as available RAM.
+/// The regions of usable RAM, lowest first: [`usable_ram`]'s ranges.
+pub fn available_regions(areas: &[MemoryArea]) -> impl Iterator<Item = Span> + '_ {
+    usable_ram(areas).into_iter()
+}
+
+/// The number of bytes of usable RAM.
 pub fn usable_memory(areas: &[MemoryArea]) -> u64 {
     available_regions(areas).map(|region| region.len()).sum()
 }
@@ -127,6 +136,10 @@ pub fn write_report(out: &mut impl Write, info: &BootInformation) -> fmt::Result
         )?;
     }
     writeln!(out, "modules: {modules}")?;
+    let left_out = usable_ram(areas).left_out();
+    if left_out > 0 {
+        writeln!(out, "warning: RAM left out {left_out} times: more than {MAX_REGIONS} usable ranges")?;
+    }
     writeln!(out, "usable memory: {} KiB", usable_memory(areas) / 1024)
 }
 
@@ -148,6 +161,28 @@ mod tests {
     fn usable_memory_adds_up_available_regions_only() {
         assert_eq!(usable_memory(&sample_areas()), 0x9fc00 + 0x7ee0000);
         assert_eq!(usable_memory(&[]), 0);
+    }
+
+    /// A careless firmware's map: available regions out of order, one
+    /// overlapping another, one touching another, and reserved regions
+    /// inside and across available ones.
+    #[test]
+    fn usable_ram_is_the_sanitised_map() {
+        let areas = [
+            MemoryArea::new(0x100000, 0x300000, MemoryAreaType::Available),
+            MemoryArea::new(0, 0x9fc00, MemoryAreaType::Available),
+            MemoryArea::new(0x200000, 0x300000, MemoryAreaType::Available),
+            MemoryArea::new(0x500000, 0x100000, MemoryAreaType::Available),
+            MemoryArea::new(0x300000, 0x1000, MemoryAreaType::Reserved),
+            MemoryArea::new(0x580000, 0x100000, MemoryAreaType::AcpiAvailable),
+        ];
+        let regions: Vec<Span> = available_regions(&areas).collect();
+        assert_eq!(
+            regions,
+            [Span::new(0, 0x9fc00), Span::new(0x100000, 0x300000), Span::new(0x301000, 0x580000)]
+        );
+        assert_eq!(usable_memory(&areas), 0x9fc00 + 0x200000 + 0x27f000);
+        assert_eq!(usable_ram(&areas).left_out(), 0);
     }
 
     #[test]

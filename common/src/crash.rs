@@ -1,5 +1,7 @@
 //! Crashing on purpose, to show the fault reports: the kernel command line
-//! `crash=NAME` makes `kmain` fail in the named way.
+//! `crash=NAME` makes `kmain` fail in the named way. To boot with one:
+//! `make stage-N CMDLINE="crash=stack-overflow"` (the boot tests use
+//! `Boot::command_line`). The names are in `NAMES` below.
 //!
 //! Every stage offers the same crashes, and what they do shows what the
 //! stage enforces. Under stage 1's boot page tables everything is writable

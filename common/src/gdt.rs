@@ -9,8 +9,11 @@
 //! of the code it interrupts.
 //!
 //! The user segments are here already, in the order the `syscall`/`sysret`
-//! instructions require; user mode arrives in stage 5.
+//! instructions require; user mode arrives in stage 5, and with it the
+//! TSS's `rsp0`: the stack the CPU switches to when an interrupt arrives
+//! from ring 3 ([`set_ring0_stack`]).
 
+use core::cell::UnsafeCell;
 use spin::Once;
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
@@ -45,7 +48,16 @@ pub struct Selectors {
     pub tss: SegmentSelector,
 }
 
-static TSS: Once<TaskStateSegment> = Once::new();
+/// The TSS. The CPU reads it, and [`set_ring0_stack`] writes `rsp0` while
+/// the kernel runs, so it lives in an `UnsafeCell` that no Rust reference
+/// outlives.
+struct TssCell(UnsafeCell<TaskStateSegment>);
+
+// SAFETY: one CPU, and the kernel runs with interrupts disabled: no two
+// accesses to the TSS ever overlap.
+unsafe impl Sync for TssCell {}
+
+static TSS: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// The end (highest address) of a stack: stacks grow down.
@@ -56,20 +68,23 @@ fn top_of(stack: *const Stack) -> VirtAddr {
 // ANCHOR: init
 /// Loads the GDT and TSS and reloads every segment register.
 pub fn init() -> Selectors {
-    let tss = TSS.call_once(|| {
-        let mut tss = TaskStateSegment::new();
-        tss.interrupt_stack_table[usize::from(EXCEPTION_IST_INDEX)] = top_of(&raw const EXCEPTION_STACK);
-        tss.interrupt_stack_table[usize::from(DOUBLE_FAULT_IST_INDEX)] =
-            top_of(&raw const DOUBLE_FAULT_STACK);
-        tss
-    });
     let (gdt, selectors) = GDT.call_once(|| {
+        let tss = TSS.0.get();
+        // SAFETY: the GDT is built once, before the TSS is loaded: nothing
+        // else touches the TSS yet.
+        unsafe {
+            (*tss).interrupt_stack_table[usize::from(EXCEPTION_IST_INDEX)] =
+                top_of(&raw const EXCEPTION_STACK);
+            (*tss).interrupt_stack_table[usize::from(DOUBLE_FAULT_IST_INDEX)] =
+                top_of(&raw const DOUBLE_FAULT_STACK);
+        }
         let mut gdt = GlobalDescriptorTable::new();
         let kernel_code = gdt.append(Descriptor::kernel_code_segment());
         let kernel_data = gdt.append(Descriptor::kernel_data_segment());
         let user_data = gdt.append(Descriptor::user_data_segment());
         let user_code = gdt.append(Descriptor::user_code_segment());
-        let tss = gdt.append(Descriptor::tss_segment(tss));
+        // SAFETY: the TSS is a static: it is valid for as long as the GDT.
+        let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(tss) });
         (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
     });
     gdt.load();
@@ -86,3 +101,17 @@ pub fn init() -> Selectors {
     *selectors
 }
 // ANCHOR_END: init
+
+// ANCHOR: rsp0
+/// Makes `top` the stack the CPU switches to when an interrupt or exception
+/// without an IST stack arrives from ring 3 (the TSS's `rsp0`).
+///
+/// # Safety
+/// Until the next call, `top` must be the end of memory the CPU may push
+/// an interrupt frame into, 16-byte aligned.
+pub unsafe fn set_ring0_stack(top: u64) {
+    // SAFETY: one CPU, interrupts disabled in the kernel: nothing else
+    // reads or writes the TSS now; the CPU reads it only on a trap.
+    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+}
+// ANCHOR_END: rsp0

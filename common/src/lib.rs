@@ -8,7 +8,12 @@
 //! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
 //!   [`crash`]: failing on purpose, to show the reports;
 //! - [`memory`]: the higher-half layout and address ranges;
-//! - [`elf`]: checking and loading a user program's ELF file.
+//!   [`memory_map`]: the firmware's memory map, sanitised;
+//!   [`memory_plan`]: the division of RAM into untyped memory and reserved
+//!   memory (stage 3 on);
+//! - [`elf`]: checking and loading a user program's ELF file;
+//! - [`user`]: entering user mode and coming back (`switch_to`), system
+//!   calls; [`pic`] and [`pit`]: hardware interrupts and the timer tick.
 //!
 //! Everything here builds for the host too, so its logic has unit tests
 //! (`cargo test -p common`). What may only exist in a kernel image (the boot
@@ -24,8 +29,13 @@ pub mod elf;
 pub mod exceptions;
 pub mod gdt;
 pub mod memory;
+pub mod memory_map;
+pub mod memory_plan;
 pub mod panic;
+pub mod pic;
+pub mod pit;
 pub mod qemu;
 pub mod serial;
 pub mod trap;
+pub mod user;
 pub mod vga;

@@ -56,6 +56,8 @@ pub type Handler = fn(&mut TrapFrame);
 pub const EXCEPTION_VECTORS: usize = 32;
 /// Vector of the double fault exception.
 pub const DOUBLE_FAULT: u64 = 8;
+/// Vector of the breakpoint exception (`int3`).
+const BREAKPOINT: u64 = crate::exceptions::BREAKPOINT;
 
 static HANDLER: Once<Handler> = Once::new();
 static IDT: Once<Idt> = Once::new();
@@ -80,7 +82,11 @@ pub fn init(kernel_code: SegmentSelector, handler: Handler) {
                 v if (v as usize) < EXCEPTION_VECTORS => Some(EXCEPTION_IST_INDEX),
                 _ => None,
             };
-            idt.set(vector, Gate::interrupt(stub, kernel_code, stack));
+            let gate = Gate::interrupt(stub, kernel_code, stack);
+            // Only the breakpoint may be raised by code with `int`; every
+            // other vector comes from the CPU or the hardware alone.
+            let gate = if vector as u64 == BREAKPOINT { gate.callable_from_user() } else { gate };
+            idt.set(vector, gate);
         }
         idt
     });
@@ -107,5 +113,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<TrapFrame>(), 22 * 8);
         assert_eq!(core::mem::offset_of!(TrapFrame, vector), 15 * 8);
         assert_eq!(core::mem::offset_of!(TrapFrame, rip), 17 * 8);
+        // entry.S tests the privilege bits of the saved CS at this offset.
+        assert_eq!(core::mem::offset_of!(TrapFrame, cs), 144);
     }
 }

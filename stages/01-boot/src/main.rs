@@ -8,7 +8,9 @@
 //!
 //! The kernel command line can ask for a crash, to show the fault reports:
 //! `crash=page-fault`, `crash=stack-overflow`, `crash=invalid-opcode`,
-//! `crash=panic` (see `common/src/crash.rs`).
+//! `crash=panic`, `crash=write-read-only` and `crash=execute-data` (the last
+//! two do not fault under stage 1's boot page tables; see
+//! `common/src/crash.rs`). Boot with one: `make stage-1 CMDLINE="crash=panic"`.
 
 #![no_std]
 #![no_main]

@@ -1,7 +1,7 @@
 //! Boot tests of stage 1: boot `build/stage-1.iso` in QEMU and check what
 //! the kernel prints. Run by `make test` (they need `make images` first).
 
-use qemu_test::{Boot, check_and_report_image};
+use qemu_test::{Boot, FAILURE_MARKERS, check_and_report_image};
 
 const STAGE: u32 = 1;
 
@@ -116,4 +116,16 @@ fn the_boot_tables_protect_nothing() {
             "stage 1 complete",
         ]);
     }
+}
+
+/// Booted as `make stage-1` boots it, without the exit device, the kernel
+/// halts, and its last line says how to quit QEMU, after a panic too.
+#[test]
+fn without_the_exit_device_the_kernel_halts_and_says_how_to_quit() {
+    let quit = "halted. To quit QEMU: Ctrl-A, then X (or close its window)";
+    let run = Boot::stage(STAGE).without_exit_device().stop_at(quit).timeout_secs(30).run();
+    run.expect_absent(&FAILURE_MARKERS).expect_lines(&["stage 1 complete", quit]);
+    assert_eq!(run.text().lines().last(), Some(quit));
+    let crash = Boot::stage(STAGE).command_line("crash=panic").without_exit_device();
+    crash.stop_at(quit).timeout_secs(30).run().expect_lines(&["KERNEL PANIC", quit]);
 }

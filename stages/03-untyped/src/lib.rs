@@ -1,6 +1,7 @@
 //! Stage 3's kernel pieces that do not need the hardware to be tested:
 //! untyped memory and retype ([`untyped`]), the division of RAM into
-//! untyped regions and reserved memory ([`memory_plan`]), page-table
+//! untyped regions and reserved memory ([`memory_plan`], in `common` since
+//! every later stage divides RAM the same way), page-table
 //! capabilities and their rules ([`paging`]) and the builder of the kernel's
 //! own address space ([`kernel_space`]). `main.rs` puts them to work.
 //!
@@ -12,7 +13,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod kernel_space;
-pub mod memory_plan;
+pub use common::memory_plan;
 pub mod paging;
 pub mod untyped;
 

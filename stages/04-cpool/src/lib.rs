@@ -13,7 +13,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod kernel_space;
-pub mod memory_plan;
+pub use common::memory_plan;
 pub mod objects;
 pub mod paging;
 

@@ -71,7 +71,7 @@ fn every_lookup_error_is_reported() {
         "copy 64.9.0 to 71: refused: 64.9.0: the slot at level 2 of the address is empty",
         "retype from 64 into 71: refused: 64: the slot holds a CPool of another type",
         "copy 64.1 to 64.3: refused: 64.3: the slot is not empty",
-        "a 9-level address: refused: a capability address has 1 to 8 levels, not 9",
+        "a 9-level address: refused: a capability address has 1 to 7 levels, not 9",
     ]);
 }
 

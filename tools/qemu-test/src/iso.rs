@@ -1,8 +1,9 @@
 //! Bootable ISO images: GRUB plus a kernel, its modules and its command line.
 //!
 //! This is the one place that writes a GRUB configuration: `make images`
-//! calls it through the `mkiso` binary, and the boot tests call it to make
-//! variants of an image with another kernel command line.
+//! and `make stage-N CMDLINE="..."` call it through the `mkiso` binary, and
+//! the boot tests call it to make variants of an image with another kernel
+//! command line.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,9 +38,24 @@ pub fn grub_config(spec: &IsoSpec) -> String {
 }
 // ANCHOR_END: grub_cfg
 
+/// Checks that GRUB passes `command_line` to the kernel as it is: only
+/// letters, digits, spaces and `=,._/:+-@%`. GRUB's configuration language
+/// would interpret the others (quotes, `$`, `;`, `#`, `\`, braces, ...).
+pub fn check_command_line(command_line: &str) -> Result<(), String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || " =,._/:+-@%".contains(c);
+    match command_line.chars().find(|&c| !plain(c)) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "the kernel command line {command_line:?} has {c:?}, which GRUB would interpret: \
+             use only letters, digits, spaces and =,._/:+-@%"
+        )),
+    }
+}
+
 /// Builds the ISO at `output` with `grub-mkrescue`, staging its files in a
 /// folder beside it.
 pub fn build_iso(spec: &IsoSpec, output: &Path) -> io::Result<()> {
+    check_command_line(&spec.command_line).map_err(io::Error::other)?;
     let root = output.with_extension("root");
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(root.join("boot/grub"))?;
@@ -79,5 +95,18 @@ mod tests {
         assert!(config.contains("    multiboot2 /boot/kernel.elf crash=panic\n"));
         assert!(config.contains("    module2 /boot/rinit rinit\n"));
         assert!(config.ends_with("    boot\n}\n"));
+    }
+
+    #[test]
+    fn command_lines_grub_would_interpret_are_refused() {
+        assert!(check_command_line("crash=stack-overflow").is_ok());
+        assert!(check_command_line("").is_ok());
+        assert!(check_command_line("a=1 b=x,y").is_ok());
+        for bad in ["crash=$x", "a;b", "say \"hi\"", "it's", "x\ny", "#", "a\\b", "{x}"] {
+            assert!(check_command_line(bad).is_err(), "{bad:?} accepted");
+        }
+        let spec = IsoSpec { command_line: "crash=$x".into(), ..IsoSpec::default() };
+        let error = build_iso(&spec, Path::new("/nonexistent/x.iso")).unwrap_err();
+        assert!(error.to_string().contains("GRUB would interpret"), "{error}");
     }
 }

@@ -1,6 +1,9 @@
 //! Host-side tools for the kernels: build bootable ISOs ([`iso`]), boot a
 //! stage's image in QEMU under a timeout ([`Boot`]), optionally type into
-//! its serial console, and check what it printed ([`Transcript`]).
+//! its serial console, and check what it printed ([`Transcript`]). A boot
+//! can also leave out the exit device, as `make stage-N` does, and stop at
+//! a line the kernel prints when it halts. The binaries: `mkiso` (used by
+//! the Makefile) and `book-output` (records the book's output samples).
 //!
 //! A boot test reads like what a person would do:
 //!
@@ -83,6 +86,8 @@ pub struct Boot {
     memory_mib: u32,
     command_line: Option<String>,
     steps: Vec<Step>,
+    exit_device: bool,
+    stop_at: Option<String>,
     timeout: Duration,
 }
 
@@ -94,6 +99,8 @@ impl Boot {
             memory_mib: 128,
             command_line: None,
             steps: Vec::new(),
+            exit_device: true,
+            stop_at: None,
             timeout: Duration::from_secs(60),
         }
     }
@@ -118,6 +125,21 @@ impl Boot {
         self
     }
 
+    /// Boots without the `isa-debug-exit` device, as `make stage-N` does:
+    /// the kernel cannot end QEMU and halts instead. Use with
+    /// [`Boot::stop_at`].
+    pub fn without_exit_device(mut self) -> Self {
+        self.exit_device = false;
+        self
+    }
+
+    /// Stops QEMU as soon as the console has printed `text` (and fails if
+    /// it never does): for a kernel that halts rather than exits.
+    pub fn stop_at(mut self, text: &str) -> Self {
+        self.stop_at = Some(text.to_string());
+        self
+    }
+
     /// Gives up (and fails) after `seconds` seconds.
     pub fn timeout_secs(mut self, seconds: u64) -> Self {
         self.timeout = Duration::from_secs(seconds);
@@ -128,6 +150,9 @@ impl Boot {
         let mut label = format!("stage {} with {} MiB", self.stage, self.memory_mib);
         if let Some(command_line) = &self.command_line {
             label += &format!(", command line \"{command_line}\"");
+        }
+        if !self.exit_device {
+            label += ", without the exit device";
         }
         label
     }
@@ -175,12 +200,20 @@ impl Boot {
         let label = self.label();
         let iso = self.iso();
         let started = Instant::now();
-        let mut qemu = Command::new("qemu-system-x86_64")
-            .arg("-cdrom")
-            .arg(&iso)
-            .args(["-m", &format!("{}M", self.memory_mib)])
-            .args(["-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot"])
-            .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        let mut command = Command::new("qemu-system-x86_64");
+        command.arg("-cdrom").arg(&iso).args(["-m", &format!("{}M", self.memory_mib)]).args([
+            "-serial",
+            "stdio",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+        ]);
+        if self.exit_device {
+            command.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        }
+        let mut qemu = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -203,6 +236,15 @@ impl Boot {
                 Step::Type(text) => type_slowly(&mut qemu, text),
             }
         }
+        let deadline = match (&self.stop_at, &failure) {
+            (Some(text), None) => {
+                if output.wait_for(text, seen, deadline).is_none() {
+                    failure = Some(format!("timed out waiting for {text:?}"));
+                }
+                Instant::now()
+            }
+            _ => deadline,
+        };
         let status = wait_or_kill(&mut qemu, deadline);
         let elapsed = started.elapsed();
         if self.command_line.is_some() {

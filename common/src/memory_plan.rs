@@ -1,15 +1,18 @@
 //! Dividing RAM at boot: what becomes untyped memory, and what is reserved
-//! and why.
+//! and why (from stage 3 on; every stage since divides RAM the same way).
 //!
-//! The plan starts from the available regions of the memory map and takes
-//! out, one reason at a time, what must not become untyped: the first MiB,
-//! the kernel image, the boot information, the modules, the kernel's own
-//! page tables. Every byte taken out is counted under its reason (a byte two
-//! reasons claim is counted once, under the first), and what remains is cut
-//! to whole pages, the slivers counted too. So the accounting adds up by
-//! construction: usable = untyped + reserved, to the byte.
+//! The plan starts from the available regions of the memory map (sanitised
+//! by [`crate::memory_map`]; the plan merges overlapping regions itself too,
+//! so no byte is ever counted twice) and takes out, one reason at a time,
+//! what must not become untyped: the first MiB, the kernel image, the boot
+//! information, the modules, the kernel's own page tables. Every byte taken
+//! out is counted under its reason (a byte two reasons claim is counted
+//! once, under the first), and what remains is cut to whole pages, the
+//! slivers counted too. So the accounting adds up by construction: usable =
+//! untyped + reserved, to the byte.
 
-use common::memory::Span;
+use crate::memory::Span;
+use crate::memory_map::SpanSet;
 use core::fmt;
 
 const PAGE: u64 = 4096;
@@ -73,60 +76,27 @@ impl fmt::Display for TooManyRanges {
 /// RAM, divided.
 #[derive(Clone, Debug)]
 pub struct MemoryPlan {
-    free: [Span; MAX_RANGES],
-    count: usize,
+    free: SpanSet<MAX_RANGES>,
     reserved: [u64; Reason::ALL.len()],
     usable: u64,
 }
 
 impl MemoryPlan {
-    /// A plan in which all of `available` is still free.
+    /// A plan in which all of `available` is still free. Overlapping or
+    /// touching regions merge: a byte is usable once.
     pub fn new(available: impl IntoIterator<Item = Span>) -> Result<Self, TooManyRanges> {
-        let mut plan = Self {
-            free: [Span::new(0, 0); MAX_RANGES],
-            count: 0,
-            reserved: [0; Reason::ALL.len()],
-            usable: 0,
-        };
+        let mut free = SpanSet::new();
         for span in available {
-            plan.usable += span.len();
-            plan.push(span)?;
+            free.insert(span).map_err(|_| TooManyRanges)?;
         }
-        Ok(plan)
-    }
-
-    fn push(&mut self, span: Span) -> Result<(), TooManyRanges> {
-        if span.is_empty() {
-            return Ok(());
-        }
-        *self.free.get_mut(self.count).ok_or(TooManyRanges)? = span;
-        self.count += 1;
-        Ok(())
+        Ok(Self { free, reserved: [0; Reason::ALL.len()], usable: free.total() })
     }
 
     // ANCHOR: reserve
     /// Takes `span` out of the free memory, counting what it removes under
     /// `reason`. A failure (too many pieces) changes nothing.
     pub fn reserve(&mut self, reason: Reason, span: Span) -> Result<(), TooManyRanges> {
-        let mut pieces = [Span::new(0, 0); MAX_RANGES];
-        let mut count = 0;
-        let mut removed = 0;
-        for piece in self.free_ranges() {
-            let overlap = Span::new(piece.start.max(span.start), piece.end.min(span.end));
-            let kept = if overlap.start < overlap.end {
-                removed += overlap.len();
-                [Span::new(piece.start, overlap.start), Span::new(overlap.end, piece.end)]
-            } else {
-                [*piece, Span::new(0, 0)]
-            };
-            for part in kept.into_iter().filter(|part| !part.is_empty()) {
-                *pieces.get_mut(count).ok_or(TooManyRanges)? = part;
-                count += 1;
-            }
-        }
-        self.free = pieces;
-        self.count = count;
-        self.reserved[reason as usize] += removed;
+        self.reserved[reason as usize] += self.free.remove(span).map_err(|_| TooManyRanges)?;
         Ok(())
     }
     // ANCHOR_END: reserve
@@ -134,7 +104,7 @@ impl MemoryPlan {
     /// Takes the first `size` bytes (page-aligned) of the first free range
     /// with room for them, counted under `reason`, and returns them.
     pub fn take(&mut self, reason: Reason, size: u64) -> Option<Span> {
-        let found = self.free[..self.count].iter().find_map(|piece| {
+        let found = self.free_ranges().iter().find_map(|piece| {
             let start = piece.start.next_multiple_of(PAGE);
             (start.checked_add(size)? <= piece.end).then(|| Span::new(start, start + size))
         })?;
@@ -145,26 +115,22 @@ impl MemoryPlan {
     /// Cuts every free range to whole pages, counting the slivers as
     /// partial pages. Call it last.
     pub fn trim_to_pages(&mut self) {
-        for index in 0..self.count {
-            let piece = self.free[index];
+        let pieces = self.free;
+        for piece in pieces.as_slice() {
             let start = piece.start.next_multiple_of(PAGE).min(piece.end);
             let end = (piece.end & !(PAGE - 1)).max(start);
-            self.reserved[Reason::PartialPages as usize] += piece.len() - (end - start);
-            self.free[index] = Span::new(start, end);
-        }
-        let mut kept = 0;
-        for index in 0..self.count {
-            if !self.free[index].is_empty() {
-                self.free[kept] = self.free[index];
-                kept += 1;
+            for sliver in [Span::new(piece.start, start), Span::new(end, piece.end)] {
+                // A sliver at a range's end never splits it: this cannot fail.
+                let removed = self.free.remove(sliver).unwrap_or(0);
+                self.reserved[Reason::PartialPages as usize] += removed;
             }
         }
-        self.count = kept;
     }
 
-    /// The free ranges: each becomes an untyped capability.
+    /// The free ranges, sorted, disjoint and apart: each becomes an untyped
+    /// capability.
     pub fn free_ranges(&self) -> &[Span] {
-        &self.free[..self.count]
+        self.free.as_slice()
     }
 
     /// Bytes reserved for `reason`.
@@ -226,28 +192,48 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_regions_are_usable_once() {
+        let plan =
+            MemoryPlan::new([Span::new(0x10_0000, 0x30_0000), Span::new(0x20_0000, 0x40_0000)]).unwrap();
+        assert_eq!(plan.usable(), 0x30_0000);
+        assert_eq!(plan.free_ranges(), &[Span::new(0x10_0000, 0x40_0000)]);
+    }
+
+    #[test]
     fn take_fails_when_nothing_is_big_enough() {
         let mut plan = MemoryPlan::new([Span::new(0x10_0000, 0x10_3000)]).unwrap();
         assert_eq!(plan.take(Reason::KernelPageTables, 0x4000), None);
         assert_eq!(plan.total_reserved(), 0);
     }
 
+    /// The union of `spans`, the plain way: sort, then merge what overlaps
+    /// or touches.
+    fn union(mut spans: Vec<Span>) -> Vec<Span> {
+        spans.sort_by_key(|span| span.start);
+        let mut merged: Vec<Span> = Vec::new();
+        for span in spans {
+            match merged.last_mut() {
+                Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+                _ => merged.push(span),
+            }
+        }
+        merged
+    }
+
     proptest! {
         /// Whatever the regions and reservations, the free ranges are
         /// page-aligned, disjoint, inside the available regions and outside
-        /// every reservation, and free + reserved = usable exactly.
+        /// every reservation, usable RAM is the union of the regions (each
+        /// byte counted once), and free + reserved = usable exactly.
         #[test]
         fn accounting_adds_up_exactly(
             regions in proptest::collection::vec((0u64..0x100_0000, 1u64..0x40_0000), 1..6),
             reservations in proptest::collection::vec((0usize..5, 0u64..0x140_0000, 0u64..0x20_0000), 0..10),
         ) {
-            // Disjoint available regions: lay them out one after another.
-            let mut available = Vec::new();
-            let mut cursor = 0;
-            for (gap, length) in regions {
-                available.push(Span::new(cursor + gap, cursor + gap + length));
-                cursor += gap + length;
-            }
+            // Available regions as firmware may list them: in any order,
+            // overlapping, touching.
+            let available: Vec<Span> =
+                regions.into_iter().map(|(start, length)| Span::new(start, start + length)).collect();
             let mut plan = MemoryPlan::new(available.clone()).unwrap();
             let mut reserved_spans = Vec::new();
             for (reason, start, length) in reservations {
@@ -258,10 +244,12 @@ mod tests {
             }
             plan.trim_to_pages();
             prop_assert_eq!(plan.total_free() + plan.total_reserved(), plan.usable());
+            let union = union(available);
+            prop_assert_eq!(plan.usable(), union.iter().map(Span::len).sum::<u64>());
             let ranges = plan.free_ranges();
             for (i, range) in ranges.iter().enumerate() {
                 prop_assert!(range.start % PAGE == 0 && range.end % PAGE == 0 && !range.is_empty());
-                prop_assert!(available.iter().any(|a| a.start <= range.start && range.end <= a.end));
+                prop_assert!(union.iter().any(|a| a.start <= range.start && range.end <= a.end));
                 prop_assert!(reserved_spans.iter().all(|r| range.end <= r.start || r.end <= range.start));
                 prop_assert!(ranges[i + 1..].iter().all(|other| range.end <= other.start || other.end <= range.start));
             }

@@ -1,0 +1,136 @@
+// User mode: going in with `switch_to`, and every way of coming back out.
+//
+// The kernel has one stack and one thread of control. `switch_to` saves the
+// kernel's callee-saved registers and stack pointer, loads a task's
+// registers and enters ring 3 with `iretq`. Whatever brings the CPU back to
+// ring 0 (a system call, an interrupt, an exception) saves the task's
+// registers into its context, puts the kernel's stack pointer back and
+// returns from `switch_to`, as if the call had simply finished. Rust code
+// then reads why from the saved frame's `vector`.
+//
+// The task's registers live in its `UserContext`: a `TrapFrame` (the layout
+// `trap_common` pushes) followed by the 512-byte FXSAVE area. While a task
+// runs, the TSS's `rsp0` points just past its frame, so an interrupt from
+// ring 3 pushes the hardware frame, and `trap_common` the registers, straight
+// into the task's context. Exceptions arrive on their own IST stacks and
+// are copied there.
+//
+// AT&T syntax, like entry.S.
+
+.section .text.user_mode, "ax"
+
+// ANCHOR: switch_to
+// extern "C" fn switch_to(context: *mut UserContext)
+//   rdi: the task's context; `current_user_frame` and the TSS's rsp0 were
+//   set by the caller (`user::run`).
+.global switch_to
+switch_to:
+    push %rbx                   // the registers a C function must preserve
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, kernel_resume_rsp(%rip)
+    fxrstor64 {frame_size}(%rdi) // the task's SSE and x87 state
+    mov %rdi, %rsp              // the saved frame, lowest word first
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp               // skip the vector and the error code
+    iretq                       // rip, cs, rflags, rsp, ss: into ring 3
+// ANCHOR_END: switch_to
+
+// ANCHOR: syscall_entry
+// The `syscall` instruction lands here (the LSTAR register), still on the
+// task's stack, with interrupts off (SFMASK clears IF), the return address
+// in rcx and the task's rflags in r11. Build the same frame an interrupt
+// from ring 3 would, in the task's context, with the vector SYSCALL_VECTOR.
+.global syscall_entry
+syscall_entry:
+    mov %rsp, syscall_user_rsp(%rip)
+    mov current_user_frame_end(%rip), %rsp
+    pushq ${user_data}          // ss
+    pushq syscall_user_rsp(%rip) // rsp
+    push %r11                   // rflags
+    pushq ${user_code}          // cs
+    push %rcx                   // rip
+    pushq $0                    // error code
+    pushq ${syscall_vector}     // vector
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    jmp user_trap_exit
+// ANCHOR_END: syscall_entry
+
+// ANCHOR: user_trap_exit
+// `trap_common` jumps here for a trap from ring 3, and `syscall_entry`
+// falls in, with rsp at the saved frame.
+.global user_trap_exit
+user_trap_exit:
+    mov current_user_frame(%rip), %rdi
+    cmp %rsp, %rdi
+    je 1f
+    // An exception: the CPU switched to an IST stack, so the frame is
+    // there. Copy it into the task's context (22 words).
+    mov %rsp, %rsi
+    mov ${frame_words}, %ecx
+    cld
+    rep movsq
+    mov current_user_frame(%rip), %rdi
+1:
+    fxsave64 {frame_size}(%rdi)  // the task's SSE and x87 state
+    ldmxcsr kernel_mxcsr(%rip)  // and the kernel's own defaults back
+    fninit
+    cld
+    mov kernel_resume_rsp(%rip), %rsp
+    pop %r15                    // as `switch_to` pushed them
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret                         // "return" from switch_to
+// ANCHOR_END: user_trap_exit
+
+.section .rodata.user_mode, "a"
+.balign 4
+kernel_mxcsr:
+    .long 0x1f80                // all SSE exceptions masked, round to nearest
+
+.section .bss.user_mode, "aw", @nobits
+.balign 8
+.global current_user_frame
+.global current_user_frame_end
+kernel_resume_rsp:              // the kernel's rsp inside `switch_to`
+    .quad 0
+syscall_user_rsp:               // the task's rsp, for one instruction
+    .quad 0
+current_user_frame:             // the running task's saved frame
+    .quad 0
+current_user_frame_end:         // ... and its end, the TSS's rsp0
+    .quad 0

@@ -1,0 +1,292 @@
+//! System calls: decode what a task asked for, check everything, then act.
+//!
+//! A task's registers arrive as [`SyscallArgs`] (the number in `rax`, the
+//! arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`). Each call decodes
+//! its arguments into typed values (a capability address, an object kind,
+//! rights), looks its capabilities up in the caller's root pool, and only
+//! then acts; every refusal is an [`Error`] code back in `rax`, and a
+//! refused call has changed nothing. Nothing a task passes can make the
+//! kernel panic.
+//!
+//! To add a system call: a number in `abi::syscall::Call`, a wrapper in
+//! `ulib`, and one arm in [`dispatch`] calling a function here.
+
+use crate::objects::cpool::{self, CapError, LookupError};
+use crate::objects::mapping::{self, MapError};
+use crate::objects::task::TaskState;
+use crate::objects::untyped::RevokeError;
+use crate::objects::weak::Slot;
+use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task};
+use crate::paging::{PagingError, Rights};
+use crate::scheduler;
+use abi::syscall::{ListEntry, MapRights, SyscallArgs, TASK_BUFFER_SIZE, TaskField};
+use abi::{CAddr, Call, Error};
+use common::print;
+use common::user::is_user_address;
+use x86_64::PhysAddr;
+
+/// What the scheduler does after a system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Return to the same task.
+    Continue,
+    /// Let the other ready tasks run first.
+    Yield,
+    /// The task stopped itself (`TaskStop` on itself).
+    Stopped,
+    /// The task ended with this code.
+    Exit(u64),
+}
+
+// ANCHOR: handle
+/// Handles the system call `task` just made, with its root pool `root`,
+/// and leaves the result in its registers.
+pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+    let args = {
+        // SAFETY: the task is not running; this is the only reference.
+        let frame = &unsafe { task.context() }.frame;
+        SyscallArgs {
+            number: frame.rax,
+            args: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9],
+        }
+    };
+    let (result, after) = match args.call() {
+        Ok(call) => dispatch(call, &args, task, root),
+        Err(error) => (Err(error), After::Continue),
+    };
+    let (rax, rdx) = abi::syscall::encode_result(result);
+    // SAFETY: as above; `dispatch` is done with the task's context.
+    let frame = &mut unsafe { task.context() }.frame;
+    frame.rax = rax;
+    frame.rdx = rdx;
+    after
+}
+// ANCHOR_END: handle
+
+// ANCHOR: dispatch
+/// Runs one call, and says what the scheduler does next.
+fn dispatch(
+    call: Call,
+    args: &SyscallArgs,
+    task: &ManagedArc<Task>,
+    root: &ManagedArc<CPool>,
+) -> (Result<u64, Error>, After) {
+    let result = act(call, args, task, root);
+    let after = match call {
+        Call::Yield => After::Yield,
+        Call::Exit => After::Exit(args.arg(0)),
+        // A task that stopped itself leaves the CPU.
+        Call::TaskStop if task.state() == TaskState::Inactive => After::Stopped,
+        _ => After::Continue,
+    };
+    (result, after)
+}
+
+/// Each arm decodes the call's arguments, then calls the function that
+/// checks and acts.
+fn act(
+    call: Call,
+    args: &SyscallArgs,
+    task: &ManagedArc<Task>,
+    root: &ManagedArc<CPool>,
+) -> Result<u64, Error> {
+    match call {
+        Call::Print => print_buffer(task, args.buffer_len(0)?),
+        Call::Yield | Call::Exit => Ok(0),
+        Call::ListPool => list_pool(task, root, args.caddr(0)?),
+        Call::Retype => {
+            let kind = decode_kind(args.arg(1), args.arg(3))?;
+            done(cpool::retype(root, args.caddr(0)?, kind, args.caddr(2)?))
+        }
+        Call::Copy => done(cpool::copy(root, args.caddr(0)?, args.caddr(1)?)),
+        Call::Move => done(cpool::move_cap(root, args.caddr(0)?, args.caddr(1)?)),
+        Call::Delete => done(cpool::delete(root, args.caddr(0)?)),
+        Call::Revoke => done(cpool::revoke(root, args.caddr(0)?)),
+        Call::MapTable => {
+            let (table, space) = (find(root, args.caddr(0)?)?, find(root, args.caddr(1)?)?);
+            done(mapping::map_table(&space, &table, args.arg(2)))
+        }
+        Call::MapPage => {
+            let rights = page_rights(args.rights(3)?);
+            let (page, space) = (find(root, args.caddr(0)?)?, find(root, args.caddr(1)?)?);
+            done(mapping::map_page(&space, &page, args.arg(2), rights))
+        }
+        Call::TaskSet => {
+            let (target, field) = (find_task(root, args.caddr(0)?)?, args.task_field(1)?);
+            task_set(root, &target, field, args.arg(2))
+        }
+        Call::TaskStart => task_start(&find_task(root, args.caddr(0)?)?),
+        Call::TaskStop => task_stop(&find_task(root, args.caddr(0)?)?),
+        // Channels arrive in stage 6.
+        Call::ChannelPut | Call::ChannelTake => Err(Error::UnknownCall),
+    }
+}
+// ANCHOR_END: dispatch
+
+/// A call that returns no value: 0 on success.
+fn done<E: Into<Error>>(result: Result<(), E>) -> Result<u64, Error> {
+    result.map(|()| 0).map_err(Into::into)
+}
+
+/// The object `address` names in `root`, whatever its kind.
+fn find(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<AnyObject>, Error> {
+    Ok(cpool::lookup_object::<AnyObject>(root, address).map_err(|error| CapError::Lookup(address, error))?)
+}
+
+/// The task `address` names in `root`.
+fn find_task(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<Task>, Error> {
+    Ok(cpool::lookup_object::<Task>(root, address).map_err(|error| CapError::Lookup(address, error))?)
+}
+
+/// The kind a retype asks for: a kind code, and a size for an untyped
+/// (which every other kind must leave 0).
+fn decode_kind(code: u64, size: u64) -> Result<ObjectKind, Error> {
+    let kind = abi::ObjectKind::try_from(code).map_err(|_| Error::OutOfRange)?;
+    let kind = ObjectKind::from_abi(kind, size).ok_or(Error::NotRetypable)?;
+    match kind {
+        ObjectKind::Untyped { .. } => Ok(kind),
+        _ if size != 0 => Err(Error::OutOfRange),
+        _ => Ok(kind),
+    }
+}
+
+/// The kernel's rights for a page mapped with `rights`.
+pub fn page_rights(rights: MapRights) -> Rights {
+    let mut kernel = Rights::USER;
+    kernel.set(Rights::WRITE, rights.contains(MapRights::WRITABLE));
+    kernel.set(Rights::EXECUTE, rights.contains(MapRights::EXECUTABLE));
+    kernel
+}
+
+// ANCHOR: buffer
+/// The task's buffer page, as the kernel sees it through the direct map.
+fn task_buffer(task: &ManagedArc<Task>) -> Result<(ManagedArc<AnyObject>, &'static mut [u8; 4096]), Error> {
+    let page = task.buffer_slot().upgrade::<AnyObject>().map_err(|_| Error::NoBuffer)?;
+    if page.kind() != ObjectKind::RawPage {
+        return Err(Error::NoBuffer);
+    }
+    let address = crate::objects::window().virtual_address(PhysAddr::new(page.header().body()));
+    // SAFETY: a RawPage's body is one page of RAM, alive while `page` is
+    // held; the kernel keeps no other reference to it while a call runs
+    // (the task itself is not running).
+    let bytes = unsafe { &mut *(address as *mut [u8; 4096]) };
+    Ok((page, bytes))
+}
+
+/// `Print(len)`: prints the first `len` bytes of the task buffer.
+fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
+    let (_page, bytes) = task_buffer(task)?;
+    let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
+    print!("{text}");
+    Ok(len as u64)
+}
+// ANCHOR_END: buffer
+
+/// `ListPool(pool)`: one entry per occupied slot into the task buffer.
+fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<u64, Error> {
+    let pool =
+        cpool::lookup_object::<CPool>(root, address).map_err(|error| CapError::Lookup(address, error))?;
+    let (_page, bytes) = task_buffer(task)?;
+    let mut count = 0;
+    for ((index, slot), chunk) in cpool::list(&pool).zip(bytes.chunks_exact_mut(ListEntry::SIZE)) {
+        let Some(info) = cpool::info(slot) else { continue };
+        let entry = ListEntry { slot: index, kind: info.kind.to_abi() as u8, detail: info.detail };
+        chunk.copy_from_slice(&entry.encode());
+        count += 1;
+    }
+    debug_assert!(count * ListEntry::SIZE <= TASK_BUFFER_SIZE);
+    Ok(count as u64)
+}
+
+// ANCHOR: task_calls
+/// `TaskSet(task, field, value)`: configures a task that is not running.
+fn task_set(
+    root: &ManagedArc<CPool>,
+    task: &ManagedArc<Task>,
+    field: TaskField,
+    value: u64,
+) -> Result<u64, Error> {
+    if matches!(task.state(), TaskState::Ready | TaskState::Running) {
+        return Err(Error::InUse);
+    }
+    let (slot, kind): (&Slot, ObjectKind) = match field {
+        TaskField::Stack | TaskField::Instruction => {
+            if !is_user_address(value) {
+                return Err(Error::NotUserAddress);
+            }
+            match field {
+                TaskField::Stack => task.set_stack(value),
+                _ => task.set_entry(value),
+            }
+            return Ok(0);
+        }
+        TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
+        TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
+        TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
+    };
+    let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
+    let object = find(root, address)?;
+    if object.kind() != kind {
+        return Err(Error::WrongKind);
+    }
+    slot.clear();
+    slot.downgrade(&object).expect("the slot was just cleared");
+    Ok(0)
+}
+
+/// `TaskStart(task)`: a configured task joins the run queue.
+fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
+    if matches!(task.state(), TaskState::Ready | TaskState::Running) {
+        return Err(Error::InUse);
+    }
+    if !task.has_entry() || task.cpool_slot().is_empty() || task.table_slot().is_empty() {
+        return Err(Error::NotConfigured);
+    }
+    scheduler::make_ready(task);
+    Ok(0)
+}
+
+/// `TaskStop(task)`: the task leaves the run queue (or the CPU, if it is
+/// the caller) and becomes inactive.
+fn task_stop(task: &ManagedArc<Task>) -> Result<u64, Error> {
+    scheduler::make_inactive(task);
+    Ok(0)
+}
+// ANCHOR_END: task_calls
+
+// ANCHOR: errors
+impl From<CapError> for Error {
+    fn from(error: CapError) -> Error {
+        match error {
+            CapError::Lookup(_, LookupError::Empty | LookupError::EmptySlot { .. }) => Error::EmptySlot,
+            CapError::Lookup(_, LookupError::NotACPool { .. } | LookupError::WrongType { .. }) => {
+                Error::WrongKind
+            }
+            CapError::Occupied(_) => Error::SlotOccupied,
+            CapError::Retype(RetypeError::OutOfMemory { .. }) => Error::OutOfMemory,
+            CapError::Retype(RetypeError::NotRetypable(_)) => Error::NotRetypable,
+            CapError::Retype(RetypeError::InvalidSize(_)) => Error::OutOfRange,
+            CapError::Revoke(RevokeError::InUse { .. }) => Error::InUse,
+        }
+    }
+}
+
+impl From<MapError> for Error {
+    fn from(error: MapError) -> Error {
+        match error {
+            MapError::NotAnAddressSpace(_) | MapError::NotMappable(_) => Error::WrongKind,
+            MapError::Paging(error) => match error {
+                PagingError::AlreadyMapped | PagingError::SlotOccupied { .. } | PagingError::LargePage(_) => {
+                    Error::AlreadyMapped
+                }
+                PagingError::MissingLevel(_) | PagingError::TableNotMapped(_) | PagingError::NotMapped => {
+                    Error::MissingTable
+                }
+                PagingError::KernelHalf(_) | PagingError::NonCanonical(_) => Error::NotUserAddress,
+                PagingError::Misaligned(_) => Error::Misaligned,
+                PagingError::IndexOutOfRange(_) => Error::OutOfRange,
+            },
+        }
+    }
+}
+// ANCHOR_END: errors
