@@ -15,7 +15,7 @@
 
 use crate::io::TaskBuffer;
 use abi::syscall::{Call, ListEntry, MapRights, TaskField, decode_result};
-use abi::{CAddr, Error};
+use abi::{CAddr, Error, ObjectKind};
 use core::arch::asm;
 
 // ANCHOR: raw
@@ -102,10 +102,10 @@ pub fn list_pool(pool: CAddr, entries: &mut [ListEntry; ListEntry::MAX]) -> Resu
     Ok(&entries[..count])
 }
 
-/// Makes a new object of kind `kind` (an `abi::ObjectKind` code) in the empty
-/// slot `destination` out of `untyped`; `size` is for a new Untyped only.
-pub fn retype(untyped: CAddr, kind: u64, destination: CAddr, size: u64) -> Result<u64, Error> {
-    call(Call::Retype, [untyped.to_raw(), kind, destination.to_raw(), size, 0, 0])
+/// Makes a new object of kind `kind` in the empty slot `destination` out of
+/// `untyped`; `size` is for a new Untyped only (else 0).
+pub fn retype(untyped: CAddr, kind: ObjectKind, destination: CAddr, size: u64) -> Result<u64, Error> {
+    call(Call::Retype, [untyped.to_raw(), kind.code(), destination.to_raw(), size, 0, 0])
 }
 
 /// Puts a second capability to the object in `from` into the empty slot `to`.

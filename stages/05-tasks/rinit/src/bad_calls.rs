@@ -6,11 +6,10 @@
 //! typed wrappers would never send (an unknown number, a garbage capability
 //! address, a field or kind out of range).
 
-use crate::kinds;
 use crate::memory::DEMO_PAGE;
 use abi::syscall::{Call, ListEntry, MapRights, TaskField};
 use abi::task_root::{CPOOL, PML4, UNTYPED, VGA};
-use abi::{CAddr, Error};
+use abi::{CAddr, Error, ObjectKind};
 use ulib::io::TaskBuffer;
 use ulib::println;
 use ulib::syscall::{decode, delete, list_pool, raw, retype};
@@ -55,7 +54,7 @@ fn cases() -> [Case; 19] {
         case(
             "Retype(from the VGA page, slot 1)",
             Call::Retype,
-            &[slot(VGA), kinds::RAW_PAGE, slot(EMPTY)],
+            &[slot(VGA), ObjectKind::RawPage.code(), slot(EMPTY)],
             Error::WrongKind,
         ),
         case(
@@ -77,7 +76,7 @@ fn cases() -> [Case; 19] {
         case(
             "Retype(into slot 0, occupied)",
             Call::Retype,
-            &[slot(UNTYPED), kinds::RAW_PAGE, slot(CPOOL)],
+            &[slot(UNTYPED), ObjectKind::RawPage.code(), slot(CPOOL)],
             Error::SlotOccupied,
         ),
         case(
@@ -126,8 +125,8 @@ fn cases() -> [Case; 19] {
 /// should get; then checks the root pool did not change.
 pub fn run() -> Result<(), Error> {
     let untyped = CAddr::root(UNTYPED);
-    retype(untyped, kinds::TASK, CAddr::root(UNCONFIGURED_TASK), 0)?;
-    retype(untyped, kinds::RAW_PAGE, CAddr::root(UNMAPPED_PAGE), 0)?;
+    retype(untyped, ObjectKind::Task, CAddr::root(UNCONFIGURED_TASK), 0)?;
+    retype(untyped, ObjectKind::RawPage, CAddr::root(UNMAPPED_PAGE), 0)?;
     let mut before = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
     let before = list_pool(CAddr::root(CPOOL), &mut before)?;
 

@@ -4,10 +4,9 @@
 //! between two lines, so only the timer can switch between them.
 
 use crate::faults::Fault;
-use crate::kinds;
 use abi::syscall::{MapRights, TaskField};
 use abi::task_root::{CPOOL, PML4, SPARE_BUFFER, UNTYPED};
-use abi::{CAddr, CHILD_TASK_BUFFER};
+use abi::{CAddr, CHILD_TASK_BUFFER, ObjectKind};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use ulib::syscall::{map_page, retype, task_set, task_start, yield_now};
 use ulib::task::{self, Stack};
@@ -60,7 +59,7 @@ pub fn start(fault: Option<Fault>, spin_millions: u64) -> Result<(), Error> {
     println!("rinit: child entry {:#x}, stack pointer {:#x}", start.instruction_pointer, start.stack_pointer);
 
     let task = CAddr::root(CHILD_TASK);
-    retype(CAddr::root(UNTYPED), kinds::TASK, task, 0)?;
+    retype(CAddr::root(UNTYPED), ObjectKind::Task, task, 0)?;
     task_set(task, TaskField::Stack, start.stack_pointer)?;
     task_set(task, TaskField::Instruction, start.instruction_pointer)?;
     task_set(task, TaskField::CPool, CAddr::root(CPOOL).to_raw())?;

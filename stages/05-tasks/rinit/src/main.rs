@@ -21,12 +21,12 @@
 mod bad_calls;
 mod child;
 mod faults;
-mod kinds;
 mod memory;
 
-use abi::CAddr;
 use abi::syscall::ListEntry;
 use abi::task_root;
+use abi::{CAddr, ObjectKind};
+use core::fmt;
 use faults::Fault;
 use ulib::{Error, println};
 
@@ -90,8 +90,23 @@ fn list_root_pool() -> Result<(), Error> {
     let entries = ulib::syscall::list_pool(CAddr::root(task_root::CPOOL), &mut entries)?;
     println!("rinit: my root pool has {} capabilities:", entries.len());
     for entry in entries {
-        println!("  slot {:>3}: {}", entry.slot, kinds::describe(entry));
+        println!("  slot {:>3}: {}", entry.slot, Described(entry));
     }
     Ok(())
 }
 // ANCHOR_END: list_root_pool
+
+/// A list entry as text: the kind, and its detail where it has one.
+struct Described<'e>(&'e ListEntry);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let ListEntry { kind, detail, .. } = *self.0;
+        match ObjectKind::try_from(u64::from(kind)) {
+            Ok(ObjectKind::Untyped) => write!(f, "Untyped, {detail} bytes free"),
+            Ok(ObjectKind::CPool) => write!(f, "CPool, {detail} slots used"),
+            Ok(kind) => write!(f, "{kind}"),
+            Err(unknown) => write!(f, "{unknown}"),
+        }
+    }
+}

@@ -2,10 +2,9 @@
 //! page tables and a page out of its untyped memory and maps them into its
 //! own top-level page table, then uses the page.
 
-use crate::kinds;
-use abi::CAddr;
 use abi::syscall::MapRights;
 use abi::task_root::{PML4, UNTYPED};
+use abi::{CAddr, ObjectKind};
 use ulib::syscall::{map_page, map_table, retype};
 use ulib::{Error, println};
 
@@ -24,7 +23,7 @@ const PAGE_SLOT: u8 = 67;
 /// Maps a fresh page at [`DEMO_PAGE`], writes to it and reads it back.
 pub fn map_a_page() -> Result<(), Error> {
     let (untyped, pml4, page) = (CAddr::root(UNTYPED), CAddr::root(PML4), CAddr::root(PAGE_SLOT));
-    retype(untyped, kinds::RAW_PAGE, page, 0)?;
+    retype(untyped, ObjectKind::RawPage, page, 0)?;
     println!("rinit: retyped a RawPage into slot {PAGE_SLOT}");
     // Without the tables on the way, the kernel refuses the page.
     match map_page(page, pml4, DEMO_PAGE, MapRights::WRITABLE) {
@@ -34,10 +33,11 @@ pub fn map_a_page() -> Result<(), Error> {
         other => println!("rinit: mapping it without tables gave {other:?}, not MissingTable"),
     }
     // One table per level, from the top: each goes into the one above.
-    for (kind, slot) in [(kinds::PDPT, PDPT_SLOT), (kinds::PD, PD_SLOT), (kinds::PT, PT_SLOT)] {
+    for (kind, slot) in [(ObjectKind::Pdpt, PDPT_SLOT), (ObjectKind::Pd, PD_SLOT), (ObjectKind::Pt, PT_SLOT)]
+    {
         retype(untyped, kind, CAddr::root(slot), 0)?;
         map_table(CAddr::root(slot), pml4, DEMO_PAGE)?;
-        println!("rinit: retyped a {} into slot {slot} and mapped it for {DEMO_PAGE:#x}", kinds::name(kind));
+        println!("rinit: retyped a {kind} into slot {slot} and mapped it for {DEMO_PAGE:#x}");
     }
     map_page(page, pml4, DEMO_PAGE, MapRights::WRITABLE)?;
     println!("rinit: mapped the page at {DEMO_PAGE:#x}, writable");
