@@ -56,6 +56,14 @@ const SAMPLES: &[Sample] = &[
     Sample { name: "stage-2", stage: 2, command_line: None, start: STAGE_SPECIFIC, success: true },
     Sample { name: "stage-3", stage: 3, command_line: None, start: STAGE_SPECIFIC, success: true },
     Sample { name: "stage-4", stage: 4, command_line: None, start: STAGE_SPECIFIC, success: true },
+    Sample { name: "stage-5", stage: 5, command_line: None, start: Start::At("untyped:"), success: true },
+    Sample {
+        name: "stage-5-null-pointer",
+        stage: 5,
+        command_line: Some("fault=null-pointer"),
+        start: Start::At("rinit: started the child task"),
+        success: true,
+    },
 ];
 // ANCHOR_END: samples
 
