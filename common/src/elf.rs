@@ -178,6 +178,7 @@ pub struct LoadPlan<'a> {
     pages: u64,
 }
 
+// ANCHOR: sink
 /// Where the loader gets the pages it fills: the kernel implements it by
 /// retyping zeroed pages and mapping them through capabilities.
 pub trait SegmentSink {
@@ -189,6 +190,7 @@ pub trait SegmentSink {
     /// for each page once, in ascending order.
     fn page(&mut self, page: u64, rights: MapRights) -> Result<&mut [u8; PAGE], Self::Error>;
 }
+// ANCHOR_END: sink
 
 // ANCHOR: plan
 /// Checks an ELF file and plans how to load it (see the module
@@ -274,6 +276,7 @@ fn parse_file_header(image: &[u8]) -> Result<ElfFile<'_>, ElfError> {
     Ok(elf)
 }
 
+// ANCHOR: check_segment
 /// Checks one program header: `Ok(None)` for what is not loaded (other
 /// types, empty segments).
 fn check_segment(image: &[u8], index: u16, header: ProgramHeader) -> Result<Option<Segment>, ElfError> {
@@ -308,7 +311,9 @@ fn check_segment(image: &[u8], index: u16, header: ProgramHeader) -> Result<Opti
     rights.set(MapRights::EXECUTABLE, flags.is_execute());
     Ok(Some(Segment { address, memory_size, file_offset, file_size, rights, index }))
 }
+// ANCHOR_END: check_segment
 
+// ANCHOR: check_layout
 /// Checks segments sorted by address: no overlap, no page writable and
 /// executable. Returns the number of distinct pages they touch.
 fn check_layout(segments: &[Segment]) -> Result<u64, ElfError> {
@@ -345,6 +350,7 @@ fn check_layout(segments: &[Segment]) -> Result<u64, ElfError> {
     }
     Ok(pages)
 }
+// ANCHOR_END: check_layout
 
 impl<'a> LoadPlan<'a> {
     /// The program's first instruction.
@@ -398,6 +404,7 @@ impl<'a> LoadPlan<'a> {
     }
     // ANCHOR_END: load
 
+    // ANCHOR: copy_file_bytes
     /// Copies the part of `segment`'s file bytes that lies on `page`.
     fn copy_file_bytes(&self, segment: &Segment, page: u64, memory: &mut [u8; PAGE]) {
         let file_end = segment.address + segment.file_size;
@@ -413,6 +420,7 @@ impl<'a> LoadPlan<'a> {
         let to = (start - page) as usize;
         memory[to..to + len].copy_from_slice(&self.image[from..from + len]);
     }
+    // ANCHOR_END: copy_file_bytes
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub fn init(enabled: &[u8]) {
 }
 // ANCHOR_END: init
 
+// ANCHOR: eoi
 /// Tells the controllers that IRQ `line` has been handled, so it can fire
 /// again. Returns false for a spurious interrupt (nothing to acknowledge on
 /// that controller and nothing to handle).
@@ -60,6 +61,7 @@ pub fn end_of_interrupt(line: u8) -> bool {
     unsafe { pics.notify_end_of_interrupt(FIRST_IRQ_VECTOR as u8 + line) };
     true
 }
+// ANCHOR_END: eoi
 
 /// Whether the controller is really serving `line` (its in-service
 /// register says so), which a spurious interrupt is not.

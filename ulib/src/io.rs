@@ -168,6 +168,7 @@ pub fn print(text: &str) -> Result<(), Error> {
     write_fmt(format_args!("{text}"))
 }
 
+// ANCHOR: write_fmt
 /// Prints formatted text, reporting the first error of the print call.
 pub fn write_fmt(args: fmt::Arguments) -> Result<(), Error> {
     let buffer = TaskBuffer::current();
@@ -181,6 +182,7 @@ pub fn write_fmt(args: fmt::Arguments) -> Result<(), Error> {
     let _ = fmt::write(&mut chunks, args);
     chunks.finish()
 }
+// ANCHOR_END: write_fmt
 
 /// What `print!` calls: like [`write_fmt`], ignoring errors (a program
 /// that must know uses [`print`] or [`write_fmt`]).

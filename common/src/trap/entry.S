@@ -44,11 +44,13 @@ trap_common:
     push %r13
     push %r14
     push %r15
+    // ANCHOR: ring3
     // From ring 3 (the CS the CPU saved has privilege bits 3): the task's
     // registers are saved; leave through user mode's exit (user/switch.S),
     // which returns from `switch_to`. No stage before 5 runs ring 3 code.
     testb $3, 144(%rsp)         // TrapFrame.cs
     jnz user_trap_exit
+    // ANCHOR_END: ring3
     mov %rsp, %rdi              // first argument: the TrapFrame just built
 
     // The handler is Rust code and may use the SSE registers: save them.

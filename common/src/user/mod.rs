@@ -97,6 +97,7 @@ impl Default for UserContext {
     }
 }
 
+// ANCHOR: user_flags
 /// The flags a task may set for itself: the arithmetic flags, the trap
 /// flag (single-stepping: a debug exception) and the direction flag.
 /// Never IOPL (port access), never IF (the kernel decides).
@@ -106,6 +107,7 @@ const USER_CHANGEABLE_FLAGS: u64 = 0x0CD5;
 pub fn is_user_address(address: u64) -> bool {
     address < 0x0000_8000_0000_0000
 }
+// ANCHOR_END: user_flags
 
 // ANCHOR: trap
 /// Why a task stopped running and the kernel got the CPU back.
@@ -135,10 +137,12 @@ pub struct Fault {
 // ANCHOR_END: trap
 
 impl Fault {
+    // ANCHOR: bad_instruction_pointer
     /// Not a CPU exception: the task's instruction pointer is outside the
     /// user half (a `syscall` at the very top of it returns to a
     /// non-canonical address), so the kernel refuses to return to it.
     pub const BAD_INSTRUCTION_POINTER: u64 = u64::MAX;
+    // ANCHOR_END: bad_instruction_pointer
 
     /// The fault's name.
     pub fn name(&self) -> &'static str {
@@ -223,6 +227,7 @@ pub unsafe fn run(context: &mut UserContext) -> Trap {
 }
 // ANCHOR_END: run
 
+// ANCHOR: trap_of
 /// The reason recorded in the frame a trap from ring 3 saved.
 fn trap_of(frame: &TrapFrame) -> Trap {
     match frame.vector {
@@ -236,6 +241,7 @@ fn trap_of(frame: &TrapFrame) -> Trap {
         vector => Trap::Interrupt((vector - FIRST_IRQ_VECTOR) as u8),
     }
 }
+// ANCHOR_END: trap_of
 
 #[cfg(test)]
 mod tests {

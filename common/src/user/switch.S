@@ -117,10 +117,12 @@ user_trap_exit:
     ret                         // "return" from switch_to
 // ANCHOR_END: user_trap_exit
 
+// ANCHOR: kernel_mxcsr
 .section .rodata.user_mode, "a"
 .balign 4
 kernel_mxcsr:
     .long 0x1f80                // all SSE exceptions masked, round to nearest
+// ANCHOR_END: kernel_mxcsr
 
 .section .bss.user_mode, "aw", @nobits
 .balign 8
