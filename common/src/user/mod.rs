@@ -98,9 +98,9 @@ impl Default for UserContext {
 }
 
 // ANCHOR: user_flags
-/// The flags a task may set for itself: the arithmetic flags, the trap
-/// flag (single-stepping: a debug exception) and the direction flag.
-/// Never IOPL (port access), never IF (the kernel decides).
+/// The flags a task may set for itself: the arithmetic flags and the
+/// direction flag. Never the trap flag (single-stepping is a debugger's
+/// business), never IOPL (port access), never IF (the kernel decides).
 const USER_CHANGEABLE_FLAGS: u64 = 0x0CD5;
 
 /// Whether `address` is a canonical address of the user half.
