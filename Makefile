@@ -92,6 +92,17 @@ with_cmdline = $(if $(CMDLINE), with the kernel command line '$(CMDLINE)')
 
 images: $(addprefix image-,$(STAGES))
 
+# modules-N: a stage's first user program (stages/0N-*/rinit, package
+# stageN-rinit), built and put in build/stage-N/modules/ before image-N
+# (whose mkiso passes each file there to GRUB as a module). Nothing to do for
+# a stage without one.
+.PHONY: $(addprefix modules-,$(STAGES))
+$(addprefix modules-,$(STAGES)): modules-%:
+	$(if $(wildcard $(call stage_dir,$*)/rinit/Cargo.toml), \
+		$(CARGO) build --release -q -p stage$*-rinit && mkdir -p build/stage-$*/modules && \
+		cp target/release/stage$*-rinit build/stage-$*/modules/rinit, @:)
+$(addprefix image-,$(STAGES)): image-%: modules-%
+
 # ---- booting ---------------------------------------------------------------
 
 # With a display: QEMU's window shows the VGA screen and the terminal shows

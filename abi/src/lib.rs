@@ -1,6 +1,7 @@
 //! The ABI shared by the kernels and user space: how capabilities are
 //! addressed ([`CAddr`]) and where the first task finds its capabilities
-//! ([`root`]). Stage 5 adds the system calls.
+//! ([`root`]); from stage 5, the system calls ([`syscall`], [`error`]) and
+//! the first task's root pool ([`task_root`]).
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -360,7 +360,8 @@ impl Transcript {
         &self.text
     }
 
-    fn fail(&self, reason: &str) -> ! {
+    /// Fails the test with `reason`, showing the end of the transcript.
+    pub fn fail(&self, reason: &str) -> ! {
         let lines: Vec<&str> = self.text.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
         let status = self.status.map_or("killed at the timeout".to_string(), |s| format!("exit status {s}"));

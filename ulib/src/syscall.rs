@@ -1,0 +1,164 @@
+//! System calls: the `syscall` instruction ([`raw`]) and one typed wrapper
+//! per call (see `abi::syscall` for the numbers, registers and errors).
+//!
+//! Capability addresses are [`CAddr`]s, resolved in the calling task's root
+//! pool. Every wrapper returns the call's value (0 for calls without one) or
+//! the [`Error`] the kernel refused it with; a refused call changed nothing.
+//!
+//! Why the wrappers are safe although some of them change this task's
+//! address space: the kernel never maps a page over another, and when an
+//! object is deleted or revoked it unmaps it (and flushes the TLB) before
+//! the memory is reused. Memory the program loses access to therefore
+//! faults on the next touch, which stops the task; it never shows someone
+//! else's data. Only starting a task is `unsafe` ([`task_start`]): a task
+//! in this address space runs beside this one, like a thread.
+
+use crate::io::TaskBuffer;
+use abi::syscall::{Call, ListEntry, MapRights, TaskField, decode_result};
+use abi::{CAddr, Error, ObjectKind};
+use core::arch::asm;
+
+// ANCHOR: raw
+/// Makes system call `number` with `args` in `rdi`, `rsi`, `rdx`, `r10`,
+/// `r8`, `r9`, and returns `(rax, rdx)` as the kernel left them.
+///
+/// # Safety
+/// Whatever the call does must be sound for this program: for example, it
+/// must not start a task that writes to memory this task's Rust code uses.
+/// (Every call the typed wrappers make is fine; see the module
+/// documentation.)
+pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
+    let (rax, rdx): (u64, u64);
+    // SAFETY: `syscall` enters the kernel, which preserves every register
+    // but rcx and r11 (the CPU's) and rax and rdx (the result). The kernel
+    // may read or write the task buffer, which is memory here: the asm is
+    // not `nomem`. Nothing is pushed on this task's stack (`nostack`): the
+    // kernel runs on its own. The caller vouches for the call's effects.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => rax,
+            in("rdi") args[0],
+            in("rsi") args[1],
+            inlateout("rdx") args[2] => rdx,
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    (rax, rdx)
+}
+// ANCHOR_END: raw
+
+/// Makes a call the wrappers know to be sound, and decodes its result.
+fn call(call: Call, args: [u64; 6]) -> Result<u64, Error> {
+    debug_assert!(call != Call::TaskStart, "task_start is unsafe");
+    // SAFETY: every call made through here is one the module documentation
+    // argues is sound for any arguments; `TaskStart` goes through `raw`.
+    let (rax, rdx) = unsafe { raw(u64::from(call), args) };
+    decode(rax, rdx)
+}
+
+/// Decodes `(rax, rdx)`. A code that is no [`Error`] breaks the ABI (the
+/// kernel and this library share `abi`): the program panics.
+pub fn decode(rax: u64, rdx: u64) -> Result<u64, Error> {
+    decode_result(rax, rdx).unwrap_or_else(|unknown| panic!("the kernel answered with {unknown}"))
+}
+
+/// Prints the first `len` bytes of this task's buffer. Prefer
+/// [`crate::print!`], which puts the text there first.
+pub fn print_buffer(len: usize) -> Result<u64, Error> {
+    call(Call::Print, [len as u64, 0, 0, 0, 0, 0])
+}
+
+/// Lets the other ready tasks run first.
+pub fn yield_now() -> Result<u64, Error> {
+    call(Call::Yield, [0; 6])
+}
+
+/// Ends this task with `code` (0 for success).
+pub fn exit(code: u64) -> ! {
+    let _ = call(Call::Exit, [code, 0, 0, 0, 0, 0]);
+    // The kernel never returns from `Exit`. If it did, a fault stops the task.
+    // SAFETY: `ud2` raises an invalid-opcode exception, nothing else.
+    unsafe { asm!("ud2", options(nomem, nostack, noreturn)) }
+}
+
+/// Lists the occupied slots of `pool` into `entries`: one [`ListEntry`] per
+/// slot, in slot order. The entries are copied out of the task buffer, so
+/// printing them does not overwrite them.
+pub fn list_pool(pool: CAddr, entries: &mut [ListEntry; ListEntry::MAX]) -> Result<&[ListEntry], Error> {
+    let count = call(Call::ListPool, [pool.to_raw(), 0, 0, 0, 0, 0])?;
+    let count = usize::try_from(count).unwrap_or(usize::MAX).min(ListEntry::MAX);
+    let buffer = TaskBuffer::current();
+    for (index, entry) in entries[..count].iter_mut().enumerate() {
+        let mut bytes = [0; ListEntry::SIZE];
+        buffer.read(index * ListEntry::SIZE, &mut bytes);
+        *entry = ListEntry::decode(&bytes).unwrap_or_else(|| panic!("malformed list entry {bytes:?}"));
+    }
+    Ok(&entries[..count])
+}
+
+/// Makes a new object of kind `kind` in the empty slot `destination` out of
+/// `untyped`; `size` is for a new Untyped only (else 0).
+pub fn retype(untyped: CAddr, kind: ObjectKind, destination: CAddr, size: u64) -> Result<u64, Error> {
+    call(Call::Retype, [untyped.to_raw(), kind.code(), destination.to_raw(), size, 0, 0])
+}
+
+/// Puts a second capability to the object in `from` into the empty slot `to`.
+pub fn copy(from: CAddr, to: CAddr) -> Result<u64, Error> {
+    call(Call::Copy, [from.to_raw(), to.to_raw(), 0, 0, 0, 0])
+}
+
+/// Moves the capability in `from` to the empty slot `to`.
+pub fn move_cap(from: CAddr, to: CAddr) -> Result<u64, Error> {
+    call(Call::Move, [from.to_raw(), to.to_raw(), 0, 0, 0, 0])
+}
+
+/// Empties slot `at` (the object goes when its last capability does).
+pub fn delete(at: CAddr) -> Result<u64, Error> {
+    call(Call::Delete, [at.to_raw(), 0, 0, 0, 0, 0])
+}
+
+/// Destroys every object made from `untyped`.
+pub fn revoke(untyped: CAddr) -> Result<u64, Error> {
+    call(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0])
+}
+
+/// Puts the PDPT, PD or PT in `table` into the address space of `pml4`,
+/// where it translates `address`.
+pub fn map_table(table: CAddr, pml4: CAddr, address: u64) -> Result<u64, Error> {
+    call(Call::MapTable, [table.to_raw(), pml4.to_raw(), address, 0, 0, 0])
+}
+
+/// Maps the page in `page` at `address` in the address space of `pml4`.
+pub fn map_page(page: CAddr, pml4: CAddr, address: u64, rights: MapRights) -> Result<u64, Error> {
+    call(Call::MapPage, [page.to_raw(), pml4.to_raw(), address, rights.bits(), 0, 0])
+}
+
+/// Sets one field of the task in `task`: an address for
+/// [`TaskField::Stack`] and [`TaskField::Instruction`], a capability address
+/// (`CAddr::to_raw`) for the others.
+pub fn task_set(task: CAddr, field: TaskField, value: u64) -> Result<u64, Error> {
+    call(Call::TaskSet, [task.to_raw(), u64::from(field), value, 0, 0, 0])
+}
+
+/// Starts the configured task in `task`.
+///
+/// # Safety
+/// If the task shares this task's address space, the code it runs must not
+/// race with this task on memory (as for a thread): for example, it uses its
+/// own stack and task buffer, and shares only atomics.
+pub unsafe fn task_start(task: CAddr) -> Result<u64, Error> {
+    // SAFETY: the caller vouches for what the task does.
+    let (rax, rdx) = unsafe { raw(u64::from(Call::TaskStart), [task.to_raw(), 0, 0, 0, 0, 0]) };
+    decode(rax, rdx)
+}
+
+/// Stops the task in `task`.
+pub fn task_stop(task: CAddr) -> Result<u64, Error> {
+    call(Call::TaskStop, [task.to_raw(), 0, 0, 0, 0, 0])
+}
