@@ -115,6 +115,12 @@ fn key_for(byte: u8) -> Option<Key> {
     }
 }
 
+impl Default for Keys {
+    fn default() -> Self {
+        Keys::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

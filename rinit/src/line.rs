@@ -75,6 +75,12 @@ impl LineEditor {
     // ANCHOR_END: key
 }
 
+impl Default for LineEditor {
+    fn default() -> Self {
+        LineEditor::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! the host tests try every command and every mistake, and a property test
 //! feeds it arbitrary text.
 
-use crate::commands::{Args, COMMANDS, CommandSpec, MAX_PARAMS, Param, Usage, Value};
+use crate::commands::{Args, COMMANDS, CommandSpec, Param, Usage, Value};
 use crate::number::{NumberError, parse_number};
 use core::fmt;
 

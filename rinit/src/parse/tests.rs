@@ -2,6 +2,7 @@
 //! text.
 
 use super::*;
+use crate::commands::MAX_PARAMS;
 use proptest::prelude::*;
 
 /// The words and argument values of a line that parses.
