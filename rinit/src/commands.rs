@@ -375,7 +375,10 @@ fn set_buffer(cx: &mut Context, args: &Args) -> Result<(), Failure> {
 
 fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<(), Failure> {
     let task = args.slot(0);
-    cx.sys.task_set(task, field, value)?;
+    match cx.sys.task_set(task, field, value) {
+        Err(Error::InUse) => return Err(Failure::Refused(RUNNING)),
+        result => result?,
+    }
     match field {
         TaskField::Stack => say!(cx.sys, "task {task}: stack pointer {value:#x}"),
         TaskField::Instruction => say!(cx.sys, "task {task}: instruction pointer {value:#x}"),
@@ -397,6 +400,9 @@ fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     }
 }
 
+/// What a refusal with `Error::InUse` means for a task.
+const RUNNING: &str = "the object is in use: the task runs (set active <task> 0 stops it)";
+
 /// Starts the task in `task`, explaining what a task lacks.
 fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
     match cx.sys.task_start(task) {
@@ -405,8 +411,9 @@ fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
             Ok(())
         }
         Err(Error::NotConfigured) => Err(Failure::Refused(
-            "the task is not fully configured: set its stack, instruction, cpool, table and buffer first",
+            "the task is not fully configured: set stack, instruction, cpool, table, buffer",
         )),
+        Err(Error::InUse) => Err(Failure::Refused(RUNNING)),
         Err(error) => Err(error.into()),
     }
 }

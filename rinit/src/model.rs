@@ -173,7 +173,10 @@ impl System for Model {
 
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
         self.calls.push(format!("task_set({task}, {field:?}, {value:#x})"));
-        self.kind_at(task, ObjectKind::Task)?;
+        // As the kernel: a running task first, then the value.
+        if let Object::Task { running: true, .. } = self.kind_at(task, ObjectKind::Task)? {
+            return Err(Error::InUse);
+        }
         if field.takes_capability() {
             let at = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
             let wanted = match field {
@@ -185,17 +188,18 @@ impl System for Model {
         } else if !is_user_address(value, 0) || value >= abi::USER_END {
             return Err(Error::NotUserAddress);
         }
-        let Object::Task { fields, running } = self.get(task)? else { unreachable!() };
-        if *running {
-            return Err(Error::InUse);
+        if let Object::Task { fields, .. } = self.get(task)? {
+            fields[u64::from(field) as usize - 1] = Some(value);
         }
-        fields[u64::from(field) as usize - 1] = Some(value);
         Ok(())
     }
 
     fn task_start(&mut self, task: CAddr) -> Result<(), Error> {
         self.calls.push(format!("task_start({task})"));
         let Object::Task { fields, running } = self.kind_at(task, ObjectKind::Task)? else { unreachable!() };
+        if *running {
+            return Err(Error::InUse);
+        }
         if fields.iter().any(Option::is_none) {
             return Err(Error::NotConfigured);
         }

@@ -207,7 +207,8 @@ fn kernel_refusals_are_one_line_with_the_kernel_text() {
         ("retype cpool 2 0", "retype cpool: the destination slot is not empty"),
         ("set stack 100 0x1000", "set stack: the capability slot is empty"),
         ("set stack 2 0x1000", "set stack: the capability is of the wrong kind for this call"),
-        ("set cpool 4 0", "set cpool: the object is in use"),
+        ("set cpool 4 0", "set cpool: the object is in use: the task runs (set active <task> 0 stops it)"),
+        ("set active 4 1", "set active: the object is in use: the task runs (set active <task> 0 stops it)"),
         ("set active 100 1", "set active: the capability slot is empty"),
         ("set active 3 1", "set active: the capability is of the wrong kind for this call"),
         ("send cap 100", "send cap: the capability slot is empty"),
@@ -224,7 +225,7 @@ fn kernel_refusals_are_one_line_with_the_kernel_text() {
         ("set buffer 249 100", "set buffer: the capability slot is empty"),
         (
             "set active 249 1",
-            "set active: the task is not fully configured: set its stack, instruction, cpool, table and buffer first",
+            "set active: the task is not fully configured: set stack, instruction, cpool, table, buffer",
         ),
     ];
     for (line, expected) in cases {
