@@ -11,13 +11,17 @@
 //! 2. Write the handler: `fn name(cx: &mut Context, args: &Args) ->
 //!    Result<(), Failure>`. Read the arguments by position with the
 //!    accessor matching the parameter's kind (`args.slot(0)`,
-//!    `args.number(1)`, ...), make the system calls through `cx.sys` (add
-//!    one to [`System`] if it is new), and print with `say!(cx.sys, ...)`.
+//!    `args.number(1)`, ...), make the system calls through `cx.sys` (a
+//!    call the shell did not make yet: a method of [`System`], implemented
+//!    in `src/syscalls.rs` with its `ulib` wrapper and in `src/model.rs`
+//!    for the tests), and print with `say!(cx.sys, ...)`.
 //!    A refusal is returned, not printed: the shell prints it as one line,
 //!    `<command words>: <why>`; `?` on a kernel error gives the kernel's
 //!    own text (`abi::Error`'s Display).
-//! 3. Test it against the model kernel (`model.rs`), beside the others in
-//!    `shell.rs`'s tests: what it prints, and each way it can fail.
+//! 3. Test it against the model kernel, beside the others in
+//!    `src/shell/tests.rs`: what it prints, and each way it can fail.
+//!    `help` lists it, and the parser's tests try its usage line, by
+//!    themselves.
 //!
 //! The parser already checks that arguments are there, are numbers, are
 //! slots from 0 to 255, and that there are no more than the row lists; a

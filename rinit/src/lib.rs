@@ -10,7 +10,7 @@
 //! | [`parse`] | a line to a command of the table, or a one-line error |
 //! | [`number`] | decimal and 0x-hex numbers |
 //! | [`input`] | input channel messages (serial bytes, scancodes) to keys |
-//! | [`line`] | the line editor: echo, backspace, the length limit |
+//! | [`line`](mod@line) | the line editor: echo, backspace, the length limit |
 //! | [`shell`] | the loop: boot lines, prompt, input, editing, running |
 //! | [`system`] | the system calls the shell makes, as a trait |
 //! | [`received`] | the lines the child prints for what it receives |
