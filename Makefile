@@ -93,14 +93,16 @@ with_cmdline = $(if $(CMDLINE), with the kernel command line '$(CMDLINE)')
 images: $(addprefix image-,$(STAGES))
 
 # modules-N: a stage's first user program (stages/0N-*/rinit, package
-# stageN-rinit), built and put in build/stage-N/modules/ before image-N
-# (whose mkiso passes each file there to GRUB as a module). Nothing to do for
-# a stage without one.
+# stageN-rinit; for stage 6, the shell in the top-level rinit/, package
+# rinit), built and put in build/stage-N/modules/ before image-N (whose mkiso
+# passes each file there to GRUB as a module). Nothing to do for a stage
+# without one.
+rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter 6,$(1)),rinit))
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
-	$(if $(wildcard $(call stage_dir,$*)/rinit/Cargo.toml), \
-		$(CARGO) build --release -q -p stage$*-rinit && mkdir -p build/stage-$*/modules && \
-		cp target/release/stage$*-rinit build/stage-$*/modules/rinit, @:)
+	$(if $(call rinit_package,$*), \
+		$(CARGO) build --release -q -p $(call rinit_package,$*) && mkdir -p build/stage-$*/modules && \
+		cp target/release/$(call rinit_package,$*) build/stage-$*/modules/rinit, @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
 
 # ---- booting ---------------------------------------------------------------

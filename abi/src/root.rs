@@ -1,6 +1,7 @@
 //! Where the kernel puts the first task's capabilities in its root pool,
 //! from stage 5 on: what the first task needs to build more tasks, plus the
-//! slots `../shared/SHELL.md` fixes for the stage-6 shell (2, 3, 250, 255),
+//! slots `../shared/SHELL.md` fixes for the stage-6 shell (2, 3, 250, 255)
+//! and the stage-6 input channel (7),
 //! so that stage 6 adds to this layout rather than renumbering it.
 //!
 //! (Stage 4 still prints its own, smaller layout, `abi::root`; this module
@@ -22,6 +23,10 @@ pub const TASK: u8 = 4;
 pub const IMAGE_POOL: u8 = 5;
 /// The task's task buffer page, mapped at [`crate::TASK_BUFFER`].
 pub const TASK_BUFFER: u8 = 6;
+/// The input channel (stage 6): the kernel puts every byte typed on the
+/// serial line and every keyboard scancode into it as a Raw message (see
+/// [`crate::syscall::input`]); the shell takes them.
+pub const INPUT: u8 = 7;
 /// The first of the other untyped regions; the others follow it.
 pub const FIRST_UNTYPED: u8 = 8;
 /// The most other untyped regions the layout has room for.
@@ -43,7 +48,7 @@ pub const LAYOUT: [(u8, u8, &str); 13] = [
     (TASK, TASK, "the task itself"),
     (IMAGE_POOL, IMAGE_POOL, "a pool with the pages and tables of the task's image and stack"),
     (TASK_BUFFER, TASK_BUFFER, "the task buffer page"),
-    (TASK_BUFFER + 1, FIRST_UNTYPED - 1, "free"),
+    (INPUT, INPUT, "the input channel: serial bytes and keyboard scancodes (stage 6)"),
     (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
     (FIRST_FREE, SPARE_BUFFER - 1, "free"),
     (SPARE_BUFFER, SPARE_BUFFER, "a spare task buffer page for a child"),
@@ -72,7 +77,7 @@ mod tests {
         // ../shared/SHELL.md fixes these numbers.
         assert_eq!((CPOOL, UNTYPED, PML4, SPARE_BUFFER, CHANNEL), (0, 2, 3, 250, 255));
         let single = |slot: u8| LAYOUT.iter().any(|&(first, last, _)| first == slot && last == slot);
-        for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, SPARE_BUFFER, CHANNEL] {
+        for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, INPUT, SPARE_BUFFER, CHANNEL] {
             assert!(single(slot), "slot {slot} has its own line");
         }
     }

@@ -129,6 +129,67 @@ impl TaskField {
     }
 }
 
+// ANCHOR: message_kind
+numbered_enum! {
+    /// What a channel message carries (stage 6): the `kind` argument of
+    /// [`Call::ChannelPut`], and what [`Call::ChannelTake`] returns in `rsi`.
+    pub enum MessageKind {
+        /// A number: the value itself.
+        Raw = 1,
+        /// Bytes: the value is their count (at most [`MAX_PAYLOAD`]); they
+        /// travel from the start of the sender's task buffer to the start of
+        /// the taker's.
+        Payload = 2,
+        /// A capability: the sender passes the address of a slot in its
+        /// pool, the taker gets the address where the capability was put
+        /// (the destination it named), or [`REVOKED_IN_FLIGHT`] if the
+        /// object was destroyed while the message waited.
+        Capability = 3,
+    }
+}
+// ANCHOR_END: message_kind
+
+/// The most bytes one [`MessageKind::Payload`] message carries.
+pub const MAX_PAYLOAD: usize = 256;
+const _: () = assert!(MAX_PAYLOAD <= TASK_BUFFER_SIZE, "a payload fits in the task buffer");
+/// The value a taker gets for a [`MessageKind::Capability`] message whose
+/// object was destroyed while it waited in the channel.
+pub const REVOKED_IN_FLIGHT: u64 = u64::MAX;
+
+// ANCHOR: input
+/// The messages of the input channel (stage 6, root slot
+/// [`crate::task_root::INPUT`]): the kernel puts each byte typed on the
+/// serial line and each keyboard scancode as one [`MessageKind::Raw`]
+/// message, `value = byte | source << 8`.
+pub mod input {
+    /// Where an input byte comes from.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum Source {
+        /// A byte received on the serial line (COM1).
+        Serial = 1,
+        /// A PS/2 keyboard scancode, set 1 (one byte of it).
+        Keyboard = 2,
+    }
+
+    /// The message value for `byte` from `source`.
+    pub const fn encode(source: Source, byte: u8) -> u64 {
+        byte as u64 | (source as u64) << 8
+    }
+
+    /// The source and byte of a message value; `None` for a value
+    /// [`encode`] never makes.
+    pub const fn decode(value: u64) -> Option<(Source, u8)> {
+        let byte = (value & 0xff) as u8;
+        match value >> 8 {
+            1 => Some((Source::Serial, byte)),
+            2 => Some((Source::Keyboard, byte)),
+            _ => None,
+        }
+    }
+}
+// ANCHOR_END: input
+
 bitflags::bitflags! {
     /// How [`Call::MapPage`] maps a page. A page is always readable and
     /// user-accessible; it is writable or executable only if asked.
@@ -406,6 +467,31 @@ mod tests {
         assert!(is_user_address(USER_IMAGE_BASE, 1) && is_user_address(CHILD_TASK_BUFFER, PAGE_SIZE));
     }
 
+    #[test]
+    fn message_kinds_round_trip_with_the_design_numbers() {
+        for (kind, number) in [(MessageKind::Raw, 1), (MessageKind::Payload, 2), (MessageKind::Capability, 3)]
+        {
+            assert_eq!(u64::from(kind), number);
+            assert_eq!(MessageKind::try_from(number), Ok(kind));
+        }
+        assert_eq!(MessageKind::ALL.len(), 3);
+        for number in [0, 4, u64::MAX] {
+            assert_eq!(MessageKind::try_from(number), Err(UnknownNumber(number)));
+        }
+    }
+
+    #[test]
+    fn input_values_carry_the_source_above_the_byte() {
+        use input::{Source, decode, encode};
+        assert_eq!(encode(Source::Serial, b'a'), 0x161);
+        assert_eq!(encode(Source::Keyboard, 0x9e), 0x29e);
+        assert_eq!(decode(0x161), Some((Source::Serial, b'a')));
+        assert_eq!(decode(0x2ff), Some((Source::Keyboard, 0xff)));
+        for value in [0, 0x61, 0x361, 1 << 16 | 0x161, u64::MAX] {
+            assert_eq!(decode(value), None, "{value:#x}");
+        }
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(number in any::<u64>(), args in any::<[u64; 6]>(), rdx in any::<u64>(),
@@ -422,6 +508,12 @@ mod tests {
             }
             if let Ok(rights) = MapRights::from_raw(number) {
                 prop_assert_eq!(rights.bits(), number);
+            }
+            if let Ok(kind) = MessageKind::try_from(number) {
+                prop_assert_eq!(u64::from(kind), number);
+            }
+            if let Some((source, byte)) = input::decode(number) {
+                prop_assert_eq!(input::encode(source, byte), number);
             }
             let syscall = SyscallArgs { number, args };
             let _ = syscall.call();

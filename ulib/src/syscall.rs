@@ -14,7 +14,7 @@
 //! in this address space runs beside this one, like a thread.
 
 use crate::io::TaskBuffer;
-use abi::syscall::{Call, ListEntry, MapRights, TaskField, decode_result};
+use abi::syscall::{Call, ListEntry, MAX_PAYLOAD, MapRights, MessageKind, TaskField, decode_result};
 use abi::{CAddr, Error, ObjectKind};
 use core::arch::asm;
 
@@ -162,3 +162,59 @@ pub unsafe fn task_start(task: CAddr) -> Result<u64, Error> {
 pub fn task_stop(task: CAddr) -> Result<u64, Error> {
     call(Call::TaskStop, [task.to_raw(), 0, 0, 0, 0, 0])
 }
+
+// ANCHOR: channels
+/// Puts a message on the channel in `channel` (stage 6): for
+/// [`MessageKind::Raw`] the number `value`; for [`MessageKind::Capability`]
+/// the raw address (`CAddr::to_raw`) of a slot whose capability is copied
+/// into the message; for [`MessageKind::Payload`] the length of the bytes
+/// at the start of the task buffer (prefer [`channel_put_payload`]).
+/// Never waits: a full channel is [`Error::ChannelFull`].
+pub fn channel_put(channel: CAddr, kind: MessageKind, value: u64) -> Result<u64, Error> {
+    call(Call::ChannelPut, [channel.to_raw(), u64::from(kind), value, 0, 0, 0])
+}
+
+/// Puts `bytes` (at most [`MAX_PAYLOAD`]) on the channel in `channel` as a
+/// [`MessageKind::Payload`]: copies them to the start of the task buffer,
+/// from where the kernel copies them into the message.
+pub fn channel_put_payload(channel: CAddr, bytes: &[u8]) -> Result<u64, Error> {
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(Error::BufferTooLong);
+    }
+    TaskBuffer::current().write(0, bytes);
+    channel_put(channel, MessageKind::Payload, bytes.len() as u64)
+}
+
+/// Takes the oldest message of the channel in `channel`, waiting for one
+/// if it is empty. A capability goes into the slot `destination`, which
+/// must then be empty (else [`Error::SlotOccupied`], and the message stays).
+/// Returns the message's kind and value: the number for
+/// [`MessageKind::Raw`]; the length for [`MessageKind::Payload`], whose
+/// bytes the kernel copied to the start of the task buffer; for
+/// [`MessageKind::Capability`], `destination` as a raw address, or
+/// `abi::syscall::REVOKED_IN_FLIGHT` if the object was destroyed while the
+/// message waited.
+pub fn channel_take(channel: CAddr, destination: CAddr) -> Result<(MessageKind, u64), Error> {
+    let (rax, rdx, rsi): (u64, u64, u64);
+    // SAFETY: as in `raw`, with one difference the ABI documents for this
+    // call: the kernel returns the message kind in rsi, so rsi is an output
+    // too. Taking a message writes at most the task buffer and the empty
+    // destination slot: nothing Rust code here owns.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") u64::from(Call::ChannelTake) => rax,
+            in("rdi") channel.to_raw(),
+            inlateout("rsi") destination.to_raw() => rsi,
+            lateout("rdx") rdx,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    let value = decode(rax, rdx)?;
+    let kind =
+        MessageKind::try_from(rsi).unwrap_or_else(|unknown| panic!("the kernel took a message of {unknown}"));
+    Ok((kind, value))
+}
+// ANCHOR_END: channels

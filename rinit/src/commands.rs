@@ -1,0 +1,515 @@
+//! The shell's commands: one table, [`COMMANDS`], and one handler function
+//! per command below it. The parser (`parse.rs`), `help` and the error
+//! messages all read the table, so a command exists once, here.
+//!
+//! # Adding a command
+//!
+//! 1. Add a row to [`COMMANDS`]: the command's words (one or two, e.g.
+//!    `"send raw"`), its parameters ([`Param`]: a slot, a number, `1|0`, or
+//!    the rest of the line as text), a help text of a few words, and the
+//!    handler.
+//! 2. Write the handler: `fn name(cx: &mut Context, args: &Args) ->
+//!    Result<(), Failure>`. Read the arguments by position with the
+//!    accessor matching the parameter's kind (`args.slot(0)`,
+//!    `args.number(1)`, ...), make the system calls through `cx.sys` (a
+//!    call the shell did not make yet: a method of [`System`], implemented
+//!    in `src/syscalls.rs` with its `ulib` wrapper and in `src/model.rs`
+//!    for the tests), and print with `say!(cx.sys, ...)`.
+//!    A refusal is returned, not printed: the shell prints it as one line,
+//!    `<command words>: <why>`; `?` on a kernel error gives the kernel's
+//!    own text (`abi::Error`'s Display).
+//! 3. Test it against the model kernel, beside the others in
+//!    `src/shell/tests.rs`: what it prints, and each way it can fail.
+//!    `help` lists it, and the parser's tests try its usage line, by
+//!    themselves.
+//!
+//! The parser already checks that arguments are there, are numbers, are
+//! slots from 0 to 255, and that there are no more than the row lists; a
+//! handler never sees a bad argument.
+
+use crate::system::{Message, System, say};
+use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
+use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, UNTYPED};
+use abi::{CAddr, Error, ObjectKind};
+use core::fmt;
+
+/// The slot `start child` makes the child's task in (the walkthrough of
+/// `SHELL.md` uses it too).
+pub const CHILD_TASK: u8 = 249;
+
+/// One parameter of a command: what the parser accepts for it, and its
+/// name in the usage line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    /// A slot of the root pool: a number from 0 to 255.
+    Slot(&'static str),
+    /// Any number that fits in 64 bits.
+    Number(&'static str),
+    /// `1` (on, start) or `0` (off, stop).
+    OnOff,
+    /// The rest of the line, as typed (may be empty); only as the last
+    /// parameter.
+    Text(&'static str),
+}
+
+/// A command: its words, parameters, help and handler.
+pub struct CommandSpec {
+    /// The words that name it, separated by one space: `"retype task"`.
+    pub words: &'static str,
+    /// Its parameters, in order.
+    pub params: &'static [Param],
+    /// What it does, in a few words (for `help`).
+    pub help: &'static str,
+    /// What runs it.
+    pub run: Handler,
+}
+
+/// A command's handler: runs the command with arguments the parser checked.
+pub type Handler = fn(&mut Context, &Args) -> Result<(), Failure>;
+
+// ANCHOR: commands
+/// Every command, in the order `help` lists them.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec { words: "help", params: &[], help: "lists the commands with their arguments", run: help },
+    CommandSpec {
+        words: "echo",
+        params: &[Param::Text("message")],
+        help: "prints the message back",
+        run: echo,
+    },
+    CommandSpec { words: "list", params: &[], help: "the occupied slots of the root CPool", run: list },
+    CommandSpec {
+        words: "retype cpool",
+        params: &[Param::Slot("src"), Param::Slot("dst")],
+        help: "new CPool in slot dst, from untyped src",
+        run: retype_cpool,
+    },
+    CommandSpec {
+        words: "retype task",
+        params: &[Param::Slot("src"), Param::Slot("dst")],
+        help: "new inactive task in dst, from untyped src",
+        run: retype_task,
+    },
+    CommandSpec {
+        words: "set stack",
+        params: &[Param::Slot("task"), Param::Number("value")],
+        help: "the task's initial stack pointer",
+        run: set_stack,
+    },
+    CommandSpec {
+        words: "set instruction",
+        params: &[Param::Slot("task"), Param::Number("value")],
+        help: "the task's initial instruction pointer",
+        run: set_instruction,
+    },
+    CommandSpec {
+        words: "set cpool",
+        params: &[Param::Slot("task"), Param::Slot("slot")],
+        help: "the task's root CPool",
+        run: set_cpool,
+    },
+    CommandSpec {
+        words: "set table",
+        params: &[Param::Slot("task"), Param::Slot("slot")],
+        help: "the task's top-level page table (PML4)",
+        run: set_table,
+    },
+    CommandSpec {
+        words: "set buffer",
+        params: &[Param::Slot("task"), Param::Slot("slot")],
+        help: "the task's task buffer page",
+        run: set_buffer,
+    },
+    CommandSpec {
+        words: "set active",
+        params: &[Param::Slot("task"), Param::OnOff],
+        help: "starts (1) or stops (0) the task",
+        run: set_active,
+    },
+    CommandSpec {
+        words: "start child",
+        params: &[],
+        help: "all of the above for a child in 249",
+        run: start_child,
+    },
+    CommandSpec {
+        words: "send raw",
+        params: &[Param::Number("n")],
+        help: "puts the number n on channel 255",
+        run: send_raw,
+    },
+    CommandSpec {
+        words: "send cap",
+        params: &[Param::Slot("slot")],
+        help: "sends the capability in slot over 255",
+        run: send_cap,
+    },
+    CommandSpec {
+        words: "send text",
+        params: &[Param::Text("message")],
+        help: "sends the message as bytes over 255",
+        run: send_text,
+    },
+    CommandSpec { words: "shutdown", params: &[], help: "stops the machine", run: shutdown },
+];
+// ANCHOR_END: commands
+
+/// What a handler works with.
+pub struct Context<'s> {
+    /// The kernel and the console.
+    pub sys: &'s mut dyn System,
+    /// Where the child starts (printed at boot).
+    pub child: Child,
+}
+
+/// Where the child task starts: what `start child` sets, and what the
+/// manual walkthrough types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Child {
+    /// Its entry (instruction pointer).
+    pub entry: u64,
+    /// Its initial stack pointer.
+    pub stack_pointer: u64,
+}
+
+/// Why a command did not do what it was asked: printed as one line after
+/// the command's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The kernel refused a system call: its own explanation.
+    Kernel(Error),
+    /// The shell's explanation (which may repeat the kernel's and add what
+    /// to do about it).
+    Refused(&'static str),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Kernel(error)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Failure::Kernel(error) => write!(f, "{error}"),
+            Failure::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The most parameters a command has.
+pub const MAX_PARAMS: usize = 4;
+
+/// One checked argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'l> {
+    /// For [`Param::Slot`].
+    Slot(u8),
+    /// For [`Param::Number`].
+    Number(u64),
+    /// For [`Param::OnOff`]: `true` for 1.
+    On(bool),
+    /// For [`Param::Text`].
+    Text(&'l str),
+}
+
+/// A command's checked arguments, one [`Value`] per parameter, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Args<'l> {
+    values: [Value<'l>; MAX_PARAMS],
+    len: usize,
+}
+
+impl<'l> Args<'l> {
+    /// No arguments yet.
+    pub const fn new() -> Args<'l> {
+        Args { values: [Value::Number(0); MAX_PARAMS], len: 0 }
+    }
+
+    /// Adds the next argument (the parser checks there is room).
+    pub fn push(&mut self, value: Value<'l>) {
+        self.values[self.len] = value;
+        self.len += 1;
+    }
+
+    /// The arguments, in order.
+    pub fn values(&self) -> &[Value<'l>] {
+        &self.values[..self.len]
+    }
+
+    /// Argument `index`, a [`Param::Slot`], as a root pool address.
+    ///
+    /// # Panics
+    /// If the table gives the command another parameter there: the handler
+    /// and its row disagree (the tests run every command).
+    pub fn slot(&self, index: usize) -> CAddr {
+        match self.values().get(index) {
+            Some(Value::Slot(slot)) => CAddr::root(*slot),
+            other => panic!("argument {index} is not a slot: {other:?}"),
+        }
+    }
+
+    /// Argument `index`, a [`Param::Number`] (panics like [`Args::slot`]).
+    pub fn number(&self, index: usize) -> u64 {
+        match self.values().get(index) {
+            Some(Value::Number(value)) => *value,
+            other => panic!("argument {index} is not a number: {other:?}"),
+        }
+    }
+
+    /// Argument `index`, a [`Param::OnOff`] (panics like [`Args::slot`]).
+    pub fn on(&self, index: usize) -> bool {
+        match self.values().get(index) {
+            Some(Value::On(on)) => *on,
+            other => panic!("argument {index} is not 1|0: {other:?}"),
+        }
+    }
+
+    /// Argument `index`, a [`Param::Text`] (panics like [`Args::slot`]).
+    pub fn text(&self, index: usize) -> &'l str {
+        match self.values().get(index) {
+            Some(Value::Text(text)) => text,
+            other => panic!("argument {index} is not text: {other:?}"),
+        }
+    }
+}
+
+impl Default for Args<'_> {
+    fn default() -> Self {
+        Args::new()
+    }
+}
+
+/// A command's usage line: its words and parameters, `retype task <src> <dst>`.
+pub struct Usage<'c>(pub &'c CommandSpec);
+
+impl fmt::Display for Usage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0.words)?;
+        for param in self.0.params {
+            match param {
+                Param::Slot(name) | Param::Number(name) | Param::Text(name) => write!(f, " <{name}>")?,
+                Param::OnOff => f.write_str(" 1|0")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+// ANCHOR: help
+fn help(cx: &mut Context, _: &Args) -> Result<(), Failure> {
+    say!(cx.sys, "Commands (numbers in decimal or 0x-hex, slots 0 to 255):");
+    for command in COMMANDS {
+        // Padding needs a string: format the usage into a small buffer.
+        let mut usage = Line::new();
+        let _ = fmt::write(&mut usage, format_args!("{}", Usage(command)));
+        say!(cx.sys, "  {:<31} {}", usage.as_str(), command.help);
+    }
+    Ok(())
+}
+// ANCHOR_END: help
+
+fn echo(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    say!(cx.sys, "{}", args.text(0));
+    Ok(())
+}
+
+// ANCHOR: list
+fn list(cx: &mut Context, _: &Args) -> Result<(), Failure> {
+    let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
+    let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
+    for entry in &entries[..count] {
+        say!(cx.sys, "{}", Listed(entry));
+    }
+    Ok(())
+}
+// ANCHOR_END: list
+
+/// One line of `list`: `  2: Untyped, 1044480 bytes free`.
+pub struct Listed<'e>(pub &'e ListEntry);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let ListEntry { slot, kind, detail } = *self.0;
+        write!(f, "{slot:>3}: ")?;
+        match ObjectKind::try_from(u64::from(kind)) {
+            Ok(kind @ ObjectKind::Untyped) => write!(f, "{kind}, {detail} bytes free"),
+            Ok(kind @ ObjectKind::CPool) => write!(f, "{kind}, {detail} slots used"),
+            Ok(kind) => write!(f, "{kind}"),
+            Err(_) => write!(f, "unknown kind {kind}"),
+        }
+    }
+}
+
+fn retype_cpool(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    retype(cx, args, ObjectKind::CPool)
+}
+
+fn retype_task(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    retype(cx, args, ObjectKind::Task)
+}
+
+fn retype(cx: &mut Context, args: &Args, kind: ObjectKind) -> Result<(), Failure> {
+    let (untyped, destination) = (args.slot(0), args.slot(1));
+    cx.sys.retype(untyped, kind, destination)?;
+    say!(cx.sys, "slot {destination}: {} {kind} made from untyped slot {untyped}", kind.article());
+    Ok(())
+}
+
+fn set_stack(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    set(cx, args, TaskField::Stack, args.number(1))
+}
+
+fn set_instruction(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    set(cx, args, TaskField::Instruction, args.number(1))
+}
+
+fn set_cpool(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    set(cx, args, TaskField::CPool, args.slot(1).to_raw())
+}
+
+fn set_table(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    set(cx, args, TaskField::Table, args.slot(1).to_raw())
+}
+
+fn set_buffer(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    set(cx, args, TaskField::Buffer, args.slot(1).to_raw())
+}
+
+fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<(), Failure> {
+    let task = args.slot(0);
+    match cx.sys.task_set(task, field, value) {
+        Err(Error::InUse) => return Err(Failure::Refused(RUNNING)),
+        result => result?,
+    }
+    match field {
+        TaskField::Stack => say!(cx.sys, "task {task}: stack pointer {value:#x}"),
+        TaskField::Instruction => say!(cx.sys, "task {task}: instruction pointer {value:#x}"),
+        TaskField::CPool => say!(cx.sys, "task {task}: root CPool from slot {}", args.slot(1)),
+        TaskField::Table => say!(cx.sys, "task {task}: page table from slot {}", args.slot(1)),
+        TaskField::Buffer => say!(cx.sys, "task {task}: task buffer from slot {}", args.slot(1)),
+    }
+    Ok(())
+}
+
+fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    let task = args.slot(0);
+    if args.on(1) {
+        start(cx, task)
+    } else {
+        cx.sys.task_stop(task)?;
+        say!(cx.sys, "task {task}: stopped");
+        Ok(())
+    }
+}
+
+/// What a refusal with `Error::InUse` means for a task.
+const RUNNING: &str = "the object is in use: the task runs (set active <task> 0 stops it)";
+
+/// Starts the task in `task`, explaining what a task lacks.
+fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
+    match cx.sys.task_start(task) {
+        Ok(()) => {
+            say!(cx.sys, "task {task}: started");
+            Ok(())
+        }
+        Err(Error::NotConfigured) => Err(Failure::Refused(
+            "the task is not fully configured: set stack, instruction, cpool, table, buffer",
+        )),
+        Err(Error::InUse) => Err(Failure::Refused(RUNNING)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+// ANCHOR: start_child
+fn start_child(cx: &mut Context, _: &Args) -> Result<(), Failure> {
+    let task = CAddr::root(CHILD_TASK);
+    match cx.sys.retype(CAddr::root(UNTYPED), ObjectKind::Task, task) {
+        Err(Error::SlotOccupied) => {
+            return Err(Failure::Refused(
+                "slot 249 is not empty: the child was made already (one child at a time)",
+            ));
+        }
+        result => result?,
+    }
+    let Child { entry, stack_pointer } = cx.child;
+    cx.sys.task_set(task, TaskField::Stack, stack_pointer)?;
+    cx.sys.task_set(task, TaskField::Instruction, entry)?;
+    cx.sys.task_set(task, TaskField::CPool, CAddr::root(CPOOL).to_raw())?;
+    cx.sys.task_set(task, TaskField::Table, CAddr::root(PML4).to_raw())?;
+    cx.sys.task_set(task, TaskField::Buffer, CAddr::root(SPARE_BUFFER).to_raw())?;
+    say!(cx.sys, "task {task}: the child, entry {entry:#x}, stack pointer {stack_pointer:#x}");
+    start(cx, task)
+}
+// ANCHOR_END: start_child
+
+fn send_raw(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    send(cx, Message::Raw(args.number(0)))
+}
+
+fn send_cap(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    send(cx, Message::Capability(args.slot(0)))
+}
+
+fn send_text(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    let text = args.text(0).as_bytes();
+    if text.len() > MAX_PAYLOAD {
+        // A line is shorter (`line::MAX_LINE`); this keeps it so.
+        return Err(Failure::Refused("the message is longer than a payload (256 bytes)"));
+    }
+    send(cx, Message::Payload(text))
+}
+
+/// Puts `message` on channel 255, then lets the child run so that what it
+/// prints comes before the next prompt.
+///
+/// Without a child, messages wait in the channel (it is a queue) until one
+/// takes them; when it is full, `send` says so.
+fn send(cx: &mut Context, message: Message) -> Result<(), Failure> {
+    match cx.sys.channel_put(CAddr::root(CHANNEL), message) {
+        Ok(()) => {}
+        Err(Error::ChannelFull) => {
+            return Err(Failure::Refused("the channel is full: no task takes its messages (start child?)"));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    cx.sys.yield_now();
+    Ok(())
+}
+
+fn shutdown(cx: &mut Context, _: &Args) -> Result<(), Failure> {
+    say!(cx.sys, "shutting down");
+    cx.sys.exit(0);
+    Ok(())
+}
+
+/// A line of text built in place (no heap): for formatting that needs a
+/// `&str`, such as padding.
+struct Line {
+    bytes: [u8; 80],
+    len: usize,
+}
+
+impl Line {
+    const fn new() -> Line {
+        Line { bytes: [0; 80], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are copied in (`write_str`).
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let end = self.len + text.len();
+        if end > self.bytes.len() {
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+//! Stage 6's first program, `rinit`: the interactive shell of the full
+//! system, and the child task it starts.
+//!
+//! At boot, rinit prepares the child (its task buffer mapped at
+//! `abi::CHILD_TASK_BUFFER`, its stack), prints where the child starts,
+//! and shows the prompt. Then it reads keys from the input channel, edits
+//! the line, and runs each line as a command. The shell itself is the
+//! library beside this file (`lib.rs`: parser, commands, line editor, key
+//! decoding), which runs in host tests; this file adds what needs the
+//! kernel:
+//!
+//! - `syscalls`: the shell's `System` trait on the real kernel, via `ulib`;
+//! - `child`: the child task, which prints what channel 255 brings.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod child;
+mod syscalls;
+
+use rinit::shell::Shell;
+
+ulib::entry!(main);
+
+// ANCHOR: main
+/// Prepares the child, then runs the shell (until `shutdown`).
+fn main(_args: &str) -> Result<(), ulib::Error> {
+    let child = child::prepare();
+    Shell::new(child).run(&mut syscalls::Kernel)
+}
+// ANCHOR_END: main

@@ -1,0 +1,380 @@
+//! The shell against the model kernel: typed over serial (and once on the
+//! keyboard), as `SHELL.md`'s users would, checking every line printed.
+
+use super::*;
+use crate::commands::{CHILD_TASK, COMMANDS};
+use crate::model::{CHANNEL_CAPACITY, Model, Object, Sent};
+use abi::ObjectKind;
+use abi::syscall::input::{Source, encode};
+use abi::task_root::UNTYPED;
+use proptest::prelude::*;
+
+const CHILD: Child = Child { entry: 0x40_1a20, stack_pointer: 0x41_fff0 };
+
+/// A shell on a fresh model.
+fn start() -> (Model, Shell) {
+    (Model::new(), Shell::new(CHILD))
+}
+
+/// Types `text` over serial; returns everything printed meanwhile.
+fn typed(model: &mut Model, shell: &mut Shell, text: &str) -> String {
+    let before = model.output.len();
+    for byte in text.bytes() {
+        shell.input(model, encode(Source::Serial, byte));
+    }
+    model.output[before..].to_owned()
+}
+
+/// Types `line` and Enter; returns the lines the command printed (without
+/// the echo of the line and the next prompt, which it checks).
+fn answer(model: &mut Model, shell: &mut Shell, line: &str) -> Vec<String> {
+    let printed = typed(model, shell, &format!("{line}\r"));
+    let rest =
+        printed.strip_prefix(&format!("{line}\n")).unwrap_or_else(|| panic!("echo of {line:?}: {printed:?}"));
+    let rest = rest.strip_suffix(PROMPT).unwrap_or_else(|| panic!("no prompt after {line:?}: {printed:?}"));
+    rest.lines().map(str::to_owned).collect()
+}
+
+/// The one line `line` gets.
+fn one_line(model: &mut Model, shell: &mut Shell, line: &str) -> String {
+    let lines = answer(model, shell, line);
+    assert_eq!(lines.len(), 1, "{line:?} printed {lines:?}");
+    lines.into_iter().next().unwrap()
+}
+
+#[test]
+fn boot_prints_where_the_child_starts_then_the_prompt() {
+    let (mut model, mut shell) = start();
+    assert_eq!(shell.run(&mut model), Err(Error::ChannelClosed), "the model ends the run");
+    assert_eq!(
+        model.output,
+        "Child entry should be at: 0x401a20 (4200992)\n\
+         Child stack pointer should be at: 0x41fff0 (4325360)\n\
+         Type help for the commands.\n\
+         rinit> "
+    );
+}
+
+#[test]
+fn run_serves_the_input_channel() {
+    let (mut model, mut shell) = start();
+    model.input.extend(b"echo hi\r".map(|byte| encode(Source::Serial, byte)));
+    assert_eq!(shell.run(&mut model), Err(Error::ChannelClosed));
+    assert!(model.output.ends_with("rinit> echo hi\nhi\nrinit> "), "{:?}", model.output);
+}
+
+#[test]
+fn help_lists_every_command_with_its_arguments() {
+    let (mut model, mut shell) = start();
+    let lines = answer(&mut model, &mut shell, "help");
+    assert_eq!(lines.len(), 1 + COMMANDS.len());
+    assert_eq!(lines[0], "Commands (numbers in decimal or 0x-hex, slots 0 to 255):");
+    assert_eq!(lines[1], "  help                            lists the commands with their arguments");
+    assert!(lines.contains(&"  set active <task> 1|0           starts (1) or stops (0) the task".to_owned()));
+    for (line, command) in lines[1..].iter().zip(COMMANDS) {
+        assert!(line.starts_with(&format!("  {}", crate::commands::Usage(command))), "{line}");
+        assert!(line.len() <= 80, "fits the VGA screen: {line}");
+    }
+}
+
+#[test]
+fn echo_prints_the_message() {
+    let (mut model, mut shell) = start();
+    assert_eq!(one_line(&mut model, &mut shell, "echo Hello,   world!"), "Hello,   world!");
+    assert_eq!(one_line(&mut model, &mut shell, "echo"), "");
+}
+
+#[test]
+fn list_prints_each_occupied_slot() {
+    let (mut model, mut shell) = start();
+    let lines = answer(&mut model, &mut shell, "list");
+    assert_eq!(
+        lines,
+        [
+            "  0: CPool, 11 slots used",
+            "  1: DevicePage",
+            "  2: Untyped, 65536 bytes free",
+            "  3: PML4",
+            "  4: Task",
+            "  5: CPool, 0 slots used",
+            "  6: RawPage",
+            "  7: Channel",
+            "  8: Untyped, 1048576 bytes free",
+            "250: RawPage",
+            "255: Channel",
+        ]
+    );
+}
+
+#[test]
+fn the_walkthrough_of_shell_md() {
+    let (mut model, mut shell) = start();
+    let lines = [
+        ("retype task 2 249".to_owned(), "slot 249: a Task made from untyped slot 2"),
+        (format!("set stack 249 {}", CHILD.stack_pointer), "task 249: stack pointer 0x41fff0"),
+        (format!("set instruction 249 {}", CHILD.entry), "task 249: instruction pointer 0x401a20"),
+        ("set cpool 249 0".to_owned(), "task 249: root CPool from slot 0"),
+        ("set table 249 3".to_owned(), "task 249: page table from slot 3"),
+        ("set buffer 249 250".to_owned(), "task 249: task buffer from slot 250"),
+        ("set active 249 1".to_owned(), "task 249: started"),
+    ];
+    for (line, expected) in &lines {
+        assert_eq!(one_line(&mut model, &mut shell, line), *expected);
+    }
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new(), "the child answers");
+    assert_eq!(model.channel(), &[Sent::Raw(5)]);
+    assert_eq!(model.yields, 1, "the shell lets the child print first");
+    let fields = [Some(CHILD.stack_pointer), Some(CHILD.entry), Some(0x0001), Some(0x0301), Some(0xfa01)];
+    assert_eq!(model.slot(CHILD_TASK), Some(&Object::Task { fields, running: true }));
+    assert_eq!(one_line(&mut model, &mut shell, "set active 249 0"), "task 249: stopped");
+}
+
+#[test]
+fn hex_works_wherever_numbers_do() {
+    let (mut model, mut shell) = start();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "retype task 0x2 0xf9"),
+        "slot 249: a Task made from untyped slot 2"
+    );
+    assert_eq!(
+        one_line(&mut model, &mut shell, "set stack 0xf9 0x41fff0"),
+        "task 249: stack pointer 0x41fff0"
+    );
+}
+
+#[test]
+fn start_child_does_the_walkthrough_in_one_step_once() {
+    let (mut model, mut shell) = start();
+    assert_eq!(
+        answer(&mut model, &mut shell, "start child"),
+        ["task 249: the child, entry 0x401a20, stack pointer 0x41fff0", "task 249: started"]
+    );
+    assert_eq!(
+        model.calls,
+        [
+            "retype(2, Task, 249)",
+            "task_set(249, Stack, 0x41fff0)",
+            "task_set(249, Instruction, 0x401a20)",
+            "task_set(249, CPool, 0x1)",
+            "task_set(249, Table, 0x301)",
+            "task_set(249, Buffer, 0xfa01)",
+            "task_start(249)",
+        ]
+    );
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "start child"),
+        "start child: slot 249 is not empty: the child was made already (one child at a time)"
+    );
+    assert_eq!(model.slots, before, "nothing changed");
+    assert_eq!(model.calls.len(), 8, "only the refused retype");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new());
+    assert_eq!(model.channel(), &[Sent::Raw(5)]);
+}
+
+#[test]
+fn send_cap_and_send_text() {
+    let (mut model, mut shell) = start();
+    assert_eq!(answer(&mut model, &mut shell, "send cap 0"), Vec::<String>::new());
+    assert_eq!(answer(&mut model, &mut shell, "send text hello child"), Vec::<String>::new());
+    assert_eq!(
+        model.channel(),
+        &[Sent::Capability(ObjectKind::CPool), Sent::Payload(b"hello child".to_vec())]
+    );
+}
+
+#[test]
+fn send_before_a_child_queues_until_the_channel_is_full() {
+    let (mut model, mut shell) = start();
+    for n in 0..CHANNEL_CAPACITY {
+        assert_eq!(answer(&mut model, &mut shell, &format!("send raw {n}")), Vec::<String>::new());
+    }
+    assert_eq!(
+        one_line(&mut model, &mut shell, "send raw 16"),
+        "send raw: the channel is full: no task takes its messages (start child?)"
+    );
+    assert_eq!(model.channel().len(), CHANNEL_CAPACITY);
+    assert_eq!(model.channel()[0], Sent::Raw(0), "in order");
+    assert_eq!(one_line(&mut model, &mut shell, "echo still here"), "still here");
+}
+
+#[test]
+fn kernel_refusals_are_one_line_with_the_kernel_text() {
+    let (mut model, mut shell) = start();
+    let cases = [
+        ("retype task 100 101", "retype task: the capability slot is empty"),
+        ("retype task 5 101", "retype task: the capability is of the wrong kind for this call"),
+        ("retype cpool 2 0", "retype cpool: the destination slot is not empty"),
+        ("set stack 100 0x1000", "set stack: the capability slot is empty"),
+        ("set stack 2 0x1000", "set stack: the capability is of the wrong kind for this call"),
+        ("set cpool 4 0", "set cpool: the object is in use: the task runs (set active <task> 0 stops it)"),
+        ("set active 4 1", "set active: the object is in use: the task runs (set active <task> 0 stops it)"),
+        ("set active 100 1", "set active: the capability slot is empty"),
+        ("set active 3 1", "set active: the capability is of the wrong kind for this call"),
+        ("send cap 100", "send cap: the capability slot is empty"),
+    ];
+    for (line, expected) in cases {
+        let before = model.slots.clone();
+        assert_eq!(one_line(&mut model, &mut shell, line), expected);
+        assert_eq!(model.slots, before, "{line}: a refusal changes nothing");
+    }
+    one_line(&mut model, &mut shell, "retype task 2 249");
+    let cases = [
+        ("set stack 249 0xffff800000000000", "set stack: the address is not in the user half"),
+        ("set table 249 0", "set table: the capability is of the wrong kind for this call"),
+        ("set buffer 249 100", "set buffer: the capability slot is empty"),
+        (
+            "set active 249 1",
+            "set active: the task is not fully configured: set stack, instruction, cpool, table, buffer",
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(one_line(&mut model, &mut shell, line), expected);
+    }
+    // Until the untyped runs out.
+    for slot in 100..115 {
+        one_line(&mut model, &mut shell, &format!("retype cpool {UNTYPED} {slot}"));
+    }
+    assert_eq!(
+        one_line(&mut model, &mut shell, "retype cpool 2 115"),
+        "retype cpool: not enough untyped memory left"
+    );
+}
+
+#[test]
+fn what_users_will_also_try_gets_one_line_and_the_shell_goes_on() {
+    let (mut model, mut shell) = start();
+    let mistakes = [
+        ("lsit", "unknown command \"lsit\" (did you mean list?): type help"),
+        ("frobnicate 1 2", "unknown command \"frobnicate\": type help"),
+        ("retype", "retype: expected cpool or task after retype"),
+        ("retype task", "retype task: missing <src> (usage: retype task <src> <dst>)"),
+        ("retype task two 249", "retype task: <src> \"two\": not a number (use decimal, or hex after 0x)"),
+        ("retype task 2 256", "retype task: <dst> \"256\": slots are numbered 0 to 255"),
+        ("send raw 0x", "send raw: <n> \"0x\": 0x must be followed by hex digits"),
+        ("send raw -5", "send raw: <n> \"-5\": numbers cannot be negative"),
+        (
+            "send raw 99999999999999999999",
+            "send raw: <n> \"99999999999999999999\": too large: numbers fit in 64 bits (at most 0xffffffffffffffff)",
+        ),
+        ("set active 249 2", "set active: \"2\" is neither 1 (start) nor 0 (stop)"),
+        ("list everything", "list: unexpected \"everything\" (usage: list)"),
+    ];
+    for (line, expected) in mistakes {
+        assert_eq!(one_line(&mut model, &mut shell, line), expected);
+        assert_eq!(one_line(&mut model, &mut shell, "echo ok"), "ok", "after {line:?}");
+    }
+    assert!(model.calls.is_empty(), "no mistake reached the kernel: {:?}", model.calls);
+}
+
+#[test]
+fn empty_lines_just_prompt_again() {
+    let (mut model, mut shell) = start();
+    assert_eq!(typed(&mut model, &mut shell, "\r"), "\nrinit> ");
+    assert_eq!(typed(&mut model, &mut shell, "   \r"), "   \nrinit> ");
+}
+
+#[test]
+fn backspace_erases_on_screen_and_in_the_line() {
+    let (mut model, mut shell) = start();
+    let printed = typed(&mut model, &mut shell, "echo hellp\x7fo\x08\x08lo\r");
+    assert_eq!(printed, "echo hellp\x08 \x08o\x08 \x08\x08 \x08lo\nhello\nrinit> ");
+    assert_eq!(typed(&mut model, &mut shell, "\x7f\x7f"), "", "nothing to erase");
+}
+
+#[test]
+fn a_long_line_is_refused_and_the_next_one_runs() {
+    let (mut model, mut shell) = start();
+    let long = format!("echo {}", "x".repeat(200));
+    let printed = typed(&mut model, &mut shell, &format!("{long}\r"));
+    assert_eq!(
+        printed,
+        format!(
+            "{}\nline too long: 120 characters at most; 85 more were dropped; nothing ran\nrinit> ",
+            &long[..120]
+        )
+    );
+    assert_eq!(one_line(&mut model, &mut shell, "echo fine"), "fine");
+}
+
+#[test]
+fn typed_on_the_keyboard() {
+    let (mut model, mut shell) = start();
+    // "echo Hi", Enter: make and break codes, with shift for the H.
+    let scancodes = [
+        0x12, 0x92, 0x2e, 0xae, 0x23, 0xa3, 0x18, 0x98, 0x39, 0xb9, 0x2a, 0x23, 0xa3, 0xaa, 0x17, 0x97, 0x1c,
+        0x9c,
+    ];
+    for code in scancodes {
+        shell.input(&mut model, encode(Source::Keyboard, code));
+    }
+    assert_eq!(model.output, "echo Hi\nHi\nrinit> ");
+}
+
+#[test]
+fn shutdown_exits_with_zero() {
+    let (mut model, mut shell) = start();
+    assert_eq!(one_line(&mut model, &mut shell, "shutdown"), "shutting down");
+    assert_eq!(model.exit_code, Some(0));
+}
+
+/// Words that make up lines the shell understands, partly.
+fn word() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just("help"),
+        Just("echo"),
+        Just("list"),
+        Just("retype"),
+        Just("cpool"),
+        Just("task"),
+        Just("set"),
+        Just("stack"),
+        Just("instruction"),
+        Just("table"),
+        Just("buffer"),
+        Just("active"),
+        Just("start"),
+        Just("child"),
+        Just("send"),
+        Just("raw"),
+        Just("cap"),
+        Just("text"),
+        Just("0"),
+        Just("1"),
+        Just("2"),
+        Just("3"),
+        Just("249"),
+        Just("250"),
+        Just("255"),
+        Just("256"),
+        Just("0x"),
+        Just("-1"),
+        Just("x"),
+    ]
+}
+
+proptest! {
+    /// Arbitrary bytes over serial: the shell never panics, and each Enter
+    /// gives a prompt.
+    #[test]
+    fn any_serial_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let (mut model, mut shell) = start();
+        for byte in bytes {
+            shell.input(&mut model, encode(Source::Serial, byte));
+        }
+    }
+
+    /// Lines of command words and numbers against the model: every line
+    /// ends in a prompt, and every refusal is one line.
+    #[test]
+    fn any_commands(lines in proptest::collection::vec(proptest::collection::vec(word(), 0..5), 0..30)) {
+        let (mut model, mut shell) = start();
+        for words in lines {
+            let line = words.join(" ");
+            let printed = answer(&mut model, &mut shell, &line);
+            if parse(&line).is_err() {
+                prop_assert!(printed.len() <= 1, "{:?}: {:?}", line, printed);
+            }
+        }
+    }
+}
