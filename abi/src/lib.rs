@@ -7,6 +7,9 @@
 
 use core::fmt;
 
+mod kind;
+pub use kind::{ObjectKind, UnknownKind};
+
 /// The deepest a capability address reaches: one byte per level.
 pub const MAX_DEPTH: usize = 8;
 /// Slots in a capability pool: any byte is a valid index.
