@@ -59,7 +59,10 @@ pub fn capability_pools(root_pool: &ManagedArc<CPool>) {
     refused("copy 70 to 71", cpool::copy(root_pool, at(&[70]), at(&[71])));
     refused("copy 1.0 to 71", cpool::copy(root_pool, at(&[root::VGA, 0]), at(&[71])));
     refused("copy 64.9.0 to 71", cpool::copy(root_pool, at(&[POOL, 9, 0]), at(&[71])));
-    refused("retype from 64 into 71", cpool::retype(root_pool, at(&[POOL]), ObjectKind::RawPage, 0, at(&[71])));
+    refused(
+        "retype from 64 into 71",
+        cpool::retype(root_pool, at(&[POOL]), ObjectKind::RawPage, 0, at(&[71])),
+    );
     refused("copy 64.1 to 64.3", cpool::copy(root_pool, at(&[POOL, 1]), at(&[POOL, 3])));
     refused(
         "retype a 5000-byte untyped from 8 into 71",
@@ -101,7 +104,10 @@ pub fn capability_pools(root_pool: &ManagedArc<CPool>) {
         "retype a 4 KiB untyped from 8 into 67",
         cpool::retype(root_pool, first_untyped, ObjectKind::Untyped, PAGE, tiny),
     );
-    step("retype a RawPage from 67 into 68", cpool::retype(root_pool, tiny, ObjectKind::RawPage, 0, at(&[68])));
+    step(
+        "retype a RawPage from 67 into 68",
+        cpool::retype(root_pool, tiny, ObjectKind::RawPage, 0, at(&[68])),
+    );
     refused(
         "retype a second RawPage from 67 into 69",
         cpool::retype(root_pool, tiny, ObjectKind::RawPage, 0, at(&[69])),
@@ -138,8 +144,12 @@ pub fn deep_derivation_chain(root_pool: &ManagedArc<CPool>) {
     println!("built {LEVELS} untypeds, each made from the one before; the last is {} KiB", deepest / 1024);
     step("revoke 80, the first of them", cpool::revoke(root_pool, first));
     let emptied = cpool::lookup(root_pool, last).map(|found| found.slot().is_empty());
-    println!("slot 81, the last of them, after the revoke: {}", if emptied == Ok(true) { "empty" } else { "NOT EMPTY" });
-    let whole = cpool::lookup_object::<Untyped>(root_pool, first).map(|untyped| untyped.free() == untyped.size());
+    println!(
+        "slot 81, the last of them, after the revoke: {}",
+        if emptied == Ok(true) { "empty" } else { "NOT EMPTY" }
+    );
+    let whole =
+        cpool::lookup_object::<Untyped>(root_pool, first).map(|untyped| untyped.free() == untyped.size());
     println!("80 after the revoke: {}", if whole == Ok(true) { "all free" } else { "NOT ALL FREE" });
 }
 // ANCHOR_END: deep_chain

@@ -9,7 +9,10 @@
 use super::header::Doomed;
 use super::untyped::RevokeError;
 use super::weak::{Slot, SlotError, WeakPool};
-use super::{AnyObject, Header, KernelObject, KindOps, Layout, ManagedArc, ObjectKind, ObjectType, RetypeError, Untyped};
+use super::{
+    AnyObject, Header, KernelObject, KindOps, Layout, ManagedArc, ObjectKind, ObjectType, RetypeError,
+    Untyped,
+};
 use abi::{CAddr, CPOOL_SLOTS};
 use core::fmt;
 

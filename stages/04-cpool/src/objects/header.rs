@@ -63,7 +63,14 @@ impl Header {
         let area = StateArea(UnsafeCell::new(MaybeUninit::uninit()));
         // SAFETY: the area is large and aligned enough (checked above).
         unsafe { area.0.get().cast::<T::State>().write(state) };
-        Header { strong: Cell::new(strong), weak_head: Cell::new(Link::NONE), next: Cell::new(next), kind: T::KIND, body, state: area }
+        Header {
+            strong: Cell::new(strong),
+            weak_head: Cell::new(Link::NONE),
+            next: Cell::new(next),
+            kind: T::KIND,
+            body,
+            state: area,
+        }
     }
 
     /// Writes `header` at physical address `at`.

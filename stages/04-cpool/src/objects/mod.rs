@@ -131,7 +131,10 @@ impl Link {
 ///
 /// # Safety
 /// Every address on the list must hold a live `T` while the items are used.
-unsafe fn linked_list<'a, T: 'a>(first: Link, next: impl Fn(&T) -> Link + 'a) -> impl Iterator<Item = &'a T> + 'a {
+unsafe fn linked_list<'a, T: 'a>(
+    first: Link,
+    next: impl Fn(&T) -> Link + 'a,
+) -> impl Iterator<Item = &'a T> + 'a {
     let mut link = first;
     core::iter::from_fn(move || {
         let address = link.get()?;

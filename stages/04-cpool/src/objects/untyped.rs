@@ -211,7 +211,11 @@ impl ManagedArc<Untyped> {
     /// Carves memory and header slots for an object of kind `T` laid out
     /// as `layout`, writes its header, and links it at the head of the
     /// derivation list. Its memory is at `device` if given (not carved).
-    fn make<T: KernelObject>(&self, layout: Layout, device: Option<u64>) -> Result<ManagedArc<T>, RetypeError> {
+    fn make<T: KernelObject>(
+        &self,
+        layout: Layout,
+        device: Option<u64>,
+    ) -> Result<ManagedArc<T>, RetypeError> {
         let state = self.state();
         let mut room = state.room.get();
         let carved = room
@@ -264,22 +268,22 @@ impl ManagedArc<Untyped> {
     // ANCHOR_END: revoke
 }
 
-/// The state of the untyped whose header is `untyped`.
-///
-/// # Safety
-/// `untyped` is the header of an untyped.
-unsafe fn state_of(untyped: &Header) -> &UntypedState {
-    // SAFETY: the caller's promise.
-    unsafe { untyped.state::<Untyped>() }
+/// The state of the object whose header is `header`, if it is an untyped.
+fn state_of(header: &Header) -> Option<&UntypedState> {
+    // SAFETY: an untyped's header holds an `UntypedState`.
+    (header.kind() == ObjectKind::Untyped).then(|| unsafe { header.state::<Untyped>() })
+}
+
+/// The first child of the object whose header is `header`: none unless it
+/// is an untyped with children.
+fn first_child(header: &Header) -> Link {
+    state_of(header).map_or(Link::NONE, |state| state.first_child.get())
 }
 
 /// The headers of an untyped's children, newest first.
 fn children_of(untyped: &Header) -> impl Iterator<Item = &Header> {
-    // SAFETY: the header is an untyped's (its state has the list's head);
-    // the derivation list links live children.
-    let first = unsafe { state_of(untyped) }.first_child.get();
-    // SAFETY: as above.
-    unsafe { linked_list(first, |child: &Header| child.next().get()) }
+    // SAFETY: the derivation list links live children.
+    unsafe { linked_list(first_child(untyped), |child: &Header| child.next().get()) }
 }
 
 // ANCHOR: find_in_use
@@ -289,10 +293,9 @@ fn children_of(untyped: &Header) -> impl Iterator<Item = &Header> {
 /// `parent`, so it costs no memory however deep the tree.
 fn find_in_use(untyped: &Header) -> Option<RevokeError> {
     let top = super::physical_of(untyped);
-    // SAFETY (for every `state_of` below): `parent` is always an untyped:
-    // `top`, or a descendant the walk went down into because it is one.
+    // The untyped whose children the walk is at, and the next of them.
     let mut parent = untyped;
-    let mut next = unsafe { state_of(parent) }.first_child.get();
+    let mut next = first_child(parent);
     loop {
         match next.get() {
             Some(address) => {
@@ -302,20 +305,17 @@ fn find_in_use(untyped: &Header) -> Option<RevokeError> {
                     return Some(RevokeError::InUse { kind: child.kind(), address: child.body() });
                 }
                 next = child.next().get();
-                if child.kind() == ObjectKind::Untyped {
-                    let grandchildren = unsafe { state_of(child) }.first_child.get();
-                    if grandchildren != Link::NONE {
-                        (parent, next) = (child, grandchildren);
-                    }
+                if first_child(child) != Link::NONE {
+                    (parent, next) = (child, first_child(child));
                 }
             }
             None if super::physical_of(parent) == top => return None,
             None => {
                 // Every child of `parent` is done: go on with its sibling.
                 next = parent.next().get();
-                let up = unsafe { state_of(parent) }.parent.get().expect("a descendant has a parent");
+                let up = state_of(parent).and_then(|state| state.parent.get());
                 // SAFETY: the parent of a live untyped below `top` is live.
-                parent = unsafe { reach::<Header>(up) };
+                parent = unsafe { reach::<Header>(up.expect("an untyped below the top has a parent")) };
             }
         }
     }
@@ -331,8 +331,7 @@ fn find_in_use(untyped: &Header) -> Option<RevokeError> {
 /// `untyped` is the header of an untyped, and nothing may use its children
 /// after this, but through strong pointers still held to them.
 unsafe fn release_children(untyped: &Header, doomed: &mut Doomed) {
-    // SAFETY: the caller's promise.
-    let state = unsafe { state_of(untyped) };
+    let state = state_of(untyped).expect("only an untyped has children");
     while let Some(child) = state.first_child.get().get() {
         // SAFETY: the derivation list links live children.
         let record = unsafe { reach::<Header>(child) };

@@ -168,6 +168,13 @@ impl Slot {
         self.clear();
         Ok(())
     }
+
+    /// Replaces the slot's backward link, returning the old one: a way for
+    /// tests to break a weak list as a buggy unlink would.
+    #[cfg(test)]
+    pub(super) fn replace_previous(&self, previous: Link) -> Link {
+        self.previous.replace(previous)
+    }
 }
 
 /// Every slot naming `object`.
