@@ -29,11 +29,11 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 
 /// Root slots the random operations use (a few, so that they collide).
-const SLOTS: u8 = 8;
+const SLOTS: u8 = 4;
 /// Slots of nested pools the random operations use.
 const NESTED_SLOTS: u8 = 4;
 /// Pages of the untyped the operations retype from.
-const PAGES: u64 = 24;
+const PAGES: u64 = 48;
 
 /// An address of one or two levels.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +56,18 @@ fn addr() -> impl Strategy<Value = Addr> {
         3 => (0..SLOTS).prop_map(Addr::Root),
         2 => (0..SLOTS, 0..NESTED_SLOTS).prop_map(|(pool, slot)| Addr::Nested(pool, slot)),
     ]
+}
+
+/// The address of the untyped to retype from: mostly root slots, where
+/// untypeds are, so that untypeds are often made from retyped ones.
+fn untyped_addr() -> impl Strategy<Value = Addr> {
+    prop_oneof![2 => Just(Addr::Root(UNTYPED_SLOT)), 2 => (0..SLOTS).prop_map(Addr::Root), 1 => addr()]
+}
+
+/// The address of the untyped to revoke: often the one everything is made
+/// from, so that held objects deep below it are often in the way.
+fn revoke_addr() -> impl Strategy<Value = Addr> {
+    prop_oneof![Just(Addr::Root(UNTYPED_SLOT)), addr()]
 }
 
 /// What retype is asked to make: kinds and sizes, some refused.
@@ -99,6 +111,17 @@ enum Action {
     Hold {
         at: Addr,
     },
+    /// Keep a strong pointer to a live object, whether a slot names it or
+    /// not (by its number among the live objects, modulo how many).
+    HoldObject {
+        index: usize,
+    },
+    /// Revoke, holding a strong pointer to a live object (by its number
+    /// among the live objects, modulo how many) meanwhile.
+    RevokeWhileHolding {
+        at: Addr,
+        index: usize,
+    },
     /// Drop one of the strong pointers held (by index, modulo how many).
     LetGo {
         index: usize,
@@ -107,14 +130,16 @@ enum Action {
 
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
-        4 => (addr(), 0..RETYPES.len(), addr()).prop_map(|(untyped, what, to)| Action::Retype { untyped, what, to }),
+        8 => (untyped_addr(), 0..RETYPES.len(), addr()).prop_map(|(untyped, what, to)| Action::Retype { untyped, what, to }),
         2 => (addr(), addr()).prop_map(|(from, to)| Action::Copy { from, to }),
         2 => (addr(), addr()).prop_map(|(from, to)| Action::Move { from, to }),
-        1 => addr().prop_map(|at| Action::Delete { at }),
+        2 => addr().prop_map(|at| Action::Delete { at }),
         1 => (addr(), any::<bool>()).prop_map(|(at, as_pool)| Action::Upgrade { at, as_pool }),
-        2 => addr().prop_map(|at| Action::Revoke { at }),
+        1 => revoke_addr().prop_map(|at| Action::Revoke { at }),
         1 => addr().prop_map(|at| Action::Hold { at }),
-        1 => any::<usize>().prop_map(|index| Action::LetGo { index }),
+        1 => any::<usize>().prop_map(|index| Action::HoldObject { index }),
+        2 => any::<usize>().prop_map(|index| Action::LetGo { index }),
+        1 => (revoke_addr(), any::<usize>()).prop_map(|(at, index)| Action::RevokeWhileHolding { at, index }),
     ]
 }
 
@@ -253,6 +278,16 @@ fn cost(kind: ObjectKind, size: u64) -> u64 {
     layout.size.max((1 + layout.child_headers) * PAGE)
 }
 
+/// Holds a strong pointer to the live object number `index` (modulo how
+/// many are alive).
+fn hold_object(model: &mut Model, index: usize) {
+    let live: Vec<usize> = (0..model.objects.len()).filter(|&o| model.objects[o].alive).collect();
+    let object = live[index % live.len()];
+    // SAFETY: the model says the object is alive.
+    let pointer = unsafe { ManagedArc::<AnyObject>::acquire(model.objects[object].header) };
+    model.held.push((object, pointer));
+}
+
 /// Runs `action` on the real system and the model; fails if the result
 /// is not the one the model predicts.
 fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCaseError> {
@@ -360,6 +395,14 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
                 (expected, real) => prop_assert_eq!(real.err(), expected.err()),
             }
         }
+        Action::HoldObject { index } => hold_object(model, index),
+        Action::RevokeWhileHolding { at, index } => {
+            hold_object(model, index);
+            step(system, model, Action::Revoke { at })?;
+            // The held object survived (revoke refused) or was no
+            // descendant: let go of it, which destroys nothing.
+            model.held.pop();
+        }
         Action::LetGo { index } => {
             if !model.held.is_empty() {
                 let index = index % model.held.len();
@@ -410,10 +453,10 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
-    fn objects_and_slots_agree_with_the_model(actions in proptest::collection::vec(action(), 1..80)) {
+    fn objects_and_slots_agree_with_the_model(actions in proptest::collection::vec(action(), 1..100)) {
         take_destroyed();
         let system = system(PAGES);
         prop_assert_eq!(system.untyped.free(), PAGES * PAGE);
