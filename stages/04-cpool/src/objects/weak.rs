@@ -183,11 +183,14 @@ pub(super) fn weak_list(object: &Header) -> impl Iterator<Item = &Slot> {
     unsafe { linked_list(object.weak_head().get(), |slot: &Slot| slot.next.get()) }
 }
 
-/// Clears every slot naming `object` (which is being destroyed).
+/// Clears every slot naming `object` (which is being destroyed). Each
+/// round takes the head off the list; a head that will not come off is a
+/// broken list, reported at once rather than spun on forever.
 pub(super) fn clear_weak_list(object: &Header) {
     while let Some(head) = object.weak_head().get().get() {
         // SAFETY: the head of a weak list is a live slot.
         unsafe { reach::<Slot>(head) }.clear();
+        assert_ne!(object.weak_head().get().get(), Some(head), "a broken weak list: its head stays");
     }
 }
 
