@@ -23,7 +23,8 @@ pub mod paging;
 pub(crate) mod test_support {
     use crate::kernel_space::TableSource;
     use crate::paging::Level;
-    use crate::paging::caps::{TableCap, TableLevel};
+    use crate::paging::caps::TableCap;
+    use crate::paging::levels::TableLevel;
     use crate::paging::{PhysicalWindow, RawPageCap};
     use std::alloc::{Layout, alloc_zeroed, dealloc};
     use x86_64::PhysAddr;

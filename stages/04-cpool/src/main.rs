@@ -22,15 +22,15 @@ use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
 use multiboot2::BootInformation;
 use runtime::layout;
-use stage4_cpool::kernel_space::{self, KernelImage, TableSource};
+use stage4_cpool::kernel_space::{self, KernelImage};
 use stage4_cpool::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
-use stage4_cpool::objects::watermark::HEADER_SIZE;
-use stage4_cpool::objects::{self, CPool, ManagedArc, ObjectKind, Untyped, cpool};
+use stage4_cpool::objects::table::KernelTables;
+use stage4_cpool::objects::untyped::root_region_size;
+use stage4_cpool::objects::{self, CPool, KINDS, ManagedArc, Untyped, cpool};
+use stage4_cpool::paging::PhysicalWindow;
 use stage4_cpool::paging::window::DIRECT_MAP_BASE;
-use stage4_cpool::paging::{Level, PhysicalWindow};
 use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
-use x86_64::structures::paging::PhysFrame;
 
 // The runtime is not called from here, but it must be linked: it holds the
 // boot stub, `memcpy` and friends, and the panic handler.
@@ -67,6 +67,8 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     let root_pool = root_cpool(&kernel_untyped, &untypeds);
     print_root_pool(&root_pool);
     demo::capability_pools(&root_pool);
+    demo::deep_derivation_chain(&root_pool);
+    demo::kernel_tables_stay(&kernel_untyped);
 
     if let Some(crash) = boot.crash {
         crash.trigger();
@@ -121,20 +123,6 @@ fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
 }
 // ANCHOR_END: plan
 
-/// Tables for the kernel's address space, retyped from the kernel's own
-/// untyped.
-struct RetypeTables<'a> {
-    untyped: &'a ManagedArc<Untyped>,
-}
-
-impl TableSource for RetypeTables<'_> {
-    fn new_table(&mut self, level: Level) -> Option<PhysFrame> {
-        // The untyped's derivation list keeps the table; this pointer goes.
-        let table = self.untyped.retype(ObjectKind::table(level)).ok()?;
-        Some(PhysFrame::containing_address(PhysAddr::new(table.header().body())))
-    }
-}
-
 // ANCHOR: switch
 /// Builds the kernel's own page tables from an untyped set aside for them,
 /// switches CR3 to them, and moves the window onto object memory to the
@@ -146,11 +134,11 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
         data: layout::data(),
         stack: layout::stack(),
     };
-    // Exactly the tables the build needs, and whole pages for the headers
-    // of the tables, the VGA page and the untyped itself. This untyped stays
-    // the kernel's: its children must never be revoked.
+    // A page for each table the build needs, and one more page, whose
+    // header slot the VGA page's header takes. The tables are pinned: a
+    // revoke of this untyped is refused while the kernel runs.
     let tables = kernel_space::tables_needed(&image, memory_end);
-    let size = tables * PAGE + ((tables + 2) * HEADER_SIZE).next_multiple_of(PAGE);
+    let size = root_region_size(tables + 1).next_multiple_of(PAGE);
     let span = plan
         .take(Reason::KernelPageTables, size)
         .filter(|span| span.end <= BOOT_WINDOW_SIZE)
@@ -161,8 +149,8 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
     // SAFETY: no object exists yet; the boot window reaches the span.
     unsafe { objects::set_window(&boot_window) };
     // SAFETY: the plan just took this span out of free memory: it is ours.
-    let kernel_untyped = unsafe { ManagedArc::new_root(span) }.expect("room for the untyped's header");
-    let mut source = RetypeTables { untyped: &kernel_untyped };
+    let kernel_untyped = unsafe { ManagedArc::new_root(span) }.expect("room for the untyped's pages");
+    let mut source = KernelTables { untyped: &kernel_untyped };
     let space = kernel_space::build(&boot_window, &mut source, &image, memory_end)
         .unwrap_or_else(|error| panic!("cannot build the kernel's page tables: {error:?}"));
 
@@ -181,7 +169,7 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
 
     println!("switched to the kernel's own page tables: PML4 at {:#x}", space.pml4.start_address().as_u64());
     println!(
-        "  {} page tables retyped from the kernel's untyped {span}, {} children",
+        "  {} page tables retyped from the kernel's untyped {span}, {} children, pinned",
         space.table_frames,
         kernel_untyped.children().count()
     );
@@ -199,7 +187,8 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
 // ANCHOR_END: switch
 
 /// One untyped object for each free range of the plan (each with its own
-/// header at its end). The kernel holds them: they have no parent.
+/// header and header slots at its end). The kernel holds them: they have
+/// no parent.
 fn untyped_capabilities(plan: &MemoryPlan) -> [Option<ManagedArc<Untyped>>; MAX_RANGES] {
     let ranges = plan.free_ranges();
     // SAFETY: the plan's free ranges are disjoint and used by nothing else;
@@ -215,8 +204,7 @@ fn root_cpool(
     untypeds: &[Option<ManagedArc<Untyped>>],
 ) -> ManagedArc<CPool> {
     let first = untypeds[0].as_ref().expect("at least one untyped region");
-    let pool = first.retype(ObjectKind::CPool).expect("room for the root pool").downcast::<CPool>().ok();
-    let pool = pool.expect("retype made a CPool");
+    let pool = first.retype::<CPool>().expect("room for the root pool");
     pool.slot(root::CPOOL).downgrade(&pool).expect("an empty slot");
     let vga = kernel_untyped.adopt_device_page(0xB8000).expect("room in the kernel's untyped");
     pool.slot(root::VGA).downgrade(&vga).expect("an empty slot");
@@ -247,16 +235,20 @@ fn print_root_pool(pool: &ManagedArc<CPool>) {
 }
 
 // ANCHOR: kinds_table
-/// Prints the size and alignment of every kind of object.
+/// Prints the size and alignment of every kind of object this stage makes.
 fn print_object_kinds() {
     println!("object kinds:        size    align");
-    for kind in ObjectKind::FIXED {
-        match kind.layout() {
-            Ok((size, align)) => println!("  {:<14} {size:>8} {align:>8}", kind.name()),
-            Err(_) => println!("  {:<14} (not made by retype)", kind.name()),
+    for ops in KINDS {
+        let name = ops.kind.name();
+        match ops.layout(0) {
+            Ok(layout) => println!("  {name:<14} {:>8} {:>8}", layout.size, layout.align),
+            Err(objects::RetypeError::InvalidSize { .. }) => {
+                println!("  {name:<14} any multiple of 4096, aligned to 4096")
+            }
+            Err(_) => println!("  {name:<14} (not made by retype)"),
         }
     }
-    println!("  {:<14} any multiple of 4096, aligned to 4096", "Untyped");
+    println!("  every object takes a header slot; an Untyped one per page more");
 }
 // ANCHOR_END: kinds_table
 
@@ -265,10 +257,10 @@ fn print_object_kinds() {
 fn print_untyped_memory(untypeds: &[Option<ManagedArc<Untyped>>], plan: &MemoryPlan) {
     let regions = plan.free_ranges();
     for (index, (region, untyped)) in regions.iter().zip(untypeds.iter().flatten()).enumerate() {
-        let free = untyped.free() / 1024;
         println!(
-            "untyped {index}: {region} ({} KiB, {free} KiB free after its own header)",
-            region.len() / 1024
+            "untyped {index}: {region} ({} KiB: {} KiB of memory, the rest its header slots)",
+            region.len() / 1024,
+            untyped.size() / 1024
         );
     }
     let total = plan.total_free();

@@ -15,6 +15,7 @@
 //!
 //! A refused operation leaves every table and capability as it was.
 
+use super::levels::{self, TableLevel};
 use super::window::PhysicalWindow;
 use super::{ENTRIES, KERNEL_HALF_FIRST_INDEX, Level, PagingError, Rights, sign_extend};
 use core::marker::PhantomData;
@@ -28,36 +29,6 @@ pub struct Mapping {
     pub table: PhysFrame,
     pub index: usize,
     pub address: VirtAddr,
-}
-
-/// The type-level names of the four table levels.
-pub mod levels {
-    /// Page Map Level 4: the top table, the one CR3 points to.
-    pub struct Pml4;
-    /// Page Directory Pointer Table: each entry covers 1 GiB.
-    pub struct Pdpt;
-    /// Page Directory: each entry covers 2 MiB.
-    pub struct Pd;
-    /// Page Table: each entry maps one 4 KiB page.
-    pub struct Pt;
-}
-
-/// Ties a type-level name to its [`Level`].
-pub trait TableLevel {
-    const LEVEL: Level;
-}
-
-impl TableLevel for levels::Pml4 {
-    const LEVEL: Level = Level::Pml4;
-}
-impl TableLevel for levels::Pdpt {
-    const LEVEL: Level = Level::Pdpt;
-}
-impl TableLevel for levels::Pd {
-    const LEVEL: Level = Level::Pd;
-}
-impl TableLevel for levels::Pt {
-    const LEVEL: Level = Level::Pt;
 }
 
 // ANCHOR: table_cap
