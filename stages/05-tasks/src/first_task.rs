@@ -16,7 +16,9 @@
 //!   command line) at the start of its buffer, their length in `rdi`.
 
 use crate::objects::mapping::{self, MapError};
-use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task, Untyped, window};
+use crate::objects::{
+    AnyObject, CPool, ManagedArc, ObjectKind, Pml4, RawPage, RetypeError, Task, Untyped, window,
+};
 use crate::paging::{PagingError, Rights};
 use abi::syscall::MapRights;
 use abi::task_root as root;
@@ -90,17 +92,14 @@ pub struct Grant<'a> {
 pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     let region =
         grant.untypeds.iter().flatten().max_by_key(|untyped| untyped.free()).ok_or(SetupError::NoMemory)?;
-    let own = region.retype(ObjectKind::Untyped { size: FIRST_TASK_MEMORY })?.downcast::<Untyped>();
-    let own = own.map_err(|_| SetupError::NoMemory)?;
-    let make = |kind| own.retype(kind);
-
-    let pool = make(ObjectKind::CPool)?.downcast::<CPool>().map_err(|_| SetupError::NoMemory)?;
-    let image_pool = make(ObjectKind::CPool)?.downcast::<CPool>().map_err(|_| SetupError::NoMemory)?;
-    let space = make(ObjectKind::Pml4)?;
-    let task = make(ObjectKind::Task)?.downcast::<Task>().map_err(|_| SetupError::NoMemory)?;
-    let buffer = make(ObjectKind::RawPage)?;
-    let spare_buffer = make(ObjectKind::RawPage)?;
-    let rest = rest_of(region)?;
+    let own = region.retype_untyped(FIRST_TASK_MEMORY)?;
+    let pool = own.retype::<CPool>()?;
+    let image_pool = own.retype::<CPool>()?;
+    let space = own.retype::<Pml4>()?.into_any();
+    let task = own.retype::<Task>()?;
+    let buffer = own.retype::<RawPage>()?.into_any();
+    let spare_buffer = own.retype::<RawPage>()?;
+    let rest = rest_of(region)?.into_any();
 
     let named: [(u8, &ManagedArc<AnyObject>); 7] = [
         (root::CPOOL, &pool.clone().into_any()),
@@ -142,15 +141,11 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
 
 /// The rest of `region` after the first task's own memory, as one untyped
 /// (the first task's slot 2).
-fn rest_of(region: &ManagedArc<Untyped>) -> Result<ManagedArc<AnyObject>, SetupError> {
-    let mut size = region.free().saturating_sub(crate::objects::watermark::HEADER_SIZE) & !(PAGE - 1);
-    loop {
-        match region.retype(ObjectKind::Untyped { size }) {
-            Ok(untyped) => return Ok(untyped),
-            Err(RetypeError::OutOfMemory { .. }) if size > PAGE => size -= PAGE,
-            Err(error) => return Err(error.into()),
-        }
-    }
+fn rest_of(region: &ManagedArc<Untyped>) -> Result<ManagedArc<Untyped>, SetupError> {
+    // An untyped of N pages takes N pages and N + 1 header slots: with
+    // every page free, all but one page's worth fits.
+    let size = region.free().saturating_sub(PAGE) & !(PAGE - 1);
+    Ok(region.retype_untyped(size)?)
 }
 
 /// Copies `arguments` to the start of the task buffer `buffer` (cut at a
@@ -172,7 +167,7 @@ fn write_arguments(buffer: &ManagedArc<AnyObject>, arguments: &str) -> u64 {
 /// # Safety
 /// `page` must be a RawPage, and no other reference to its bytes alive.
 unsafe fn page_bytes<'a>(page: &ManagedArc<AnyObject>) -> &'a mut [u8; 4096] {
-    let address = window().virtual_address(PhysAddr::new(page.header().body()));
+    let address = window().virtual_address(PhysAddr::new(page.address()));
     // SAFETY: the caller's promise; the page is live while `page` is held,
     // and the returned reference does not outlive the caller's use.
     unsafe { &mut *(address as *mut [u8; 4096]) }
@@ -192,7 +187,7 @@ impl SpaceBuilder<'_> {
     /// A new object of `kind`, named in the pool.
     fn new_object(&mut self, kind: ObjectKind) -> Result<ManagedArc<AnyObject>, SetupError> {
         let slot = u8::try_from(self.next_slot).map_err(|_| SetupError::ImagePoolFull)?;
-        let object = self.untyped.retype(kind)?;
+        let object = self.untyped.retype_kind(kind, 0)?;
         self.pool.slot(slot).downgrade(&object).expect("the builder fills the pool in order");
         self.next_slot += 1;
         Ok(object)
@@ -203,7 +198,7 @@ impl SpaceBuilder<'_> {
         loop {
             match mapping::map_page(self.space, page, address, rights) {
                 Err(MapError::Paging(PagingError::MissingLevel(level))) => {
-                    let table = self.new_object(ObjectKind::table(level))?;
+                    let table = self.new_object(level.kind())?;
                     mapping::map_table(self.space, &table, address)?;
                 }
                 result => return Ok(result?),

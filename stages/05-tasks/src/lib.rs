@@ -29,8 +29,7 @@ mod syscall_tests;
 pub(crate) mod test_support {
     use crate::kernel_space::TableSource;
     use crate::paging::Level;
-    use crate::paging::caps::{TableCap, TableLevel};
-    use crate::paging::{PhysicalWindow, RawPageCap};
+    use crate::paging::PhysicalWindow;
     use std::alloc::{Layout, alloc_zeroed, dealloc};
     use x86_64::PhysAddr;
     use x86_64::structures::paging::PhysFrame;
@@ -58,16 +57,6 @@ pub(crate) mod test_support {
             assert!(!block.is_null());
             self.frames.push(block);
             PhysFrame::containing_address(PhysAddr::new(block as u64))
-        }
-
-        pub fn table<L: TableLevel>(&mut self) -> TableCap<L> {
-            // SAFETY: a fresh, zeroed block nobody else uses.
-            unsafe { TableCap::new(self.frame()) }
-        }
-
-        pub fn page(&mut self) -> RawPageCap {
-            // SAFETY: a fresh, zeroed block nobody else uses.
-            unsafe { RawPageCap::new(self.frame()) }
         }
     }
 

@@ -22,17 +22,17 @@ use common::{bootinfo, console, exceptions, gdt, pic, pit, println, trap, user};
 use multiboot2::BootInformation;
 use runtime::layout;
 use stage5_tasks::first_task::{self, Grant};
-use stage5_tasks::kernel_space::{self, KernelImage, TableSource};
+use stage5_tasks::kernel_space::{self, KernelImage};
 use stage5_tasks::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
 use stage5_tasks::objects::mapping;
-use stage5_tasks::objects::watermark::HEADER_SIZE;
-use stage5_tasks::objects::{self, ManagedArc, ObjectKind, Untyped};
+use stage5_tasks::objects::table::KernelTables;
+use stage5_tasks::objects::untyped::root_region_size;
+use stage5_tasks::objects::{self, ManagedArc, Untyped};
+use stage5_tasks::paging::PhysicalWindow;
 use stage5_tasks::paging::window::DIRECT_MAP_BASE;
-use stage5_tasks::paging::{Level, PhysicalWindow};
 use stage5_tasks::scheduler;
 use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
-use x86_64::structures::paging::PhysFrame;
 
 // The runtime is not called from here, but it must be linked: it holds the
 // boot stub, `memcpy` and friends, and the panic handler.
@@ -111,7 +111,7 @@ fn start_first_task(
     // SAFETY: the module's memory was reserved from untyped memory at boot
     // and is reached through the direct map; nothing writes it.
     let image = unsafe { core::slice::from_raw_parts(start, module.len() as usize) };
-    let vga = kernel_untyped.adopt_device_page(0xB8000).expect("room in the kernel's untyped");
+    let vga = kernel_untyped.adopt_device_page(0xB8000).expect("room in the kernel's untyped").into_any();
     let grant = Grant { untypeds, vga, image, arguments: boot.arguments() };
     match first_task::create(&grant) {
         Ok(task) => {
@@ -196,20 +196,6 @@ fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
 }
 // ANCHOR_END: plan
 
-/// Tables for the kernel's address space, retyped from the kernel's own
-/// untyped.
-struct RetypeTables<'a> {
-    untyped: &'a ManagedArc<Untyped>,
-}
-
-impl TableSource for RetypeTables<'_> {
-    fn new_table(&mut self, level: Level) -> Option<PhysFrame> {
-        // The untyped's derivation list keeps the table; this pointer goes.
-        let table = self.untyped.retype(ObjectKind::table(level)).ok()?;
-        Some(PhysFrame::containing_address(PhysAddr::new(table.header().body())))
-    }
-}
-
 // ANCHOR: switch
 /// Builds the kernel's own page tables from an untyped set aside for them,
 /// switches CR3 to them, and moves the window onto object memory to the
@@ -221,12 +207,12 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
         data: layout::data(),
         stack: layout::stack(),
     };
-    // Exactly the tables the build needs (two pages each: entries and
-    // shadow), and whole pages for the headers of the tables, the VGA page
-    // and the untyped itself. This untyped stays the kernel's: its children
-    // must never be revoked.
+    // Two pages for each table the build needs (its entries and their
+    // shadow), and one more page, whose header slot the VGA page's header
+    // takes. The tables are pinned: a revoke of this untyped is refused
+    // while the kernel runs.
     let tables = kernel_space::tables_needed(&image, memory_end);
-    let size = tables * 2 * PAGE + ((tables + 2) * HEADER_SIZE).next_multiple_of(PAGE);
+    let size = root_region_size(2 * tables + 1).next_multiple_of(PAGE);
     let span = plan
         .take(Reason::KernelPageTables, size)
         .filter(|span| span.end <= BOOT_WINDOW_SIZE)
@@ -237,8 +223,8 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
     // SAFETY: no object exists yet; the boot window reaches the span.
     unsafe { objects::set_window(&boot_window) };
     // SAFETY: the plan just took this span out of free memory: it is ours.
-    let kernel_untyped = unsafe { ManagedArc::new_root(span) }.expect("room for the untyped's header");
-    let mut source = RetypeTables { untyped: &kernel_untyped };
+    let kernel_untyped = unsafe { ManagedArc::new_root(span) }.expect("room for the untyped's pages");
+    let mut source = KernelTables { untyped: &kernel_untyped };
     let space = kernel_space::build(&boot_window, &mut source, &image, memory_end)
         .unwrap_or_else(|error| panic!("cannot build the kernel's page tables: {error:?}"));
 
@@ -260,7 +246,7 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
 
     println!("switched to the kernel's own page tables: PML4 at {:#x}", space.pml4.start_address().as_u64());
     println!(
-        "  {} page tables retyped from the kernel's untyped {span}, {} children",
+        "  {} page tables retyped from the kernel's untyped {span}, {} children, pinned",
         space.table_frames,
         kernel_untyped.children().count()
     );

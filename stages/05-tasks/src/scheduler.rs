@@ -28,17 +28,17 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// Makes `task` ready: it joins the back of the run queue.
 pub fn make_ready(task: &ManagedArc<Task>) {
-    task.set_state(TaskState::Ready);
+    task.set_run_state(TaskState::Ready);
     RUN_QUEUE.push_back(task);
 }
 
 /// Makes `task` inactive: out of the run queue, or off the CPU once its
 /// system call returns.
 pub fn make_inactive(task: &ManagedArc<Task>) {
-    if task.state() == TaskState::Ready {
-        RUN_QUEUE.remove(task.header());
+    if task.run_state() == TaskState::Ready {
+        RUN_QUEUE.remove(task);
     }
-    task.set_state(TaskState::Inactive);
+    task.set_run_state(TaskState::Inactive);
 }
 // ANCHOR_END: run_queue
 
@@ -67,7 +67,7 @@ pub fn run_forever(first: u64) -> ! {
 /// Runs `task` until it gives up the CPU, is preempted or stops. Returns
 /// its exit code if it exited.
 fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
-    task.set_state(TaskState::Running);
+    task.set_run_state(TaskState::Running);
     loop {
         // What the task runs with, held strongly while it runs: a task
         // pins nothing, so either may be gone since it last ran.
@@ -89,7 +89,7 @@ fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
                 After::Yield => return requeue(task),
                 After::Stopped => return None,
                 After::Exit(code) => {
-                    task.set_state(TaskState::Inactive);
+                    task.set_run_state(TaskState::Inactive);
                     return Some(code);
                 }
             },
@@ -107,7 +107,7 @@ fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
 
 /// Sends a task that is still running to the back of the run queue.
 fn requeue(task: &ManagedArc<Task>) -> Option<u64> {
-    if task.state() == TaskState::Running {
+    if task.run_state() == TaskState::Running {
         make_ready(task);
     }
     None
@@ -121,14 +121,14 @@ fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<u64> {
         Stop::NoPool => println!("task {} stopped: its root capability pool was destroyed", task.id()),
         Stop::NoTable => println!("task {} stopped: its page table was destroyed", task.id()),
     }
-    task.set_state(TaskState::Faulted(why));
+    task.set_run_state(TaskState::Faulted(why));
     None
 }
 // ANCHOR_END: stop
 
 /// Loads the address space whose PML4 is `table`, unless it is loaded.
 fn load_address_space(table: &ManagedArc<AnyObject>) {
-    let frame = PhysFrame::containing_address(PhysAddr::new(table.header().body()));
+    let frame = PhysFrame::containing_address(PhysAddr::new(table.address()));
     let (current, flags) = Cr3::read();
     if current != frame {
         // SAFETY: a PML4 object shares the kernel half of the kernel's own

@@ -3,8 +3,8 @@
 //! argument must come back as its exact error code, changing nothing.
 
 use crate::objects::mapping;
-use crate::objects::model_tests::{System, system};
 use crate::objects::task::TaskState;
+use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::syscalls::{self, After};
 use abi::syscall::{MapRights, TaskField};
@@ -28,10 +28,10 @@ struct Caller {
 }
 
 fn caller() -> Caller {
-    let system = system(256 * 1024);
+    let system = system(64);
     let untyped = CAddr::root(1);
     for (kind, slot) in [(ObjectKind::Task, TASK), (ObjectKind::RawPage, BUFFER), (ObjectKind::Pml4, SPACE)] {
-        cpool::retype(&system.root, untyped, kind, CAddr::root(slot)).unwrap();
+        cpool::retype(&system.root, untyped, kind, 0, CAddr::root(slot)).unwrap();
     }
     system.root.slot(0).downgrade(&system.root).unwrap();
     let task = system.root.slot(TASK).upgrade::<Task>().unwrap();
@@ -66,7 +66,7 @@ impl Caller {
     fn buffer(&self) -> &mut [u8; 4096] {
         let page = self.system.root.slot(BUFFER).upgrade::<AnyObject>().unwrap();
         // SAFETY: a RawPage of heap memory; the test is its only user.
-        unsafe { &mut *(page.header().body() as *mut [u8; 4096]) }
+        unsafe { &mut *(page.address() as *mut [u8; 4096]) }
     }
 
     /// A picture of the root pool: each slot's kind.
@@ -84,7 +84,7 @@ fn raw(path: &[u8]) -> u64 {
 fn every_bad_argument_gets_its_error_and_changes_nothing() {
     let caller = caller();
     caller.buffer()[..2].copy_from_slice(&[0xff, 0xfe]);
-    let page = ObjectKind::RawPage.to_abi().code();
+    let page = ObjectKind::RawPage.code();
     let cases: &[(&str, u64, [u64; 6], Error)] = &[
         ("unknown call", 999, [0; 6], Error::UnknownCall),
         (
@@ -211,11 +211,11 @@ fn a_task_without_a_buffer_cannot_print() {
 fn map_a_page(caller: &Caller, page_slot: u8) {
     let untyped = raw(&[1]);
     for (kind, slot) in [(ObjectKind::Pdpt, 10), (ObjectKind::Pd, 11), (ObjectKind::Pt, 12)] {
-        let code = kind.to_abi().code();
+        let code = kind.code();
         assert_eq!(caller.result(Call::Retype, [untyped, code, raw(&[slot]), 0, 0, 0]), Ok(0));
         assert_eq!(caller.result(Call::MapTable, [raw(&[slot]), raw(&[SPACE]), 0x40_0000, 0, 0, 0]), Ok(0));
     }
-    let page = ObjectKind::RawPage.to_abi().code();
+    let page = ObjectKind::RawPage.code();
     assert_eq!(caller.result(Call::Retype, [untyped, page, raw(&[page_slot]), 0, 0, 0]), Ok(0));
     let rights = MapRights::WRITABLE.bits();
     assert_eq!(
@@ -231,7 +231,7 @@ fn pages_map_through_their_capabilities_once() {
     let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
     let page = caller.system.root.slot(13).upgrade::<AnyObject>().unwrap();
     let (frame, flags) = mapping::translate(&space, 0x40_0000).expect("mapped");
-    assert_eq!(frame, page.header().body());
+    assert_eq!(frame, page.address());
     assert!(flags.contains(
         x86_64::structures::paging::PageTableFlags::WRITABLE
             | x86_64::structures::paging::PageTableFlags::USER_ACCESSIBLE
@@ -243,14 +243,14 @@ fn pages_map_through_their_capabilities_once() {
         caller.result(Call::MapPage, [raw(&[13]), raw(&[SPACE]), 0x40_1000, rights, 0, 0]),
         Err(Error::AlreadyMapped)
     );
-    let page_kind = ObjectKind::RawPage.to_abi().code();
+    let page_kind = ObjectKind::RawPage.code();
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), page_kind, raw(&[14]), 0, 0, 0]), Ok(0));
     assert_eq!(
         caller.result(Call::MapPage, [raw(&[14]), raw(&[SPACE]), 0x40_0000, rights, 0, 0]),
         Err(Error::AlreadyMapped)
     );
     // A table where one is already: refused.
-    let pt = ObjectKind::Pt.to_abi().code();
+    let pt = ObjectKind::Pt.code();
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), pt, raw(&[15]), 0, 0, 0]), Ok(0));
     assert_eq!(
         caller.result(Call::MapTable, [raw(&[15]), raw(&[SPACE]), 0x40_0000, 0, 0, 0]),
@@ -261,7 +261,7 @@ fn pages_map_through_their_capabilities_once() {
 /// A second untyped in the root pool, carved from the first, so that what
 /// is made from it can be revoked while the caller's own objects live on.
 fn second_untyped(caller: &Caller, slot: u8) -> CAddr {
-    let code = ObjectKind::Untyped { size: 0 }.to_abi().code();
+    let code = ObjectKind::Untyped.code();
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code, raw(&[slot]), 64 * 1024, 0, 0]), Ok(0));
     CAddr::root(slot)
 }
@@ -272,7 +272,7 @@ fn revoking_a_mapped_page_unmaps_it() {
     let caller = caller();
     map_a_page(&caller, 13);
     let untyped = second_untyped(&caller, 20);
-    let page = ObjectKind::RawPage.to_abi().code();
+    let page = ObjectKind::RawPage.code();
     assert_eq!(caller.result(Call::Retype, [untyped.to_raw(), page, raw(&[21]), 0, 0, 0]), Ok(0));
     assert_eq!(caller.result(Call::MapPage, [raw(&[21]), raw(&[SPACE]), 0x40_1000, 0, 0, 0]), Ok(0));
     let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
@@ -286,7 +286,7 @@ fn revoking_a_mapped_page_unmaps_it() {
 fn revoking_a_table_frees_what_was_mapped_in_it() {
     let caller = caller();
     let untyped = second_untyped(&caller, 20);
-    let (code, to) = (|kind: ObjectKind| kind.to_abi().code(), |slot| raw(&[slot]));
+    let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pdpt), to(10), 0, 0, 0]), Ok(0));
     assert_eq!(caller.result(Call::MapTable, [to(10), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
     assert_eq!(caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::Pd), to(21), 0, 0, 0]), Ok(0));
@@ -315,7 +315,7 @@ fn revoking_a_table_frees_what_was_mapped_in_it() {
 fn a_task_pins_nothing_it_runs_with() {
     let caller = caller();
     let untyped = second_untyped(&caller, 20);
-    let (code, to) = (|kind: ObjectKind| kind.to_abi().code(), |slot| raw(&[slot]));
+    let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
     assert_eq!(
         caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::CPool), to(21), 0, 0, 0]),
         Ok(0)
@@ -337,7 +337,7 @@ fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
     let _queue = RUN_QUEUE_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let caller = caller();
     let untyped = second_untyped(&caller, 20);
-    let (code, to) = (|kind: ObjectKind| kind.to_abi().code(), |slot| raw(&[slot]));
+    let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
     assert_eq!(
         caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::Task), to(21), 0, 0, 0]),
         Ok(0)
@@ -355,7 +355,7 @@ fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
         Err(Error::InUse)
     );
     let child = caller.system.root.slot(21).upgrade::<Task>().unwrap();
-    assert_eq!(child.state(), TaskState::Ready);
+    assert_eq!(child.run_state(), TaskState::Ready);
     assert_eq!(crate::scheduler::ready_tasks(8).collect::<Vec<_>>(), [child.id()]);
     drop(child);
     assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
@@ -375,7 +375,7 @@ fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu
     assert_eq!(caller.result(Call::TaskStart, [to(TASK), 0, 0, 0, 0, 0]), Ok(0));
     assert_eq!(crate::scheduler::ready_tasks(8).count(), 1);
     assert_eq!(caller.call(Call::TaskStop as u64, [to(TASK), 0, 0, 0, 0, 0]), (Ok(0), After::Stopped));
-    assert_eq!(caller.task.state(), TaskState::Inactive);
+    assert_eq!(caller.task.run_state(), TaskState::Inactive);
     assert_eq!(crate::scheduler::ready_tasks(8).count(), 0);
 }
 // ANCHOR_END: task_rules

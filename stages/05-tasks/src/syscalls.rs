@@ -76,7 +76,7 @@ fn dispatch(
         Call::Yield => After::Yield,
         Call::Exit => After::Exit(args.arg(0)),
         // A task that stopped itself leaves the CPU.
-        Call::TaskStop if task.state() == TaskState::Inactive => After::Stopped,
+        Call::TaskStop if task.run_state() == TaskState::Inactive => After::Stopped,
         _ => After::Continue,
     };
     (result, after)
@@ -95,8 +95,8 @@ fn act(
         Call::Yield | Call::Exit => Ok(0),
         Call::ListPool => list_pool(task, root, args.caddr(0)?),
         Call::Retype => {
-            let kind = decode_kind(args.arg(1), args.arg(3))?;
-            done(cpool::retype(root, args.caddr(0)?, kind, args.caddr(2)?))
+            let kind = ObjectKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;
+            done(cpool::retype(root, args.caddr(0)?, kind, args.arg(3), args.caddr(2)?))
         }
         Call::Copy => done(cpool::copy(root, args.caddr(0)?, args.caddr(1)?)),
         Call::Move => done(cpool::move_cap(root, args.caddr(0)?, args.caddr(1)?)),
@@ -138,18 +138,6 @@ fn find_task(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<Task
     Ok(cpool::lookup_object::<Task>(root, address).map_err(|error| CapError::Lookup(address, error))?)
 }
 
-/// The kind a retype asks for: a kind code, and a size for an untyped
-/// (which every other kind must leave 0).
-fn decode_kind(code: u64, size: u64) -> Result<ObjectKind, Error> {
-    let kind = abi::ObjectKind::try_from(code).map_err(|_| Error::OutOfRange)?;
-    let kind = ObjectKind::from_abi(kind, size).ok_or(Error::NotRetypable)?;
-    match kind {
-        ObjectKind::Untyped { .. } => Ok(kind),
-        _ if size != 0 => Err(Error::OutOfRange),
-        _ => Ok(kind),
-    }
-}
-
 /// The kernel's rights for a page mapped with `rights`.
 pub fn page_rights(rights: MapRights) -> Rights {
     let mut kernel = Rights::USER;
@@ -165,7 +153,7 @@ fn task_buffer(task: &ManagedArc<Task>) -> Result<(ManagedArc<AnyObject>, &'stat
     if page.kind() != ObjectKind::RawPage {
         return Err(Error::NoBuffer);
     }
-    let address = crate::objects::window().virtual_address(PhysAddr::new(page.header().body()));
+    let address = crate::objects::window().virtual_address(PhysAddr::new(page.address()));
     // SAFETY: a RawPage's body is one page of RAM, alive while `page` is
     // held; the kernel keeps no other reference to it while a call runs
     // (the task itself is not running).
@@ -189,8 +177,9 @@ fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) 
     let (_page, bytes) = task_buffer(task)?;
     let mut count = 0;
     for ((index, slot), chunk) in cpool::list(&pool).zip(bytes.chunks_exact_mut(ListEntry::SIZE)) {
-        let Some(info) = cpool::info(slot) else { continue };
-        let entry = ListEntry { slot: index, kind: info.kind.to_abi() as u8, detail: info.detail };
+        let Ok(object) = slot.upgrade::<AnyObject>() else { continue };
+        let info = object.info();
+        let entry = ListEntry { slot: index, kind: info.kind.code() as u8, detail: info.detail };
         chunk.copy_from_slice(&entry.encode());
         count += 1;
     }
@@ -206,7 +195,7 @@ fn task_set(
     field: TaskField,
     value: u64,
 ) -> Result<u64, Error> {
-    if matches!(task.state(), TaskState::Ready | TaskState::Running) {
+    if matches!(task.run_state(), TaskState::Ready | TaskState::Running) {
         return Err(Error::InUse);
     }
     let (slot, kind): (&Slot, ObjectKind) = match field {
@@ -236,7 +225,7 @@ fn task_set(
 
 /// `TaskStart(task)`: a configured task joins the run queue.
 fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
-    if matches!(task.state(), TaskState::Ready | TaskState::Running) {
+    if matches!(task.run_state(), TaskState::Ready | TaskState::Running) {
         return Err(Error::InUse);
     }
     if !task.has_entry() || task.cpool_slot().is_empty() || task.table_slot().is_empty() {
@@ -258,14 +247,12 @@ fn task_stop(task: &ManagedArc<Task>) -> Result<u64, Error> {
 impl From<CapError> for Error {
     fn from(error: CapError) -> Error {
         match error {
-            CapError::Lookup(_, LookupError::Empty | LookupError::EmptySlot { .. }) => Error::EmptySlot,
-            CapError::Lookup(_, LookupError::NotACPool { .. } | LookupError::WrongType { .. }) => {
-                Error::WrongKind
-            }
+            CapError::Lookup(_, LookupError::Empty { .. }) => Error::EmptySlot,
+            CapError::Lookup(_, LookupError::WrongKind { .. }) => Error::WrongKind,
             CapError::Occupied(_) => Error::SlotOccupied,
             CapError::Retype(RetypeError::OutOfMemory { .. }) => Error::OutOfMemory,
             CapError::Retype(RetypeError::NotRetypable(_)) => Error::NotRetypable,
-            CapError::Retype(RetypeError::InvalidSize(_)) => Error::OutOfRange,
+            CapError::Retype(RetypeError::InvalidSize { .. }) => Error::OutOfRange,
             CapError::Revoke(RevokeError::InUse { .. }) => Error::InUse,
         }
     }

@@ -6,18 +6,56 @@
 //! slot up, copy, move and delete capabilities, list a pool, retype an
 //! untyped into an empty slot, and revoke an untyped.
 
+use super::header::Doomed;
 use super::untyped::RevokeError;
 use super::weak::{Slot, SlotError, WeakPool};
-use super::{AnyObject, CPool, Header, ManagedArc, ObjectKind, ObjectType, RetypeError, Untyped};
+use super::{
+    AnyObject, Header, KernelObject, KindOps, Layout, ManagedArc, ObjectKind, ObjectType, RetypeError,
+    Untyped,
+};
 use abi::{CAddr, CPOOL_SLOTS};
 use core::fmt;
+
+/// A capability pool: the marker type of its kind.
+pub struct CPool;
+
+// ANCHOR: cpool
+impl KernelObject for CPool {
+    const KIND: ObjectKind = ObjectKind::CPool;
+    type State = ();
+
+    fn layout(size: u64) -> Result<Layout, RetypeError> {
+        let slots = (CPOOL_SLOTS * size_of::<Slot>()) as u64;
+        Layout::fixed(Self::KIND, size, slots, align_of::<Slot>() as u64)
+    }
+
+    unsafe fn destroy(object: &Header, _: &mut Doomed) {
+        // SAFETY: the caller's promise: a pool, being destroyed. Its memory
+        // stays until its untyped makes something else there, which is
+        // after this returns.
+        let slots = unsafe { WeakPool::at(object.body(), CPOOL_SLOTS) };
+        // Slots hold no strong pointers: emptying them dooms nothing.
+        for (_, slot) in slots.slots() {
+            slot.clear();
+        }
+    }
+
+    fn detail(pool: &ManagedArc<CPool>) -> u64 {
+        pool.pool().slots().filter(|(_, slot)| !slot.is_empty()).count() as u64
+    }
+
+    fn describe(pool: &ManagedArc<CPool>, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, ", {} slots used", Self::detail(pool))
+    }
+}
+// ANCHOR_END: cpool
 
 impl ManagedArc<CPool> {
     /// The pool's slots.
     pub fn pool(&self) -> WeakPool<'_> {
         // SAFETY: a CPool's memory is its 256 slots; this strong pointer
         // keeps it alive.
-        unsafe { WeakPool::at(self.header().body, CPOOL_SLOTS) }
+        unsafe { WeakPool::at(self.address(), CPOOL_SLOTS) }
     }
 
     /// The slot at `index`.
@@ -26,44 +64,39 @@ impl ManagedArc<CPool> {
     }
 }
 
-/// Empties every slot of a pool that is being destroyed.
-pub(super) fn clear_all_slots(pool: &Header) {
-    // SAFETY: the pool's memory stays until its parent's watermark is reset,
-    // which is after this returns.
-    let slots = unsafe { WeakPool::at(pool.body, CPOOL_SLOTS) };
-    for (_, slot) in slots.slots() {
-        slot.clear();
-    }
-}
-
 // ANCHOR: lookup_errors
-/// Why a capability address names no usable slot.
+/// Why a capability address names no usable slot. Levels count from 1,
+/// the root pool's slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LookupError {
-    /// The slot at this level (1 = root) on the way is empty.
-    EmptySlot { level: usize },
-    /// The slot at this level on the way holds something other than a pool.
-    NotACPool { level: usize, found: ObjectKind },
-    /// The final slot holds an object of the wrong type.
-    WrongType { found: ObjectKind },
-    /// The final slot is empty.
-    Empty,
+    /// The slot at this level is empty.
+    Empty { level: usize },
+    /// The slot at this level holds another kind of object than expected:
+    /// a CPool on the way, the operation's kind at the end.
+    WrongKind { level: usize, expected: ObjectKind, found: ObjectKind },
 }
 // ANCHOR_END: lookup_errors
 
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            LookupError::EmptySlot { level } => {
-                write!(f, "the slot at level {level} of the address is empty")
-            }
-            LookupError::NotACPool { level, found } => {
-                write!(f, "the slot at level {level} of the address holds a {}, not a CPool", found.name())
-            }
-            LookupError::WrongType { found } => {
-                write!(f, "the slot holds a {} of another type", found.name())
-            }
-            LookupError::Empty => write!(f, "the slot is empty"),
+        match *self {
+            LookupError::Empty { level } => write!(f, "level {level}: the slot is empty"),
+            LookupError::WrongKind { level, expected, found } => write!(
+                f,
+                "level {level}: expected {} {expected}, found {} {found}",
+                expected.article(),
+                found.article()
+            ),
+        }
+    }
+}
+
+impl LookupError {
+    /// The error for a slot at `level` that `SlotError` describes.
+    fn at(level: usize, error: SlotError) -> LookupError {
+        match error {
+            SlotError::WrongKind { expected, found } => LookupError::WrongKind { level, expected, found },
+            _ => LookupError::Empty { level },
         }
     }
 }
@@ -88,10 +121,7 @@ pub fn lookup(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, Looku
     let (&last, path) = address.path().split_last().expect("a CAddr has at least one level");
     let mut pool = root.clone();
     for (level, &index) in path.iter().enumerate() {
-        pool = pool.slot(index).upgrade::<CPool>().map_err(|error| match error {
-            SlotError::WrongType(found) => LookupError::NotACPool { level: level + 1, found },
-            _ => LookupError::EmptySlot { level: level + 1 },
-        })?;
+        pool = pool.slot(index).upgrade::<CPool>().map_err(|error| LookupError::at(level + 1, error))?;
     }
     Ok(SlotRef { pool, index: last })
 }
@@ -101,10 +131,8 @@ pub fn lookup_object<T: ObjectType>(
     root: &ManagedArc<CPool>,
     address: CAddr,
 ) -> Result<ManagedArc<T>, LookupError> {
-    lookup(root, address)?.slot().upgrade::<T>().map_err(|error| match error {
-        SlotError::WrongType(found) => LookupError::WrongType { found },
-        _ => LookupError::Empty,
-    })
+    let found = lookup(root, address)?;
+    found.slot().upgrade::<T>().map_err(|error| LookupError::at(address.depth(), error))
 }
 // ANCHOR_END: lookup
 
@@ -147,7 +175,7 @@ fn find_object<T: ObjectType>(root: &ManagedArc<CPool>, address: CAddr) -> Resul
 fn find_full(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
     let found = find(root, address)?;
     match found.slot().is_empty() {
-        true => Err(CapError::Lookup(address, LookupError::Empty)),
+        true => Err(CapError::Lookup(address, LookupError::Empty { level: address.depth() })),
         false => Ok(found),
     }
 }
@@ -183,12 +211,19 @@ pub fn delete(root: &ManagedArc<CPool>, at: CAddr) -> Result<(), CapError> {
     Ok(())
 }
 
-/// Retypes part of the untyped in `untyped` into a new object of `kind`,
-/// whose capability goes into the empty slot `to`.
-pub fn retype(root: &ManagedArc<CPool>, untyped: CAddr, kind: ObjectKind, to: CAddr) -> Result<(), CapError> {
+/// Retypes part of the untyped in `untyped` into a new object of `kind`
+/// (of `size` bytes, for an Untyped; else 0), whose capability goes into
+/// the empty slot `to`.
+pub fn retype(
+    root: &ManagedArc<CPool>,
+    untyped: CAddr,
+    kind: ObjectKind,
+    size: u64,
+    to: CAddr,
+) -> Result<(), CapError> {
     let source = find_object::<Untyped>(root, untyped)?;
     let destination = find_empty(root, to)?;
-    let object = source.retype(kind).map_err(CapError::Retype)?;
+    let object = source.retype_kind(kind, size).map_err(CapError::Retype)?;
     destination.slot().downgrade(&object).expect("the slot was found empty");
     Ok(())
 }
@@ -208,20 +243,10 @@ struct Description<'a>(&'a Slot);
 
 impl fmt::Display for Description<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let Some(object) = self.0.header() else { return write!(f, "(empty)") };
-        write!(f, "{} at {:#x}", object.kind.name(), object.body)?;
-        match object.kind {
-            ObjectKind::Untyped { size } => {
-                let region = object.region.get();
-                write!(f, ", {} KiB, {} KiB free", size / 1024, region.free() / 1024)
-            }
-            ObjectKind::CPool => {
-                // SAFETY: the slot names a live pool.
-                let slots = unsafe { WeakPool::at(object.body, CPOOL_SLOTS) };
-                write!(f, ", {} slots used", slots.slots().filter(|(_, slot)| !slot.is_empty()).count())
-            }
-            _ => Ok(()),
-        }?;
+        let Ok(object) = self.0.upgrade::<AnyObject>() else { return write!(f, "(empty)") };
+        let kind = object.kind();
+        write!(f, "{kind} at {:#x}", object.address())?;
+        (KindOps::find(kind).expect("every object's kind is in KINDS").describe)(&object, f)?;
         match object.weak_count() {
             1 => write!(f, " (1 capability to it)"),
             count => write!(f, " ({count} capabilities to it)"),
@@ -229,37 +254,7 @@ impl fmt::Display for Description<'_> {
     }
 }
 
-/// What a listing reports of the object in a slot: its kind, and a detail
-/// (an untyped's free bytes, a pool's used slots, else 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Info {
-    pub kind: ObjectKind,
-    pub detail: u64,
-}
-
-/// What a listing reports of the object in `slot`, if any.
-pub fn info(slot: &Slot) -> Option<Info> {
-    let object = slot.header()?;
-    let detail = match object.kind {
-        ObjectKind::Untyped { .. } => object.region.get().free(),
-        ObjectKind::CPool => {
-            // SAFETY: the slot names a live pool.
-            let slots = unsafe { WeakPool::at(object.body, CPOOL_SLOTS) };
-            slots.slots().filter(|(_, slot)| !slot.is_empty()).count() as u64
-        }
-        _ => 0,
-    };
-    Some(Info { kind: object.kind, detail })
-}
-
 /// The non-empty slots of `pool`: index and slot.
 pub fn list(pool: &ManagedArc<CPool>) -> impl Iterator<Item = (u8, &Slot)> {
     (0..=u8::MAX).map(|index| (index, pool.slot(index))).filter(|(_, slot)| !slot.is_empty())
-}
-
-/// The header of the object at physical address `header` (tests).
-#[cfg(test)]
-pub(super) fn header_at(header: u64) -> &'static Header {
-    // SAFETY: tests pass headers of objects they know to exist.
-    unsafe { super::reach(header) }
 }

@@ -26,8 +26,11 @@
 //!                 the page's frame               the page's header ── mapped_at ──► entry 7
 //! ```
 
-use super::{AnyObject, Header, ManagedArc, ObjectKind, physical_of, reach, window};
+use super::header::Header;
+use super::{AnyObject, DevicePage, Link, ManagedArc, ObjectKind, RawPage, physical_of, reach, window};
+use crate::paging::levels::{Pd, Pdpt, Pml4, Pt};
 use crate::paging::{ENTRIES, KERNEL_HALF_FIRST_INDEX, Level, PagingError, Rights, sign_extend};
+use core::cell::Cell;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::PhysAddr;
@@ -53,6 +56,32 @@ pub unsafe fn set_kernel_pml4(pml4: PhysFrame) {
     KERNEL_PML4.store(pml4.start_address().as_u64(), Ordering::Relaxed);
 }
 
+// ANCHOR: map_state
+/// What a page or a table keeps in its header: where it is mapped.
+#[derive(Default)]
+pub struct MapState {
+    /// The physical address of the page-table entry that maps the object.
+    mapped_at: Cell<Link>,
+}
+
+/// The mapping record of `object`, a page or a table.
+fn map_state(object: &Header) -> &MapState {
+    // SAFETY: the state of each of these kinds is a `MapState` (their
+    // `KernelObject::State`); the kind is checked first.
+    unsafe {
+        match object.kind() {
+            ObjectKind::RawPage => object.state::<RawPage>(),
+            ObjectKind::DevicePage => object.state::<DevicePage>(),
+            ObjectKind::Pml4 => object.state::<Pml4>(),
+            ObjectKind::Pdpt => object.state::<Pdpt>(),
+            ObjectKind::Pd => object.state::<Pd>(),
+            ObjectKind::Pt => object.state::<Pt>(),
+            kind => unreachable!("a {kind} is never mapped"),
+        }
+    }
+}
+// ANCHOR_END: map_state
+
 /// Why a map was refused. A refused map changes nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
@@ -67,8 +96,10 @@ pub enum MapError {
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            MapError::NotAnAddressSpace(kind) => write!(f, "expected a PML4, found a {}", kind.name()),
-            MapError::NotMappable(kind) => write!(f, "a {} cannot be mapped this way", kind.name()),
+            MapError::NotAnAddressSpace(kind) => {
+                write!(f, "expected a PML4, found {} {kind}", kind.article())
+            }
+            MapError::NotMappable(kind) => write!(f, "{} {kind} cannot be mapped this way", kind.article()),
             MapError::Paging(error) => write!(f, "{error}"),
         }
     }
@@ -80,17 +111,6 @@ impl From<PagingError> for MapError {
     }
 }
 
-/// The paging level of a table kind.
-pub fn table_level(kind: ObjectKind) -> Option<Level> {
-    match kind {
-        ObjectKind::Pml4 => Some(Level::Pml4),
-        ObjectKind::Pdpt => Some(Level::Pdpt),
-        ObjectKind::Pd => Some(Level::Pd),
-        ObjectKind::Pt => Some(Level::Pt),
-        _ => None,
-    }
-}
-
 // ANCHOR: map_table
 /// Maps the table `table` (a PDPT, PD or PT) into the address space whose
 /// PML4 is `space`, as the table that covers `address`.
@@ -99,13 +119,13 @@ pub fn map_table(
     table: &ManagedArc<AnyObject>,
     address: u64,
 ) -> Result<(), MapError> {
-    let level = match table_level(table.kind()) {
+    let level = match Level::of_kind(table.kind()) {
         Some(Level::Pml4) | None => return Err(MapError::NotMappable(table.kind())),
         Some(level) => level,
     };
     check_space(space)?;
     check_user_address(address)?;
-    if table.header().mapped_at.get() != 0 {
+    if map_state(table.header()).mapped_at.get() != Link::NONE {
         return Err(PagingError::AlreadyMapped.into());
     }
     let parent_level = parent_of(level);
@@ -132,7 +152,7 @@ pub fn map_page(
     if !address.is_multiple_of(PAGE) {
         return Err(PagingError::Misaligned(address).into());
     }
-    if page.header().mapped_at.get() != 0 {
+    if map_state(page.header()).mapped_at.get() != Link::NONE {
         return Err(PagingError::AlreadyMapped.into());
     }
     let table = walk(space.header(), address, Level::Pt)?;
@@ -182,12 +202,13 @@ unsafe fn entries<'a>(body: u64) -> &'a mut PageTable {
 }
 
 /// The shadow page of the table whose memory starts at `body`: the header
-/// of the object each entry maps, or 0.
+/// of the object each entry maps. (Zeroed memory is a shadow of links to
+/// nothing.)
 ///
 /// # Safety
 /// As for [`entries`].
-unsafe fn shadow<'a>(body: u64) -> &'a mut [u64; ENTRIES] {
-    let address = window().virtual_address(PhysAddr::new(body + PAGE)) as *mut [u64; ENTRIES];
+unsafe fn shadow<'a>(body: u64) -> &'a mut [Link; ENTRIES] {
+    let address = window().virtual_address(PhysAddr::new(body + PAGE)) as *mut [Link; ENTRIES];
     // SAFETY: the caller's promise: a table object's second page.
     unsafe { &mut *address }
 }
@@ -195,7 +216,7 @@ unsafe fn shadow<'a>(body: u64) -> &'a mut [u64; ENTRIES] {
 /// Walks from the PML4 `space` down to the table of `level` on the way to
 /// `address`, and returns its memory's physical address.
 fn walk(space: &Header, address: u64, level: Level) -> Result<u64, PagingError> {
-    let mut table = space.body;
+    let mut table = space.body();
     let mut current = Level::Pml4;
     while current != level {
         // SAFETY: `table` is a live table: the PML4 is held by the caller,
@@ -230,11 +251,11 @@ fn install(
     if !entry.is_unused() {
         return Err(PagingError::SlotOccupied { level, index });
     }
-    entry.set_addr(PhysAddr::new(child.body), flags);
+    entry.set_addr(PhysAddr::new(child.body()), flags);
     // SAFETY: as above.
     let shadow = unsafe { shadow(table) };
-    shadow[index] = physical_of(child);
-    child.mapped_at.set(table + 8 * index as u64);
+    shadow[index] = Link::to(physical_of(child));
+    map_state(child).mapped_at.set(Link::to(table + 8 * index as u64));
     Ok(())
 }
 
@@ -242,18 +263,16 @@ fn install(
 /// Removes the mapping of `object`, if it has one: its entry is cleared and
 /// forgotten by the table that held it, and the TLB flushed.
 pub(super) fn unmap(object: &Header) {
-    let entry = object.mapped_at.get();
-    if entry == 0 {
-        return;
-    }
+    let state = map_state(object);
+    let Some(entry) = state.mapped_at.get().get() else { return };
     let (table, index) = (entry & !(PAGE - 1), ((entry % PAGE) / 8) as usize);
     // SAFETY: `mapped_at` names an entry of a live table: destroying that
     // table clears this record first (`forget_children`).
     unsafe {
         entries(table)[index].set_unused();
-        shadow(table)[index] = 0;
+        shadow(table)[index] = Link::NONE;
     }
-    object.mapped_at.set(0);
+    state.mapped_at.set(Link::NONE);
     flush_tlb();
 }
 
@@ -264,19 +283,22 @@ pub(super) fn forget_children(table: &Header) {
     leave_if_active(table);
     // SAFETY: the table is being destroyed, but its memory stays until its
     // untyped's watermark is reset, after this returns.
-    let shadow = unsafe { shadow(table.body) };
-    for child in shadow.iter_mut().filter(|child| **child != 0) {
-        // SAFETY: the shadow names live objects: destroying one clears its
-        // shadow entry (`unmap`).
-        unsafe { reach::<Header>(*child) }.mapped_at.set(0);
-        *child = 0;
+    let shadow = unsafe { shadow(table.body()) };
+    for child in shadow.iter_mut() {
+        if let Some(header) = child.get() {
+            // SAFETY: the shadow names live objects: destroying one clears
+            // its shadow entry (`unmap`).
+            map_state(unsafe { reach::<Header>(header) }).mapped_at.set(Link::NONE);
+            *child = Link::NONE;
+        }
     }
     flush_tlb();
 }
 // ANCHOR_END: unmap
 
-/// Copies the kernel half of the kernel's PML4 into the new PML4 `table`.
-pub(super) fn share_kernel_half(table: &Header) {
+/// Copies the kernel half of the kernel's PML4 into the new PML4 whose
+/// memory is at `table`.
+pub(super) fn share_kernel_half(table: u64) {
     let kernel = KERNEL_PML4.load(Ordering::Relaxed);
     if kernel == 0 {
         return;
@@ -285,7 +307,7 @@ pub(super) fn share_kernel_half(table: &Header) {
         // SAFETY: two different live tables, one reference to each at a time.
         let entry = unsafe { entries(kernel) }[index].clone();
         // SAFETY: as above.
-        let entries = unsafe { entries(table.body) };
+        let entries = unsafe { entries(table) };
         entries[index] = entry;
     }
 }
@@ -296,7 +318,7 @@ fn leave_if_active(table: &Header) {
     {
         use x86_64::registers::control::Cr3;
         let kernel = KERNEL_PML4.load(Ordering::Relaxed);
-        if kernel != 0 && Cr3::read().0.start_address().as_u64() == table.body {
+        if kernel != 0 && Cr3::read().0.start_address().as_u64() == table.body() {
             let frame = PhysFrame::containing_address(PhysAddr::new(kernel));
             // SAFETY: the kernel's PML4 maps all the kernel uses.
             unsafe { Cr3::write(frame, Cr3::read().1) };
@@ -323,7 +345,7 @@ pub fn translate(space: &ManagedArc<AnyObject>, address: u64) -> Option<(u64, Pa
     (!entry.is_unused()).then(|| (entry.addr().as_u64(), entry.flags()))
 }
 
-/// Whether the object is mapped somewhere.
+/// Whether the object (a page or a table) is mapped somewhere.
 pub fn is_mapped(object: &ManagedArc<AnyObject>) -> bool {
-    object.header().mapped_at.get() != 0
+    map_state(object.header()).mapped_at.get() != Link::NONE
 }

@@ -12,12 +12,36 @@
 //! tasks themselves. A task is in at most one queue at a time, and
 //! destroying it takes it out, so a queue never names a dead task.
 
+use super::header::{Doomed, Header};
 use super::weak::Slot;
-use super::{Header, ManagedArc, Task, reach, window};
+use super::{KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RetypeError, reach, window};
 use common::user::{Fault, UserContext};
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::PhysAddr;
+
+/// A task: the marker type of its kind.
+pub struct Task;
+
+// ANCHOR: kind
+impl KernelObject for Task {
+    const KIND: ObjectKind = ObjectKind::Task;
+    type State = ();
+
+    fn layout(size: u64) -> Result<Layout, RetypeError> {
+        let (body, align) = (size_of::<TaskBody>() as u64, align_of::<TaskBody>() as u64);
+        Layout::fixed(Self::KIND, size, body, align)
+    }
+
+    fn initialize(placed: &Placement) {
+        initialize(placed.body);
+    }
+
+    unsafe fn destroy(object: &Header, _: &mut Doomed) {
+        destroy(object);
+    }
+}
+// ANCHOR_END: kind
 
 // ANCHOR: state
 /// Where a task is in its life.
@@ -61,17 +85,18 @@ pub struct TaskBody {
     /// Whether an instruction pointer has been set.
     has_entry: Cell<bool>,
     /// The queue the task is in (0: none), and its neighbours there
-    /// (physical addresses of task headers, 0: none).
+    /// (their headers).
     queue: Cell<usize>,
-    previous: Cell<u64>,
-    next: Cell<u64>,
+    previous: Cell<Link>,
+    next: Cell<Link>,
 }
 // ANCHOR_END: task_body
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Writes a new task's body: inactive, no registers set, nothing named.
-pub(super) fn initialize(task: &Header) {
+/// Writes a new task's body at `body`: inactive, no registers set,
+/// nothing named.
+fn initialize(at: u64) {
     let body = TaskBody {
         context: UnsafeCell::new(UserContext::default()),
         cpool: Slot::empty(),
@@ -81,10 +106,10 @@ pub(super) fn initialize(task: &Header) {
         id: Cell::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
         has_entry: Cell::new(false),
         queue: Cell::new(0),
-        previous: Cell::new(0),
-        next: Cell::new(0),
+        previous: Cell::new(Link::NONE),
+        next: Cell::new(Link::NONE),
     };
-    let address = window().virtual_address(PhysAddr::new(task.body)) as *mut TaskBody;
+    let address = window().virtual_address(PhysAddr::new(at)) as *mut TaskBody;
     // SAFETY: retype just carved and zeroed this memory for the task, with
     // the size and alignment of a `TaskBody`; nothing refers to it yet.
     unsafe { address.write(body) };
@@ -96,17 +121,17 @@ pub(super) fn initialize(task: &Header) {
 /// `task` must be a live task's header, for as long as the body is used.
 unsafe fn body_of<'a>(task: &Header) -> &'a TaskBody {
     // SAFETY: the caller's promise; `initialize` wrote a body there.
-    unsafe { reach(task.body) }
+    unsafe { reach(task.body()) }
 }
 
 /// Takes a task that is being destroyed out of its queue, and lets go of
 /// what it names.
-pub(super) fn destroy(task: &Header) {
+fn destroy(task: &Header) {
     // SAFETY: the task is being destroyed; its memory stays until its
     // untyped's watermark is reset, after this returns.
     let body = unsafe { body_of(task) };
     if let Some(queue) = body.queue() {
-        queue.remove(task);
+        queue.unlink(task);
     }
     body.cpool.clear();
     body.table.clear();
@@ -134,12 +159,12 @@ impl ManagedArc<Task> {
     }
 
     /// Where the task is in its life.
-    pub fn state(&self) -> TaskState {
+    pub fn run_state(&self) -> TaskState {
         self.body().state.get()
     }
 
     /// Sets the state (the scheduler's business).
-    pub fn set_state(&self, state: TaskState) {
+    pub fn set_run_state(&self, state: TaskState) {
         self.body().state.set(state);
     }
 
@@ -192,8 +217,8 @@ impl ManagedArc<Task> {
 /// A first-in, first-out queue of tasks, linked through the tasks
 /// themselves (no memory of its own beyond the two ends).
 pub struct TaskQueue {
-    head: Cell<u64>,
-    tail: Cell<u64>,
+    head: Cell<Link>,
+    tail: Cell<Link>,
 }
 
 // SAFETY: one CPU, and the kernel runs with interrupts disabled: a queue is
@@ -203,12 +228,12 @@ unsafe impl Sync for TaskQueue {}
 impl TaskQueue {
     /// An empty queue.
     pub const fn new() -> Self {
-        Self { head: Cell::new(0), tail: Cell::new(0) }
+        Self { head: Cell::new(Link::NONE), tail: Cell::new(Link::NONE) }
     }
 
     /// Whether no task waits here.
     pub fn is_empty(&self) -> bool {
-        self.head.get() == 0
+        self.head.get() == Link::NONE
     }
 
     /// Adds `task` at the back. A task already in a queue is not added.
@@ -217,14 +242,14 @@ impl TaskQueue {
         if body.queue.get() != 0 {
             return false;
         }
-        let me = task.header;
+        let me = Link::to(task.header_address());
         body.queue.set(self as *const TaskQueue as usize);
         body.previous.set(self.tail.get());
-        body.next.set(0);
-        match self.tail.get() {
-            0 => self.head.set(me),
+        body.next.set(Link::NONE);
+        match self.tail.get().get() {
+            None => self.head.set(me),
             // SAFETY: the tail of a queue is a live task.
-            tail => unsafe { body_of(reach(tail)) }.next.set(me),
+            Some(tail) => unsafe { body_of(reach(tail)) }.next.set(me),
         }
         self.tail.set(me);
         true
@@ -232,35 +257,38 @@ impl TaskQueue {
 
     /// Takes the task at the front out, with a strong pointer to it.
     pub fn pop_front(&self) -> Option<ManagedArc<Task>> {
-        let head = self.head.get();
-        if head == 0 {
-            return None;
-        }
+        let head = self.head.get().get()?;
         // SAFETY: a queue names only live tasks (destroying a task takes it
         // out), and `head` is one.
         let task = unsafe { ManagedArc::<Task>::acquire(head) };
-        self.remove(task.header());
+        self.remove(&task);
         Some(task)
     }
 
-    /// Takes `task` out of this queue.
-    pub(crate) fn remove(&self, task: &Header) {
+    /// Takes `task`, which is in this queue, out of it.
+    pub fn remove(&self, task: &ManagedArc<Task>) {
+        debug_assert_eq!(task.body().queue.get(), self as *const TaskQueue as usize);
+        self.unlink(task.header());
+    }
+
+    /// Takes the task whose header is `task` out of this queue.
+    fn unlink(&self, task: &Header) {
         // SAFETY: `task` is live and in this queue.
         let body = unsafe { body_of(task) };
         let (previous, next) = (body.previous.get(), body.next.get());
-        match previous {
-            0 => self.head.set(next),
+        match previous.get() {
+            None => self.head.set(next),
             // SAFETY: the neighbours of a task in a queue are live tasks.
-            previous => unsafe { body_of(reach(previous)) }.next.set(next),
+            Some(previous) => unsafe { body_of(reach(previous)) }.next.set(next),
         }
-        match next {
-            0 => self.tail.set(previous),
+        match next.get() {
+            None => self.tail.set(previous),
             // SAFETY: as above.
-            next => unsafe { body_of(reach(next)) }.previous.set(previous),
+            Some(next) => unsafe { body_of(reach(next)) }.previous.set(previous),
         }
         body.queue.set(0);
-        body.previous.set(0);
-        body.next.set(0);
+        body.previous.set(Link::NONE);
+        body.next.set(Link::NONE);
     }
 
     /// The tasks in the queue, front first, at most `limit` of them (a
@@ -268,12 +296,10 @@ impl TaskQueue {
     pub fn ids(&self, limit: usize) -> impl Iterator<Item = u64> + '_ {
         let mut at = self.head.get();
         core::iter::from_fn(move || {
-            (at != 0).then(|| {
-                // SAFETY: a queue names only live tasks.
-                let body = unsafe { body_of(reach(at)) };
-                at = body.next.get();
-                body.id.get()
-            })
+            // SAFETY: a queue names only live tasks.
+            let body = unsafe { body_of(reach(at.get()?)) };
+            at = body.next.get();
+            Some(body.id.get())
         })
         .take(limit)
     }

@@ -1,32 +1,37 @@
-//! The arithmetic of an untyped region, apart from any memory: where the
-//! next object and its header go, and whether they fit.
+//! The arithmetic of an untyped, apart from any memory: where the next
+//! object goes, and whether it fits.
 //!
-//! An untyped region `start..end` is filled from both ends. Objects go up
-//! from the *watermark*, each at the alignment its kind needs; their
-//! headers (the kernel's records of them: reference counts, links) go down
-//! from the *floor*, packed. The region is full when the two would cross.
-//! Keeping the headers apart means page-aligned objects, the most common
-//! kind, waste nothing on padding.
+//! An untyped hands out two things. Its *memory*, `start..end`, is filled
+//! from the bottom up: the *watermark* marks how far, and each object goes
+//! at the next multiple of the alignment its kind needs. Its *header slots*
+//! (the kernel's records of the objects made from it) are kept apart from
+//! the memory, one per page of it, and handed out in order. An object takes
+//! one slot, an untyped one more per page of its own memory (for its
+//! children). An object fits if both its memory and its slots do.
+//!
+//! Because every object takes at least one slot, the untyped's *free*
+//! bytes are its free memory, but at most a page per free slot: what retype
+//! can still hand out in objects of a page or more.
 
+use super::PAGE;
 use core::fmt;
 
-/// Bytes set aside for one object header (see `objects::Header`).
-pub const HEADER_SIZE: u64 = 128;
-
-/// Where one carve put the object and its header.
+/// Where one carve put the object, and the index of its first header slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Carved {
     pub object: u64,
-    pub header: u64,
+    pub first_header: u64,
 }
 
-/// A carve that does not fit: how much was needed and how much was free.
+/// A carve that does not fit: what it needed and what was free, in bytes
+/// (header slots counted as a page each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DoesNotFit {
-    /// Bytes from the watermark the carve needed (alignment padding, object
-    /// and header).
+    /// The memory from the watermark the carve needed (alignment padding
+    /// and object), or the page's worth of each header slot it needed,
+    /// whichever is more.
     pub needed: u64,
-    /// Bytes between the watermark and the floor.
+    /// What [`Watermark::free`] says.
     pub free: u64,
 }
 
@@ -37,59 +42,61 @@ impl fmt::Display for DoesNotFit {
 }
 
 // ANCHOR: watermark
-/// The allocation state of one untyped region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The allocation state of one untyped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Watermark {
     start: u64,
     end: u64,
     /// Objects lie in `start..watermark`.
     watermark: u64,
-    /// Headers lie in `floor..end`.
-    floor: u64,
+    /// Header slots: how many there are, and how many are used.
+    headers: u64,
+    headers_used: u64,
 }
 
 impl Watermark {
-    /// An empty region `start..end`.
-    pub const fn new(start: u64, end: u64) -> Self {
-        // Headers are 8-byte aligned: the floor starts at the last
-        // 8-byte boundary at or below the end.
-        Self { start, end, watermark: start, floor: end & !7 }
+    /// An empty untyped with memory `start..end` and `headers` slots.
+    pub const fn new(start: u64, end: u64, headers: u64) -> Self {
+        Self { start, end, watermark: start, headers, headers_used: 0 }
     }
 
     /// Places an object of `size` bytes aligned to `align` (a power of
-    /// two), and its header. On failure nothing changes.
-    pub fn carve(&mut self, size: u64, align: u64) -> Result<Carved, DoesNotFit> {
+    /// two), which takes `headers` header slots. On failure nothing
+    /// changes.
+    pub fn carve(&mut self, size: u64, align: u64, headers: u64) -> Result<Carved, DoesNotFit> {
         debug_assert!(align.is_power_of_two());
-        let free = self.floor.saturating_sub(self.watermark);
         let object = self.watermark.checked_next_multiple_of(align);
         let object_end = object.and_then(|object| object.checked_add(size));
-        let header = self.floor.checked_sub(HEADER_SIZE);
-        match (object, object_end, header) {
-            (Some(object), Some(object_end), Some(header)) if object_end <= header => {
+        let headers_end = self.headers_used.checked_add(headers);
+        match (object, object_end, headers_end) {
+            (Some(object), Some(object_end), Some(headers_end))
+                if object_end <= self.end && headers_end <= self.headers =>
+            {
+                let first_header = self.headers_used;
                 self.watermark = object_end;
-                self.floor = header;
-                Ok(Carved { object, header })
+                self.headers_used = headers_end;
+                Ok(Carved { object, first_header })
             }
             _ => {
-                let needed =
-                    object_end.map_or(u64::MAX, |end| end - self.watermark).saturating_add(HEADER_SIZE);
-                Err(DoesNotFit { needed, free })
+                let memory = object_end.map_or(u64::MAX, |end| end - self.watermark);
+                let needed = memory.max(headers.saturating_mul(PAGE));
+                Err(DoesNotFit { needed, free: self.free() })
             }
         }
     }
     // ANCHOR_END: watermark
 
-    /// Forgets every object and header: the whole region is free again.
+    /// Forgets every object: all the memory and slots are free again.
     pub fn reset(&mut self) {
-        *self = Self::new(self.start, self.end);
+        *self = Self::new(self.start, self.end, self.headers);
     }
 
-    /// The first byte of the region.
+    /// The first byte of the memory.
     pub const fn start(&self) -> u64 {
         self.start
     }
 
-    /// One past the last byte of the region.
+    /// One past the last byte of the memory.
     pub const fn end(&self) -> u64 {
         self.end
     }
@@ -99,14 +106,15 @@ impl Watermark {
         self.watermark
     }
 
-    /// Where the lowest header begins.
-    pub const fn floor(&self) -> u64 {
-        self.floor
+    /// Header slots not yet used.
+    pub const fn free_headers(&self) -> u64 {
+        self.headers - self.headers_used
     }
 
-    /// Bytes not yet given to objects or headers.
-    pub const fn free(&self) -> u64 {
-        self.floor.saturating_sub(self.watermark)
+    /// Bytes of memory not yet used, but at most a page per free header
+    /// slot.
+    pub fn free(&self) -> u64 {
+        (self.end - self.watermark).min(self.free_headers().saturating_mul(PAGE))
     }
 }
 
@@ -116,69 +124,96 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn fills_from_both_ends() {
-        let mut region = Watermark::new(0x10_0000, 0x10_3000);
-        assert_eq!(region.carve(4096, 4096), Ok(Carved { object: 0x10_0000, header: 0x10_2f80 }));
-        assert_eq!(region.carve(4096, 4096), Ok(Carved { object: 0x10_1000, header: 0x10_2f00 }));
-        assert_eq!(region.watermark(), 0x10_2000);
-        // A third page would end at 0x103000, past the headers.
+    fn an_untyped_of_n_pages_holds_n_pages() {
+        for pages in [1, 2, 7] {
+            let mut region = Watermark::new(0x10_0000, 0x10_0000 + pages * PAGE, pages);
+            for page in 0..pages {
+                assert_eq!(
+                    region.carve(PAGE, PAGE, 1),
+                    Ok(Carved { object: 0x10_0000 + page * PAGE, first_header: page })
+                );
+            }
+            assert_eq!(region.free(), 0);
+            assert_eq!(region.carve(PAGE, PAGE, 1), Err(DoesNotFit { needed: PAGE, free: 0 }));
+        }
+    }
+
+    #[test]
+    fn an_untyped_child_takes_a_slot_more_than_its_pages() {
+        let mut region = Watermark::new(0x10_0000, 0x10_4000, 4);
         let before = region;
-        assert_eq!(region.carve(4096, 4096), Err(DoesNotFit { needed: 4096 + 128, free: 0xf00 }));
+        // Four pages of memory and five slots: it does not fit.
+        assert_eq!(region.carve(4 * PAGE, PAGE, 5), Err(DoesNotFit { needed: 5 * PAGE, free: 4 * PAGE }));
         assert_eq!(region, before, "a failed carve changes nothing");
-        // A small object still fits below the headers.
-        assert_eq!(region.carve(64, 8), Ok(Carved { object: 0x10_2000, header: 0x10_2e80 }));
+        // Three pages and four slots do; then the last page has no slot.
+        assert_eq!(region.carve(3 * PAGE, PAGE, 4), Ok(Carved { object: 0x10_0000, first_header: 0 }));
+        assert_eq!((region.end() - region.watermark(), region.free_headers()), (PAGE, 0));
+        assert_eq!(region.free(), 0, "memory without a header slot is not free");
+        assert!(region.carve(PAGE, PAGE, 1).is_err());
     }
 
     #[test]
     fn alignment_padding_is_skipped() {
-        let mut region = Watermark::new(0x1008, 0x9000);
-        assert_eq!(region.carve(16, 8).unwrap().object, 0x1008);
-        assert_eq!(region.carve(4096, 4096).unwrap().object, 0x2000);
+        let mut region = Watermark::new(0x1008, 0x9000, 8);
+        assert_eq!(region.carve(16, 8, 1).unwrap().object, 0x1008);
+        assert_eq!(region.carve(4096, 4096, 1).unwrap().object, 0x2000);
         assert_eq!(region.watermark(), 0x3000);
     }
 
     #[test]
     fn huge_requests_fail_without_overflow() {
-        let mut region = Watermark::new(u64::MAX - 0x2000, u64::MAX);
+        let mut region = Watermark::new(u64::MAX - 0x2000, u64::MAX, 2);
         let before = region;
-        assert!(region.carve(u64::MAX, 4096).is_err());
-        assert!(region.carve(16, 1 << 63).is_err());
+        assert!(region.carve(u64::MAX, 4096, 1).is_err());
+        assert!(region.carve(16, 1 << 63, 1).is_err());
+        assert!(region.carve(16, 8, u64::MAX).is_err());
         assert_eq!(region, before);
     }
 
+    #[test]
+    fn reset_frees_everything() {
+        let mut region = Watermark::new(0x4000, 0x8000, 4);
+        region.carve(2 * PAGE, PAGE, 3).unwrap();
+        region.reset();
+        assert_eq!(region, Watermark::new(0x4000, 0x8000, 4));
+        assert_eq!(region.free(), 4 * PAGE);
+    }
+
     proptest! {
-        /// Whatever is asked, carved objects and headers stay inside the
-        /// region, are aligned, never overlap each other, and a failure
-        /// leaves the region unchanged.
+        /// Whatever is asked, carved objects stay inside the memory, are
+        /// aligned and never overlap, header slots are handed out in
+        /// order, never beyond the last, and a failure leaves the untyped
+        /// unchanged.
         #[test]
         fn carves_never_overlap_and_failures_change_nothing(
             start in 0u64..0x10_0000,
-            length in 0u64..0x4_0000,
-            requests in proptest::collection::vec((1u64..0x6000, 0u32..13), 1..64),
+            pages in 0u64..64,
+            requests in proptest::collection::vec((0u64..0x6000, 0u32..13, 1u64..6), 1..64),
         ) {
-            let end = start + length;
-            let mut region = Watermark::new(start, end);
+            let end = start + pages * PAGE;
+            let mut region = Watermark::new(start, end, pages);
             let mut taken: Vec<(u64, u64)> = Vec::new();
-            for (size, align_bits) in requests {
+            let mut next_header = 0;
+            for (size, align_bits, headers) in requests {
                 let align = 1u64 << align_bits;
                 let before = region;
-                match region.carve(size, align) {
-                    Ok(Carved { object, header }) => {
+                match region.carve(size, align, headers) {
+                    Ok(Carved { object, first_header }) => {
                         prop_assert_eq!(object % align, 0);
-                        prop_assert_eq!(header % 8, 0);
                         prop_assert!(start <= object && object + size <= end);
-                        prop_assert!(start <= header && header + HEADER_SIZE <= end);
-                        for range in [(object, object + size), (header, header + HEADER_SIZE)] {
-                            for &(s, e) in &taken {
-                                prop_assert!(range.1 <= s || e <= range.0, "{:?} overlaps {:?}", range, (s, e));
-                            }
-                            taken.push(range);
+                        for &(s, e) in &taken {
+                            prop_assert!(object + size <= s || e <= object, "{:?} overlaps {:?}", (object, size), (s, e));
                         }
-                        prop_assert!(region.watermark() <= region.floor());
+                        if size > 0 {
+                            taken.push((object, object + size));
+                        }
+                        prop_assert_eq!(first_header, next_header);
+                        next_header += headers;
+                        prop_assert!(next_header <= pages);
                     }
                     Err(error) => {
                         prop_assert_eq!(region, before);
-                        prop_assert!(error.needed > error.free);
+                        prop_assert!(error.needed > error.free, "{:?}", error);
                     }
                 }
             }

@@ -1,4 +1,4 @@
-//! x86_64 four-level paging, and page tables as typed capabilities.
+//! x86_64 four-level paging: levels, indices, rights and errors.
 //!
 //! A virtual address is split into four 9-bit table indices and a 12-bit
 //! offset. CR3 holds the physical address of the top table, the PML4; each
@@ -6,16 +6,20 @@
 //! then PD, then PT), and a PT entry holds the physical frame of a 4 KiB page.
 //!
 //! - [`window`]: how the kernel reaches a table, given its physical address;
-//! - [`caps`]: `PML4Cap`, `PDPTCap`, `PDCap`, `PTCap`, `RawPageCap` and the
-//!   rules for mapping them;
+//! - [`levels`]: the four levels as types, for capabilities and objects;
 //! - this file: levels, indices, rights and errors.
+//!
+//! Stage 2's paging capabilities (`PML4Cap` and its kin, each owning a
+//! frame) are gone: from stage 5 on, page tables and pages are objects in
+//! capability pools, mapped through their capabilities by
+//! `objects::mapping`, with the same rules.
 
-pub mod caps;
+pub mod levels;
 pub mod window;
 
-pub use caps::{PDCap, PDPTCap, PML4Cap, PTCap, RawPageCap};
 pub use window::PhysicalWindow;
 
+use abi::ObjectKind;
 use core::fmt;
 use x86_64::VirtAddr;
 use x86_64::structures::paging::PageTableFlags;
@@ -37,6 +41,9 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, top down.
+    pub const ALL: [Level; 4] = [Level::Pml4, Level::Pdpt, Level::Pd, Level::Pt];
+
     /// How far right a virtual address is shifted to get this level's index;
     /// also the log2 of the bytes one entry of this level covers.
     pub const fn shift(self) -> u32 {
@@ -63,21 +70,32 @@ impl Level {
         }
     }
 
-    /// The table's name as the Intel manual abbreviates it.
-    pub const fn name(self) -> &'static str {
+    /// The kind of object a table of this level is: the one place levels
+    /// and kinds meet.
+    pub const fn kind(self) -> ObjectKind {
         match self {
-            Level::Pml4 => "PML4",
-            Level::Pdpt => "PDPT",
-            Level::Pd => "PD",
-            Level::Pt => "PT",
+            Level::Pml4 => ObjectKind::Pml4,
+            Level::Pdpt => ObjectKind::Pdpt,
+            Level::Pd => ObjectKind::Pd,
+            Level::Pt => ObjectKind::Pt,
         }
+    }
+
+    /// The level of a table of `kind`, if `kind` is a page table's.
+    pub fn of_kind(kind: ObjectKind) -> Option<Level> {
+        Level::ALL.into_iter().find(|level| level.kind() == kind)
+    }
+
+    /// The table's name as the Intel manual abbreviates it (the kind's).
+    pub const fn name(self) -> &'static str {
+        self.kind().name()
     }
 }
 // ANCHOR_END: levels
 
 /// The four table indices of `address`, top level first.
 pub fn table_indices(address: u64) -> [usize; 4] {
-    [Level::Pml4, Level::Pdpt, Level::Pd, Level::Pt].map(|level| level.index_of(address))
+    Level::ALL.map(|level| level.index_of(address))
 }
 
 /// Makes a 48-bit address canonical: bits 48 to 63 copy bit 47.
@@ -187,6 +205,17 @@ mod tests {
     fn sign_extension_makes_the_upper_half_canonical() {
         assert_eq!(sign_extend(256 << 39), 0xFFFF_8000_0000_0000);
         assert_eq!(sign_extend(255 << 39), 0x0000_7F80_0000_0000);
+    }
+
+    #[test]
+    fn levels_and_kinds_map_both_ways() {
+        for level in Level::ALL {
+            assert_eq!(Level::of_kind(level.kind()), Some(level));
+        }
+        assert_eq!(Level::Pml4.name(), "PML4");
+        assert_eq!(Level::of_kind(ObjectKind::RawPage), None);
+        let tables = ObjectKind::ALL.into_iter().filter(|&kind| Level::of_kind(kind).is_some()).count();
+        assert_eq!(tables, 4);
     }
 
     #[test]
