@@ -166,12 +166,14 @@ pub trait KernelObject: Sized + 'static {
     /// for 0.
     fn layout(size: u64) -> Result<Layout, RetypeError>;
 
+    // ANCHOR: initialize
     /// Gives a new object what it needs beyond zeroed memory (a task its
     /// first registers, a PML4 the kernel half), before anything can name
     /// it. Most kinds need nothing.
     fn initialize(placed: &Placement) {
         let _ = placed;
     }
+    // ANCHOR_END: initialize
 
     /// The state of a new object, made at `placed`.
     fn new_state(placed: &Placement) -> Self::State {

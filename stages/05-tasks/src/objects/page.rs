@@ -14,6 +14,7 @@ pub struct RawPage;
 /// A 4 KiB page of device memory, such as the VGA text buffer.
 pub struct DevicePage;
 
+// ANCHOR: raw_page
 impl KernelObject for RawPage {
     const KIND: ObjectKind = ObjectKind::RawPage;
     type State = MapState;
@@ -26,6 +27,7 @@ impl KernelObject for RawPage {
         mapping::unmap(object);
     }
 }
+// ANCHOR_END: raw_page
 
 impl KernelObject for DevicePage {
     const KIND: ObjectKind = ObjectKind::DevicePage;
