@@ -107,6 +107,9 @@ impl<S: Screen> TextWriter<S> {
         match byte {
             b'\n' => self.new_line(),
             b'\r' => self.column = 0,
+            // Backspace moves back one cell (the shell then writes a space
+            // over the character and backs up again, as terminals expect).
+            0x08 => self.column = self.column.saturating_sub(1),
             _ => {
                 if self.column == WIDTH {
                     self.new_line();
@@ -249,6 +252,15 @@ mod tests {
         assert_eq!(screen.row_text(0), "hello");
         assert_eq!(screen.row_text(1), "world");
         assert_eq!(screen.row_text(2), "");
+    }
+
+    #[test]
+    fn backspace_erases_the_way_a_shell_asks() {
+        let mut writer = TextWriter::new(FakeScreen::new(), GRAY);
+        write!(writer, "lsit\x08 \x08\x08 \x08\x08 \x08ist").unwrap();
+        assert_eq!(writer.screen.row_text(0), "list");
+        write!(writer, "\n\x08x").unwrap();
+        assert_eq!(writer.screen.row_text(1), "x", "no further back than the start of the line");
     }
 
     #[test]

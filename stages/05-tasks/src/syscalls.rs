@@ -23,7 +23,6 @@ use abi::syscall::{ListEntry, MapRights, SyscallArgs, TASK_BUFFER_SIZE, TaskFiel
 use abi::{CAddr, Call, Error};
 use common::print;
 use common::user::is_user_address;
-use x86_64::PhysAddr;
 
 /// What the scheduler does after a system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,23 +146,9 @@ pub fn page_rights(rights: MapRights) -> Rights {
 }
 
 // ANCHOR: buffer
-/// The task's buffer page, as the kernel sees it through the direct map.
-fn task_buffer(task: &ManagedArc<Task>) -> Result<(ManagedArc<AnyObject>, &'static mut [u8; 4096]), Error> {
-    let page = task.buffer_slot().upgrade::<AnyObject>().map_err(|_| Error::NoBuffer)?;
-    if page.kind() != ObjectKind::RawPage {
-        return Err(Error::NoBuffer);
-    }
-    let address = crate::objects::window().virtual_address(PhysAddr::new(page.address()));
-    // SAFETY: a RawPage's body is one page of RAM, alive while `page` is
-    // held; the kernel keeps no other reference to it while a call runs
-    // (the task itself is not running).
-    let bytes = unsafe { &mut *(address as *mut [u8; 4096]) };
-    Ok((page, bytes))
-}
-
 /// `Print(len)`: prints the first `len` bytes of the task buffer.
 fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
-    let (_page, bytes) = task_buffer(task)?;
+    let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
     print!("{text}");
     Ok(len as u64)
@@ -174,7 +159,7 @@ fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
 fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<u64, Error> {
     let pool =
         cpool::lookup_object::<CPool>(root, address).map_err(|error| CapError::Lookup(address, error))?;
-    let (_page, bytes) = task_buffer(task)?;
+    let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let mut count = 0;
     for ((index, slot), chunk) in cpool::list(&pool).zip(bytes.chunks_exact_mut(ListEntry::SIZE)) {
         let Ok(object) = slot.upgrade::<AnyObject>() else { continue };

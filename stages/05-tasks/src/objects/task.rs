@@ -14,7 +14,7 @@
 
 use super::header::{Doomed, Header};
 use super::weak::Slot;
-use super::{KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RetypeError, reach, window};
+use super::{KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RawPage, RetypeError, reach, window};
 use common::user::{Fault, UserContext};
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -200,6 +200,17 @@ impl ManagedArc<Task> {
     pub fn set_stack(&self, stack_pointer: u64) {
         // SAFETY: as in `set_entry`.
         unsafe { (*self.body().context.get()).frame.rsp = stack_pointer };
+    }
+
+    /// The task's buffer page and its bytes, as the kernel sees them
+    /// through the direct map; `None` if it has none.
+    pub fn buffer(&self) -> Option<(ManagedArc<RawPage>, &'static mut [u8; 4096])> {
+        let page = self.buffer_slot().upgrade::<RawPage>().ok()?;
+        let address = window().virtual_address(PhysAddr::new(page.address())) as *mut [u8; 4096];
+        // SAFETY: a RawPage is one page of RAM, alive while `page` is held;
+        // the kernel keeps no other reference to it while it handles one
+        // system call (the task itself is not running).
+        Some((page, unsafe { &mut *address }))
     }
 
     /// The task's saved registers.

@@ -1,0 +1,254 @@
+//! Channels: how tasks send each other messages.
+//!
+//! A channel is a kernel object holding a short queue of messages (at most
+//! [`CAPACITY`]), each a number, a few bytes, or a capability, and a queue
+//! of tasks waiting to take one. Its memory is all it needs: zeroed memory
+//! is an empty channel.
+//!
+//! - **Put** never blocks: on a full channel it fails with `ChannelFull`.
+//!   If a task is waiting, the message goes straight to it, and it is ready
+//!   to run again.
+//! - **Take** gives the oldest message; on an empty channel the task
+//!   blocks, in the channel's queue of takers, until a put. Takers are
+//!   served first come, first served.
+//! - A **capability** in a message is a weak pointer, like one in a pool:
+//!   the sender keeps its own, and revoking the object while the message
+//!   waits empties it (the taker then learns it was revoked in flight). The
+//!   taker names the slot of its own pool the capability goes to.
+//! - Destroying a channel wakes its takers with `ChannelClosed`.
+//!
+//! ```text
+//!   Channel: messages [ m0 | m1 | m2 |    |    | ... ]   takers: T3 -> T5
+//!                       ^first, count = 3                (blocked on take)
+//! ```
+
+use super::header::{Doomed, Header};
+use super::task::{TaskQueue, TaskState};
+use super::weak::Slot;
+use super::{CPool, KernelObject, Layout, ManagedArc, ObjectKind, RetypeError, Task, cpool, reach};
+use abi::syscall::{MAX_PAYLOAD, MessageKind, REVOKED_IN_FLIGHT};
+use abi::{CAddr, Error};
+use core::cell::{Cell, UnsafeCell};
+
+/// The most messages a channel holds.
+pub const CAPACITY: usize = 16;
+
+/// A channel: the marker type of its kind.
+pub struct Channel;
+
+// ANCHOR: body
+/// One message waiting in a channel.
+#[repr(C)]
+struct Message {
+    /// A `MessageKind` code.
+    kind: Cell<u64>,
+    /// The number, or the payload's length.
+    value: Cell<u64>,
+    /// The capability a `Capability` message carries.
+    capability: Slot,
+    payload: UnsafeCell<[u8; MAX_PAYLOAD]>,
+}
+
+/// A channel's memory.
+#[repr(C)]
+pub struct ChannelBody {
+    messages: [Message; CAPACITY],
+    /// Where the oldest message is, and how many there are.
+    first: Cell<usize>,
+    count: Cell<usize>,
+    /// The tasks blocked in a take, oldest first.
+    takers: TaskQueue,
+}
+// ANCHOR_END: body
+
+// ANCHOR: kind
+impl KernelObject for Channel {
+    const KIND: ObjectKind = ObjectKind::Channel;
+    type State = ();
+
+    fn layout(size: u64) -> Result<Layout, RetypeError> {
+        let (body, align) = (size_of::<ChannelBody>() as u64, align_of::<ChannelBody>() as u64);
+        Layout::fixed(Self::KIND, size, body, align)
+    }
+
+    unsafe fn destroy(object: &Header, _: &mut Doomed) {
+        // SAFETY: the channel is being destroyed; its memory stays until its
+        // untyped's watermark is reset, after this returns.
+        let body = unsafe { reach::<ChannelBody>(object.body()) };
+        while let Some(taker) = body.takers.pop_front() {
+            answer(&taker, Err(Error::ChannelClosed));
+        }
+        for message in &body.messages {
+            message.capability.clear();
+        }
+    }
+
+    fn detail(channel: &ManagedArc<Channel>) -> u64 {
+        channel.body().count.get() as u64
+    }
+}
+// ANCHOR_END: kind
+
+/// A message to put.
+#[derive(Clone, Copy)]
+pub enum Outgoing<'a> {
+    Raw(u64),
+    /// Bytes (at most `MAX_PAYLOAD`).
+    Payload(&'a [u8]),
+    /// The capability in this slot (copied: the sender keeps its own).
+    Capability(&'a Slot),
+}
+
+impl ManagedArc<Channel> {
+    fn body(&self) -> &ChannelBody {
+        // SAFETY: this strong pointer keeps the channel alive; zeroed
+        // memory is a valid `ChannelBody`.
+        unsafe { reach(self.address()) }
+    }
+
+    /// The number of messages waiting.
+    pub fn len(&self) -> usize {
+        self.body().count.get()
+    }
+
+    /// Whether no message waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // ANCHOR: put
+    /// Puts a message at the back of the queue, and hands waiting messages
+    /// to waiting takers. Refused, changing nothing, if the channel is full
+    /// or the message is malformed.
+    pub fn put(&self, message: Outgoing) -> Result<(), Error> {
+        let body = self.body();
+        if body.count.get() == CAPACITY {
+            return Err(Error::ChannelFull);
+        }
+        let slot = &body.messages[(body.first.get() + body.count.get()) % CAPACITY];
+        match message {
+            Outgoing::Raw(value) => slot.value.set(value),
+            Outgoing::Payload(bytes) => {
+                let len = bytes.len();
+                if len > MAX_PAYLOAD {
+                    return Err(Error::BufferTooLong);
+                }
+                // SAFETY: a free message's payload, which nothing else uses.
+                let payload = unsafe { &mut *slot.payload.get() };
+                payload[..len].copy_from_slice(bytes);
+                slot.value.set(len as u64);
+            }
+            Outgoing::Capability(source) => {
+                source.copy_to(&slot.capability).map_err(|_| Error::EmptySlot)?;
+                slot.value.set(0);
+            }
+        }
+        slot.kind.set(kind_of(&message) as u64);
+        body.count.set(body.count.get() + 1);
+        self.serve_takers();
+        Ok(())
+    }
+    // ANCHOR_END: put
+
+    // ANCHOR: take
+    /// Takes the oldest message for `taker`: a payload into its task
+    /// buffer, a capability into the empty slot `destination` of its root
+    /// pool. Returns the message's kind and value. If the message cannot be
+    /// delivered (no buffer, the slot is not empty, ...), it stays, and the
+    /// error says why. `None` if the channel is empty.
+    pub fn take(&self, taker: &ManagedArc<Task>, destination: u64) -> Option<Result<(MessageKind, u64), Error>> {
+        let body = self.body();
+        if body.count.get() == 0 {
+            return None;
+        }
+        let message = &body.messages[body.first.get()];
+        let result = deliver(message, taker, destination);
+        if result.is_ok() {
+            message.capability.clear();
+            body.first.set((body.first.get() + 1) % CAPACITY);
+            body.count.set(body.count.get() - 1);
+        }
+        Some(result)
+    }
+
+    /// Blocks `taker`, which found the channel empty, until a put.
+    pub fn wait(&self, taker: &ManagedArc<Task>) {
+        taker.set_run_state(TaskState::Blocked);
+        self.body().takers.push_back(taker);
+    }
+
+    /// Gives waiting messages to waiting takers, oldest to oldest; each
+    /// taker served is ready to run again, with its result in its
+    /// registers.
+    fn serve_takers(&self) {
+        let body = self.body();
+        while body.count.get() > 0 {
+            let Some(taker) = body.takers.pop_front() else { break };
+            // The slot the taker named is still in its saved registers.
+            // SAFETY: a blocked task is not running; nothing else uses it.
+            let destination = unsafe { taker.context() }.frame.rsi;
+            let result = self.take(&taker, destination).expect("a message is waiting");
+            answer(&taker, result);
+        }
+    }
+    // ANCHOR_END: take
+
+    /// The tasks waiting to take, oldest first (at most `limit`: a bound,
+    /// so that a broken link cannot make a walk spin).
+    pub fn takers(&self, limit: usize) -> impl Iterator<Item = u64> + '_ {
+        self.body().takers.ids(limit)
+    }
+}
+
+/// The kind of an outgoing message.
+fn kind_of(message: &Outgoing) -> MessageKind {
+    match message {
+        Outgoing::Raw(_) => MessageKind::Raw,
+        Outgoing::Payload(_) => MessageKind::Payload,
+        Outgoing::Capability(_) => MessageKind::Capability,
+    }
+}
+
+// ANCHOR: deliver
+/// Checks that `message` can be delivered to `taker`, then delivers it.
+/// Nothing changes if it cannot.
+fn deliver(message: &Message, taker: &ManagedArc<Task>, destination: u64) -> Result<(MessageKind, u64), Error> {
+    let kind = MessageKind::try_from(message.kind.get()).expect("the channel wrote the kind");
+    let value = message.value.get();
+    match kind {
+        MessageKind::Raw => Ok((kind, value)),
+        MessageKind::Payload => {
+            let (_page, buffer) = taker.buffer().ok_or(Error::NoBuffer)?;
+            // SAFETY: the message's payload, which only the channel writes.
+            let payload = unsafe { &*message.payload.get() };
+            buffer[..value as usize].copy_from_slice(&payload[..value as usize]);
+            Ok((kind, value))
+        }
+        MessageKind::Capability => {
+            let address = CAddr::from_raw(destination).map_err(|_| Error::MalformedAddress)?;
+            let root = taker.cpool_slot().upgrade::<CPool>().map_err(|_| Error::EmptySlot)?;
+            let found = cpool::lookup(&root, address).map_err(|error| cpool::CapError::Lookup(address, error))?;
+            if !found.slot().is_empty() {
+                return Err(Error::SlotOccupied);
+            }
+            if message.capability.is_empty() {
+                return Ok((kind, REVOKED_IN_FLIGHT));
+            }
+            message.capability.move_to(found.slot()).expect("a full source and an empty destination");
+            Ok((kind, destination))
+        }
+    }
+}
+// ANCHOR_END: deliver
+
+/// Gives a woken taker its result (in its saved registers, as if its take
+/// had returned it) and makes it ready to run.
+fn answer(taker: &ManagedArc<Task>, result: Result<(MessageKind, u64), Error>) {
+    // SAFETY: a blocked task is not running; nothing else uses its context.
+    let frame = &mut unsafe { taker.context() }.frame;
+    let (rax, rdx) = abi::syscall::encode_result(result.map(|(_, value)| value));
+    frame.rax = rax;
+    frame.rdx = rdx;
+    frame.rsi = result.map_or(0, |(kind, _)| kind as u64);
+    crate::scheduler::make_ready(taker);
+}

@@ -1,0 +1,333 @@
+//! Task objects: what the kernel keeps of a thread of user code.
+//!
+//! A task is its saved registers ([`UserContext`]: general registers,
+//! instruction and stack pointers, flags, SSE state), a [`TaskState`], and
+//! three *weak* pointers: to its root capability pool, its top-level page
+//! table and its task buffer page. A task pins nothing: revoking any of
+//! the three empties the slot, and the kernel then refuses to run the task
+//! (it is stopped, with the reason printed) rather than keeping the object
+//! alive for it.
+//!
+//! Tasks that are ready to run wait in a [`TaskQueue`], linked through the
+//! tasks themselves. A task is in at most one queue at a time, and
+//! destroying it takes it out, so a queue never names a dead task.
+
+use super::header::{Doomed, Header};
+use super::weak::Slot;
+use super::{KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RawPage, RetypeError, reach, window};
+use common::user::{Fault, UserContext};
+use core::cell::{Cell, UnsafeCell};
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::PhysAddr;
+
+/// A task: the marker type of its kind.
+pub struct Task;
+
+// ANCHOR: kind
+impl KernelObject for Task {
+    const KIND: ObjectKind = ObjectKind::Task;
+    type State = ();
+
+    fn layout(size: u64) -> Result<Layout, RetypeError> {
+        let (body, align) = (size_of::<TaskBody>() as u64, align_of::<TaskBody>() as u64);
+        Layout::fixed(Self::KIND, size, body, align)
+    }
+
+    fn initialize(placed: &Placement) {
+        initialize(placed.body);
+    }
+
+    unsafe fn destroy(object: &Header, _: &mut Doomed) {
+        destroy(object);
+    }
+}
+// ANCHOR_END: kind
+
+// ANCHOR: state
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// Made, or stopped: it runs only once started.
+    Inactive,
+    /// In the run queue.
+    Ready,
+    /// On the CPU (the kernel holds it while it runs).
+    Running,
+    /// Waiting in a channel's queue of takers for a message.
+    Blocked,
+    /// Stopped by a fault, or because what it needs was destroyed.
+    Faulted(Stop),
+}
+
+/// Why the kernel stopped a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Its own instruction raised an exception.
+    Fault(Fault),
+    /// Its root pool was destroyed.
+    NoPool,
+    /// Its page table was destroyed.
+    NoTable,
+}
+// ANCHOR_END: state
+
+// ANCHOR: task_body
+/// A task's memory, in the untyped it was retyped from.
+#[repr(C)]
+pub struct TaskBody {
+    /// The registers, saved while the task does not run.
+    context: UnsafeCell<UserContext>,
+    /// The weak pointers to what the task runs with.
+    cpool: Slot,
+    table: Slot,
+    buffer: Slot,
+    state: Cell<TaskState>,
+    /// A number for reports, unique since boot.
+    id: Cell<u64>,
+    /// Whether an instruction pointer has been set.
+    has_entry: Cell<bool>,
+    /// The queue the task is in (0: none), and its neighbours there
+    /// (their headers).
+    queue: Cell<usize>,
+    previous: Cell<Link>,
+    next: Cell<Link>,
+}
+// ANCHOR_END: task_body
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Writes a new task's body at `body`: inactive, no registers set,
+/// nothing named.
+fn initialize(at: u64) {
+    let body = TaskBody {
+        context: UnsafeCell::new(UserContext::default()),
+        cpool: Slot::empty(),
+        table: Slot::empty(),
+        buffer: Slot::empty(),
+        state: Cell::new(TaskState::Inactive),
+        id: Cell::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+        has_entry: Cell::new(false),
+        queue: Cell::new(0),
+        previous: Cell::new(Link::NONE),
+        next: Cell::new(Link::NONE),
+    };
+    let address = window().virtual_address(PhysAddr::new(at)) as *mut TaskBody;
+    // SAFETY: retype just carved and zeroed this memory for the task, with
+    // the size and alignment of a `TaskBody`; nothing refers to it yet.
+    unsafe { address.write(body) };
+}
+
+/// The body of the task whose header is `task`.
+///
+/// # Safety
+/// `task` must be a live task's header, for as long as the body is used.
+unsafe fn body_of<'a>(task: &Header) -> &'a TaskBody {
+    // SAFETY: the caller's promise; `initialize` wrote a body there.
+    unsafe { reach(task.body()) }
+}
+
+/// Takes a task that is being destroyed out of its queue, and lets go of
+/// what it names.
+fn destroy(task: &Header) {
+    // SAFETY: the task is being destroyed; its memory stays until its
+    // untyped's watermark is reset, after this returns.
+    let body = unsafe { body_of(task) };
+    if let Some(queue) = body.queue() {
+        queue.unlink(task);
+    }
+    body.cpool.clear();
+    body.table.clear();
+    body.buffer.clear();
+}
+
+impl TaskBody {
+    fn queue(&self) -> Option<&TaskQueue> {
+        // SAFETY: a task's queue pointer names a live queue: queues are
+        // kernel statics or live objects, and a task leaves its queue
+        // before either goes.
+        (self.queue.get() != 0).then(|| unsafe { &*(self.queue.get() as *const TaskQueue) })
+    }
+}
+
+impl ManagedArc<Task> {
+    fn body(&self) -> &TaskBody {
+        // SAFETY: this strong pointer keeps the task alive.
+        unsafe { body_of(self.header()) }
+    }
+
+    /// The task's number, for reports.
+    pub fn id(&self) -> u64 {
+        self.body().id.get()
+    }
+
+    /// Where the task is in its life.
+    pub fn run_state(&self) -> TaskState {
+        self.body().state.get()
+    }
+
+    /// Sets the state (the scheduler's business).
+    pub fn set_run_state(&self, state: TaskState) {
+        self.body().state.set(state);
+    }
+
+    /// The slot naming the task's root pool.
+    pub fn cpool_slot(&self) -> &Slot {
+        &self.body().cpool
+    }
+
+    /// The slot naming the task's top-level page table.
+    pub fn table_slot(&self) -> &Slot {
+        &self.body().table
+    }
+
+    /// The slot naming the task's buffer page.
+    pub fn buffer_slot(&self) -> &Slot {
+        &self.body().buffer
+    }
+
+    /// Whether an instruction pointer has been set.
+    pub fn has_entry(&self) -> bool {
+        self.body().has_entry.get()
+    }
+
+    /// Sets where the task starts.
+    pub fn set_entry(&self, instruction_pointer: u64) {
+        // SAFETY: the context is only used by its task's strong holders, one
+        // at a time (the kernel is one thread, with interrupts off).
+        unsafe { (*self.body().context.get()).frame.rip = instruction_pointer };
+        self.body().has_entry.set(true);
+    }
+
+    /// Sets the task's stack pointer.
+    pub fn set_stack(&self, stack_pointer: u64) {
+        // SAFETY: as in `set_entry`.
+        unsafe { (*self.body().context.get()).frame.rsp = stack_pointer };
+    }
+
+    /// The task's buffer page and its bytes, as the kernel sees them
+    /// through the direct map; `None` if it has none.
+    pub fn buffer(&self) -> Option<(ManagedArc<RawPage>, &'static mut [u8; 4096])> {
+        let page = self.buffer_slot().upgrade::<RawPage>().ok()?;
+        let address = window().virtual_address(PhysAddr::new(page.address())) as *mut [u8; 4096];
+        // SAFETY: a RawPage is one page of RAM, alive while `page` is held;
+        // the kernel keeps no other reference to it while it handles one
+        // system call (the task itself is not running).
+        Some((page, unsafe { &mut *address }))
+    }
+
+    /// Takes the task out of the queue it is in, if any.
+    pub fn leave_queue(&self) {
+        if let Some(queue) = self.body().queue() {
+            queue.unlink(self.header());
+        }
+    }
+
+    /// The task's saved registers.
+    ///
+    /// # Safety
+    /// No other reference to the context may be alive while this one is.
+    #[allow(clippy::mut_from_ref)] // exclusivity is the caller's promise
+    pub unsafe fn context(&self) -> &mut UserContext {
+        // SAFETY: the caller's promise.
+        unsafe { &mut *self.body().context.get() }
+    }
+}
+
+// ANCHOR: queue
+/// A first-in, first-out queue of tasks, linked through the tasks
+/// themselves (no memory of its own beyond the two ends).
+pub struct TaskQueue {
+    head: Cell<Link>,
+    tail: Cell<Link>,
+}
+
+// SAFETY: one CPU, and the kernel runs with interrupts disabled: a queue is
+// never used by two threads of control at once.
+unsafe impl Sync for TaskQueue {}
+
+impl TaskQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self { head: Cell::new(Link::NONE), tail: Cell::new(Link::NONE) }
+    }
+
+    /// Whether no task waits here.
+    pub fn is_empty(&self) -> bool {
+        self.head.get() == Link::NONE
+    }
+
+    /// Adds `task` at the back. A task already in a queue is not added.
+    pub fn push_back(&self, task: &ManagedArc<Task>) -> bool {
+        let body = task.body();
+        if body.queue.get() != 0 {
+            return false;
+        }
+        let me = Link::to(task.header_address());
+        body.queue.set(self as *const TaskQueue as usize);
+        body.previous.set(self.tail.get());
+        body.next.set(Link::NONE);
+        match self.tail.get().get() {
+            None => self.head.set(me),
+            // SAFETY: the tail of a queue is a live task.
+            Some(tail) => unsafe { body_of(reach(tail)) }.next.set(me),
+        }
+        self.tail.set(me);
+        true
+    }
+
+    /// Takes the task at the front out, with a strong pointer to it.
+    pub fn pop_front(&self) -> Option<ManagedArc<Task>> {
+        let head = self.head.get().get()?;
+        // SAFETY: a queue names only live tasks (destroying a task takes it
+        // out), and `head` is one.
+        let task = unsafe { ManagedArc::<Task>::acquire(head) };
+        self.remove(&task);
+        Some(task)
+    }
+
+    /// Takes `task`, which is in this queue, out of it.
+    pub fn remove(&self, task: &ManagedArc<Task>) {
+        debug_assert_eq!(task.body().queue.get(), self as *const TaskQueue as usize);
+        self.unlink(task.header());
+    }
+
+    /// Takes the task whose header is `task` out of this queue.
+    fn unlink(&self, task: &Header) {
+        // SAFETY: `task` is live and in this queue.
+        let body = unsafe { body_of(task) };
+        let (previous, next) = (body.previous.get(), body.next.get());
+        match previous.get() {
+            None => self.head.set(next),
+            // SAFETY: the neighbours of a task in a queue are live tasks.
+            Some(previous) => unsafe { body_of(reach(previous)) }.next.set(next),
+        }
+        match next.get() {
+            None => self.tail.set(previous),
+            // SAFETY: as above.
+            Some(next) => unsafe { body_of(reach(next)) }.previous.set(previous),
+        }
+        body.queue.set(0);
+        body.previous.set(Link::NONE);
+        body.next.set(Link::NONE);
+    }
+
+    /// The tasks in the queue, front first, at most `limit` of them (a
+    /// bound, so that a broken link cannot make a walk spin).
+    pub fn ids(&self, limit: usize) -> impl Iterator<Item = u64> + '_ {
+        let mut at = self.head.get();
+        core::iter::from_fn(move || {
+            // SAFETY: a queue names only live tasks.
+            let body = unsafe { body_of(reach(at.get()?)) };
+            at = body.next.get();
+            Some(body.id.get())
+        })
+        .take(limit)
+    }
+}
+// ANCHOR_END: queue
+
+impl Default for TaskQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}

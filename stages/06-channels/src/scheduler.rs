@@ -1,0 +1,164 @@
+//! The scheduler: round robin over the ready tasks, with the timer taking
+//! the CPU back from a task that does not give it up.
+//!
+//! The kernel's main loop lives here. It takes the task at the front of
+//! the run queue, runs it with `switch_to` until it traps, and decides
+//! from the reason what happens next: a system call is handled and the
+//! task goes on; a timer tick sends it to the back of the queue; a fault
+//! stops it, with a report, and the others go on.
+
+use crate::objects::task::{Stop, TaskQueue, TaskState};
+use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
+use crate::devices::{self, Interrupt};
+use crate::syscalls::{self, After};
+use common::println;
+use common::qemu::{self, ExitCode};
+use common::user::{self, Trap};
+use x86_64::PhysAddr;
+use x86_64::registers::control::Cr3;
+use x86_64::structures::paging::PhysFrame;
+
+// ANCHOR: run_queue
+/// The tasks ready to run, in the order they will.
+static RUN_QUEUE: TaskQueue = TaskQueue::new();
+
+/// Makes `task` ready: it joins the back of the run queue.
+pub fn make_ready(task: &ManagedArc<Task>) {
+    task.set_run_state(TaskState::Ready);
+    RUN_QUEUE.push_back(task);
+}
+
+/// Makes `task` inactive: out of the run queue or a channel's queue of
+/// takers, or off the CPU once its system call returns. A take it was
+/// blocked in is cancelled: it returns `ChannelEmpty` if the task is
+/// started again.
+pub fn make_inactive(task: &ManagedArc<Task>) {
+    match task.run_state() {
+        TaskState::Ready => task.leave_queue(),
+        TaskState::Blocked => {
+            task.leave_queue();
+            // SAFETY: a blocked task is not running; nothing else uses it.
+            unsafe { task.context() }.frame.rax = abi::Error::ChannelEmpty as u64;
+        }
+        _ => {}
+    }
+    task.set_run_state(TaskState::Inactive);
+}
+// ANCHOR_END: run_queue
+
+// ANCHOR: run_forever
+/// The kernel's main loop: runs ready tasks for ever, and waits for an
+/// interrupt when none is ready. The machine stops when the first task,
+/// `first`, exits.
+pub fn run_forever(first: u64) -> ! {
+    loop {
+        let Some(task) = RUN_QUEUE.pop_front() else {
+            // Tasks blocked in a take wait for a put, and input arrives by
+            // interrupt: idle until one comes.
+            wait_for_interrupt();
+            continue;
+        };
+        if let Some(code) = run_until_switch(&task)
+            && task.id() == first
+        {
+            if devices::lost_input() > 0 {
+                println!("input: {} bytes were lost to a full input channel", devices::lost_input());
+            }
+            println!("the first task exited with code {code}: stopping");
+            qemu::exit(if code == 0 { ExitCode::Success } else { ExitCode::Failure });
+        }
+    }
+}
+// ANCHOR_END: run_forever
+
+// ANCHOR: run_until_switch
+/// Runs `task` until it gives up the CPU, is preempted or stops. Returns
+/// its exit code if it exited.
+fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
+    task.set_run_state(TaskState::Running);
+    loop {
+        // What the task runs with, held strongly while it runs: a task
+        // pins nothing, so either may be gone since it last ran.
+        let Ok(pool) = task.cpool_slot().upgrade::<CPool>() else {
+            return stop(task, Stop::NoPool);
+        };
+        let Some(table) =
+            task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4)
+        else {
+            return stop(task, Stop::NoTable);
+        };
+        load_address_space(&table);
+        // SAFETY: the task's PML4 is loaded, and shares the kernel half
+        // (made so when it was retyped); nothing else uses the context.
+        let trap = unsafe { user::run(task.context()) };
+        match trap {
+            Trap::SystemCall => match syscalls::handle(task, &pool) {
+                After::Continue => {}
+                After::Yield => return requeue(task),
+                After::Stopped | After::Blocked => return None,
+                After::Exit(code) => {
+                    task.set_run_state(TaskState::Inactive);
+                    return Some(code);
+                }
+            },
+            Trap::Interrupt(line) => {
+                if devices::interrupt(line) == Interrupt::Tick {
+                    return requeue(task);
+                }
+            }
+            Trap::Fault(fault) => return stop(task, Stop::Fault(fault)),
+        }
+    }
+}
+// ANCHOR_END: run_until_switch
+
+/// Sends a task that is still running to the back of the run queue.
+fn requeue(task: &ManagedArc<Task>) -> Option<u64> {
+    if task.run_state() == TaskState::Running {
+        make_ready(task);
+    }
+    None
+}
+
+// ANCHOR: stop
+/// Stops `task` for `why`, with a report; the other tasks go on.
+fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<u64> {
+    match why {
+        Stop::Fault(fault) => println!("task {} stopped by a fault: {fault}", task.id()),
+        Stop::NoPool => println!("task {} stopped: its root capability pool was destroyed", task.id()),
+        Stop::NoTable => println!("task {} stopped: its page table was destroyed", task.id()),
+    }
+    task.set_run_state(TaskState::Faulted(why));
+    None
+}
+// ANCHOR_END: stop
+
+/// Loads the address space whose PML4 is `table`, unless it is loaded.
+fn load_address_space(table: &ManagedArc<AnyObject>) {
+    let frame = PhysFrame::containing_address(PhysAddr::new(table.address()));
+    let (current, flags) = Cr3::read();
+    if current != frame {
+        // SAFETY: a PML4 object shares the kernel half of the kernel's own
+        // tables (copied when it was retyped), so the kernel runs on.
+        unsafe { Cr3::write(frame, flags) };
+    }
+}
+
+/// The numbers of the tasks in the run queue, front first (at most
+/// `limit`: a bound, so that a broken link cannot make a walk spin).
+pub fn ready_tasks(limit: usize) -> impl Iterator<Item = u64> {
+    RUN_QUEUE.ids(limit)
+}
+
+// ANCHOR: idle
+/// Lets interrupts in until one arrives, then shuts them out again: the
+/// kernel's idle loop, one turn. The interrupt is handled in ring 0 on the
+/// kernel's stack (`kernel_trap` in `main.rs`); `sti` takes effect after the
+/// next instruction, so no interrupt can slip in between it and `hlt`.
+#[unsafe(naked)]
+extern "C" fn wait_for_interrupt() {
+    // No Rust code runs here, so no red zone can be overwritten by the
+    // interrupt frame the CPU pushes below the return address.
+    core::arch::naked_asm!("sti", "hlt", "cli", "ret");
+}
+// ANCHOR_END: idle

@@ -1,0 +1,388 @@
+//! Host tests of the system calls: a task made of heap memory issues calls
+//! through its saved registers, as it would from user mode, and each bad
+//! argument must come back as its exact error code, changing nothing.
+
+use crate::objects::mapping;
+use crate::objects::task::TaskState;
+use crate::objects::testing::{System, system};
+use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
+use crate::syscalls::{self, After};
+use abi::syscall::{MapRights, TaskField};
+use abi::{CAddr, Call, Error};
+use std::sync::Mutex;
+
+/// Tests that start tasks share the kernel's one run queue: one at a time.
+static RUN_QUEUE_USERS: Mutex<()> = Mutex::new(());
+
+/// Where the tests put things in the root pool (slot 1 is the untyped).
+const TASK: u8 = 2;
+const BUFFER: u8 = 3;
+const SPACE: u8 = 4;
+
+/// A system with a task whose root pool is the system's, a buffer page and
+/// a PML4.
+struct Caller {
+    // Dropped in this order: the task before the memory it lives in.
+    task: ManagedArc<Task>,
+    system: System,
+}
+
+fn caller() -> Caller {
+    let system = system(64);
+    let untyped = CAddr::root(1);
+    for (kind, slot) in [(ObjectKind::Task, TASK), (ObjectKind::RawPage, BUFFER), (ObjectKind::Pml4, SPACE)] {
+        cpool::retype(&system.root, untyped, kind, 0, CAddr::root(slot)).unwrap();
+    }
+    system.root.slot(0).downgrade(&system.root).unwrap();
+    let task = system.root.slot(TASK).upgrade::<Task>().unwrap();
+    task.cpool_slot().downgrade(&system.root).unwrap();
+    let buffer = system.root.slot(BUFFER).upgrade::<AnyObject>().unwrap();
+    task.buffer_slot().downgrade(&buffer).unwrap();
+    Caller { task, system }
+}
+
+impl Caller {
+    /// Makes the call `call` with `args`, as the task would.
+    fn call(&self, call: u64, args: [u64; 6]) -> (Result<u64, Error>, After) {
+        {
+            // SAFETY: the test is the task's only user.
+            let frame = &mut unsafe { self.task.context() }.frame;
+            frame.rax = call;
+            [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = args;
+        }
+        let after = syscalls::handle(&self.task, &self.system.root);
+        // SAFETY: as above.
+        let frame = &unsafe { self.task.context() }.frame;
+        let result = abi::syscall::decode_result(frame.rax, frame.rdx).expect("the kernel returns ABI codes");
+        (result, after)
+    }
+
+    fn result(&self, call: Call, args: [u64; 6]) -> Result<u64, Error> {
+        self.call(call as u64, args).0
+    }
+
+    /// The task buffer's bytes.
+    #[allow(clippy::mut_from_ref)] // a view of heap memory the test owns
+    fn buffer(&self) -> &mut [u8; 4096] {
+        let page = self.system.root.slot(BUFFER).upgrade::<AnyObject>().unwrap();
+        // SAFETY: a RawPage of heap memory; the test is its only user.
+        unsafe { &mut *(page.address() as *mut [u8; 4096]) }
+    }
+
+    /// A picture of the root pool: each slot's kind.
+    fn pool_state(&self) -> Vec<Option<ObjectKind>> {
+        (0..=255u8).map(|slot| self.system.root.slot(slot).kind()).collect()
+    }
+}
+
+fn raw(path: &[u8]) -> u64 {
+    CAddr::new(path).unwrap().to_raw()
+}
+
+// ANCHOR: bad_calls
+#[test]
+fn every_bad_argument_gets_its_error_and_changes_nothing() {
+    let caller = caller();
+    caller.buffer()[..2].copy_from_slice(&[0xff, 0xfe]);
+    let page = ObjectKind::RawPage.code();
+    let cases: &[(&str, u64, [u64; 6], Error)] = &[
+        ("unknown call", 999, [0; 6], Error::UnknownCall),
+        (
+            "garbage address",
+            Call::Delete as u64,
+            [0xffff_ffff_ffff_ff09, 0, 0, 0, 0, 0],
+            Error::MalformedAddress,
+        ),
+        ("empty slot", Call::Delete as u64, [raw(&[200]), 0, 0, 0, 0, 0], Error::EmptySlot),
+        ("through an empty slot", Call::Delete as u64, [raw(&[200, 1]), 0, 0, 0, 0, 0], Error::EmptySlot),
+        (
+            "retype from a task",
+            Call::Retype as u64,
+            [raw(&[TASK]), page, raw(&[9]), 0, 0, 0],
+            Error::WrongKind,
+        ),
+        ("unknown kind", Call::Retype as u64, [raw(&[1]), 99, raw(&[9]), 0, 0, 0], Error::OutOfRange),
+        ("size for a page", Call::Retype as u64, [raw(&[1]), page, raw(&[9]), 4096, 0, 0], Error::OutOfRange),
+        (
+            "into an occupied slot",
+            Call::Retype as u64,
+            [raw(&[1]), page, raw(&[TASK]), 0, 0, 0],
+            Error::SlotOccupied,
+        ),
+        ("print past the page", Call::Print as u64, [5000, 0, 0, 0, 0, 0], Error::BufferTooLong),
+        ("print bad UTF-8", Call::Print as u64, [2, 0, 0, 0, 0, 0], Error::InvalidUtf8),
+        (
+            "map at a kernel address",
+            Call::MapPage as u64,
+            [raw(&[BUFFER]), raw(&[SPACE]), 0xffff_8000_0000_0000, 0, 0, 0],
+            Error::NotUserAddress,
+        ),
+        (
+            "map misaligned",
+            Call::MapPage as u64,
+            [raw(&[BUFFER]), raw(&[SPACE]), 0x40_0010, 0, 0, 0],
+            Error::Misaligned,
+        ),
+        (
+            "map without tables",
+            Call::MapPage as u64,
+            [raw(&[BUFFER]), raw(&[SPACE]), 0x40_0000, 0, 0, 0],
+            Error::MissingTable,
+        ),
+        (
+            "map with unknown rights",
+            Call::MapPage as u64,
+            [raw(&[BUFFER]), raw(&[SPACE]), 0x40_0000, 4, 0, 0],
+            Error::OutOfRange,
+        ),
+        (
+            "map into a page",
+            Call::MapPage as u64,
+            [raw(&[BUFFER]), raw(&[BUFFER]), 0x40_0000, 0, 0, 0],
+            Error::WrongKind,
+        ),
+        (
+            "map a PML4 as a table",
+            Call::MapTable as u64,
+            [raw(&[SPACE]), raw(&[SPACE]), 0, 0, 0, 0],
+            Error::WrongKind,
+        ),
+        (
+            "start an unconfigured task",
+            Call::TaskStart as u64,
+            [raw(&[TASK]), 0, 0, 0, 0, 0],
+            Error::NotConfigured,
+        ),
+        ("unknown task field", Call::TaskSet as u64, [raw(&[TASK]), 9, 0, 0, 0, 0], Error::OutOfRange),
+        (
+            "kernel stack pointer",
+            Call::TaskSet as u64,
+            [raw(&[TASK]), TaskField::Stack as u64, 0xffff_8000_0000_0000, 0, 0, 0],
+            Error::NotUserAddress,
+        ),
+        (
+            "a page as root pool",
+            Call::TaskSet as u64,
+            [raw(&[TASK]), TaskField::CPool as u64, raw(&[BUFFER]), 0, 0, 0],
+            Error::WrongKind,
+        ),
+        ("revoke what the caller runs on", Call::Revoke as u64, [raw(&[1]), 0, 0, 0, 0, 0], Error::InUse),
+        ("list a page", Call::ListPool as u64, [raw(&[BUFFER]), 0, 0, 0, 0, 0], Error::WrongKind),
+        ("channels are stage 6's", Call::ChannelPut as u64, [0; 6], Error::UnknownCall),
+    ];
+    for &(what, call, args, expected) in cases {
+        let before = caller.pool_state();
+        let (result, after) = caller.call(call, args);
+        assert_eq!(result, Err(expected), "{what}");
+        assert_eq!(after, After::Continue, "{what}");
+        assert_eq!(caller.pool_state(), before, "{what}: a refused call changes nothing");
+    }
+}
+// ANCHOR_END: bad_calls
+
+#[test]
+fn listing_the_pool_writes_one_entry_per_slot() {
+    let caller = caller();
+    let count = caller.result(Call::ListPool, [raw(&[0]), 0, 0, 0, 0, 0]).unwrap();
+    assert_eq!(count, 5, "the pool itself, the untyped, the task, the buffer and the PML4");
+    let entries: Vec<_> =
+        abi::syscall::ListEntry::decode_all(caller.buffer(), count).map(Option::unwrap).collect();
+    let slots: Vec<_> = entries.iter().map(|entry| (entry.slot, entry.kind)).collect();
+    assert_eq!(slots, [(0, 2), (1, 1), (TASK, 9), (BUFFER, 7), (SPACE, 3)]);
+    assert_eq!(entries[0].detail, 5, "a pool reports its used slots");
+    assert!(entries[1].detail > 0, "an untyped reports its free bytes");
+}
+
+#[test]
+fn printing_accepts_text_in_the_buffer() {
+    let caller = caller();
+    caller.buffer()[..6].copy_from_slice(b"hello\n");
+    assert_eq!(caller.result(Call::Print, [6, 0, 0, 0, 0, 0]), Ok(6));
+}
+
+#[test]
+fn a_task_without_a_buffer_cannot_print() {
+    let caller = caller();
+    caller.task.buffer_slot().clear();
+    assert_eq!(caller.result(Call::Print, [1, 0, 0, 0, 0, 0]), Err(Error::NoBuffer));
+}
+
+/// Maps the tables and a page at 0x40_0000 through system calls.
+fn map_a_page(caller: &Caller, page_slot: u8) {
+    let untyped = raw(&[1]);
+    for (kind, slot) in [(ObjectKind::Pdpt, 10), (ObjectKind::Pd, 11), (ObjectKind::Pt, 12)] {
+        let code = kind.code();
+        assert_eq!(caller.result(Call::Retype, [untyped, code, raw(&[slot]), 0, 0, 0]), Ok(0));
+        assert_eq!(caller.result(Call::MapTable, [raw(&[slot]), raw(&[SPACE]), 0x40_0000, 0, 0, 0]), Ok(0));
+    }
+    let page = ObjectKind::RawPage.code();
+    assert_eq!(caller.result(Call::Retype, [untyped, page, raw(&[page_slot]), 0, 0, 0]), Ok(0));
+    let rights = MapRights::WRITABLE.bits();
+    assert_eq!(
+        caller.result(Call::MapPage, [raw(&[page_slot]), raw(&[SPACE]), 0x40_0000, rights, 0, 0]),
+        Ok(0)
+    );
+}
+
+#[test]
+fn pages_map_through_their_capabilities_once() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
+    let page = caller.system.root.slot(13).upgrade::<AnyObject>().unwrap();
+    let (frame, flags) = mapping::translate(&space, 0x40_0000).expect("mapped");
+    assert_eq!(frame, page.address());
+    assert!(flags.contains(
+        x86_64::structures::paging::PageTableFlags::WRITABLE
+            | x86_64::structures::paging::PageTableFlags::USER_ACCESSIBLE
+    ));
+    assert!(flags.contains(x86_64::structures::paging::PageTableFlags::NO_EXECUTE));
+    // The same page again, or another page at the same address: refused.
+    let rights = 0;
+    assert_eq!(
+        caller.result(Call::MapPage, [raw(&[13]), raw(&[SPACE]), 0x40_1000, rights, 0, 0]),
+        Err(Error::AlreadyMapped)
+    );
+    let page_kind = ObjectKind::RawPage.code();
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), page_kind, raw(&[14]), 0, 0, 0]), Ok(0));
+    assert_eq!(
+        caller.result(Call::MapPage, [raw(&[14]), raw(&[SPACE]), 0x40_0000, rights, 0, 0]),
+        Err(Error::AlreadyMapped)
+    );
+    // A table where one is already: refused.
+    let pt = ObjectKind::Pt.code();
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), pt, raw(&[15]), 0, 0, 0]), Ok(0));
+    assert_eq!(
+        caller.result(Call::MapTable, [raw(&[15]), raw(&[SPACE]), 0x40_0000, 0, 0, 0]),
+        Err(Error::AlreadyMapped)
+    );
+}
+
+/// A second untyped in the root pool, carved from the first, so that what
+/// is made from it can be revoked while the caller's own objects live on.
+fn second_untyped(caller: &Caller, slot: u8) -> CAddr {
+    let code = ObjectKind::Untyped.code();
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), code, raw(&[slot]), 64 * 1024, 0, 0]), Ok(0));
+    CAddr::root(slot)
+}
+
+// ANCHOR: revoke_mapped
+#[test]
+fn revoking_a_mapped_page_unmaps_it() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    let untyped = second_untyped(&caller, 20);
+    let page = ObjectKind::RawPage.code();
+    assert_eq!(caller.result(Call::Retype, [untyped.to_raw(), page, raw(&[21]), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapPage, [raw(&[21]), raw(&[SPACE]), 0x40_1000, 0, 0, 0]), Ok(0));
+    let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
+    assert!(mapping::translate(&space, 0x40_1000).is_some());
+    assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
+    assert!(mapping::translate(&space, 0x40_1000).is_none(), "the entry is cleared with the page");
+    assert!(mapping::translate(&space, 0x40_0000).is_some(), "the other page stays");
+}
+
+#[test]
+fn revoking_a_table_frees_what_was_mapped_in_it() {
+    let caller = caller();
+    let untyped = second_untyped(&caller, 20);
+    let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pdpt), to(10), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapTable, [to(10), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::Pd), to(21), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapTable, [to(21), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pt), to(12), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapTable, [to(12), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::RawPage), to(13), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapPage, [to(13), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
+
+    // The PD goes: the PT under it is no longer mapped, nor reachable.
+    assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
+    let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
+    assert!(mapping::translate(&space, 0x40_0000).is_none());
+    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
+    assert!(!mapping::is_mapped(&pt), "the PT learnt that its PD is gone");
+    // So it can be mapped again, under a new PD.
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pd), to(22), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapTable, [to(22), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::MapTable, [to(12), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
+    assert!(mapping::translate(&space, 0x40_0000).is_some(), "the page under the PT is back");
+}
+// ANCHOR_END: revoke_mapped
+
+// ANCHOR: task_rules
+#[test]
+fn a_task_pins_nothing_it_runs_with() {
+    let caller = caller();
+    let untyped = second_untyped(&caller, 20);
+    let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
+    assert_eq!(
+        caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::CPool), to(21), 0, 0, 0]),
+        Ok(0)
+    );
+    assert_eq!(
+        caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::Pml4), to(22), 0, 0, 0]),
+        Ok(0)
+    );
+    assert_eq!(caller.result(Call::TaskSet, [to(TASK), TaskField::CPool as u64, to(21), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::TaskSet, [to(TASK), TaskField::Table as u64, to(22), 0, 0, 0]), Ok(0));
+    assert!(!caller.task.cpool_slot().is_empty() && !caller.task.table_slot().is_empty());
+    assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
+    assert!(caller.task.cpool_slot().is_empty(), "revoking the pool cleared the task's pointer to it");
+    assert!(caller.task.table_slot().is_empty(), "and to its page table");
+}
+
+#[test]
+fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
+    let _queue = RUN_QUEUE_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let caller = caller();
+    let untyped = second_untyped(&caller, 20);
+    let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
+    assert_eq!(
+        caller.result(Call::Retype, [untyped.to_raw(), code(ObjectKind::Task), to(21), 0, 0, 0]),
+        Ok(0)
+    );
+    assert_eq!(
+        caller.result(Call::TaskSet, [to(21), TaskField::Instruction as u64, 0x40_0000, 0, 0, 0]),
+        Ok(0)
+    );
+    assert_eq!(caller.result(Call::TaskSet, [to(21), TaskField::CPool as u64, to(0), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::TaskSet, [to(21), TaskField::Table as u64, to(SPACE), 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::TaskStart, [to(21), 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::TaskStart, [to(21), 0, 0, 0, 0, 0]), Err(Error::InUse), "started twice");
+    assert_eq!(
+        caller.result(Call::TaskSet, [to(21), TaskField::Stack as u64, 0x1000, 0, 0, 0]),
+        Err(Error::InUse)
+    );
+    let child = caller.system.root.slot(21).upgrade::<Task>().unwrap();
+    assert_eq!(child.run_state(), TaskState::Ready);
+    assert_eq!(crate::scheduler::ready_tasks(8).collect::<Vec<_>>(), [child.id()]);
+    drop(child);
+    assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(crate::scheduler::ready_tasks(8).count(), 0, "the destroyed task left the queue");
+}
+
+#[test]
+fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu() {
+    let _queue = RUN_QUEUE_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let caller = caller();
+    let to = |slot| raw(&[slot]);
+    for (field, value) in
+        [(TaskField::Instruction, 0x40_0000), (TaskField::CPool, to(0)), (TaskField::Table, to(SPACE))]
+    {
+        assert_eq!(caller.result(Call::TaskSet, [to(TASK), field as u64, value, 0, 0, 0]), Ok(0));
+    }
+    assert_eq!(caller.result(Call::TaskStart, [to(TASK), 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(crate::scheduler::ready_tasks(8).count(), 1);
+    assert_eq!(caller.call(Call::TaskStop as u64, [to(TASK), 0, 0, 0, 0, 0]), (Ok(0), After::Stopped));
+    assert_eq!(caller.task.run_state(), TaskState::Inactive);
+    assert_eq!(crate::scheduler::ready_tasks(8).count(), 0);
+}
+// ANCHOR_END: task_rules
+
+#[test]
+fn yield_and_exit_tell_the_scheduler() {
+    let caller = caller();
+    assert_eq!(caller.call(Call::Yield as u64, [0; 6]), (Ok(0), After::Yield));
+    assert_eq!(caller.call(Call::Exit as u64, [7, 0, 0, 0, 0, 0]), (Ok(0), After::Exit(7)));
+}
