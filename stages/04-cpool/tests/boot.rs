@@ -74,16 +74,16 @@ fn a_4_kib_untyped_holds_one_page() {
 }
 
 // ANCHOR: deep_chain_test
-/// Revoking a chain of 2000 untypeds, each made from the one before, needs
+/// Revoking a chain of 10000 untypeds, each made from the one before, needs
 /// no kernel stack per level: with recursion, the 128 KiB stack overflows.
 #[test]
-fn a_derivation_chain_2000_deep_is_revoked() {
+fn a_derivation_chain_10000_deep_is_revoked() {
     Boot::stage(STAGE)
         .run()
         .expect_success()
         .expect_lines(&[
             "-- a deep derivation chain --",
-            "built 2000 untypeds, each made from the one before; the last is 4 KiB",
+            "built 10000 untypeds, each made from the one before; the last is 4 KiB",
             "revoke 80, the first of them: ok",
             "slot 81, the last of them, after the revoke: empty",
             "80 after the revoke: all free",
