@@ -1,7 +1,7 @@
 //! The chapter's demonstration: nested capability pools, copy, move and
 //! delete, every lookup error, and a revoke that empties every slot naming
 //! what it destroyed, after which the same memory is retyped again; what a
-//! small untyped holds; a revoke of a derivation chain 2000 untypeds deep;
+//! small untyped holds; a revoke of a derivation chain 10000 untypeds deep;
 //! and the kernel's own page tables, which no revoke can take away.
 
 use abi::{CAddr, root};
@@ -116,16 +116,16 @@ pub fn capability_pools(root_pool: &ManagedArc<CPool>) {
 // ANCHOR_END: demo
 
 // ANCHOR: deep_chain
-/// Builds a chain of untypeds 2000 deep, each made from the one before
+/// Builds a chain of untypeds 10000 deep, each made from the one before
 /// (with three slots: the first, the last so far, and the next), and
 /// revokes the first: destroying the chain takes no stack per level.
 pub fn deep_derivation_chain(root_pool: &ManagedArc<CPool>) {
-    const LEVELS: u64 = 2000;
+    const LEVELS: u64 = 10000;
     println!("-- a deep derivation chain --");
     let (first, last, next) = (at(&[CHAIN]), at(&[CHAIN + 1]), at(&[CHAIN + 2]));
     let from = at(&[root::FIRST_UNTYPED]);
     step(
-        "retype a 2000-page untyped from 8 into 80",
+        "retype a 10000-page untyped from 8 into 80",
         cpool::retype(root_pool, from, ObjectKind::Untyped, LEVELS * PAGE, first),
     );
     step("copy 80 to 81", cpool::copy(root_pool, first, last));

@@ -63,14 +63,61 @@ fn nested_pools_copy_move_delete_and_revoke() {
 }
 // ANCHOR_END: demo_test
 
+/// The rule of what an untyped holds: a 4 KiB untyped holds one page.
+#[test]
+fn a_4_kib_untyped_holds_one_page() {
+    Boot::stage(STAGE).run().expect_success().expect_lines(&[
+        "retype a 4 KiB untyped from 8 into 67: ok",
+        "retype a RawPage from 67 into 68: ok",
+        "retype a second RawPage from 67 into 69: refused: out of memory: needs 4096 bytes, 0 are free",
+    ]);
+}
+
+// ANCHOR: deep_chain_test
+/// Revoking a chain of 10000 untypeds, each made from the one before, needs
+/// no kernel stack per level: with recursion, the 128 KiB stack overflows.
+#[test]
+fn a_derivation_chain_10000_deep_is_revoked() {
+    Boot::stage(STAGE)
+        .run()
+        .expect_success()
+        .expect_lines(&[
+            "-- a deep derivation chain --",
+            "built 10000 untypeds, each made from the one before; the last is 4 KiB",
+            "revoke 80, the first of them: ok",
+            "slot 81, the last of them, after the revoke: empty",
+            "80 after the revoke: all free",
+        ])
+        .expect_absent(&["NOT EMPTY", "NOT ALL FREE"]);
+}
+// ANCHOR_END: deep_chain_test
+
+/// The kernel's page tables are pinned: the untyped they came from cannot
+/// be revoked while the kernel runs on them.
+#[test]
+fn the_kernels_untyped_cannot_be_revoked() {
+    Boot::stage(STAGE)
+        .run()
+        .expect_success()
+        .expect_lines(&[
+            "children, pinned",
+            "-- the kernel's own page tables --",
+            "revoke the kernel's untyped: refused: the P",
+            "stage 4 complete",
+        ])
+        .expect_absent(&["revoke the kernel's untyped: NOT REFUSED"]);
+}
+
 #[test]
 fn every_lookup_error_is_reported() {
     Boot::stage(STAGE).run().expect_success().expect_lines(&[
-        "copy 70 to 71: refused: 70: the slot is empty",
-        "copy 1.0 to 71: refused: 1.0: the slot at level 1 of the address holds a DevicePage, not a CPool",
-        "copy 64.9.0 to 71: refused: 64.9.0: the slot at level 2 of the address is empty",
-        "retype from 64 into 71: refused: 64: the slot holds a CPool of another type",
+        "copy 70 to 71: refused: 70: level 1: the slot is empty",
+        "copy 1.0 to 71: refused: 1.0: level 1: expected a CPool, found a DevicePage",
+        "copy 64.9.0 to 71: refused: 64.9.0: level 2: the slot is empty",
+        "retype from 64 into 71: refused: 64: level 1: expected an Untyped, found a CPool",
         "copy 64.1 to 64.3: refused: 64.3: the slot is not empty",
+        "retype a 5000-byte untyped from 8 into 71: refused: an Untyped of 5000 bytes cannot be made",
+        "retype a DevicePage from 8 into 71: refused: a DevicePage cannot be made by retype",
         "a 9-level address: refused: a capability address has 1 to 7 levels, not 9",
     ]);
 }
