@@ -168,7 +168,8 @@ fn every_bad_argument_gets_its_error_and_changes_nothing() {
         ),
         ("revoke what the caller runs on", Call::Revoke as u64, [raw(&[1]), 0, 0, 0, 0, 0], Error::InUse),
         ("list a page", Call::ListPool as u64, [raw(&[BUFFER]), 0, 0, 0, 0, 0], Error::WrongKind),
-        ("channels are stage 6's", Call::ChannelPut as u64, [0; 6], Error::UnknownCall),
+        ("put on a page", Call::ChannelPut as u64, [raw(&[BUFFER]), 1, 5, 0, 0, 0], Error::WrongKind),
+        ("take from a page", Call::ChannelTake as u64, [raw(&[BUFFER]), 0, 0, 0, 0, 0], Error::WrongKind),
     ];
     for &(what, call, args, expected) in cases {
         let before = caller.pool_state();

@@ -410,6 +410,9 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
             }
         }
         Action::Revoke { at } => {
+            // Taken first: the address may go through a pool the revoke
+            // destroys (and holding the untyped itself is no obstacle).
+            let untyped = cpool::lookup_object::<Untyped>(root, at.caddr());
             let result = cpool::revoke(root, at.caddr());
             let target = match model.object_at(at, Some(ObjectKind::Untyped)) {
                 Ok(target) => target,
@@ -444,7 +447,7 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
                 let in_dead_pool = matches!(*place, Place::Nested(pool, _) if !objects[pool].alive);
                 objects[*object].alive && !in_dead_pool
             });
-            let untyped = cpool::lookup_object::<Untyped>(root, at.caddr()).unwrap();
+            let untyped = untyped.unwrap();
             prop_assert_eq!(untyped.free(), untyped.size(), "revoke frees everything");
             prop_assert_eq!(untyped.children().count(), 0);
         }
