@@ -4,12 +4,17 @@
 //! Every byte typed on the serial line (COM1, IRQ 4) and every scancode
 //! from the PS/2 keyboard (IRQ 1) becomes one message in the *input
 //! channel*, which the first task (the shell) takes from. The kernel does
-//! not interpret keys: decoding scancodes is the shell's business. If the
-//! shell falls more than a channel's worth of messages behind, what does
-//! not fit is counted as lost, never a crash.
+//! not interpret keys: decoding scancodes is the shell's business.
+//!
+//! Serial bytes are read only while the channel has room: the rest wait
+//! in the serial chip (and QEMU holds back what does not fit there), and
+//! the kernel reads them when it next idles, after the shell has taken
+//! some. So a pasted line is not lost. A keyboard scancode must be read
+//! when it arrives; if the shell falls a channel's worth of messages
+//! behind, it is counted as lost, never a crash.
 
 use crate::objects::ManagedArc;
-use crate::objects::channel::{Channel, Outgoing};
+use crate::objects::channel::{CAPACITY, Channel, Outgoing};
 use abi::syscall::input::{self, Source};
 use common::console;
 use common::pic::{self, COM1_IRQ, KEYBOARD_IRQ, TIMER_IRQ};
@@ -55,9 +60,7 @@ pub fn interrupt(line: u8) -> Interrupt {
     let tick = line == TIMER_IRQ;
     match line {
         COM1_IRQ => {
-            while let Some(byte) = console::read_serial_byte() {
-                put_input(Source::Serial, byte);
-            }
+            poll_serial();
         }
         KEYBOARD_IRQ => {
             // SAFETY: reading the PS/2 data port takes the waiting
@@ -76,16 +79,34 @@ pub fn interrupt(line: u8) -> Interrupt {
     }
 }
 
+/// Moves the bytes waiting in the serial chip into the input channel, as
+/// far as it has room. Returns how many it moved.
+pub fn poll_serial() -> usize {
+    let mut moved = 0;
+    while input_channel().is_some_and(|channel| channel.len() < CAPACITY) {
+        let Some(byte) = console::read_serial_byte() else { break };
+        put_input(Source::Serial, byte);
+        moved += 1;
+    }
+    moved
+}
+
 /// Puts one input byte into the input channel (which wakes the shell if
 /// it waits); counts it as lost if the channel is full.
 fn put_input(source: Source, byte: u8) {
-    // SAFETY: one CPU, interrupts off: no other reference to the cell.
-    let Some(channel) = (unsafe { &*INPUT.0.get() }) else { return };
+    let Some(channel) = input_channel() else { return };
     if channel.put(Outgoing::Raw(input::encode(source, byte))).is_err() {
         LOST.fetch_add(1, Ordering::Relaxed);
     }
 }
 // ANCHOR_END: interrupt
+
+/// The input channel, once attached.
+fn input_channel() -> Option<&'static ManagedArc<Channel>> {
+    // SAFETY: one CPU, interrupts off: no other reference to the cell; the
+    // channel, once attached, stays for good.
+    unsafe { (*INPUT.0.get()).as_ref() }
+}
 
 /// Input bytes lost to a full channel so far.
 pub fn lost_input() -> u64 {

@@ -7,9 +7,9 @@
 //! task goes on; a timer tick sends it to the back of the queue; a fault
 //! stops it, with a report, and the others go on.
 
+use crate::devices::{self, Interrupt};
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
-use crate::devices::{self, Interrupt};
 use crate::syscalls::{self, After};
 use common::println;
 use common::qemu::{self, ExitCode};
@@ -54,8 +54,11 @@ pub fn run_forever(first: u64) -> ! {
     loop {
         let Some(task) = RUN_QUEUE.pop_front() else {
             // Tasks blocked in a take wait for a put, and input arrives by
-            // interrupt: idle until one comes.
-            wait_for_interrupt();
+            // interrupt: idle until one comes, unless input is waiting in
+            // the serial chip already.
+            if devices::poll_serial() == 0 {
+                wait_for_interrupt();
+            }
             continue;
         };
         if let Some(code) = run_until_switch(&task)
@@ -148,6 +151,16 @@ fn load_address_space(table: &ManagedArc<AnyObject>) {
 /// `limit`: a bound, so that a broken link cannot make a walk spin).
 pub fn ready_tasks(limit: usize) -> impl Iterator<Item = u64> {
     RUN_QUEUE.ids(limit)
+}
+
+/// For host tests, which share the one run queue and have no CPU to run
+/// its tasks on: the queue to themselves, emptied.
+#[cfg(test)]
+pub fn run_queue_for_tests() -> std::sync::MutexGuard<'static, ()> {
+    static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    while RUN_QUEUE.pop_front().is_some() {}
+    guard
 }
 
 // ANCHOR: idle

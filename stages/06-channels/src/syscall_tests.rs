@@ -9,10 +9,6 @@ use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::syscalls::{self, After};
 use abi::syscall::{MapRights, TaskField};
 use abi::{CAddr, Call, Error};
-use std::sync::Mutex;
-
-/// Tests that start tasks share the kernel's one run queue: one at a time.
-static RUN_QUEUE_USERS: Mutex<()> = Mutex::new(());
 
 /// Where the tests put things in the root pool (slot 1 is the untyped).
 const TASK: u8 = 2;
@@ -335,7 +331,7 @@ fn a_task_pins_nothing_it_runs_with() {
 
 #[test]
 fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
-    let _queue = RUN_QUEUE_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _queue = crate::scheduler::run_queue_for_tests();
     let caller = caller();
     let untyped = second_untyped(&caller, 20);
     let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
@@ -365,7 +361,7 @@ fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
 
 #[test]
 fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu() {
-    let _queue = RUN_QUEUE_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _queue = crate::scheduler::run_queue_for_tests();
     let caller = caller();
     let to = |slot| raw(&[slot]);
     for (field, value) in

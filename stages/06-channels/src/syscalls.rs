@@ -11,6 +11,7 @@
 //! To add a system call: a number in `abi::syscall::Call`, a wrapper in
 //! `ulib`, and one arm in [`dispatch`] calling a function here.
 
+use crate::objects::channel::{Channel, Outgoing};
 use crate::objects::cpool::{self, CapError, LookupError};
 use crate::objects::mapping::{self, MapError};
 use crate::objects::task::TaskState;
@@ -19,8 +20,9 @@ use crate::objects::weak::Slot;
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task};
 use crate::paging::{PagingError, Rights};
 use crate::scheduler;
-use crate::objects::channel::{Channel, Outgoing};
-use abi::syscall::{ListEntry, MAX_PAYLOAD, MapRights, MessageKind, SyscallArgs, TASK_BUFFER_SIZE, TaskField};
+use abi::syscall::{
+    ListEntry, MAX_PAYLOAD, MapRights, MessageKind, SyscallArgs, TASK_BUFFER_SIZE, TaskField,
+};
 use abi::{CAddr, Call, Error};
 use common::print;
 use common::user::is_user_address;
@@ -253,7 +255,8 @@ fn channel_put(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CP
     match kind {
         MessageKind::Raw => channel.put(Outgoing::Raw(value))?,
         MessageKind::Payload => {
-            let len = usize::try_from(value).ok().filter(|&len| len <= MAX_PAYLOAD).ok_or(Error::BufferTooLong)?;
+            let len =
+                usize::try_from(value).ok().filter(|&len| len <= MAX_PAYLOAD).ok_or(Error::BufferTooLong)?;
             let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
             channel.put(Outgoing::Payload(&bytes[..len]))?;
         }
@@ -268,7 +271,11 @@ fn channel_put(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CP
 
 /// `ChannelTake(channel, destination)`: the oldest message, or the task
 /// blocks until there is one. The message's kind goes back in `rsi`.
-fn channel_take(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> (Result<u64, Error>, After) {
+fn channel_take(
+    args: &SyscallArgs,
+    task: &ManagedArc<Task>,
+    root: &ManagedArc<CPool>,
+) -> (Result<u64, Error>, After) {
     let channel = match args.caddr(0).and_then(|address| find_channel(root, address)) {
         Ok(channel) => channel,
         Err(error) => return (Err(error), After::Continue),

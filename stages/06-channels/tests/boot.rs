@@ -1,116 +1,166 @@
-//! Boot tests of stage 5: boot `build/stage-5.iso` (the kernel and `rinit`)
-//! in QEMU and check what the kernel and the tasks print. Run by `make
-//! test` (they need `make images` first).
+//! Boot tests of stage 6, the full system: boot `build/stage-6.iso` and
+//! drive the shell as a person would, typing on the serial line (and on
+//! the keyboard), then check what it printed. Run by `make test` (they
+//! need `make images` first). `../shared/SHELL.md` is the contract these
+//! tests hold the shell to.
 
-use qemu_test::{Boot, Transcript, check_and_report_image};
+use qemu_test::{Boot, check_and_report_image};
 
-const STAGE: u32 = 5;
+const STAGE: u32 = 6;
+const PROMPT: &str = "rinit> ";
 
 #[test]
 fn image_is_a_multiboot2_kernel() {
     check_and_report_image(STAGE);
 }
 
-// ANCHOR: first_task_test
+/// A boot that types each of `lines` at a prompt, then `shutdown`.
+fn session(lines: &[&str]) -> Boot {
+    let mut boot = Boot::stage(STAGE).timeout_secs(90);
+    for line in lines.iter().chain(&["shutdown"]) {
+        boot = boot.type_after(PROMPT, &format!("{line}\r"));
+    }
+    boot
+}
+
+/// The hex number printed after `label` (as `0x<hex> (<decimal>)`), as
+/// the shell accepts it.
+fn printed_hex(output: &str, label: &str) -> String {
+    let line = output.lines().find_map(|line| line.strip_prefix(label)).expect("the line was printed");
+    let hex = line.split_whitespace().next().expect("a number after the label");
+    let decimal = line.split(['(', ')']).nth(1).expect("the decimal in parentheses");
+    let value = u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("hex");
+    assert_eq!(decimal.parse::<u64>(), Ok(value), "hex and decimal agree");
+    hex.to_string()
+}
+
 #[test]
-fn rinit_runs_in_user_mode_and_exits() {
-    Boot::stage(STAGE).run().expect_success().expect_lines(&[
-        "Stage 5: tasks",
-        "first task: rinit (",
-        "timer: 100 ticks a second; running the first task",
-        "rinit: hello from user mode",
-        "rinit: my root pool has 9 capabilities:",
-        "  slot   0: CPool, 9 slots used",
-        "  slot   2: Untyped, ",
-        "  slot   3: PML4",
-        "  slot   4: Task",
-        "  slot   5: CPool, ",
-        "  slot   6: RawPage",
-        "  slot 250: RawPage",
-        "rinit: mapping it at 0x10000000000 first: MissingTable, as expected",
-        "rinit: mapped the page at 0x10000000000, writable",
-        "rinit: wrote 512 words to the page and read them back: ok",
-        "rinit: started the child task in slot",
-        "rinit: the child has finished",
-        "rinit: done",
+fn boots_to_the_shell_with_the_child_addresses() {
+    session(&[]).run().expect_success().expect_lines(&[
+        "Stage 6: channels",
+        "Child entry should be at: 0x",
+        "Child stack pointer should be at: 0x",
+        PROMPT,
+        "shutting down",
         "the first task exited with code 0: stopping",
     ]);
 }
-// ANCHOR_END: first_task_test
 
-/// The numbered lines `who: 1` to `who: 5`, in order, and where each is.
-fn positions(run: &Transcript, who: &str) -> Vec<usize> {
-    let lines: Vec<&str> = run.text().lines().collect();
-    (1..=5)
-        .map(|n| {
-            let line = format!("{who}: {n}");
-            lines.iter().position(|&l| l == line).unwrap_or_else(|| panic!("no line {line:?}"))
+// ANCHOR: walkthrough_test
+/// The walkthrough of `SHELL.md`, typed word for word, with the two values
+/// the shell printed at boot typed back in.
+#[test]
+fn the_walkthrough_typed_word_for_word() {
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "retype task 2 249\r")
+        .type_after_from(PROMPT, |output| {
+            format!("set stack 249 {}\r", printed_hex(output, "Child stack pointer should be at: "))
         })
-        .collect()
+        .type_after_from(PROMPT, |output| {
+            format!("set instruction 249 {}\r", printed_hex(output, "Child entry should be at: "))
+        })
+        .type_after(PROMPT, "set cpool 249 0\r")
+        .type_after(PROMPT, "set table 249 3\r")
+        .type_after(PROMPT, "set buffer 249 250\r")
+        .type_after(PROMPT, "set active 249 1\r")
+        .type_after(PROMPT, "send raw 5\r")
+        .type_after("Received from master: 5", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[
+        "retype task 2 249",
+        "slot 249: a Task made from untyped slot 2",
+        "task 249: stack pointer 0x",
+        "task 249: instruction pointer 0x",
+        "task 249: root CPool from slot 0",
+        "task 249: page table from slot 3",
+        "task 249: task buffer from slot 250",
+        "task 249: started",
+        "Received from master: 5",
+    ]);
 }
-
-// ANCHOR: preemption_test
-/// Parent and child count in busy loops with no system call between their
-/// lines for a long while: only the timer can make them take turns.
-#[test]
-fn two_tasks_progress_together_under_preemption() {
-    let run = Boot::stage(STAGE).run();
-    run.expect_success();
-    let (parent, child) = (positions(&run, "parent"), positions(&run, "child"));
-    assert!(parent.windows(2).all(|w| w[0] < w[1]) && child.windows(2).all(|w| w[0] < w[1]));
-    assert!(child[0] < parent[4], "the child started counting before the parent finished");
-    assert!(parent[0] < child[4], "the parent counted while the child was counting");
-}
-// ANCHOR_END: preemption_test
-
-// ANCHOR: fault_tests
-/// Each kind of fault a task can commit, and what the kernel's report says.
-const FAULTS: [(&str, &str); 9] = [
-    ("divide-error", "divide error at rip 0x"),
-    ("invalid-opcode", "invalid opcode at rip 0x"),
-    ("general-protection", "general protection fault at rip 0x"),
-    ("null-pointer", "address 0x0 (page not present, read, user mode)"),
-    ("write-read-only", "(protection violation, write, user mode)"),
-    ("execute-nx", "(protection violation, instruction fetch, user mode)"),
-    ("kernel-memory", "address 0xffff800000000000 (protection violation, read, user mode)"),
-    ("breakpoint", "breakpoint at rip 0x"),
-    ("stack-overflow", "(page not present, write, user mode)"),
-];
-
-/// A fault stops the task that made it, with one report; the other task
-/// and the kernel go on, and the machine stops normally.
-#[test]
-fn a_fault_stops_only_the_task_that_made_it() {
-    for (name, report) in FAULTS {
-        let run = Boot::stage(STAGE).command_line(&format!("fault={name}")).run();
-        run.expect_success().expect_absent(&["MISMATCH"]);
-        let Some(line) = run.text().lines().find(|line| line.contains("stopped by a fault:")) else {
-            run.fail(&format!("fault={name}: no fault report"));
-        };
-        assert!(line.starts_with("task 2 stopped by a fault: ") && line.contains(report), "{name}: {line}");
-        run.expect_lines(&[line, "parent after the fault: 5", "rinit: done"]);
-        assert_eq!(run.text().matches("stopped by a fault").count(), 1, "{name}: one report");
-    }
-}
-// ANCHOR_END: fault_tests
+// ANCHOR_END: walkthrough_test
 
 #[test]
-fn bad_system_calls_get_their_error_codes() {
-    Boot::stage(STAGE)
-        .command_line("syscalls")
+fn start_child_then_send_raw_5() {
+    session(&["start child", "send raw 5", "echo done"])
         .run()
         .expect_success()
-        .expect_lines(&[
-            "bad call: ",
-            "bad calls: 19 of 19 refused as expected",
-            "bad calls: the root pool is unchanged: ok",
-        ])
-        .expect_absent(&["MISMATCH"]);
+        .expect_lines(&["task 249: started", "Received from master: 5"])
+        .expect_lines(&["echo done", "done"]);
 }
 
 #[test]
-fn runs_with_little_and_much_memory() {
-    for mib in [128, 5 * 1024] {
-        Boot::stage(STAGE).memory_mib(mib).run().expect_success().expect_lines(&["rinit: done"]);
+fn send_cap_0_moves_the_root_pool_capability_to_the_child() {
+    session(&["start child", "send cap 0", "echo sent", "list"]).run().expect_success().expect_lines(&[
+        "Received from master: a capability, put in slot 248",
+        "list",
+        "  0: CPool",
+        "248: CPool",
+        "255: Channel",
+    ]);
+}
+
+// ANCHOR: burst_test
+/// Messages sent before any child takes them wait in the channel, in
+/// order; the seventeenth finds it full and is refused; the child then
+/// receives the sixteen in the order they were sent.
+#[test]
+fn a_burst_of_messages_arrives_in_order_and_a_full_channel_is_an_error() {
+    let sends: Vec<String> = (1..=17).map(|n| format!("send raw {n}")).collect();
+    let mut lines: Vec<&str> = sends.iter().map(String::as_str).collect();
+    lines.extend(["start child", "echo after"]);
+    let run = session(&lines).run();
+    run.expect_success().expect_lines(&["send raw 17", "send raw: the channel is full"]);
+    let received: Vec<String> = (1..=16).map(|n| format!("Received from master: {n}")).collect();
+    run.expect_lines(&received.iter().map(String::as_str).collect::<Vec<_>>());
+    run.expect_absent(&["Received from master: 17"]);
+}
+// ANCHOR_END: burst_test
+
+// ANCHOR: bad_input_test
+/// Everything `SHELL.md` says users will also try: each gets one line of
+/// error, and the next command still works.
+#[test]
+fn every_bad_input_gets_an_error_and_the_shell_goes_on() {
+    let long = "x".repeat(200);
+    let bad: [(&str, &str); 16] = [
+        ("lsit", "unknown command \"lsit\""),
+        ("frobnicate", "unknown command \"frobnicate\""),
+        ("retype", "retype: expected cpool or task"),
+        ("retype task 2", "retype task: missing <dst>"),
+        ("send raw five", "not a number"),
+        ("set stack 249 0x", "0x must be followed by hex digits"),
+        ("send raw 18446744073709551616", "too large"),
+        ("retype task 2 256", "slots are numbered 0 to 255"),
+        ("send raw -1", "numbers cannot be negative"),
+        ("retype task 77 249", "retype task: the capability slot is empty"),
+        ("retype cpool 3 240", "retype cpool: the capability is of the wrong kind"),
+        ("retype task 2 249", "slot 249: a Task made from untyped slot 2"),
+        ("set active 249 1", "set active: the task is not fully configured"),
+        ("start child", "start child: slot 249 is not empty"),
+        (&long, "line too long"),
+        ("set active 249 2", "is neither 1 (start) nor 0 (stop)"),
+    ];
+    let mut lines = Vec::new();
+    for (index, (line, _)) in bad.iter().enumerate() {
+        lines.push(line.to_string());
+        lines.push(format!("echo still here {index}"));
     }
+    let run = session(&lines.iter().map(String::as_str).collect::<Vec<_>>()).run();
+    run.expect_success();
+    for (index, (line, error)) in bad.iter().enumerate() {
+        let still = format!("still here {index}");
+        run.expect_lines(&[&line[..line.len().min(60)], error, &still]);
+    }
+}
+// ANCHOR_END: bad_input_test
+
+#[test]
+fn send_before_any_child_waits_in_the_channel() {
+    session(&["send raw 42", "start child", "echo after"]).run().expect_success().expect_lines(&[
+        "send raw 42",
+        "task 249: started",
+        "Received from master: 42",
+    ]);
 }

@@ -77,6 +77,8 @@ enum Step {
     WaitFor(String),
     /// Type this text into the serial console.
     Type(String),
+    /// Type the text this function makes of everything printed so far.
+    TypeFrom(fn(&str) -> String),
 }
 
 /// A boot of one stage's image in QEMU, set up step by step.
@@ -137,6 +139,15 @@ impl Boot {
     /// it never does): for a kernel that halts rather than exits.
     pub fn stop_at(mut self, text: &str) -> Self {
         self.stop_at = Some(text.to_string());
+        self
+    }
+
+    /// Waits until the console has printed `prompt`, then types what
+    /// `text` makes of everything printed so far: for answers that depend
+    /// on what the guest printed (an address, a slot number).
+    pub fn type_after_from(mut self, prompt: &str, text: fn(&str) -> String) -> Self {
+        self.steps.push(Step::WaitFor(prompt.to_string()));
+        self.steps.push(Step::TypeFrom(text));
         self
     }
 
@@ -234,6 +245,7 @@ impl Boot {
                     }
                 },
                 Step::Type(text) => type_slowly(&mut qemu, text),
+                Step::TypeFrom(make) => type_slowly(&mut qemu, &make(&output.text())),
             }
         }
         let deadline = match (&self.stop_at, &failure) {

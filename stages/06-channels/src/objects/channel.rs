@@ -156,7 +156,11 @@ impl ManagedArc<Channel> {
     /// pool. Returns the message's kind and value. If the message cannot be
     /// delivered (no buffer, the slot is not empty, ...), it stays, and the
     /// error says why. `None` if the channel is empty.
-    pub fn take(&self, taker: &ManagedArc<Task>, destination: u64) -> Option<Result<(MessageKind, u64), Error>> {
+    pub fn take(
+        &self,
+        taker: &ManagedArc<Task>,
+        destination: u64,
+    ) -> Option<Result<(MessageKind, u64), Error>> {
         let body = self.body();
         if body.count.get() == 0 {
             return None;
@@ -212,7 +216,11 @@ fn kind_of(message: &Outgoing) -> MessageKind {
 // ANCHOR: deliver
 /// Checks that `message` can be delivered to `taker`, then delivers it.
 /// Nothing changes if it cannot.
-fn deliver(message: &Message, taker: &ManagedArc<Task>, destination: u64) -> Result<(MessageKind, u64), Error> {
+fn deliver(
+    message: &Message,
+    taker: &ManagedArc<Task>,
+    destination: u64,
+) -> Result<(MessageKind, u64), Error> {
     let kind = MessageKind::try_from(message.kind.get()).expect("the channel wrote the kind");
     let value = message.value.get();
     match kind {
@@ -227,7 +235,8 @@ fn deliver(message: &Message, taker: &ManagedArc<Task>, destination: u64) -> Res
         MessageKind::Capability => {
             let address = CAddr::from_raw(destination).map_err(|_| Error::MalformedAddress)?;
             let root = taker.cpool_slot().upgrade::<CPool>().map_err(|_| Error::EmptySlot)?;
-            let found = cpool::lookup(&root, address).map_err(|error| cpool::CapError::Lookup(address, error))?;
+            let found =
+                cpool::lookup(&root, address).map_err(|error| cpool::CapError::Lookup(address, error))?;
             if !found.slot().is_empty() {
                 return Err(Error::SlotOccupied);
             }

@@ -14,7 +14,9 @@
 
 use super::header::{Doomed, Header};
 use super::weak::Slot;
-use super::{KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RawPage, RetypeError, reach, window};
+use super::{
+    KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RawPage, RetypeError, reach, window,
+};
 use common::user::{Fault, UserContext};
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
