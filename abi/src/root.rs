@@ -33,6 +33,12 @@ pub const FIRST_UNTYPED: u8 = 8;
 pub const MAX_UNTYPED: u8 = 56;
 /// The first slot the kernel leaves empty for the task's own use.
 pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
+/// The first of the slots where the kernel puts the other programs GRUB
+/// loaded (stage 6): each an inactive task, ready to start, named to the
+/// first task by a word `program=NAME@SLOT` in its arguments.
+pub const FIRST_PROGRAM: u8 = 240;
+/// The most other programs the layout has room for.
+pub const MAX_PROGRAMS: u8 = 8;
 /// A spare task buffer page for a child task, free for the task to map at
 /// [`crate::CHILD_TASK_BUFFER`].
 pub const SPARE_BUFFER: u8 = 250;
@@ -40,7 +46,7 @@ pub const SPARE_BUFFER: u8 = 250;
 pub const CHANNEL: u8 = 255;
 
 /// Every slot or range, in order, for printing the layout.
-pub const LAYOUT: [(u8, u8, &str); 13] = [
+pub const LAYOUT: [(u8, u8, &str); 15] = [
     (CPOOL, CPOOL, "this root capability pool"),
     (VGA, VGA, "the VGA text buffer page"),
     (UNTYPED, UNTYPED, "untyped memory for the task's own objects (the largest region)"),
@@ -50,7 +56,9 @@ pub const LAYOUT: [(u8, u8, &str); 13] = [
     (TASK_BUFFER, TASK_BUFFER, "the task buffer page"),
     (INPUT, INPUT, "the input channel: serial bytes and keyboard scancodes (stage 6)"),
     (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
-    (FIRST_FREE, SPARE_BUFFER - 1, "free"),
+    (FIRST_FREE, FIRST_PROGRAM - 1, "free"),
+    (FIRST_PROGRAM, FIRST_PROGRAM + MAX_PROGRAMS - 1, "the other programs, as inactive tasks (stage 6)"),
+    (FIRST_PROGRAM + MAX_PROGRAMS, SPARE_BUFFER - 1, "free"),
     (SPARE_BUFFER, SPARE_BUFFER, "a spare task buffer page for a child"),
     (SPARE_BUFFER + 1, CHANNEL - 1, "free"),
     (CHANNEL, CHANNEL, "the channel to the child (stage 6)"),
