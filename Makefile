@@ -96,13 +96,19 @@ images: $(addprefix image-,$(STAGES))
 # stageN-rinit; for stage 6, the shell in the top-level rinit/, package
 # rinit), built and put in build/stage-N/modules/ before image-N (whose mkiso
 # passes each file there to GRUB as a module). Nothing to do for a stage
-# without one.
+# without one. Stage 6 also takes every other program: each crate under
+# programs/ (package named after its folder), put there under that name.
 rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter 6,$(1)),rinit))
+PROGRAMS := $(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml))
+stage_programs = $(if $(filter 6,$(1)),$(PROGRAMS))
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
 	$(if $(call rinit_package,$*), \
 		$(CARGO) build --release -q -p $(call rinit_package,$*) && mkdir -p build/stage-$*/modules && \
 		cp target/release/$(call rinit_package,$*) build/stage-$*/modules/rinit, @:)
+	$(if $(call stage_programs,$*), \
+		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*)) && mkdir -p build/stage-$*/modules \
+		$(foreach program,$(call stage_programs,$*),&& cp target/release/$(program) build/stage-$*/modules/$(program)), @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
 
 # ---- booting ---------------------------------------------------------------
