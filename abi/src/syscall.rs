@@ -100,6 +100,10 @@ numbered_enum! {
         /// `ChannelTake(channel, destination)` (stage 6; earlier kernels
         /// answer [`Error::UnknownCall`]).
         ChannelTake = 16,
+        /// `Nop()`: does nothing and returns 0: the null system call that
+        /// `make bench` times (stage 6; earlier kernels answer
+        /// [`Error::UnknownCall`]). Number 17 is `Audit`'s.
+        Nop = 18,
     }
 }
 // ANCHOR_END: call
@@ -370,6 +374,7 @@ mod tests {
             (Call::TaskStop, 14),
             (Call::ChannelPut, 15),
             (Call::ChannelTake, 16),
+            (Call::Nop, 18),
         ];
         assert_eq!(Call::ALL.len(), expected.len());
         for (call, number) in expected {

@@ -16,6 +16,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod bench;
 mod child;
 mod syscalls;
 
@@ -24,9 +25,15 @@ use rinit::shell::Shell;
 ulib::entry!(main);
 
 // ANCHOR: main
-/// Prepares the child, then runs the shell (until `shutdown`).
-fn main(_args: &str) -> Result<(), ulib::Error> {
+/// Prepares the child, then runs the shell (until `shutdown`), or the
+/// bench if the arguments ask for it (`bench` or `bench=N`).
+fn main(args: &str) -> Result<(), ulib::Error> {
     let child = child::prepare();
+    if let Some(reps) = bench::requested(args) {
+        // Where the shell would print its prompt: the instructions since
+        // the machine was reset, under `make bench`.
+        return bench::run(reps, bench::boot_counter(), args);
+    }
     Shell::new(child).run(&mut syscalls::Kernel)
 }
 // ANCHOR_END: main

@@ -103,7 +103,7 @@ fn act(
 ) -> Result<u64, Error> {
     match call {
         Call::Print => print_buffer(task, args.buffer_len(0)?),
-        Call::Yield | Call::Exit => Ok(0),
+        Call::Yield | Call::Exit | Call::Nop => Ok(0),
         Call::ListPool => list_pool(task, root, args.caddr(0)?),
         Call::Retype => {
             let kind = ObjectKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;

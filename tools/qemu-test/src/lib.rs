@@ -137,6 +137,7 @@ pub struct Boot {
     exit_device: bool,
     stop_at: Option<String>,
     timeout: Duration,
+    icount: bool,
 }
 
 impl Boot {
@@ -150,6 +151,7 @@ impl Boot {
             exit_device: true,
             stop_at: None,
             timeout: Duration::from_secs(60),
+            icount: false,
         }
     }
 
@@ -243,6 +245,15 @@ impl Boot {
         self
     }
 
+    /// Runs the guest with `-icount shift=0`: its clock, and so `rdtsc`,
+    /// advances by one tick per instruction executed (a `rep`-string
+    /// instruction counts once per iteration), so time measured inside the
+    /// guest is an exact, repeatable instruction count (`make bench`).
+    pub fn icount(mut self) -> Self {
+        self.icount = true;
+        self
+    }
+
     /// Gives up (and fails) after `seconds` seconds.
     pub fn timeout_secs(mut self, seconds: u64) -> Self {
         self.timeout = Duration::from_secs(seconds);
@@ -256,6 +267,9 @@ impl Boot {
         }
         if !self.exit_device {
             label += ", without the exit device";
+        }
+        if self.icount {
+            label += ", counting instructions (-icount shift=0)";
         }
         label
     }
@@ -319,6 +333,9 @@ impl Boot {
         ]);
         if self.exit_device {
             command.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        }
+        if self.icount {
+            command.args(["-icount", "shift=0"]);
         }
         let mut qemu = command
             .stdin(Stdio::piped())
