@@ -28,7 +28,7 @@ MKISO := target/release/mkiso
 QEMU_BASE := qemu-system-x86_64 -m $(MEMORY) -no-reboot
 
 .PHONY: help run debug gdb images test check fmt-check clippy unit-tests boot-tests book book-check \
-	book-output diffs clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
+	book-output diffs bench clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
 
 help:
 	@echo "Teaching microkernel: a capability-based x86_64 microkernel in $(words $(STAGES)) stage(s)."
@@ -53,6 +53,8 @@ help:
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
+	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
+	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
 	@echo
 	@echo "  make deps             install QEMU, GRUB tools and mdBook (the other targets do it when needed)"
 	@echo "  make clean            remove build outputs"
@@ -190,6 +192,16 @@ book: book-output
 	@tools/install-deps.sh mdbook
 	$(MDBOOK) build book
 	@echo "The book is in book/book/index.html"
+
+# ---- what it costs ---------------------------------------------------------
+
+# Boots the newest stage with `bench` on its command line under
+# `-icount shift=0`: each figure is an instruction count. BENCH_REPS
+# repetitions per figure (1000); `make test` runs a short version as a boot
+# test with budgets (tools/qemu-test/src/bench.rs).
+BENCH_REPS ?= 1000
+bench: image-$(NEWEST)
+	$(CARGO) run --release -q -p qemu-test --bin bench -- --reps $(BENCH_REPS) --output book/src/costs-table.md
 
 clean:
 	$(CARGO) clean

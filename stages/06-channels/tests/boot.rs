@@ -184,3 +184,25 @@ fn the_keyboard_types_into_the_shell_on_the_screen() {
     assert!(screen[typed + 2].starts_with("rinit>"), "{screen:#?}");
 }
 // ANCHOR_END: keyboard_test
+
+// ANCHOR: budget_test
+/// `make bench` in short: each figure, counted in instructions under
+/// `-icount shift=0` (the same on every run), must stay within its budget
+/// (`qemu_test::bench::BUDGETS`, where the budgets and how to update them
+/// are).
+#[test]
+fn bench_figures_stay_within_their_budgets() {
+    let run = Boot::stage(STAGE)
+        .icount()
+        .command_line(&qemu_test::bench::command_line(100))
+        .timeout_secs(300)
+        .run();
+    run.expect_success();
+    let report = qemu_test::bench::Report::parse(run.text());
+    println!("{}", report.markdown(None));
+    let problems = report.over_budget();
+    if !problems.is_empty() {
+        run.fail(&format!("over budget:\n  {}", problems.join("\n  ")));
+    }
+}
+// ANCHOR_END: budget_test

@@ -35,6 +35,7 @@
 //! `build/stage-N/modules/`, from which variants with another kernel command
 //! line are made.
 
+pub mod bench;
 pub mod image;
 pub mod iso;
 pub mod keys;
