@@ -49,7 +49,8 @@ impl System for Kernel {
         // channel 255. Configured with other values, a task in this address
         // space may well break the shell, as a wild thread would; the
         // kernel stops a task that faults, and other address spaces are
-        // out of its reach.
+        // out of its reach. A program GRUB loaded (`run`) has an address
+        // space of its own: it shares no memory with the shell at all.
         unsafe { syscall::task_start(task) }.map(drop)
     }
 
