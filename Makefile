@@ -154,9 +154,10 @@ clippy:
 unit-tests:
 	$(CARGO) test --workspace -q
 
+# The runner's own tests (keyboard and screen) boot stage 1: they run with it.
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
 	$(CARGO) test -q -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
-		-- --show-output $(TEST)
+		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) -- --show-output $(TEST)
 
 book-check: book-output
 	@tools/install-deps.sh mdbook

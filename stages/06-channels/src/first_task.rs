@@ -29,9 +29,9 @@ use common::elf::{self, ElfError, SegmentSink};
 use core::fmt;
 use x86_64::PhysAddr;
 
-/// Bytes set aside for the first task's own objects: its pools, address
-/// space, image, stack and buffers.
-pub const FIRST_TASK_MEMORY: u64 = 1024 * 1024;
+/// Bytes set aside for the first task's own objects and the other
+/// programs': pools, address spaces, images, stacks and buffers.
+pub const FIRST_TASK_MEMORY: u64 = 4 * 1024 * 1024;
 /// The top of the first task's stack, and its size.
 pub const STACK_TOP: u64 = 0x0000_7FFF_FFFF_0000;
 pub const STACK_PAGES: u64 = 16;
@@ -78,46 +78,45 @@ impl From<MapError> for SetupError {
     }
 }
 
+/// A program GRUB loaded besides the first task's.
+#[derive(Clone, Copy)]
+pub struct Program<'a> {
+    /// Its module's name: 1 to 16 of `a-z`, `0-9` and `-`.
+    pub name: &'a str,
+    /// The ELF file.
+    pub image: &'a [u8],
+}
+
 /// What the kernel gives the first task.
 pub struct Grant<'a> {
     /// Every untyped region, the largest included.
     pub untypeds: &'a [Option<ManagedArc<Untyped>>],
     /// The VGA text buffer page.
     pub vga: ManagedArc<AnyObject>,
-    /// The program, an ELF file.
+    /// The first task's program, an ELF file.
     pub image: &'a [u8],
-    /// The argument string.
+    /// The other programs, made into tasks for the first task to start.
+    pub programs: &'a [Option<Program<'a>>],
+    /// The argument string (the kernel's command line).
     pub arguments: &'a str,
 }
 
 // ANCHOR: create
-/// Builds the first task from `grant`; it is ready to run.
+/// Builds the first task from `grant`, and a task for each other program;
+/// the first task is ready to run.
 pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     let region =
         grant.untypeds.iter().flatten().max_by_key(|untyped| untyped.free()).ok_or(SetupError::NoMemory)?;
     let own = region.retype_untyped(FIRST_TASK_MEMORY)?;
-    let pool = own.retype::<CPool>()?;
-    let image_pool = own.retype::<CPool>()?;
-    let space = own.retype::<Pml4>()?.into_any();
-    let task = own.retype::<Task>()?;
-    let buffer = own.retype::<RawPage>()?.into_any();
+    let first = build(&own, grant.image)?;
     let spare_buffer = own.retype::<RawPage>()?;
     let input = own.retype::<Channel>()?;
     let to_child = own.retype::<Channel>()?;
-    let rest = rest_of(region)?.into_any();
+    let rest = rest_of(region)?;
 
-    let named: [(u8, &ManagedArc<AnyObject>); 7] = [
-        (root::CPOOL, &pool.clone().into_any()),
-        (root::VGA, &grant.vga),
-        (root::UNTYPED, &rest),
-        (root::PML4, &space),
-        (root::TASK, &task.clone().into_any()),
-        (root::IMAGE_POOL, &image_pool.clone().into_any()),
-        (root::TASK_BUFFER, &buffer),
-    ];
-    for (slot, object) in named {
-        pool.slot(slot).downgrade(object).expect("a new pool's slots are empty");
-    }
+    let pool = &first.pool;
+    pool.slot(root::VGA).downgrade(&grant.vga).expect("an empty slot");
+    pool.slot(root::UNTYPED).downgrade(&rest).expect("an empty slot");
     pool.slot(root::SPARE_BUFFER).downgrade(&spare_buffer).expect("an empty slot");
     pool.slot(root::INPUT).downgrade(&input).expect("an empty slot");
     pool.slot(root::CHANNEL).downgrade(&to_child).expect("an empty slot");
@@ -127,25 +126,106 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
         pool.slot(slot).downgrade(untyped).expect("an empty slot");
     }
 
-    let mut builder = SpaceBuilder { untyped: &own, pool: &image_pool, space: &space, next_slot: 0 };
-    let entry = builder.load(grant.image)?;
+    let mut arguments = Arguments::new(grant.arguments);
+    let slots = root::FIRST_PROGRAM..root::FIRST_PROGRAM + root::MAX_PROGRAMS;
+    for (slot, program) in slots.zip(grant.programs.iter().flatten()) {
+        match build(&own, program.image) {
+            Ok(built) => {
+                pool.slot(slot).downgrade(&built.task).expect("an empty slot");
+                arguments.push(format_args!(" program={}@{slot}", program.name));
+            }
+            Err(error) => common::println!("program {}: cannot load it: {error}; left out", program.name),
+        }
+    }
+    let length = write_arguments(&first.buffer, arguments.as_str());
+    // SAFETY: the task has never run; nothing else uses its context.
+    unsafe { first.task.context() }.frame.rdi = length;
+    crate::scheduler::make_ready(&first.task);
+    Ok(first.task)
+}
+// ANCHOR_END: create
+
+/// What [`build`] makes for a program.
+struct Built {
+    task: ManagedArc<Task>,
+    pool: ManagedArc<CPool>,
+    buffer: ManagedArc<AnyObject>,
+}
+
+// ANCHOR: build
+/// Makes, from `own`, a task for the ELF program `image`, configured and
+/// inactive: its root pool (the pool itself, its PML4, itself, its image
+/// pool, its buffer, in the slots `abi::task_root` names), an address
+/// space with the program, a stack and the buffer mapped.
+fn build(own: &ManagedArc<Untyped>, image: &[u8]) -> Result<Built, SetupError> {
+    let pool = own.retype::<CPool>()?;
+    let image_pool = own.retype::<CPool>()?;
+    let space = own.retype::<Pml4>()?.into_any();
+    let task = own.retype::<Task>()?;
+    let buffer = own.retype::<RawPage>()?.into_any();
+    let named: [(u8, &ManagedArc<AnyObject>); 5] = [
+        (root::CPOOL, &pool.clone().into_any()),
+        (root::PML4, &space),
+        (root::TASK, &task.clone().into_any()),
+        (root::IMAGE_POOL, &image_pool.clone().into_any()),
+        (root::TASK_BUFFER, &buffer),
+    ];
+    for (slot, object) in named {
+        pool.slot(slot).downgrade(object).expect("a new pool's slots are empty");
+    }
+
+    let mut builder = SpaceBuilder { untyped: own, pool: &image_pool, space: &space, next_slot: 0 };
+    let entry = builder.load(image)?;
     for page in 0..STACK_PAGES {
         builder.new_page(STACK_TOP - (page + 1) * PAGE, Rights::WRITE)?;
     }
     builder.map(&buffer, abi::TASK_BUFFER, Rights::WRITE)?;
-    let arguments = write_arguments(&buffer, grant.arguments);
 
     task.cpool_slot().downgrade(&pool).expect("a new task names nothing");
     task.table_slot().downgrade(&space).expect("a new task names nothing");
     task.buffer_slot().downgrade(&buffer).expect("a new task names nothing");
     task.set_entry(entry);
     task.set_stack(STACK_TOP);
-    // SAFETY: the task has never run; nothing else uses its context.
-    unsafe { task.context() }.frame.rdi = arguments;
-    crate::scheduler::make_ready(&task);
-    Ok(task)
+    Ok(Built { task, pool, buffer })
 }
-// ANCHOR_END: create
+// ANCHOR_END: build
+
+/// The first task's argument string, built without a heap: the kernel's
+/// command line and a word for each other program, cut at a page.
+struct Arguments {
+    bytes: [u8; PAGE as usize],
+    len: usize,
+}
+
+impl Arguments {
+    fn new(start: &str) -> Self {
+        let mut arguments = Arguments { bytes: [0; PAGE as usize], len: 0 };
+        arguments.push(format_args!("{start}"));
+        arguments
+    }
+
+    /// Appends `text`, as much of it as fits.
+    fn push(&mut self, text: core::fmt::Arguments) {
+        let _ = core::fmt::Write::write_fmt(self, text);
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl core::fmt::Write for Arguments {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        let room = self.bytes.len() - self.len;
+        let mut take = text.len().min(room);
+        while !text.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
+}
 
 /// The rest of `region` after the first task's own memory, as one untyped
 /// (the first task's slot 2).

@@ -21,7 +21,7 @@ use common::trap::TrapFrame;
 use common::{bootinfo, console, exceptions, gdt, pic, pit, println, trap, user};
 use multiboot2::BootInformation;
 use runtime::layout;
-use stage6_channels::first_task::{self, Grant};
+use stage6_channels::first_task::{self, Grant, Program};
 use stage6_channels::kernel_space::{self, KernelImage};
 use stage6_channels::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
 use stage6_channels::objects::mapping;
@@ -43,6 +43,8 @@ const PAGE: u64 = 4096;
 const TICK_HZ: u32 = 100;
 /// The name GRUB gives the first task's program (its module's command line).
 const FIRST_TASK_MODULE: &str = "rinit";
+/// The most other programs the first task's root pool has slots for.
+const MAX_PROGRAMS: usize = abi::task_root::MAX_PROGRAMS as usize;
 
 // ANCHOR: kmain
 /// The first Rust code to run, called by the boot stub with the values GRUB
@@ -107,13 +109,12 @@ fn start_first_task(
         println!("no module named \"{FIRST_TASK_MODULE}\": no first task to run");
         qemu::exit(ExitCode::Failure);
     };
-    let window = objects::window();
-    let start = window.virtual_address(PhysAddr::new(module.start)) as *const u8;
-    // SAFETY: the module's memory was reserved from untyped memory at boot
-    // and is reached through the direct map; nothing writes it.
-    let image = unsafe { core::slice::from_raw_parts(start, module.len() as usize) };
+    let image = module_bytes(module);
+    let programs = boot.programs.each_ref().map(|program| {
+        program.as_ref().map(|program| Program { name: program.name(), image: module_bytes(program.span) })
+    });
     let vga = kernel_untyped.adopt_device_page(0xB8000).expect("room in the kernel's untyped").into_any();
-    let grant = Grant { untypeds, vga, image, arguments: boot.arguments() };
+    let grant = Grant { untypeds, vga, image, programs: &programs, arguments: boot.arguments() };
     match first_task::create(&grant) {
         Ok(task) => {
             println!("first task: {FIRST_TASK_MODULE} ({} KiB), task {}", module.len() / 1024, task.id());
@@ -127,14 +128,46 @@ fn start_first_task(
 }
 // ANCHOR_END: first_task
 
+/// The bytes of the module GRUB loaded at `span`.
+fn module_bytes(span: Span) -> &'static [u8] {
+    let start = objects::window().virtual_address(PhysAddr::new(span.start)) as *const u8;
+    // SAFETY: the module's memory was reserved from untyped memory at boot
+    // and is reached through the direct map; nothing writes it.
+    unsafe { core::slice::from_raw_parts(start, span.len() as usize) }
+}
+
+/// A module other than the first task's: another program.
+struct ProgramModule {
+    name: [u8; MAX_NAME],
+    name_len: usize,
+    span: Span,
+}
+
+/// The longest program name.
+const MAX_NAME: usize = 16;
+
+impl ProgramModule {
+    fn name(&self) -> &str {
+        core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
+    }
+}
+
+/// Whether `name` can name a program: 1 to 16 of `a-z`, `0-9` and `-`
+/// (the shell's `run` takes it as one word).
+fn is_program_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+}
+
 /// What the kernel needs from the boot information once the boot page
 /// tables, through which it reads that information, are gone.
 struct BootFacts {
     crash: Option<Crash>,
     plan: MemoryPlan,
     memory_end: u64,
-    /// Where GRUB put the first task's program.
+    /// Where GRUB put the first task's program, and the other programs.
     first_task_image: Option<Span>,
+    programs: [Option<ProgramModule>; MAX_PROGRAMS],
     /// The kernel command line, for the first task (cut at 256 bytes).
     command_line: [u8; 256],
     command_line_len: usize,
@@ -161,15 +194,34 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
         len -= 1;
     }
     copy[..len].copy_from_slice(&command_line.as_bytes()[..len]);
+    let span = |module: &multiboot2::ModuleTag| {
+        Span::new(module.start_address().into(), module.end_address().into())
+    };
     let first_task_image = info
         .module_tags()
         .find(|module| module.cmdline() == Ok(FIRST_TASK_MODULE))
-        .map(|module| Span::new(module.start_address().into(), module.end_address().into()));
+        .map(|module| span(module));
+    let mut programs = [const { None }; MAX_PROGRAMS];
+    let mut count = 0;
+    for module in info.module_tags().filter(|module| module.cmdline() != Ok(FIRST_TASK_MODULE)) {
+        let name = module.cmdline().unwrap_or("");
+        if !is_program_name(name) || count == MAX_PROGRAMS {
+            println!(
+                "module \"{name}\": not a program name (1 to 16 of a-z, 0-9, -) or no slot left: left out"
+            );
+            continue;
+        }
+        let mut copy = [0; MAX_NAME];
+        copy[..name.len()].copy_from_slice(name.as_bytes());
+        programs[count] = Some(ProgramModule { name: copy, name_len: name.len(), span: span(module) });
+        count += 1;
+    }
     BootFacts {
         crash: Crash::from_command_line(command_line),
         plan: memory_plan(&info, address),
         memory_end: bootinfo::available_ram_end(&info),
         first_task_image,
+        programs,
         command_line: copy,
         command_line_len: len,
     }

@@ -100,6 +100,7 @@ fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
                 After::Yield => return requeue(task),
                 After::Stopped | After::Blocked => return None,
                 After::Exit(code) => {
+                    task.reset_to_start();
                     task.set_run_state(TaskState::Inactive);
                     return Some(code);
                 }

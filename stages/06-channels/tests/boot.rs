@@ -164,3 +164,23 @@ fn send_before_any_child_waits_in_the_channel() {
         "Received from master: 42",
     ]);
 }
+
+// ANCHOR: keyboard_test
+/// Typed on the PS/2 keyboard (through QEMU's monitor), a command runs
+/// and its echo and output appear on the VGA screen; backspace erases.
+#[test]
+fn the_keyboard_types_into_the_shell_on_the_screen() {
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .keys_after(PROMPT, "echo typed on the keyboarx\x08d\n")
+        .screen_after("typed on the keyboard\r\nrinit> ")
+        .type_after(PROMPT, "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&["typed on the keyboard"]);
+    let screen = run.screen().expect("the screen was captured");
+    let typed = screen.iter().position(|line| line == "rinit> echo typed on the keyboard");
+    let Some(typed) = typed else { run.fail(&format!("the typed line is not on the screen: {screen:#?}")) };
+    assert_eq!(screen[typed + 1], "typed on the keyboard", "{screen:#?}");
+    assert!(screen[typed + 2].starts_with("rinit>"), "{screen:#?}");
+}
+// ANCHOR_END: keyboard_test

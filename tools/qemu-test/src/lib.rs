@@ -1,9 +1,10 @@
 //! Host-side tools for the kernels: build bootable ISOs ([`iso`]), boot a
 //! stage's image in QEMU under a timeout ([`Boot`]), optionally type into
-//! its serial console, and check what it printed ([`Transcript`]). A boot
-//! can also leave out the exit device, as `make stage-N` does, and stop at
-//! a line the kernel prints when it halts. The binaries: `mkiso` (used by
-//! the Makefile) and `book-output` (records the book's output samples).
+//! its serial console or on its PS/2 keyboard and read its VGA text screen,
+//! and check what it printed ([`Transcript`]). A boot can also leave out
+//! the exit device, as `make stage-N` does, and stop at a line the kernel
+//! prints when it halts. The binaries: `mkiso` (used by the Makefile) and
+//! `book-output` (records the book's output samples).
 //!
 //! A boot test reads like what a person would do:
 //!
@@ -14,6 +15,21 @@
 //! run.expect_lines(&["Stage 1: boot", "usable memory:"]);
 //! ```
 //!
+//! Keyboard and screen go through QEMU's monitor ([`monitor`]): keys are
+//! pressed with `sendkey` ([`keys`] names them), the screen is dumped with
+//! `pmemsave` and decoded by [`screen`]. A shell test might read:
+//!
+//! ```no_run
+//! use qemu_test::Boot;
+//! let run = Boot::stage(6)
+//!     .without_exit_device()
+//!     .keys_after("> ", "echo Hi\n")
+//!     .screen_after("\n> ")
+//!     .stop_at("\n> ")
+//!     .run();
+//! run.expect_lines(&["Hi"]).expect_screen_lines(&["> echo Hi", "Hi"]);
+//! ```
+//!
 //! The images come from `make images`: `build/stage-N.iso`, with the kernel
 //! also at `build/stage-N/kernel.elf` and any modules in
 //! `build/stage-N/modules/`, from which variants with another kernel command
@@ -21,6 +37,9 @@
 
 pub mod image;
 pub mod iso;
+pub mod keys;
+pub mod monitor;
+pub mod screen;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +47,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use std::{fs, thread};
+
+use monitor::Monitor;
 
 /// QEMU's exit status when the kernel reports success through isa-debug-exit.
 pub const EXIT_SUCCESS: i32 = 33;
@@ -70,16 +91,41 @@ pub fn check_and_report_image(stage: u32) {
     );
 }
 
-/// One step of an interactive run.
+/// One step of an interactive run: wait until the serial console has
+/// printed `prompt`, then act.
 #[derive(Clone, Debug)]
-enum Step {
-    /// Wait until the console has printed this text.
-    WaitFor(String),
+struct Step {
+    prompt: String,
+    action: Action,
+}
+
+/// What a step does once its prompt has appeared.
+#[derive(Clone, Debug)]
+enum Action {
     /// Type this text into the serial console.
     Type(String),
     /// Type the text this function makes of everything printed so far.
     TypeFrom(fn(&str) -> String),
+    /// Press these keys (`sendkey` names) on the PS/2 keyboard.
+    Keys(Vec<String>),
+    /// Capture the VGA text screen.
+    Screen,
 }
+
+impl Action {
+    fn describe(&self) -> &'static str {
+        match self {
+            Action::Type(_) | Action::TypeFrom(_) => "typing",
+            Action::Keys(_) => "pressing keys",
+            Action::Screen => "capturing the screen",
+        }
+    }
+}
+
+/// How long `keys_after` holds each key down.
+const KEY_HOLD_MS: u32 = 20;
+/// The pause after each key, so the guest keeps up.
+const KEY_GAP: Duration = Duration::from_millis(30);
 
 /// A boot of one stage's image in QEMU, set up step by step.
 #[derive(Clone, Debug)]
@@ -121,10 +167,56 @@ impl Boot {
 
     /// Waits until the console has printed `prompt`, then types `text`
     /// into the serial console.
-    pub fn type_after(mut self, prompt: &str, text: &str) -> Self {
-        self.steps.push(Step::WaitFor(prompt.to_string()));
-        self.steps.push(Step::Type(text.to_string()));
+    pub fn type_after(self, prompt: &str, text: &str) -> Self {
+        self.step(prompt, Action::Type(text.to_string()))
+    }
+
+    /// Waits until the serial console has printed `prompt`, then types
+    /// `text` on the emulated PS/2 keyboard, a key every 30 ms or so, with
+    /// shift for uppercase letters and symbols (US layout). `\n` is the
+    /// Enter key, `\x08` Backspace; see [`keys`] for every key.
+    ///
+    /// Panics at once if `text` has a character no key types. A guest that
+    /// exits while the keys are pressed does not fail the run by itself.
+    pub fn keys_after(self, prompt: &str, text: &str) -> Self {
+        let keys = keys::key_names(text).unwrap_or_else(|character| {
+            panic!(
+                "keys_after: no key types {character:?} (in {text:?}); the keyboard has keys for \
+                 printable ASCII, \\n, \\t, \\x08 (backspace) and \\x1b (escape)"
+            )
+        });
+        self.step(prompt, Action::Keys(keys))
+    }
+
+    /// Waits until the serial console has printed `prompt`, then captures
+    /// the VGA text screen: [`Transcript::screen`] returns the last such
+    /// capture, [`Transcript::screens`] all of them.
+    ///
+    /// The capture happens a few milliseconds after `prompt` appeared; for
+    /// a screen that cannot change meanwhile, wait for a prompt after which
+    /// the guest waits (for a key, or halted). The run fails if QEMU has
+    /// exited before the capture.
+    ///
+    /// Unlike typing, a capture leaves `prompt` for the next step or
+    /// [`Boot::stop_at`] to find again: `.screen_after(halted).stop_at(halted)`
+    /// captures the screen of a halted kernel, then stops QEMU.
+    pub fn screen_after(self, prompt: &str) -> Self {
+        self.step(prompt, Action::Screen)
+    }
+
+    fn step(mut self, prompt: &str, action: Action) -> Self {
+        self.steps.push(Step { prompt: prompt.to_string(), action });
         self
+    }
+
+    /// Whether the run needs QEMU's monitor: for keys or screens.
+    fn uses_monitor(&self) -> bool {
+        self.steps.iter().any(|step| matches!(step.action, Action::Keys(_) | Action::Screen))
+    }
+
+    /// Whether the test asked for screen captures.
+    fn captures_screens(&self) -> bool {
+        self.steps.iter().any(|step| matches!(step.action, Action::Screen))
     }
 
     /// Boots without the `isa-debug-exit` device, as `make stage-N` does:
@@ -136,7 +228,8 @@ impl Boot {
     }
 
     /// Stops QEMU as soon as the console has printed `text` (and fails if
-    /// it never does): for a kernel that halts rather than exits.
+    /// it never does): for a kernel that halts rather than exits. `text`
+    /// must come after the prompt of the last typing or keys step.
     pub fn stop_at(mut self, text: &str) -> Self {
         self.stop_at = Some(text.to_string());
         self
@@ -146,8 +239,7 @@ impl Boot {
     /// `text` makes of everything printed so far: for answers that depend
     /// on what the guest printed (an address, a slot number).
     pub fn type_after_from(mut self, prompt: &str, text: fn(&str) -> String) -> Self {
-        self.steps.push(Step::WaitFor(prompt.to_string()));
-        self.steps.push(Step::TypeFrom(text));
+        self.steps.push(Step { prompt: prompt.to_string(), action: Action::TypeFrom(text) });
         self
     }
 
@@ -205,12 +297,16 @@ impl Boot {
     }
 
     // ANCHOR: run
-    /// Boots, plays the typing steps, waits for QEMU to exit (or the
-    /// timeout) and returns what the serial console printed.
+    /// Boots, plays the steps (typing, keys, screen captures), waits for
+    /// QEMU to exit (or the timeout) and returns what the serial console
+    /// printed and the screens captured.
     pub fn run(&self) -> Transcript {
         let label = self.label();
         let iso = self.iso();
         let started = Instant::now();
+        // Keys and screens go through QEMU's monitor, on this boot's own socket.
+        let monitor_files = self.uses_monitor().then(MonitorFiles::new);
+        let monitor_argument = monitor_files.as_ref().map_or("none".to_string(), MonitorFiles::qemu_argument);
         let mut command = Command::new("qemu-system-x86_64");
         command.arg("-cdrom").arg(&iso).args(["-m", &format!("{}M", self.memory_mib)]).args([
             "-serial",
@@ -218,7 +314,7 @@ impl Boot {
             "-display",
             "none",
             "-monitor",
-            "none",
+            &monitor_argument,
             "-no-reboot",
         ]);
         if self.exit_device {
@@ -234,35 +330,88 @@ impl Boot {
         let deadline = started + self.timeout;
 
         let mut failure = None;
+        let mut monitor = None;
+        if let Some(files) = &monitor_files {
+            // QEMU makes the socket before it starts the guest.
+            match Monitor::connect(&files.socket, deadline.min(Instant::now() + Duration::from_secs(10))) {
+                Ok(connected) => monitor = Some(connected),
+                Err(error) => failure = Some(format!("cannot connect to QEMU's monitor: {error}")),
+            }
+        }
+        let mut screens = Vec::new();
         let mut seen = 0;
         for step in &self.steps {
-            match step {
-                Step::WaitFor(text) => match output.wait_for(text, seen, deadline) {
-                    Some(end) => seen = end,
-                    None => {
-                        failure = Some(format!("timed out waiting for {text:?} before typing"));
-                        break;
-                    }
-                },
-                Step::Type(text) => type_slowly(&mut qemu, text),
-                Step::TypeFrom(make) => type_slowly(&mut qemu, &make(&output.text())),
+            if failure.is_some() {
+                break;
             }
+            let Some(end) = output.wait_for(&step.prompt, seen, deadline) else {
+                failure = Some(format!("{} before {}", output.missed(&step.prompt), step.action.describe()));
+                break;
+            };
+            // Looking at the screen prints nothing: the prompt it waited
+            // for is still there for the next step, or for `stop_at`.
+            if !matches!(step.action, Action::Screen) {
+                seen = end;
+            }
+            let prompt = &step.prompt;
+            failure = match (&step.action, monitor.as_mut(), &monitor_files) {
+                (Action::Type(text), _, _) => {
+                    type_slowly(&mut qemu, text);
+                    None
+                }
+                (Action::TypeFrom(make), _, _) => {
+                    type_slowly(&mut qemu, &make(&output.text()));
+                    None
+                }
+                // A guest that stops while the keys are pressed is reported
+                // by the checks.
+                (Action::Keys(keys), Some(monitor), _) => match press_keys(monitor, keys) {
+                    Err(error) if !has_exited(&mut qemu) => {
+                        Some(format!("cannot press keys after {prompt:?}: {error}"))
+                    }
+                    _ => None,
+                },
+                (Action::Screen, Some(monitor), Some(files)) => match monitor.save_screen(&files.screen) {
+                    Ok(lines) => {
+                        screens.push(lines);
+                        None
+                    }
+                    Err(_) if has_exited(&mut qemu) => {
+                        Some(format!("QEMU exited before the screen could be captured after {prompt:?}"))
+                    }
+                    Err(error) => Some(format!("cannot capture the screen after {prompt:?}: {error}")),
+                },
+                _ => unreachable!("the monitor is connected for keys and screens"),
+            };
         }
         let deadline = match (&self.stop_at, &failure) {
             (Some(text), None) => {
                 if output.wait_for(text, seen, deadline).is_none() {
-                    failure = Some(format!("timed out waiting for {text:?}"));
+                    failure = Some(output.missed(text));
                 }
                 Instant::now()
             }
             _ => deadline,
         };
-        let status = wait_or_kill(&mut qemu, deadline);
+        let exited = wait_for_exit(&mut qemu, deadline);
+        // The screen as QEMU is stopped; if QEMU exited by itself, the last
+        // capture is all there is.
+        let mut final_screen = screens.last().cloned();
+        if !exited
+            && self.captures_screens()
+            && let (Some(monitor), Some(files)) = (monitor.as_mut(), &monitor_files)
+            && let Ok(lines) = monitor.save_screen(&files.screen)
+        {
+            final_screen = Some(lines);
+        }
+        drop(monitor);
+        let status = wait_or_kill(&mut qemu, Instant::now());
         let elapsed = started.elapsed();
         if self.command_line.is_some() {
             let _ = fs::remove_file(&iso);
         }
-        let transcript = Transcript { label, text: output.text(), status, elapsed };
+        drop(monitor_files);
+        let transcript = Transcript { label, text: output.text(), status, elapsed, screens, final_screen };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -278,6 +427,55 @@ fn unique_suffix() -> String {
     format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The files of one boot's monitor, in the temporary folder: its socket
+/// and the screen dumps. Dropping it removes them.
+struct MonitorFiles {
+    socket: PathBuf,
+    screen: PathBuf,
+}
+
+impl MonitorFiles {
+    fn new() -> Self {
+        let base = std::env::temp_dir().join(format!("qemu-test-{}", unique_suffix()));
+        let files = Self { socket: base.with_extension("monitor"), screen: base.with_extension("screen") };
+        files.remove();
+        files
+    }
+
+    /// The `-monitor` argument: a socket QEMU listens on without waiting
+    /// for the connection (a comma in an option value is written twice).
+    fn qemu_argument(&self) -> String {
+        format!("unix:{},server,nowait", self.socket.display().to_string().replace(',', ",,"))
+    }
+
+    fn remove(&self) {
+        let _ = fs::remove_file(&self.socket);
+        let _ = fs::remove_file(&self.screen);
+    }
+}
+
+impl Drop for MonitorFiles {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Presses `keys` (`sendkey` names) one after the other, with a pause
+/// after each so that the guest keeps up.
+fn press_keys(monitor: &mut Monitor, keys: &[String]) -> Result<(), String> {
+    for key in keys {
+        monitor.send_key(key, KEY_HOLD_MS)?;
+        thread::sleep(KEY_GAP);
+    }
+    Ok(())
+}
+
+/// Whether QEMU has exited, or does within a second: after its monitor
+/// connection broke, it is on its way out.
+fn has_exited(qemu: &mut Child) -> bool {
+    wait_for_exit(qemu, Instant::now() + Duration::from_secs(1))
+}
+
 /// Types `text` a byte at a time, as a person would, so that the guest's
 /// 16-byte receive FIFO never overflows.
 fn type_slowly(qemu: &mut Child, text: &str) {
@@ -289,68 +487,94 @@ fn type_slowly(qemu: &mut Child, text: &str) {
     }
 }
 
-/// Waits for QEMU to exit until `deadline`, then kills it. Returns the exit
-/// status, or `None` when it had to be killed.
-fn wait_or_kill(qemu: &mut Child, deadline: Instant) -> Option<i32> {
+/// Waits until QEMU exits or `deadline`; returns whether it exited.
+fn wait_for_exit(qemu: &mut Child, deadline: Instant) -> bool {
     loop {
-        if let Ok(Some(status)) = qemu.try_wait() {
-            return status.code();
+        if let Ok(Some(_)) = qemu.try_wait() {
+            return true;
         }
         if Instant::now() >= deadline {
-            let _ = qemu.kill();
-            let _ = qemu.wait();
-            return None;
+            return false;
         }
         thread::sleep(Duration::from_millis(10));
     }
 }
 
+/// Waits for QEMU to exit until `deadline`, then kills it. Returns the exit
+/// status, or `None` when it had to be killed.
+fn wait_or_kill(qemu: &mut Child, deadline: Instant) -> Option<i32> {
+    if !wait_for_exit(qemu, deadline) {
+        let _ = qemu.kill();
+    }
+    qemu.wait().ok().and_then(|status| status.code())
+}
+
 /// QEMU's standard output (the serial console), collected by a thread.
 struct Output {
-    shared: Arc<(Mutex<Vec<u8>>, Condvar)>,
+    shared: Arc<(Mutex<Printed>, Condvar)>,
+}
+
+/// What the serial console has printed so far.
+#[derive(Default)]
+struct Printed {
+    bytes: Vec<u8>,
+    /// QEMU has closed its standard output: nothing more will come.
+    closed: bool,
 }
 
 impl Output {
     fn capture(qemu: &mut Child) -> Self {
-        let shared = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let shared = Arc::new((Mutex::new(Printed::default()), Condvar::new()));
         let mut stdout = qemu.stdout.take().expect("stdout is piped");
         let writer = Arc::clone(&shared);
         thread::spawn(move || {
+            let (printed, arrived) = &*writer;
             let mut buffer = [0u8; 4096];
             while let Ok(n) = stdout.read(&mut buffer) {
                 if n == 0 {
                     break;
                 }
-                let (bytes, arrived) = &*writer;
-                bytes.lock().unwrap().extend_from_slice(&buffer[..n]);
+                printed.lock().unwrap().bytes.extend_from_slice(&buffer[..n]);
                 arrived.notify_all();
             }
+            printed.lock().unwrap().closed = true;
+            arrived.notify_all();
         });
         Self { shared }
     }
 
     /// Waits until `text` appears at or after byte `from`; returns the
-    /// offset just past it, or `None` at the deadline.
+    /// offset just past it, or `None` at the deadline or once QEMU has
+    /// closed its output without printing it.
     fn wait_for(&self, text: &str, from: usize, deadline: Instant) -> Option<usize> {
-        let (bytes, arrived) = &*self.shared;
-        let mut bytes = bytes.lock().unwrap();
+        let (printed, arrived) = &*self.shared;
+        let mut printed = printed.lock().unwrap();
         loop {
+            let bytes = &printed.bytes;
             let haystack = String::from_utf8_lossy(&bytes[from.min(bytes.len())..]).into_owned();
             if let Some(position) = haystack.find(text) {
                 return Some(from + position + text.len());
             }
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || printed.closed {
                 return None;
             }
-            bytes = arrived.wait_timeout(bytes, deadline - now).unwrap().0;
+            printed = arrived.wait_timeout(printed, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Why [`Output::wait_for`] did not find `text`.
+    fn missed(&self, text: &str) -> String {
+        match self.shared.0.lock().unwrap().closed {
+            true => format!("QEMU exited without printing {text:?}"),
+            false => format!("timed out waiting for {text:?}"),
         }
     }
 
     /// Everything printed so far, with the serial line's `\r` removed.
     fn text(&self) -> String {
-        let bytes = self.shared.0.lock().unwrap();
-        String::from_utf8_lossy(&bytes).replace('\r', "")
+        let printed = self.shared.0.lock().unwrap();
+        String::from_utf8_lossy(&printed.bytes).replace('\r', "")
     }
 }
 
@@ -364,6 +588,10 @@ pub struct Transcript {
     pub status: Option<i32>,
     /// From starting QEMU to its exit.
     pub elapsed: Duration,
+    /// The screens captured by the `screen_after` steps, in order.
+    screens: Vec<Vec<String>>,
+    /// The screen at the end of the run (see [`Transcript::final_screen`]).
+    final_screen: Option<Vec<String>>,
 }
 
 impl Transcript {
@@ -372,13 +600,41 @@ impl Transcript {
         &self.text
     }
 
-    /// Fails the test with `reason`, showing the end of the transcript.
+    /// The VGA text screen captured by the last [`Boot::screen_after`]
+    /// step: 25 lines of up to 80 characters, trailing spaces trimmed (see
+    /// [`screen`]). `None` if the boot captured no screen.
+    pub fn screen(&self) -> Option<Vec<String>> {
+        self.screens.last().cloned()
+    }
+
+    /// Every screen the [`Boot::screen_after`] steps captured, in order.
+    pub fn screens(&self) -> &[Vec<String>] {
+        &self.screens
+    }
+
+    /// The screen at the end of a run that captured screens at all: taken
+    /// just before QEMU is stopped (after [`Boot::stop_at`], or at the
+    /// timeout). QEMU that exits by itself (through the exit device) cannot
+    /// be caught first: the final screen is then the last capture, that of
+    /// the last `screen_after` step. `None` if the boot captured no screen.
+    pub fn final_screen(&self) -> Option<Vec<String>> {
+        self.final_screen.clone()
+    }
+
+    /// Fails the test with `reason`, showing the end of the transcript and
+    /// the last screen captured, if any.
     pub fn fail(&self, reason: &str) -> ! {
         let lines: Vec<&str> = self.text.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
         let status = self.status.map_or("killed at the timeout".to_string(), |s| format!("exit status {s}"));
+        let screen = match self.final_screen.as_ref().or(self.screens.last()) {
+            Some(screen) => {
+                format!("\n--- the VGA screen, last captured ---\n{}\n---", screen.join("\n").trim_end())
+            }
+            None => String::new(),
+        };
         panic!(
-            "{}: {reason}\n({status} after {:.2} s)\n--- last {} lines of the serial console ---\n{tail}\n---",
+            "{}: {reason}\n({status} after {:.2} s)\n--- last {} lines of the serial console ---\n{tail}\n---{screen}",
             self.label,
             self.elapsed.as_secs_f64(),
             lines.len().min(40)
@@ -389,6 +645,18 @@ impl Transcript {
     /// each one in a later line than the one before.
     pub fn expect_lines(&self, expected: &[&str]) -> &Self {
         self.or_fail(self.check_lines(expected))
+    }
+
+    /// Checks that each of `expected` occurs in some line of the screen
+    /// the last [`Boot::screen_after`] step captured, in this order: each
+    /// one in a later line than the one before.
+    pub fn expect_screen_lines(&self, expected: &[&str]) -> &Self {
+        let result = match self.screens.last() {
+            Some(screen) => check_in_order(screen.iter().map(String::as_str), expected)
+                .map_err(|reason| format!("on the screen: {reason}")),
+            None => Err("no screen was captured (see Boot::screen_after)".to_string()),
+        };
+        self.or_fail(result)
     }
 
     /// Checks that no line contains any of `forbidden`.
@@ -437,13 +705,7 @@ impl Transcript {
     }
 
     fn check_lines(&self, expected: &[&str]) -> Result<(), String> {
-        let mut lines = self.text.lines();
-        for text in expected {
-            if !lines.any(|line| line.contains(text)) {
-                return Err(format!("expected a line with {text:?} (after the previous expectations)"));
-            }
-        }
-        Ok(())
+        check_in_order(self.text.lines(), expected)
     }
 
     fn check_absent(&self, forbidden: &[&str]) -> Result<(), String> {
@@ -473,6 +735,17 @@ impl Transcript {
     }
 }
 
+/// Checks that each of `expected` occurs in one of `lines`, in this order:
+/// each one in a later line than the one before.
+fn check_in_order<'a>(mut lines: impl Iterator<Item = &'a str>, expected: &[&str]) -> Result<(), String> {
+    for text in expected {
+        if !lines.any(|line| line.contains(text)) {
+            return Err(format!("expected a line with {text:?} (after the previous expectations)"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,6 +756,8 @@ mod tests {
             text: text.into(),
             status: Some(EXIT_SUCCESS),
             elapsed: Duration::ZERO,
+            screens: Vec::new(),
+            final_screen: None,
         }
     }
 
@@ -501,6 +776,68 @@ mod tests {
         drop(child.stdin.take());
         assert_eq!(wait_or_kill(&mut child, deadline), Some(0));
         assert_eq!(output.text(), "echo one\ntwo\n");
+    }
+
+    #[test]
+    fn waiting_stops_when_the_program_ends_without_printing() {
+        let mut child = Command::new("echo").arg("bye").stdout(Stdio::piped()).spawn().unwrap();
+        let output = Output::capture(&mut child);
+        let started = Instant::now();
+        assert_eq!(output.wait_for("never", 0, started + Duration::from_secs(30)), None);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(output.missed("never"), "QEMU exited without printing \"never\"");
+        assert_eq!(output.wait_for("bye", 0, started), Some(3));
+        let _ = child.wait();
+    }
+
+    #[test]
+    fn the_monitor_is_used_only_for_keys_and_screens() {
+        let serial = Boot::stage(1).type_after("> ", "ls\n");
+        assert!(!serial.uses_monitor() && !serial.captures_screens());
+        let keys = serial.clone().keys_after("> ", "Ls 0x1F\n");
+        assert!(keys.uses_monitor() && !keys.captures_screens());
+        let screen = serial.screen_after("> ");
+        assert!(screen.uses_monitor() && screen.captures_screens());
+        let Action::Keys(names) = &keys.steps[1].action else { panic!("a keys step") };
+        assert_eq!(names[..3], ["shift-l", "s", "spc"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "keys_after: no key types '\\r'")]
+    fn keys_after_refuses_characters_without_a_key() {
+        let _ = Boot::stage(1).keys_after("> ", "ls\r\n");
+    }
+
+    #[test]
+    fn each_boot_has_its_own_monitor_files() {
+        let (one, two) = (MonitorFiles::new(), MonitorFiles::new());
+        assert_ne!(one.socket, two.socket);
+        assert_ne!(one.screen, one.socket);
+        let argument = one.qemu_argument();
+        assert!(argument.starts_with("unix:") && argument.ends_with(".monitor,server,nowait"), "{argument}");
+        fs::write(&one.screen, b"dump").unwrap();
+        let screen = one.screen.clone();
+        drop(one);
+        assert!(!screen.exists());
+    }
+
+    #[test]
+    fn screen_lines_are_checked_in_order_on_the_last_capture() {
+        let mut run = transcript("");
+        assert_eq!(run.screen(), None);
+        run.screens.push(vec!["old".into()]);
+        run.screens.push(vec!["> echo Hi".into(), "Hi".into(), "> ".into()]);
+        assert_eq!(run.screen().unwrap()[1], "Hi");
+        run.expect_screen_lines(&["> echo Hi", "Hi", ">"]);
+        let rows = run.screen().unwrap();
+        assert!(check_in_order(rows.iter().map(String::as_str), &["Hi", "echo"]).is_err());
+        assert!(check_in_order(rows.iter().map(String::as_str), &["old"]).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "no screen was captured")]
+    fn screen_lines_need_a_capture() {
+        transcript("").expect_screen_lines(&["anything"]);
     }
 
     #[test]

@@ -86,8 +86,10 @@ pub struct TaskBody {
     state: Cell<TaskState>,
     /// A number for reports, unique since boot.
     id: Cell<u64>,
-    /// Whether an instruction pointer has been set.
-    has_entry: Cell<bool>,
+    /// Where the task starts, once set: its instruction and stack
+    /// pointers, to which an exit sets it back.
+    entry: Cell<Option<u64>>,
+    stack: Cell<u64>,
     /// The queue the task is in (0: none), and its neighbours there
     /// (their headers).
     queue: Cell<usize>,
@@ -108,7 +110,8 @@ fn initialize(at: u64) {
         buffer: Slot::empty(),
         state: Cell::new(TaskState::Inactive),
         id: Cell::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
-        has_entry: Cell::new(false),
+        entry: Cell::new(None),
+        stack: Cell::new(0),
         queue: Cell::new(0),
         previous: Cell::new(Link::NONE),
         next: Cell::new(Link::NONE),
@@ -189,7 +192,7 @@ impl ManagedArc<Task> {
 
     /// Whether an instruction pointer has been set.
     pub fn has_entry(&self) -> bool {
-        self.body().has_entry.get()
+        self.body().entry.get().is_some()
     }
 
     /// Sets where the task starts.
@@ -197,13 +200,23 @@ impl ManagedArc<Task> {
         // SAFETY: the context is only used by its task's strong holders, one
         // at a time (the kernel is one thread, with interrupts off).
         unsafe { (*self.body().context.get()).frame.rip = instruction_pointer };
-        self.body().has_entry.set(true);
+        self.body().entry.set(Some(instruction_pointer));
     }
 
     /// Sets the task's stack pointer.
     pub fn set_stack(&self, stack_pointer: u64) {
         // SAFETY: as in `set_entry`.
         unsafe { (*self.body().context.get()).frame.rsp = stack_pointer };
+        self.body().stack.set(stack_pointer);
+    }
+
+    /// Sets every register back to how the task starts: what an exit
+    /// does, so that starting the task again runs it from its beginning.
+    pub fn reset_to_start(&self) {
+        let body = self.body();
+        let context = UserContext::new(body.entry.get().unwrap_or(0), body.stack.get());
+        // SAFETY: as in `set_entry`.
+        unsafe { *body.context.get() = context };
     }
 
     /// The task's buffer page and its bytes, as the kernel sees them
