@@ -511,8 +511,9 @@ fn send(cx: &mut Context, message: Message) -> Result<(), Failure> {
 
 // ANCHOR: run_program
 /// Starts a program GRUB loaded: its task waits, configured, in its slot
-/// (`programs.rs`). Like `send`, it then lets the program run, so that
-/// what it prints comes before the next prompt.
+/// (`programs.rs`). Like `send`, it then lets the program run first, so
+/// that what it prints mostly comes before the next prompt (the timer may
+/// still switch back to the shell in the middle: the two run side by side).
 fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let name = args.text(0);
     let Some(program) = cx.programs.find(name) else {
