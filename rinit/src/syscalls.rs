@@ -17,6 +17,7 @@ impl System for Kernel {
         ulib::io::print_fmt(text);
     }
 
+    // ANCHOR: take_input
     fn take_input(&mut self) -> Result<u64, Error> {
         loop {
             // Only the kernel puts on the input channel, and only numbers:
@@ -28,6 +29,7 @@ impl System for Kernel {
             }
         }
     }
+    // ANCHOR_END: take_input
 
     fn list_pool(&mut self, pool: CAddr, entries: &mut [ListEntry; ListEntry::MAX]) -> Result<usize, Error> {
         syscall::list_pool(pool, entries).map(<[ListEntry]>::len)

@@ -219,6 +219,7 @@ fn typo_distance_counts_single_letter_edits() {
 }
 
 proptest! {
+    // ANCHOR: property
     /// Any text: a command or a one-line error, never a panic.
     #[test]
     fn any_text_parses_or_is_refused_in_one_line(line in "\\PC{0,150}") {
@@ -231,6 +232,7 @@ proptest! {
             }
         }
     }
+    // ANCHOR_END: property
 
     /// Text made of command words, numbers and junk, which reaches deeper
     /// into the parser than random characters do.
