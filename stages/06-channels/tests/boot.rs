@@ -219,3 +219,14 @@ fn run_hello_starts_the_second_program_again_and_again() {
     ]);
 }
 // ANCHOR_END: run_hello_test
+
+/// Stopping the child while it waits cancels its take; started again, it
+/// takes again and still receives.
+#[test]
+fn a_child_stopped_and_started_again_still_receives() {
+    session(&["start child", "set active 249 0", "set active 249 1", "send raw 6", "echo after"])
+        .run()
+        .expect_success()
+        .expect_lines(&["task 249: stopped", "task 249: started", "Received from master: 6"])
+        .expect_absent(&["child: taking from channel"]);
+}
