@@ -19,11 +19,11 @@
 //!
 //! The other tasks the bench needs it makes itself, in slots 220 to 234 of
 //! the root pool: a task that only yields, an echo task in this address
-//! space ([`echo`], the same code as the `benchpeer` program's) and the
-//! `benchpeer` program's task, in its own address space, given this root
+//! space ([`echo`], the same code as the `peer` program's) and the
+//! `peer` program's task, in its own address space, given this root
 //! pool so that it finds the bench's channels in the same slots.
 
-#[path = "../../programs/benchpeer/src/echo.rs"]
+#[path = "../../programs/peer/src/echo.rs"]
 mod echo;
 
 use abi::syscall::{MapRights, MessageKind, TaskField};
@@ -65,10 +65,10 @@ pub fn requested(args: &str) -> Option<usize> {
     })
 }
 
-/// The slot of the `benchpeer` program's task, from the kernel's
-/// `program=benchpeer@SLOT` word.
+/// The slot of the `peer` program's task, from the kernel's
+/// `program=peer@SLOT` word.
 fn peer_slot(args: &str) -> Option<u8> {
-    args.split_whitespace().find_map(|word| word.strip_prefix("program=benchpeer@")?.parse().ok())
+    args.split_whitespace().find_map(|word| word.strip_prefix("program=peer@")?.parse().ok())
 }
 
 /// The samples of one figure.
@@ -190,7 +190,7 @@ pub fn run(reps: usize, boot: u64, args: &str) -> Result<(), Error> {
             messages("two-spaces", reps, cost)?;
             task_stop(peer)?;
         }
-        None => println!("bench: no benchpeer program was loaded: no figures between address spaces"),
+        None => println!("bench: no peer program was loaded: no figures between address spaces"),
     }
     // ANCHOR_END: peer
 

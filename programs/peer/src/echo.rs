@@ -1,7 +1,7 @@
 //! The echo loop at the far end of `make bench`'s message figures, and the
 //! root slots the bench and its peers agree on.
 //!
-//! Two programs compile this file: `benchpeer` (the peer in its own address
+//! Two programs compile this file: `peer` (the peer in its own address
 //! space) and `rinit` (whose bench starts a second task running it in its
 //! own address space, by `#[path]`), so the same instructions answer in
 //! both figures and only the address-space switch differs.

@@ -1,4 +1,4 @@
-//! `benchpeer`: the far end of `make bench`'s messages between two address
+//! `peer`: the far end of `make bench`'s messages between two address
 //! spaces.
 //!
 //! GRUB loads it beside `rinit`; the kernel makes it a task in its own
@@ -6,7 +6,7 @@
 //! (`bench` on the kernel command line), it gives this task rinit's root
 //! pool, so that both name the bench's channels with the same slots, and
 //! starts it. It then echoes what the bench sends ([`echo::echo`]) until
-//! the bench stops it. Started any other way (`run benchpeer` in the
+//! the bench stops it. Started any other way (`run peer` in the
 //! shell), its take finds no channel, and it ends with that error.
 
 #![no_std]
