@@ -28,7 +28,7 @@ MKISO := target/release/mkiso
 QEMU_BASE := qemu-system-x86_64 -m $(MEMORY) -no-reboot
 
 .PHONY: help run debug gdb images test check fmt-check clippy unit-tests boot-tests book book-check \
-	book-output diffs bench clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
+	book-output diffs bench bench-phases clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
 
 help:
 	@echo "Teaching microkernel: a capability-based x86_64 microkernel in $(words $(STAGES)) stage(s)."
@@ -204,6 +204,17 @@ book: book-output
 BENCH_REPS ?= 1000
 bench: image-$(NEWEST)
 	$(CARGO) run --release -q -p qemu-test --bin bench -- --reps $(BENCH_REPS) --output book/src/costs-table.md
+
+# The null system call broken down into phases (stages/06-channels/src/phases.rs):
+# a kernel built with the feature bench-phases, in its own target folder,
+# booted with the bench under icount; prints the bench's lines and the phases.
+bench-phases: image-$(NEWEST)
+	$(CARGO) build --release -q -p $(call stage_package,$(NEWEST)) --features bench-phases --target-dir target/bench-phases
+	$(MKISO) --title "Stage $(NEWEST), phases" --kernel target/bench-phases/release/$(call stage_package,$(NEWEST)) \
+		$(foreach m,$(wildcard build/stage-$(NEWEST)/modules/*),--module $(m)) \
+		--cmdline 'bench=$(BENCH_REPS)' --output build/stage-$(NEWEST)/phases.iso
+	timeout 600 $(QEMU_BASE) -icount shift=0 -cdrom build/stage-$(NEWEST)/phases.iso -display none -serial stdio \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null | grep -E '^(bench|phases):'; true
 
 clean:
 	$(CARGO) clean

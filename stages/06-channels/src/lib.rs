@@ -18,6 +18,7 @@ pub mod kernel_space;
 pub use common::memory_plan;
 pub mod objects;
 pub mod paging;
+pub mod phases;
 pub mod scheduler;
 pub mod syscalls;
 

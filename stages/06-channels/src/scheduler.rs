@@ -10,6 +10,7 @@
 use crate::devices::{self, Interrupt};
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
+use crate::phases::{self, Mark};
 use crate::syscalls::{self, After};
 use common::println;
 use common::qemu::{self, ExitCode};
@@ -67,6 +68,7 @@ pub fn run_forever(first: u64) -> ! {
             if devices::lost_input() > 0 {
                 println!("input: {} bytes were lost to a full input channel", devices::lost_input());
             }
+            crate::phases::report();
             println!("the first task exited with code {code}: stopping");
             qemu::exit(if code == 0 { ExitCode::Success } else { ExitCode::Failure });
         }
@@ -79,24 +81,35 @@ pub fn run_forever(first: u64) -> ! {
 /// its exit code if it exited.
 fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
     task.set_run_state(TaskState::Running);
+    // What the task runs with, held strongly while it runs: a task pins
+    // nothing, so either may be gone since it last ran.
+    let (mut pool, mut table) = match runs_with(task) {
+        Ok(found) => found,
+        Err(why) => return stop(task, why),
+    };
     loop {
-        // What the task runs with, held strongly while it runs: a task
-        // pins nothing, so either may be gone since it last ran.
-        let Ok(pool) = task.cpool_slot().upgrade::<CPool>() else {
-            return stop(task, Stop::NoPool);
-        };
-        let Some(table) =
-            task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4)
-        else {
-            return stop(task, Stop::NoTable);
-        };
+        phases::mark(Mark::LookedUp);
         load_address_space(&table);
+        phases::mark(Mark::SpaceLoaded);
         // SAFETY: the task's PML4 is loaded, and shares the kernel half
         // (made so when it was retyped); nothing else uses the context.
         let trap = unsafe { user::run(task.context()) };
+        phases::mark(Mark::Trapped);
         match trap {
             Trap::SystemCall => match syscalls::handle(task, &pool) {
-                After::Continue => {}
+                After::Continue => {
+                    phases::mark(Mark::Looped);
+                    // The call may have changed what the task runs with
+                    // (emptied the slot of its pool, say): then look it up
+                    // again. Most calls do not, and comparing two addresses
+                    // is cheaper than looking up.
+                    if !task.cpool_slot().names(&pool) || !task.table_slot().names(&table) {
+                        (pool, table) = match runs_with(task) {
+                            Ok(found) => found,
+                            Err(why) => return stop(task, why),
+                        };
+                    }
+                }
                 After::Yield => return requeue(task),
                 After::Stopped | After::Blocked => return None,
                 After::Exit(code) => {
@@ -113,6 +126,14 @@ fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
             Trap::Fault(fault) => return stop(task, Stop::Fault(fault)),
         }
     }
+}
+
+/// The task's root pool and page table (a PML4), looked up in its slots;
+/// why it cannot run if either is gone.
+fn runs_with(task: &ManagedArc<Task>) -> Result<(ManagedArc<CPool>, ManagedArc<AnyObject>), Stop> {
+    let pool = task.cpool_slot().upgrade::<CPool>().map_err(|_| Stop::NoPool)?;
+    let table = task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4);
+    Ok((pool, table.ok_or(Stop::NoTable)?))
 }
 // ANCHOR_END: run_until_switch
 

@@ -55,7 +55,13 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
         }
     };
     let (result, after) = match args.call() {
-        Ok(call) => dispatch(call, &args, task, root),
+        Ok(call) => {
+            crate::phases::follow(call == Call::Nop, args.arg(0), args.arg(1));
+            crate::phases::mark(crate::phases::Mark::Decoded);
+            let done = dispatch(call, &args, task, root);
+            crate::phases::mark(crate::phases::Mark::Acted);
+            done
+        }
         Err(error) => (Err(error), After::Continue),
     };
     if after == After::Blocked {
@@ -67,6 +73,7 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
     let frame = &mut unsafe { task.context() }.frame;
     frame.rax = rax;
     frame.rdx = rdx;
+    crate::phases::mark(crate::phases::Mark::Answered);
     after
 }
 // ANCHOR_END: handle

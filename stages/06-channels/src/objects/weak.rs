@@ -91,6 +91,12 @@ impl Slot {
         self.target.get().get().map(|header| unsafe { reach::<Header>(header) })
     }
 
+    /// Whether the slot names `object`: a comparison of addresses, no
+    /// strong pointer made.
+    pub fn names<T: ObjectType>(&self, object: &ManagedArc<T>) -> bool {
+        self.target.get().get() == Some(object.header_address())
+    }
+
     /// Physical address of the header of the object named (for tests that
     /// compare slots with a model).
     #[cfg(test)]
