@@ -104,12 +104,10 @@ impl CAddr {
         if unused != 0 {
             return Err(CAddrError::UnusedBytes(raw));
         }
-        let mut path = [0; MAX_DEPTH];
-        let mut level = 0;
-        while level < depth {
-            path[level] = (raw >> (8 * (level + 1))) as u8;
-            level += 1;
-        }
+        // The bytes above the last level are zero (checked above), so the
+        // path is simply the seven bytes above the depth.
+        let bytes = (raw >> 8).to_le_bytes();
+        let path = [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6]];
         Ok(CAddr { path, depth: depth as u8 })
     }
 }
