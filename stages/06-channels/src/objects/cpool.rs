@@ -131,8 +131,18 @@ pub fn lookup_object<T: ObjectType>(
     root: &ManagedArc<CPool>,
     address: CAddr,
 ) -> Result<ManagedArc<T>, LookupError> {
-    let found = lookup(root, address)?;
-    found.slot().upgrade::<T>().map_err(|error| LookupError::at(address.depth(), error))
+    // As `lookup`, but borrowing the root pool instead of holding it: an
+    // address in the root pool (the common case) then makes one strong
+    // pointer, the object's, and not a second one to the root pool.
+    let (&last, path) = address.path().split_last().expect("a CAddr has at least one level");
+    let mut walked: Option<ManagedArc<CPool>> = None;
+    for (level, &index) in path.iter().enumerate() {
+        let pool = walked.as_ref().unwrap_or(root);
+        let next = pool.slot(index).upgrade::<CPool>().map_err(|error| LookupError::at(level + 1, error))?;
+        walked = Some(next);
+    }
+    let pool = walked.as_ref().unwrap_or(root);
+    pool.slot(last).upgrade::<T>().map_err(|error| LookupError::at(address.depth(), error))
 }
 // ANCHOR_END: lookup
 
