@@ -147,20 +147,20 @@ pub struct Budget {
 /// say why in the commit. The goals are 150 for the null system call and
 /// 600 for a one-way message between address spaces.
 pub const BUDGETS: &[Budget] = &[
-    Budget { name: "null-syscall", median: 300 },
-    Budget { name: "yield", median: 400 },
-    Budget { name: "one-way-same-space", median: 1550 },
-    Budget { name: "round-trip-same-space", median: 3100 },
-    Budget { name: "put-same-space", median: 850 },
-    Budget { name: "put-capability", median: 1450 },
-    Budget { name: "one-way-two-spaces", median: 1550 },
-    Budget { name: "round-trip-two-spaces", median: 3100 },
-    Budget { name: "put-two-spaces", median: 850 },
-    Budget { name: "retype-page", median: 5300 },
-    Budget { name: "map-page", median: 1050 },
-    Budget { name: "revoke-1", median: 720 },
-    Budget { name: "revoke-10", median: 1600 },
-    Budget { name: "revoke-100", median: 10400 },
+    Budget { name: "null-syscall", median: 265 },
+    Budget { name: "yield", median: 415 },
+    Budget { name: "one-way-same-space", median: 1350 },
+    Budget { name: "round-trip-same-space", median: 2700 },
+    Budget { name: "put-same-space", median: 730 },
+    Budget { name: "put-capability", median: 1250 },
+    Budget { name: "one-way-two-spaces", median: 1350 },
+    Budget { name: "round-trip-two-spaces", median: 2700 },
+    Budget { name: "put-two-spaces", median: 730 },
+    Budget { name: "retype-page", median: 5150 },
+    Budget { name: "map-page", median: 850 },
+    Budget { name: "revoke-1", median: 620 },
+    Budget { name: "revoke-10", median: 1500 },
+    Budget { name: "revoke-100", median: 10300 },
 ];
 // ANCHOR_END: budgets
 
@@ -203,7 +203,7 @@ mod tests {
 
     const SAMPLE: &str = "timer: 100 ticks\nbench: reading-cost ticks=3\n\
         bench: boot-to-prompt instructions=1234\nbench: thousand-nops ticks=1002\n\
-        bench: null-syscall min=284 median=290 reps=1000\r\nbench: yield min=1 median=2 reps=10\n\
+        bench: null-syscall min=250 median=255 reps=1000\r\nbench: yield min=1 median=2 reps=10\n\
         bench: done\n";
 
     #[test]
@@ -215,7 +215,7 @@ mod tests {
         assert!(report.done);
         assert_eq!(
             report.figure("null-syscall"),
-            Some(&Figure { name: "null-syscall".into(), min: 284, median: 290, reps: 1000 })
+            Some(&Figure { name: "null-syscall".into(), min: 250, median: 255, reps: 1000 })
         );
         assert_eq!(report.figures.len(), 2);
     }
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn the_table_has_a_row_per_figure_and_the_references() {
         let table = Report::parse(SAMPLE).markdown(Some(1.5));
-        assert!(table.contains("| null system call, round trip (`Nop`) | 284 | 290 | 300 | 148 |"));
+        assert!(table.contains("| null system call, round trip (`Nop`) | 250 | 255 | 265 | 148 |"));
         assert!(table.contains("1.50 s"));
         assert!(table.contains("| 1234 |"));
     }
