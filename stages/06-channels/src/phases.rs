@@ -86,8 +86,8 @@ mod enabled {
             let at = |mark: usize| if mark == 0 { TRAPPED.load(Relaxed) } else { AT[mark].load(Relaxed) };
             let mut phases = [0; MARKS + 1];
             phases[0] = at(0).wrapping_sub(START.load(Relaxed));
-            for index in 1..MARKS {
-                phases[index] = at(index).wrapping_sub(at(index - 1));
+            for (index, phase) in phases.iter_mut().enumerate().take(MARKS).skip(1) {
+                *phase = at(index).wrapping_sub(at(index - 1));
             }
             phases[1] = phases[1].wrapping_sub(PAUSE.load(Relaxed));
             phases[MARKS] = previous_end.wrapping_sub(at(MARKS - 1));
