@@ -55,6 +55,7 @@ help:
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
 	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
 	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
+	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo
 	@echo "  make deps             install QEMU, GRUB tools and mdBook (the other targets do it when needed)"
 	@echo "  make clean            remove build outputs"
