@@ -330,6 +330,24 @@ fn the_weak_list_check_fails_on_a_broken_backward_link_instead_of_spinning() {
     assert_eq!(check_weak_list(page.header(), 10), Ok(4));
 }
 
+/// What the scheduler relies on to skip looking a task's pool and table
+/// up after every call: a slot `names` exactly the object it was made
+/// from, no other, and nothing once cleared.
+#[test]
+fn a_slot_names_its_object_only_while_it_does() {
+    let System { root, untyped, .. } = &system(8);
+    let (page, other) = (untyped.retype::<RawPage>().unwrap(), untyped.retype::<RawPage>().unwrap());
+    let slot = root.slot(5);
+    assert!(!slot.names(&page), "an empty slot names nothing");
+    slot.downgrade(&page).unwrap();
+    assert!(slot.names(&page) && slot.names(&page.clone().into_any()));
+    assert!(!slot.names(&other));
+    slot.clear();
+    assert!(!slot.names(&page));
+    slot.downgrade(&other).unwrap();
+    assert!(slot.names(&other) && !slot.names(&page));
+}
+
 #[test]
 fn weak_pool_downgrades_into_a_given_or_the_first_free_slot() {
     let system = system(16);
