@@ -75,6 +75,14 @@ pub(crate) struct System {
     _arenas: (Arena, Arena),
 }
 
+impl System {
+    /// The root untypeds every object of the system comes from (for the
+    /// audit).
+    pub(crate) fn roots(&self) -> [&ManagedArc<Untyped>; 2] {
+        [&self._kernel, &self.untyped]
+    }
+}
+
 /// Where `system` puts the untyped.
 pub(super) const UNTYPED_SLOT: u8 = 1;
 
