@@ -117,7 +117,7 @@ fn act(
         Call::TaskStart => task_start(&find_task(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(&find_task(root, args.caddr(0)?)?),
         // Channels arrive in stage 6.
-        Call::ChannelPut | Call::ChannelTake => Err(Error::UnknownCall),
+        Call::ChannelPut | Call::ChannelTake | Call::Audit => Err(Error::UnknownCall),
     }
 }
 // ANCHOR_END: dispatch

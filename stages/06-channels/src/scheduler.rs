@@ -8,6 +8,7 @@
 //! stops it, with a report, and the others go on.
 
 use crate::devices::{self, Interrupt};
+use crate::objects::audit::{self, AuditError, AuditReport};
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
 use crate::syscalls::{self, After};
@@ -68,7 +69,14 @@ pub fn run_forever(first: u64) -> ! {
                 println!("input: {} bytes were lost to a full input channel", devices::lost_input());
             }
             println!("the first task exited with code {code}: stopping");
-            qemu::exit(if code == 0 { ExitCode::Success } else { ExitCode::Failure });
+            let clean = match audit() {
+                Ok(report) => {
+                    println!("audit: {report}: ok");
+                    true
+                }
+                Err(_) => false,
+            };
+            qemu::exit(if code == 0 && clean { ExitCode::Success } else { ExitCode::Failure });
         }
     }
 }
@@ -147,6 +155,19 @@ fn load_address_space(table: &ManagedArc<AnyObject>) {
         unsafe { Cr3::write(frame, flags) };
     }
 }
+
+// ANCHOR: audit
+/// Audits every object the kernel has (`objects::audit`), the run queue
+/// included; a broken invariant is printed as a line starting
+/// `AUDIT FAILED:`, which no boot test lets pass.
+pub fn audit() -> Result<AuditReport, AuditError> {
+    let result = audit::audit_kernel(&RUN_QUEUE);
+    if let Err(error) = &result {
+        println!("AUDIT FAILED: {error}");
+    }
+    result
+}
+// ANCHOR_END: audit
 
 /// The numbers of the tasks in the run queue, front first (at most
 /// `limit`: a bound, so that a broken link cannot make a walk spin).

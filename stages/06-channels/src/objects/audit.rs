@@ -228,7 +228,7 @@ impl Auditor<'_> {
             }
             header_end -= slots;
             if align != 0 {
-                let end = child.body().checked_add(size).unwrap_or(u64::MAX);
+                let end = child.body().saturating_add(size);
                 if end > ceiling || ceiling - end >= padding || child.body() < room.start() {
                     return fail("an untyped's memory is not accounted for by its children", child_at);
                 }
