@@ -26,6 +26,7 @@ MDBOOK := .tools/bin/mdbook
 MKISO := target/release/mkiso
 
 QEMU_BASE := qemu-system-x86_64 -m $(MEMORY) -no-reboot
+comma := ,
 
 .PHONY: help run debug gdb images test check fmt-check clippy unit-tests boot-tests book book-check \
 	book-output diffs clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
@@ -50,6 +51,8 @@ help:
 	@echo "                        every step runs even when an earlier one fails, and the failures are listed at the end"
 	@echo
 	@echo "The book:"
+	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
+	@echo
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
@@ -96,13 +99,19 @@ images: $(addprefix image-,$(STAGES))
 # stageN-rinit; for stage 6, the shell in the top-level rinit/, package
 # rinit), built and put in build/stage-N/modules/ before image-N (whose mkiso
 # passes each file there to GRUB as a module). Nothing to do for a stage
-# without one.
+# without one. Stage 6 also takes every other program: each crate under
+# programs/ (package named after its folder), put there under that name.
 rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter 6,$(1)),rinit))
+PROGRAMS := $(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml))
+stage_programs = $(if $(filter 6,$(1)),$(PROGRAMS))
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
 	$(if $(call rinit_package,$*), \
 		$(CARGO) build --release -q -p $(call rinit_package,$*) && mkdir -p build/stage-$*/modules && \
 		cp target/release/$(call rinit_package,$*) build/stage-$*/modules/rinit, @:)
+	$(if $(call stage_programs,$*), \
+		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*)) && mkdir -p build/stage-$*/modules \
+		$(foreach program,$(call stage_programs,$*),&& cp target/release/$(program) build/stage-$*/modules/$(program)), @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
 
 # ---- booting ---------------------------------------------------------------
@@ -169,6 +178,25 @@ test:
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all checks passed"
+
+# The system-call fuzzer (programs/fuzz): boots stage 6 headless with
+# fuzz=SEED,COUNT, with the exit device, and shows the end of the
+# transcript. It fails on a kernel panic or exception report, a failed
+# audit, or a timeout. `make fuzz SEED=7 COUNT=1000000` replays a run.
+SEED ?= 1
+COUNT ?= 100000
+FUZZ_TIMEOUT ?= 1800
+.PHONY: fuzz
+fuzz: image-6
+	$(call mkiso,6,fuzz=$(SEED)$(comma)$(COUNT),build/stage-6/fuzz.iso)
+	@echo "Fuzzing stage 6: seed $(SEED), $(COUNT) calls (timeout $(FUZZ_TIMEOUT) s)"
+	@set -o pipefail; timeout $(FUZZ_TIMEOUT) $(QEMU_BASE) -cdrom build/stage-6/fuzz.iso -display none \
+		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 < /dev/null > build/stage-6/fuzz.log 2>&1; \
+		status=$$?; tail -n 25 build/stage-6/fuzz.log; \
+		if grep -qE "KERNEL PANIC|EXCEPTION:|AUDIT FAILED|FUZZ FAILED" build/stage-6/fuzz.log; then \
+			echo "make fuzz: FAILED (seed $(SEED), $(COUNT) calls): see build/stage-6/fuzz.log"; exit 1; fi; \
+		if [ $$status -ne 33 ]; then echo "make fuzz: FAILED (exit status $$status; 124 is the timeout)"; exit 1; fi; \
+		echo "make fuzz: passed (seed $(SEED), $(COUNT) calls)"
 
 # ---- the book --------------------------------------------------------------
 

@@ -17,6 +17,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod child;
+mod fuzz;
 mod syscalls;
 
 use rinit::shell::Shell;
@@ -25,7 +26,12 @@ ulib::entry!(main);
 
 // ANCHOR: main
 /// Prepares the child, then runs the shell (until `shutdown`).
-fn main(_args: &str) -> Result<(), ulib::Error> {
+fn main(args: &str) -> Result<(), ulib::Error> {
+    match fuzz::requested(args) {
+        Some(Ok((seed, count))) => fuzz::run(args, seed, count),
+        Some(Err(word)) => ulib::println!("rinit: fuzz={word}: expected fuzz=SEED,COUNT; running the shell"),
+        None => {}
+    }
     let child = child::prepare();
     Shell::new(child).run(&mut syscalls::Kernel)
 }
