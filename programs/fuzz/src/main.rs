@@ -76,6 +76,10 @@ static SEED: AtomicU64 = AtomicU64::new(0);
 /// Each start of a fuzzing task takes a new number, for its generator.
 static STARTS: AtomicU64 = AtomicU64::new(0);
 static STOP: AtomicBool = AtomicBool::new(false);
+/// For each call number (0 for the unknown ones), how many calls the
+/// kernel did and how many it refused: what the run covered.
+static DONE: [AtomicU64; 18] = [const { AtomicU64::new(0) }; 18];
+static REFUSED: [AtomicU64; 18] = [const { AtomicU64::new(0) }; 18];
 
 // ANCHOR: rng
 /// xorshift64*: a tiny generator; the same seed gives the same sequence.
@@ -109,8 +113,44 @@ impl Rng {
     }
 }
 
+/// A fuzzing task's generator, and the slots where its retypes last made
+/// each kind of object: calls aimed there are more often valid, so they
+/// get past the checks to the code that acts.
+struct Fuzzer {
+    rng: Rng,
+    known: [u64; 11],
+}
+
+impl Fuzzer {
+    fn next(&mut self) -> u64 {
+        self.rng.next()
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.rng.below(n)
+    }
+
+    fn one_in(&mut self, n: u64) -> bool {
+        self.rng.one_in(n)
+    }
+
+    /// Where an object of `kind` was last made, two times in three (if
+    /// one was); else any target.
+    fn known(&mut self, kind: ObjectKind) -> u64 {
+        let slot = self.known[kind as usize];
+        if slot != 0 && !self.one_in(3) { slot } else { target(self) }
+    }
+
+    /// Records where a retype made an object of kind `code`, if it did.
+    fn made(&mut self, rax: u64, code: u64, at: u64) {
+        if rax == 0 && let Some(slot) = self.known.get_mut(code as usize) {
+            *slot = at;
+        }
+    }
+}
+
 /// One of `items`, chosen by `rng` (the items first: they may use `rng`).
-fn pick<T: Copy, const N: usize>(items: [T; N], rng: &mut Rng) -> T {
+fn pick<T: Copy, const N: usize>(items: [T; N], rng: &mut Fuzzer) -> T {
     items[rng.below(N as u64) as usize]
 }
 // ANCHOR_END: rng
@@ -159,6 +199,7 @@ fn main(_args: &str) -> Result<(), Error> {
     let revoked = revoke(CAddr::root(ARENA));
     let last = audit();
     let calls = CALLS.load(Ordering::Relaxed);
+    print_coverage();
     let verdict = match (failed, last, revoked) {
         (None, Ok(objects), Ok(_)) => {
             println!("fuzz: {calls} calls, seed {seed}, {} audits, audit ok ({objects} objects)", audits + 1);
@@ -248,7 +289,8 @@ extern "C" fn task_entry() -> ! {
 /// A fuzzing task: random calls until the count is reached.
 extern "C" fn child_main() -> ! {
     let start = STARTS.fetch_add(1, Ordering::Relaxed);
-    let mut rng = Rng::new(SEED.load(Ordering::Relaxed) ^ start.wrapping_mul(0x1000_0000_01B3));
+    let seed = SEED.load(Ordering::Relaxed) ^ start.wrapping_mul(0x1000_0000_01B3);
+    let mut rng = Fuzzer { rng: Rng::new(seed), known: [0; 11] };
     loop {
         if STOP.load(Ordering::Relaxed) || CALLS.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
             ulib::syscall::exit(0);
@@ -282,7 +324,20 @@ fn sys(number: u64, args: [u64; 6]) -> (u64, u64) {
             options(nostack),
         );
     }
+    let index = if number < 18 { number as usize } else { 0 };
+    let counter = if rax == 0 { &DONE[index] } else { &REFUSED[index] };
+    counter.fetch_add(1, Ordering::Relaxed);
     (rax, rdx)
+}
+
+/// Prints, for each call, how many the kernel did and refused.
+fn print_coverage() {
+    for call in Call::ALL {
+        let index = *call as usize;
+        let (done, refused) = (DONE[index].load(Ordering::Relaxed), REFUSED[index].load(Ordering::Relaxed));
+        println!("fuzz:   {call:?}: {done} done, {refused} refused");
+    }
+    println!("fuzz:   unknown numbers: {} refused", REFUSED[0].load(Ordering::Relaxed));
 }
 
 fn call(call: Call, args: [u64; 6]) -> u64 {
@@ -291,7 +346,7 @@ fn call(call: Call, args: [u64; 6]) -> u64 {
 
 // ANCHOR: arguments
 /// A slot the random calls may change: 32 to 254 of the root pool.
-fn fuzz_slot(rng: &mut Rng) -> u8 {
+fn fuzz_slot(rng: &mut Fuzzer) -> u8 {
     FIRST_FUZZ_SLOT + rng.below(u64::from(TO_RINIT - FIRST_FUZZ_SLOT)) as u8
 }
 
@@ -299,7 +354,7 @@ fn fuzz_slot(rng: &mut Rng) -> u8 {
 /// or one level down, sometimes deeper, sometimes garbage (which the kernel
 /// must refuse, unless it happens to decode: then it is kept away from the
 /// protected slots like any other).
-fn target(rng: &mut Rng) -> u64 {
+fn target(rng: &mut Fuzzer) -> u64 {
     let address = match rng.below(20) {
         0..=10 => CAddr::root(fuzz_slot(rng)).to_raw(),
         11..=15 => path(rng, 2),
@@ -316,7 +371,7 @@ fn target(rng: &mut Rng) -> u64 {
 }
 
 /// A path starting in a fuzz slot; the levels below any index.
-fn path(rng: &mut Rng, depth: usize) -> u64 {
+fn path(rng: &mut Fuzzer, depth: usize) -> u64 {
     let mut indices = [0u8; 7];
     indices[0] = fuzz_slot(rng);
     for index in indices.iter_mut().take(depth).skip(1) {
@@ -330,7 +385,7 @@ fn protected(first: u8) -> bool {
 }
 
 /// An address to read from: a target, or the arena or the address space.
-fn source(rng: &mut Rng) -> u64 {
+fn source(rng: &mut Fuzzer) -> u64 {
     match rng.below(6) {
         0 => CAddr::root(ARENA).to_raw(),
         1 => CAddr::root(SPACE).to_raw(),
@@ -339,12 +394,12 @@ fn source(rng: &mut Rng) -> u64 {
 }
 
 /// An untyped to retype or revoke: the arena often, else a target.
-fn untyped(rng: &mut Rng) -> u64 {
+fn untyped(rng: &mut Fuzzer) -> u64 {
     if rng.one_in(3) { CAddr::root(ARENA).to_raw() } else { target(rng) }
 }
 
 /// A kind code: mostly real ones.
-fn kind(rng: &mut Rng) -> u64 {
+fn kind(rng: &mut Fuzzer) -> u64 {
     match rng.below(12) {
         0 => rng.next() >> rng.below(64),
         1 => 0,
@@ -352,9 +407,15 @@ fn kind(rng: &mut Rng) -> u64 {
     }
 }
 
+/// A kind that retype makes.
+fn any_kind(rng: &mut Fuzzer) -> ObjectKind {
+    use ObjectKind::*;
+    pick([Untyped, CPool, Pml4, Pdpt, Pd, Pt, RawPage, Task, Channel], rng)
+}
+
 /// A user address to map at: near the victims' stacks (where the tables
 /// are), anywhere low, page-aligned or not, or anything.
-fn address(rng: &mut Rng) -> u64 {
+fn address(rng: &mut Fuzzer) -> u64 {
     match rng.below(8) {
         0..=3 => VICTIM_STACKS + rng.below(512) * 4096,
         4 => rng.below(1 << 47) & !0xfff,
@@ -365,14 +426,14 @@ fn address(rng: &mut Rng) -> u64 {
 }
 
 /// A length: small, at the limits, or huge.
-fn length(rng: &mut Rng) -> u64 {
+fn length(rng: &mut Fuzzer) -> u64 {
     pick([0, 1, 7, 16, 255, 256, 257, 4095, 4096, 4097, u64::MAX, rng.next(), rng.below(300)], rng)
 }
 // ANCHOR_END: arguments
 
 // ANCHOR: step
 /// One random operation (a call, a few, or a fault).
-fn step(rng: &mut Rng) {
+fn step(rng: &mut Fuzzer) {
     match rng.below(100) {
         // Any number, any arguments.
         0..=3 => {
@@ -389,14 +450,18 @@ fn step(rng: &mut Rng) {
                 1 => rng.next(),
                 _ => 0,
             };
-            call(Call::Retype, [untyped(rng), kind(rng), target(rng), size, 0, 0]);
+            let (from, code, to) = (untyped(rng), kind(rng), target(rng));
+            let rax = call(Call::Retype, [from, code, to, size, 0, 0]);
+            rng.made(rax, code, to);
         }
         // Retype until the memory runs out, then (often) revoke.
-        24..=26 => {
+        24 => {
             let (from, kind) = (untyped(rng), pick([7, 6, 2, 9, 10], rng));
             for _ in 0..64 {
                 let slot = CAddr::root(fuzz_slot(rng)).to_raw();
-                if call(Call::Retype, [from, kind, slot, 0, 0, 0]) == Error::OutOfMemory as u64 {
+                let rax = call(Call::Retype, [from, kind, slot, 0, 0, 0]);
+                rng.made(rax, kind, slot);
+                if rax == Error::OutOfMemory as u64 {
                     break;
                 }
             }
@@ -404,26 +469,43 @@ fn step(rng: &mut Rng) {
                 call(Call::Revoke, [from, 0, 0, 0, 0, 0]);
             }
         }
+        25..=26 => map_chain(rng),
         27..=34 => {
-            call(Call::Copy, [source(rng), target(rng), 0, 0, 0, 0]);
+            let from = if rng.one_in(2) { {
+                let kind = any_kind(rng);
+                rng.known(kind)
+            } } else { source(rng) };
+            call(Call::Copy, [from, target(rng), 0, 0, 0, 0]);
         }
         35..=40 => {
-            call(Call::Move, [target(rng), target(rng), 0, 0, 0, 0]);
+            let from = {
+                let kind = any_kind(rng);
+                rng.known(kind)
+            };
+            call(Call::Move, [from, target(rng), 0, 0, 0, 0]);
         }
         41..=46 => {
-            call(Call::Delete, [target(rng), 0, 0, 0, 0, 0]);
+            let at = {
+                let kind = any_kind(rng);
+                rng.known(kind)
+            };
+            call(Call::Delete, [at, 0, 0, 0, 0, 0]);
         }
         47..=49 => {
-            call(Call::Revoke, [untyped(rng), 0, 0, 0, 0, 0]);
+            let untyped = if rng.one_in(2) { rng.known(ObjectKind::Untyped) } else { untyped(rng) };
+            call(Call::Revoke, [untyped, 0, 0, 0, 0, 0]);
         }
         50..=56 => {
-            let space = if rng.one_in(2) { CAddr::root(SPACE).to_raw() } else { target(rng) };
-            call(Call::MapTable, [target(rng), space, address(rng), 0, 0, 0]);
+            let space = if rng.one_in(2) { CAddr::root(SPACE).to_raw() } else { rng.known(ObjectKind::Pml4) };
+            let level = pick([ObjectKind::Pdpt, ObjectKind::Pd, ObjectKind::Pt], rng);
+            let table = rng.known(level);
+            call(Call::MapTable, [table, space, address(rng), 0, 0, 0]);
         }
         57..=63 => {
-            let space = if rng.one_in(2) { CAddr::root(SPACE).to_raw() } else { target(rng) };
+            let space = if rng.one_in(2) { CAddr::root(SPACE).to_raw() } else { rng.known(ObjectKind::Pml4) };
             let rights = if rng.one_in(8) { rng.next() } else { rng.below(4) };
-            call(Call::MapPage, [target(rng), space, address(rng), rights, 0, 0]);
+            let page = rng.known(ObjectKind::RawPage);
+            call(Call::MapPage, [page, space, address(rng), rights, 0, 0]);
         }
         64..=69 => task_calls(rng),
         70..=71 => spawn_victim(rng),
@@ -456,9 +538,35 @@ fn step(rng: &mut Rng) {
 }
 // ANCHOR_END: step
 
+/// Builds a path of tables down to a page at a fresh address, each made
+/// from the arena and mapped (in this address space, or in a PML4 made
+/// here): every level of map_table with a good chance of success.
+fn map_chain(rng: &mut Fuzzer) {
+    let arena = CAddr::root(ARENA).to_raw();
+    let space = match rng.one_in(3) {
+        true => {
+            let space = CAddr::root(fuzz_slot(rng)).to_raw();
+            let rax = call(Call::Retype, [arena, ObjectKind::Pml4 as u64, space, 0, 0, 0]);
+            rng.made(rax, ObjectKind::Pml4 as u64, space);
+            space
+        }
+        false => CAddr::root(SPACE).to_raw(),
+    };
+    let address = ((1 + rng.below(8)) << 39) | (rng.below(4) << 30) | (rng.below(4) << 21) | (rng.below(8) << 12);
+    for kind in [ObjectKind::Pdpt, ObjectKind::Pd, ObjectKind::Pt, ObjectKind::RawPage] {
+        let slot = CAddr::root(fuzz_slot(rng)).to_raw();
+        let rax = call(Call::Retype, [arena, kind as u64, slot, 0, 0, 0]);
+        rng.made(rax, kind as u64, slot);
+        match kind {
+            ObjectKind::RawPage => call(Call::MapPage, [slot, space, address, rng.below(4), 0, 0]),
+            _ => call(Call::MapTable, [slot, space, address, 0, 0, 0]),
+        };
+    }
+}
+
 /// Configures, starts and stops tasks in the fuzz slots.
-fn task_calls(rng: &mut Rng) {
-    let task = target(rng);
+fn task_calls(rng: &mut Fuzzer) {
+    let task = rng.known(ObjectKind::Task);
     match rng.below(4) {
         0 | 1 => {
             let field = pick([1, 2, 3, 4, 5, 0, 6, rng.next()], rng);
@@ -483,7 +591,7 @@ fn task_calls(rng: &mut Rng) {
 /// and a one-page stack from the arena, running the fuzzing loop. A revoke
 /// of the arena destroys its pool, its stack or the task itself, at any
 /// point of its run.
-fn spawn_victim(rng: &mut Rng) {
+fn spawn_victim(rng: &mut Fuzzer) {
     let arena = CAddr::root(ARENA).to_raw();
     let (task, pool, stack) = (fuzz_slot(rng), fuzz_slot(rng), fuzz_slot(rng));
     let at = |slot: u8| CAddr::root(slot).to_raw();
@@ -510,8 +618,8 @@ fn spawn_victim(rng: &mut Rng) {
 // ANCHOR_END: victim
 
 /// Puts and takes on channels in the fuzz slots (made there by retype).
-fn channel_calls(rng: &mut Rng) {
-    let channel = target(rng);
+fn channel_calls(rng: &mut Fuzzer) {
+    let channel = rng.known(ObjectKind::Channel);
     match rng.below(6) {
         0 => {
             call(Call::ChannelPut, [channel, 1, rng.next(), 0, 0, 0]);
@@ -535,7 +643,7 @@ fn channel_calls(rng: &mut Rng) {
 
 /// A fault on purpose: the kernel stops the task, and the main task starts
 /// it again later.
-fn fault(rng: &mut Rng) {
+fn fault(rng: &mut Fuzzer) {
     // SAFETY: each of these traps at once, on purpose; the kernel stops the
     // task there, and it only ever restarts at its entry.
     unsafe {
