@@ -202,7 +202,7 @@ fn main(_args: &str) -> Result<(), Error> {
     print_coverage();
     let verdict = match (failed, last, revoked) {
         (None, Ok(objects), Ok(_)) => {
-            println!("fuzz: {calls} calls, seed {seed}, {} audits, audit ok ({objects} objects)", audits + 1);
+            println!("fuzz: {calls} calls, seed {seed}, audit ok ({} audits, {objects} objects)", audits + 1);
             0
         }
         (failed, last, revoked) => {

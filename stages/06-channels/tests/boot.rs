@@ -184,3 +184,29 @@ fn the_keyboard_types_into_the_shell_on_the_screen() {
     assert!(screen[typed + 2].starts_with("rinit>"), "{screen:#?}");
 }
 // ANCHOR_END: keyboard_test
+
+// ANCHOR: fuzz_test
+/// A short run of the system-call fuzzer (`programs/fuzz`, started by
+/// rinit for `fuzz=SEED,COUNT`) with a fixed seed: about 10^4 random calls
+/// from several tasks, audits between them, and the kernel's own audit at
+/// shutdown. A kernel panic, a kernel exception report or a failed audit
+/// fails it (`expect_success` forbids them); `make fuzz SEED=... COUNT=...`
+/// runs longer ones.
+#[test]
+fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
+    Boot::stage(STAGE)
+        .command_line("fuzz=2026,10000")
+        .timeout_secs(240)
+        .run()
+        .expect_success()
+        .expect_absent(&["FUZZ FAILED", "cannot run the fuzzer"])
+        .expect_lines(&[
+            "rinit: fuzzing with seed 2026, 10000 calls",
+            "fuzz: seed 2026, 10000 calls",
+            "fuzz:   Retype: ",
+            " calls, seed 2026, audit ok",
+            "the first task exited with code 0: stopping",
+            "audit: ",
+        ]);
+}
+// ANCHOR_END: fuzz_test
