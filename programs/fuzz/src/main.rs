@@ -453,6 +453,11 @@ fn step(rng: &mut Fuzzer) {
             let (from, code, to) = (untyped(rng), kind(rng), target(rng));
             let rax = call(Call::Retype, [from, code, to, size, 0, 0]);
             rng.made(rax, code, to);
+            // Out of memory: start over now and then (the arena's objects
+            // all go, wherever they are named and whatever runs on them).
+            if rax == Error::OutOfMemory as u64 && rng.one_in(16) {
+                call(Call::Revoke, [CAddr::root(ARENA).to_raw(), 0, 0, 0, 0, 0]);
+            }
         }
         // Retype until the memory runs out, then (often) revoke.
         24 => {
@@ -619,6 +624,11 @@ fn spawn_victim(rng: &mut Fuzzer) {
 
 /// Puts and takes on channels in the fuzz slots (made there by retype).
 fn channel_calls(rng: &mut Fuzzer) {
+    if rng.one_in(8) {
+        let (slot, code) = (CAddr::root(fuzz_slot(rng)).to_raw(), ObjectKind::Channel as u64);
+        let rax = call(Call::Retype, [untyped(rng), code, slot, 0, 0, 0]);
+        rng.made(rax, code, slot);
+    }
     let channel = rng.known(ObjectKind::Channel);
     match rng.below(6) {
         0 => {
