@@ -143,7 +143,9 @@ impl Fuzzer {
 
     /// Records where a retype made an object of kind `code`, if it did.
     fn made(&mut self, rax: u64, code: u64, at: u64) {
-        if rax == 0 && let Some(slot) = self.known.get_mut(code as usize) {
+        if rax == 0
+            && let Some(slot) = self.known.get_mut(code as usize)
+        {
             *slot = at;
         }
     }
@@ -476,10 +478,14 @@ fn step(rng: &mut Fuzzer) {
         }
         25..=26 => map_chain(rng),
         27..=34 => {
-            let from = if rng.one_in(2) { {
-                let kind = any_kind(rng);
-                rng.known(kind)
-            } } else { source(rng) };
+            let from = if rng.one_in(2) {
+                {
+                    let kind = any_kind(rng);
+                    rng.known(kind)
+                }
+            } else {
+                source(rng)
+            };
             call(Call::Copy, [from, target(rng), 0, 0, 0, 0]);
         }
         35..=40 => {
@@ -557,7 +563,8 @@ fn map_chain(rng: &mut Fuzzer) {
         }
         false => CAddr::root(SPACE).to_raw(),
     };
-    let address = ((1 + rng.below(8)) << 39) | (rng.below(4) << 30) | (rng.below(4) << 21) | (rng.below(8) << 12);
+    let address =
+        ((1 + rng.below(8)) << 39) | (rng.below(4) << 30) | (rng.below(4) << 21) | (rng.below(8) << 12);
     for kind in [ObjectKind::Pdpt, ObjectKind::Pd, ObjectKind::Pt, ObjectKind::RawPage] {
         let slot = CAddr::root(fuzz_slot(rng)).to_raw();
         let rax = call(Call::Retype, [arena, kind as u64, slot, 0, 0, 0]);
