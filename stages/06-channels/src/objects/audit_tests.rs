@@ -232,3 +232,40 @@ fn broken_mapping_records_are_reported() {
     world.corrupt(entry + 4096, 0, "maps something its shadow does not record");
     world.corrupt(world.space.address() + 8 * 200, 0x1000 | 1, "maps something its shadow does not record");
 }
+
+/// Defect found by reading what the fuzzer exercises: a revoke that
+/// destroys a channel and, later on the same list, a task blocked on it.
+/// Destroying the channel woke the task (taking a strong pointer to an
+/// object already doomed, and dropping it), which destroyed the task at
+/// once, in the middle of the revoke: its link on the doomed list was
+/// lost, and every object after it was never destroyed, though its
+/// untyped's memory was free again.
+#[test]
+fn revoking_a_channel_and_a_task_blocked_on_it_destroys_everything_once() {
+    let _queue = crate::scheduler::run_queue_for_tests();
+    let system = system(64);
+    let root = &system.root;
+    let untyped = CAddr::root(1);
+    cpool::retype(root, untyped, ObjectKind::Untyped, 16 * 4096, CAddr::root(2)).unwrap();
+    let inner = CAddr::root(2);
+    // Oldest first: the channel, then the task, then a page after them.
+    for (slot, kind) in [(3, ObjectKind::Channel), (4, ObjectKind::Task), (5, ObjectKind::RawPage)] {
+        cpool::retype(root, inner, kind, 0, CAddr::root(slot)).unwrap();
+    }
+    {
+        let task = root.slot(4).upgrade::<Task>().unwrap();
+        root.slot(3).upgrade::<super::channel::Channel>().unwrap().wait(&task);
+    }
+    super::testing::take_destroyed();
+    cpool::revoke(root, inner).unwrap();
+    let destroyed = super::testing::take_destroyed();
+    let mut once = destroyed.clone();
+    once.sort_unstable();
+    once.dedup();
+    assert_eq!((destroyed.len(), once.len()), (3, 3), "each of the three objects, once: {destroyed:x?}");
+    for slot in [3, 4, 5] {
+        assert!(root.slot(slot).is_empty(), "slot {slot} was cleared");
+    }
+    let (mut scratch, run_queue) = (vec![0; 4096], TaskQueue::new());
+    audit(&system.roots(), &run_queue, &mut scratch).unwrap();
+}

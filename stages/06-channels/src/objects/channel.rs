@@ -75,7 +75,9 @@ impl KernelObject for Channel {
         // SAFETY: the channel is being destroyed; its memory stays until its
         // untyped's watermark is reset, after this returns.
         let body = unsafe { reach::<ChannelBody>(object.body()) };
-        while let Some(taker) = body.takers.pop_front() {
+        // (A taker destroyed by the same revoke is left to its own
+        // destruction: see `pop_front_living`.)
+        while let Some(taker) = body.takers.pop_front_living() {
             answer(&taker, Err(Error::ChannelClosed));
         }
         for message in &body.messages {

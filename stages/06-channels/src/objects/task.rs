@@ -347,6 +347,26 @@ impl TaskQueue {
         Some(task)
     }
 
+    /// Takes the task at the front out, with a strong pointer to it, for an
+    /// object that is being destroyed and lets its queue go (a channel's
+    /// takers): a task that is itself doomed in the same destruction (no
+    /// strong pointer left) is only taken out, never handed back. A strong
+    /// pointer to it would bring it back to life for a moment, and dropping
+    /// that pointer would destroy it there and then, in the middle of the
+    /// destruction that was going to destroy it.
+    pub(super) fn pop_front_living(&self) -> Option<ManagedArc<Task>> {
+        loop {
+            let head = self.head.get().get()?;
+            // SAFETY: a queue names only live (or doomed, not yet
+            // destroyed) tasks; destroying one takes it out.
+            let task = unsafe { reach::<Header>(head) };
+            if task.strong_count() > 0 {
+                return self.pop_front();
+            }
+            self.unlink(task);
+        }
+    }
+
     /// Takes `task`, which is in this queue, out of it.
     pub fn remove(&self, task: &ManagedArc<Task>) {
         debug_assert_eq!(task.body().queue.get(), self as *const TaskQueue as usize);
