@@ -66,6 +66,8 @@ const STACK_PAGES: u64 = 4;
 /// Where victims get their one-page stacks (a page made from the arena,
 /// so revoking it pulls the stack out from under a running victim).
 const VICTIM_STACKS: u64 = 0x6000_0000;
+/// Where a victim's pool has a channel for it to block on.
+const VICTIM_CHANNEL: u8 = 40;
 /// The calls between two audits.
 const AUDIT_EVERY: u64 = 1000;
 
@@ -293,6 +295,12 @@ extern "C" fn child_main() -> ! {
     let start = STARTS.fetch_add(1, Ordering::Relaxed);
     let seed = SEED.load(Ordering::Relaxed) ^ start.wrapping_mul(0x1000_0000_01B3);
     let mut rng = Fuzzer { rng: Rng::new(seed), known: [0; 11] };
+    let stack = 0u8;
+    let victim = (VICTIM_STACKS..VICTIM_STACKS + 512 * 4096).contains(&(&stack as *const u8 as u64));
+    if victim && rng.one_in(2) {
+        let (channel, to) = (CAddr::root(VICTIM_CHANNEL), CAddr::root(VICTIM_CHANNEL + 1));
+        call(Call::ChannelTake, [channel.to_raw(), to.to_raw(), 0, 0, 0, 0]);
+    }
     loop {
         if STOP.load(Ordering::Relaxed) || CALLS.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
             ulib::syscall::exit(0);
@@ -614,6 +622,12 @@ fn spawn_victim(rng: &mut Fuzzer) {
         if let Ok(inside) = CAddr::new(&[pool, slot]) {
             call(Call::Copy, [at(slot), inside.to_raw(), 0, 0, 0, 0]);
         }
+    }
+    // A channel made before the victim, for it to block on: a revoke then
+    // destroys the channel and its waiting taker together.
+    if let Ok(inside) = CAddr::new(&[pool, VICTIM_CHANNEL]) {
+        let channel = rng.known(ObjectKind::Channel);
+        call(Call::Copy, [channel, inside.to_raw(), 0, 0, 0, 0]);
     }
     let page = rng.below(512);
     call(
