@@ -613,11 +613,22 @@ fn task_calls(rng: &mut Fuzzer) {
 /// point of its run.
 fn spawn_victim(rng: &mut Fuzzer) {
     let arena = CAddr::root(ARENA).to_raw();
-    let (task, pool, stack) = (fuzz_slot(rng), fuzz_slot(rng), fuzz_slot(rng));
+    let (task, pool, stack, table) = (fuzz_slot(rng), fuzz_slot(rng), fuzz_slot(rng), fuzz_slot(rng));
     let at = |slot: u8| CAddr::root(slot).to_raw();
+    // Its pool and stack (and sometimes an address space of its own) are
+    // often made from an untyped made from the arena: revoking that one
+    // destroys them under the task, which lives on without them.
+    let from = if rng.one_in(2) { rng.known(ObjectKind::Untyped) } else { arena };
     call(Call::Retype, [arena, ObjectKind::Task as u64, at(task), 0, 0, 0]);
-    call(Call::Retype, [arena, ObjectKind::CPool as u64, at(pool), 0, 0, 0]);
-    call(Call::Retype, [arena, ObjectKind::RawPage as u64, at(stack), 0, 0, 0]);
+    call(Call::Retype, [from, ObjectKind::CPool as u64, at(pool), 0, 0, 0]);
+    call(Call::Retype, [from, ObjectKind::RawPage as u64, at(stack), 0, 0, 0]);
+    let space = match rng.one_in(4) {
+        true => {
+            call(Call::Retype, [from, ObjectKind::Pml4 as u64, at(table), 0, 0, 0]);
+            table
+        }
+        false => SPACE,
+    };
     for slot in [ARENA, SPACE] {
         if let Ok(inside) = CAddr::new(&[pool, slot]) {
             call(Call::Copy, [at(slot), inside.to_raw(), 0, 0, 0, 0]);
@@ -635,7 +646,7 @@ fn spawn_victim(rng: &mut Fuzzer) {
         [at(stack), at(SPACE), VICTIM_STACKS + page * 4096, MapRights::WRITABLE.bits(), 0, 0],
     );
     call(Call::TaskSet, [at(task), TaskField::CPool as u64, at(pool), 0, 0, 0]);
-    call(Call::TaskSet, [at(task), TaskField::Table as u64, at(SPACE), 0, 0, 0]);
+    call(Call::TaskSet, [at(task), TaskField::Table as u64, at(space), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Buffer as u64, at(stack), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Instruction as u64, entry(), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Stack as u64, VICTIM_STACKS + (page + 1) * 4096, 0, 0, 0]);
