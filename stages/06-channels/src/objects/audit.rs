@@ -18,7 +18,8 @@
 //!   the object; the lists hold exactly the non-empty slots.
 //! - **Queues.** The run queue and every channel's takers link live tasks,
 //!   both ways; a task is Ready exactly when it is in the run queue, Blocked
-//!   exactly when it is in a channel's takers, and in no queue otherwise.
+//!   exactly when it is in a channel's takers, and in no queue otherwise;
+//!   at most one task is Running (there is one CPU).
 //! - **Mappings.** Each table's shadow names live objects whose `mapped_at`
 //!   is that entry and whose memory the entry maps; the objects that say
 //!   they are mapped are exactly those; a user table maps nothing its
@@ -256,7 +257,7 @@ impl Auditor<'_> {
         };
         let mut report = AuditReport { objects: live.len(), ..AuditReport::default() };
         let (mut listed, mut records) = (0, 0);
-        let (mut ready, mut blocked, mut queued, mut in_takers) = (0, 0, 0, 0);
+        let (mut ready, mut blocked, mut queued, mut in_takers, mut running) = (0, 0, 0, 0, 0);
         for &at in live {
             // SAFETY: a live object's header.
             let object = unsafe { reach::<Header>(at) };
@@ -288,6 +289,7 @@ impl Auditor<'_> {
                         return fail("a task's state does not match the queue it is in", at);
                     }
                     ready += usize::from(state == TaskState::Ready);
+                    running += usize::from(state == TaskState::Running);
                     blocked += usize::from(state == TaskState::Blocked);
                     queued += usize::from(queue != 0);
                 }
@@ -317,6 +319,9 @@ impl Auditor<'_> {
             .map_err(|(what, at)| AuditError { what, at })?;
         if in_run_queue != ready || in_takers != blocked || queued != ready + blocked {
             return fail("the tasks in the queues are not the Ready and Blocked ones", 0);
+        }
+        if running > 1 {
+            return fail("more than one task is Running on the one CPU", 0);
         }
         if listed != report.slots {
             return fail("the weak lists do not hold exactly the non-empty slots", 0);

@@ -208,6 +208,20 @@ fn task_states_that_do_not_match_their_queues_are_reported() {
     check(&world.ready, TaskState::Blocked);
     check(&world.waiting, TaskState::Ready);
     check(&world.waiting, TaskState::Running);
+    // Two tasks Running at once (neither in a queue).
+    world.ready.leave_queue();
+    world.ready.set_run_state(TaskState::Running);
+    assert!(world.audit().is_ok(), "one Running task is fine");
+    let extra = world.system.root.slot(4).upgrade::<Task>().unwrap();
+    extra.leave_queue();
+    extra.set_run_state(TaskState::Running);
+    let result = world.audit();
+    assert!(result.is_err_and(|error| error.what.contains("more than one task is Running")), "{result:?}");
+    extra.set_run_state(TaskState::Blocked);
+    world.system.root.slot(12).upgrade::<super::channel::Channel>().unwrap().wait(&extra);
+    world.ready.set_run_state(TaskState::Ready);
+    world.run_queue.push_back(&world.ready);
+    assert!(world.audit().is_ok());
     // A task in two queues: the waiting one also in the run queue (pushed
     // by hand, past the check that refuses it).
     let other = TaskQueue::new();
