@@ -182,7 +182,9 @@ test:
 # The system-call fuzzer (programs/fuzz): boots stage 6 headless with
 # fuzz=SEED,COUNT, with the exit device, and shows the end of the
 # transcript. It fails on a kernel panic or exception report, a failed
-# audit, or a timeout. `make fuzz SEED=7 COUNT=1000000` replays a run.
+# audit, or a timeout. `-icount shift=0` ties the timer to instructions
+# executed, so the same SEED and COUNT replay the same run exactly (the
+# same preemptions, the same transcript): `make fuzz SEED=7 COUNT=1000000`.
 SEED ?= 1
 COUNT ?= 100000
 FUZZ_TIMEOUT ?= 1800
@@ -191,7 +193,7 @@ fuzz: image-6
 	$(call mkiso,6,fuzz=$(SEED)$(comma)$(COUNT),build/stage-6/fuzz.iso)
 	@echo "Fuzzing stage 6: seed $(SEED), $(COUNT) calls (timeout $(FUZZ_TIMEOUT) s)"
 	@set -o pipefail; timeout $(FUZZ_TIMEOUT) $(QEMU_BASE) -cdrom build/stage-6/fuzz.iso -display none \
-		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 < /dev/null > build/stage-6/fuzz.log 2>&1; \
+		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -icount shift=0 < /dev/null > build/stage-6/fuzz.log 2>&1; \
 		status=$$?; tail -n 25 build/stage-6/fuzz.log; \
 		if grep -qE "KERNEL PANIC|EXCEPTION:|AUDIT FAILED|FUZZ FAILED" build/stage-6/fuzz.log; then \
 			echo "make fuzz: FAILED (seed $(SEED), $(COUNT) calls): see build/stage-6/fuzz.log"; exit 1; fi; \
