@@ -175,6 +175,12 @@ pub fn ready_tasks(limit: usize) -> impl Iterator<Item = u64> {
     RUN_QUEUE.ids(limit)
 }
 
+/// The run queue itself, for host tests that play the scheduler.
+#[cfg(test)]
+pub fn run_queue() -> &'static TaskQueue {
+    &RUN_QUEUE
+}
+
 /// For host tests, which share the one run queue and have no CPU to run
 /// its tasks on: the queue to themselves, emptied.
 #[cfg(test)]
