@@ -165,7 +165,11 @@ fn pick<T: Copy, const N: usize>(items: [T; N], rng: &mut Fuzzer) -> T {
 fn main(_args: &str) -> Result<(), Error> {
     let to_rinit = CAddr::root(TO_RINIT);
     for slot in [ARENA, OWN, ANSWER] {
-        channel_take(to_rinit, CAddr::root(slot))?;
+        if channel_take(to_rinit, CAddr::root(slot))?.0 != MessageKind::Capability {
+            // Started some other way (the shell's `run`): nothing to fuzz with.
+            println!("fuzz: start me with fuzz=SEED,COUNT on the kernel command line");
+            return Err(Error::NotConfigured);
+        }
     }
     let (_, seed) = channel_take(to_rinit, CAddr::root(POOL))?;
     let (_, count) = channel_take(to_rinit, CAddr::root(POOL))?;
