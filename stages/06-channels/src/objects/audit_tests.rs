@@ -283,3 +283,42 @@ fn revoking_a_channel_and_a_task_blocked_on_it_destroys_everything_once() {
     let (mut scratch, run_queue) = (vec![0; 4096], TaskQueue::new());
     audit(&system.roots(), &run_queue, &mut scratch).unwrap();
 }
+
+/// Running out of memory refuses a retype whole: whatever the kind, the
+/// pools, the untyped's watermark and everything the audit counts are as
+/// they were. (No other call takes memory: a retype is the only way to
+/// run out of it.)
+#[test]
+fn a_retype_refused_for_memory_changes_nothing() {
+    let world = world();
+    let root = &world.system.root;
+    let small = CAddr::root(11);
+    let mut slot = 100;
+    while cpool::retype(root, small, ObjectKind::RawPage, 0, CAddr::root(slot)).is_ok() {
+        slot += 1;
+    }
+    let untyped = root.slot(11).upgrade::<super::Untyped>().unwrap();
+    let state = || {
+        let slots: Vec<_> = (0..=255u8).map(|slot| root.slot(slot).kind()).collect();
+        (slots, untyped.free(), untyped.watermark(), untyped.children().count(), world.audit().unwrap())
+    };
+    let before = state();
+    for (kind, size) in [
+        (ObjectKind::Untyped, 4096),
+        (ObjectKind::CPool, 0),
+        (ObjectKind::Pml4, 0),
+        (ObjectKind::Pdpt, 0),
+        (ObjectKind::Pd, 0),
+        (ObjectKind::Pt, 0),
+        (ObjectKind::RawPage, 0),
+        (ObjectKind::Task, 0),
+        (ObjectKind::Channel, 0),
+    ] {
+        let result = cpool::retype(root, small, kind, size, CAddr::root(250));
+        assert!(
+            matches!(result, Err(cpool::CapError::Retype(super::RetypeError::OutOfMemory { .. }))),
+            "{kind}: {result:?}"
+        );
+        assert!(state() == before, "{kind}: a retype refused for memory changed something");
+    }
+}
