@@ -93,7 +93,7 @@ pub fn audit(
 ) -> Result<AuditReport, AuditError> {
     let mut headers = [0; MAX_ROOTS];
     if roots.len() > MAX_ROOTS {
-        return fail("more root untypeds than the audit has room for", 0);
+        return fail("more root untypeds than the audit has room for", roots.len() as u64);
     }
     for (header, root) in headers.iter_mut().zip(roots) {
         *header = root.header_address();
@@ -101,8 +101,9 @@ pub fn audit(
     audit_roots(&headers[..roots.len()], run_queue, scratch)
 }
 
-/// The most root untypeds an audit walks from.
-pub const MAX_ROOTS: usize = 64;
+/// The most root untypeds an audit walks from: one per free range of the
+/// memory plan, and the kernel's own.
+pub const MAX_ROOTS: usize = common::memory_plan::MAX_RANGES + 1;
 
 /// [`audit`], from the headers of the roots.
 fn audit_roots(roots: &[u64], run_queue: &TaskQueue, scratch: &mut [u64]) -> Result<AuditReport, AuditError> {
