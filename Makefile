@@ -95,6 +95,7 @@ with_cmdline = $(if $(CMDLINE), with the kernel command line '$(CMDLINE)')
 
 images: $(addprefix image-,$(STAGES))
 
+# ANCHOR: modules
 # modules-N: a stage's first user program (stages/0N-*/rinit, package
 # stageN-rinit; for stage 6, the shell in the top-level rinit/, package
 # rinit), built and put in build/stage-N/modules/ before image-N (whose mkiso
@@ -113,6 +114,7 @@ $(addprefix modules-,$(STAGES)): modules-%:
 		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*)) && mkdir -p build/stage-$*/modules \
 		$(foreach program,$(call stage_programs,$*),&& cp target/release/$(program) build/stage-$*/modules/$(program)), @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
+# ANCHOR_END: modules
 
 # ---- booting ---------------------------------------------------------------
 

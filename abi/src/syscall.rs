@@ -154,12 +154,14 @@ numbered_enum! {
 }
 // ANCHOR_END: message_kind
 
+// ANCHOR: message_limits
 /// The most bytes one [`MessageKind::Payload`] message carries.
 pub const MAX_PAYLOAD: usize = 256;
 const _: () = assert!(MAX_PAYLOAD <= TASK_BUFFER_SIZE, "a payload fits in the task buffer");
 /// The value a taker gets for a [`MessageKind::Capability`] message whose
 /// object was destroyed while it waited in the channel.
 pub const REVOKED_IN_FLIGHT: u64 = u64::MAX;
+// ANCHOR_END: message_limits
 
 // ANCHOR: input
 /// The messages of the input channel (stage 6, root slot

@@ -48,7 +48,7 @@ pub fn init(enabled: &[u8]) {
 /// that controller and nothing to handle).
 pub fn end_of_interrupt(line: u8) -> bool {
     let mut pics = PICS.lock();
-    if SPURIOUS_IRQS.contains(&line) && !is_in_service(&mut pics, line) {
+    if SPURIOUS_IRQS.contains(&line) && !is_in_service(line) {
         if line >= 8 {
             // The first controller did see the cascade line fire.
             // SAFETY: acknowledging IRQ 2 on the first controller.
@@ -64,13 +64,14 @@ pub fn end_of_interrupt(line: u8) -> bool {
 // ANCHOR_END: eoi
 
 /// Whether the controller is really serving `line` (its in-service
-/// register says so), which a spurious interrupt is not.
-fn is_in_service(_pics: &mut ChainedPics, line: u8) -> bool {
+/// register says so), which a spurious interrupt is not. Called with the
+/// controllers' lock held, so that no other command comes in between.
+fn is_in_service(line: u8) -> bool {
     use x86_64::instructions::port::Port;
     let (command, bit) = if line < 8 { (0x20, line) } else { (0xA0, line - 8) };
     let mut port: Port<u8> = Port::new(command);
     // SAFETY: OCW3 0x0B asks the controller for its in-service register on
-    // the next read of the same port; the lock on the controllers is held.
+    // the next read of the same port; the caller holds the controllers' lock.
     unsafe {
         port.write(0x0B);
         port.read() & (1 << bit) != 0

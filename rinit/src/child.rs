@@ -118,6 +118,9 @@ pub fn main() -> Result<(), Error> {
             // The slot filled between the listing and the take (the
             // shell runs too): list again.
             Err(Error::SlotOccupied) => drop(yield_now()),
+            // The child was stopped while it waited (`set active 249 0`),
+            // which cancels the take, and started again: take again.
+            Err(Error::ChannelEmpty) => {}
             Err(error) => {
                 println!("child: taking from channel {CHANNEL} failed: {error}");
                 return Err(error);

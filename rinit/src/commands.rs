@@ -5,9 +5,9 @@
 //! # Adding a command
 //!
 //! 1. Add a row to [`COMMANDS`]: the command's words (one or two, e.g.
-//!    `"send raw"`), its parameters ([`Param`]: a slot, a number, `1|0`, or
-//!    the rest of the line as text), a help text of a few words, and the
-//!    handler.
+//!    `"send raw"`), its parameters ([`Param`]: a slot, a number, `1|0`, a
+//!    word, or the rest of the line as text), a help text of a few words,
+//!    and the handler.
 //! 2. Write the handler: `fn name(cx: &mut Context, args: &Args) ->
 //!    Result<(), Failure>`. Read the arguments by position with the
 //!    accessor matching the parameter's kind (`args.slot(0)`,
@@ -17,7 +17,8 @@
 //!    for the tests), and print with `say!(cx.sys, ...)`.
 //!    A refusal is returned, not printed: the shell prints it as one line,
 //!    `<command words>: <why>`; `?` on a kernel error gives the kernel's
-//!    own text (`abi::Error`'s Display).
+//!    own text (`abi::Error`'s Display), [`Failure::Refused`] the shell's,
+//!    and [`Failure::explained`] the shell's with what it names.
 //! 3. Test it against the model kernel, beside the others in
 //!    `src/shell/tests.rs`: what it prints, and each way it can fail.
 //!    `help` lists it, and the parser's tests try its usage line, by
@@ -27,6 +28,7 @@
 //! slots from 0 to 255, and that there are no more than the row lists; a
 //! handler never sees a bad argument.
 
+use crate::programs::Programs;
 use crate::system::{Message, System, say};
 use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
 use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, UNTYPED};
@@ -47,6 +49,8 @@ pub enum Param {
     Number(&'static str),
     /// `1` (on, start) or `0` (off, stop).
     OnOff,
+    /// One word, any text (a name).
+    Word(&'static str),
     /// The rest of the line, as typed (may be empty); only as the last
     /// parameter.
     Text(&'static str),
@@ -150,6 +154,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         help: "sends the message as bytes over 255",
         run: send_text,
     },
+    CommandSpec {
+        words: "run",
+        params: &[Param::Word("name")],
+        help: "starts a program GRUB loaded (listed below)",
+        run: run_program,
+    },
     CommandSpec { words: "shutdown", params: &[], help: "stops the machine", run: shutdown },
 ];
 // ANCHOR_END: commands
@@ -160,6 +170,8 @@ pub struct Context<'s> {
     pub sys: &'s mut dyn System,
     /// Where the child starts (printed at boot).
     pub child: Child,
+    /// The other programs GRUB loaded, for `run`.
+    pub programs: &'s Programs,
 }
 
 /// Where the child task starts: what `start child` sets, and what the
@@ -181,6 +193,20 @@ pub enum Failure {
     /// The shell's explanation (which may repeat the kernel's and add what
     /// to do about it).
     Refused(&'static str),
+    /// The shell's explanation, naming what the user typed or what there
+    /// is: made with [`Failure::explained`].
+    Explained(Line),
+}
+
+impl Failure {
+    /// A refusal explained with formatted text (cut at [`Line::MAX`] bytes):
+    /// `Failure::explained(format_args!("no program named {name:?}"))`.
+    pub fn explained(text: fmt::Arguments) -> Failure {
+        let mut line = Line::new();
+        // Text longer than a line is cut, which is an error to `write`.
+        let _ = fmt::write(&mut line, text);
+        Failure::Explained(line)
+    }
 }
 
 impl From<Error> for Failure {
@@ -194,6 +220,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Kernel(error) => write!(f, "{error}"),
             Failure::Refused(why) => f.write_str(why),
+            Failure::Explained(why) => f.write_str(why.as_str()),
         }
     }
 }
@@ -266,7 +293,8 @@ impl<'l> Args<'l> {
         }
     }
 
-    /// Argument `index`, a [`Param::Text`] (panics like [`Args::slot`]).
+    /// Argument `index`, a [`Param::Text`] or a [`Param::Word`] (panics
+    /// like [`Args::slot`]).
     pub fn text(&self, index: usize) -> &'l str {
         match self.values().get(index) {
             Some(Value::Text(text)) => text,
@@ -289,7 +317,9 @@ impl fmt::Display for Usage<'_> {
         f.write_str(self.0.words)?;
         for param in self.0.params {
             match param {
-                Param::Slot(name) | Param::Number(name) | Param::Text(name) => write!(f, " <{name}>")?,
+                Param::Slot(name) | Param::Number(name) | Param::Word(name) | Param::Text(name) => {
+                    write!(f, " <{name}>")?
+                }
                 Param::OnOff => f.write_str(" 1|0")?,
             }
         }
@@ -306,6 +336,7 @@ fn help(cx: &mut Context, _: &Args) -> Result<(), Failure> {
         let _ = fmt::write(&mut usage, format_args!("{}", Usage(command)));
         say!(cx.sys, "  {:<31} {}", usage.as_str(), command.help);
     }
+    say!(cx.sys, "Programs to run: {}", cx.programs);
     Ok(())
 }
 // ANCHOR_END: help
@@ -478,38 +509,83 @@ fn send(cx: &mut Context, message: Message) -> Result<(), Failure> {
     Ok(())
 }
 
+// ANCHOR: run_program
+/// Starts a program GRUB loaded: its task waits, configured, in its slot
+/// (`programs.rs`). Like `send`, it then lets the program run first, so
+/// that what it prints mostly comes before the next prompt (the timer may
+/// still switch back to the shell in the middle: the two run side by side).
+fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    let name = args.text(0);
+    let Some(program) = cx.programs.find(name) else {
+        return Err(match cx.programs.all() {
+            [] => Failure::explained(format_args!("no program named \"{name}\" (no programs)")),
+            _ => Failure::explained(format_args!("no program named \"{name}\" (programs: {})", cx.programs)),
+        });
+    };
+    let slot = program.slot;
+    match cx.sys.task_start(CAddr::root(slot)) {
+        Err(Error::InUse) => {
+            return Err(Failure::explained(format_args!(
+                "{name} is still running: it has not exited yet (set active {slot} 0 stops it)"
+            )));
+        }
+        result => result?,
+    }
+    say!(cx.sys, "run: started {name} (task in slot {slot})");
+    cx.sys.yield_now();
+    Ok(())
+}
+// ANCHOR_END: run_program
+
 fn shutdown(cx: &mut Context, _: &Args) -> Result<(), Failure> {
     say!(cx.sys, "shutting down");
     cx.sys.exit(0);
     Ok(())
 }
 
-/// A line of text built in place (no heap): for formatting that needs a
-/// `&str`, such as padding.
-struct Line {
-    bytes: [u8; 80],
-    len: usize,
+/// A line of text built in place (no heap), at most [`Line::MAX`] bytes:
+/// for formatting that needs a `&str`, such as padding, or that must
+/// outlive the handler, such as [`Failure::Explained`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    bytes: [u8; Line::MAX],
+    len: u8,
 }
 
 impl Line {
+    /// The most bytes it holds: more than the screen's 80 columns, few
+    /// enough that a handler's `Result` stays small to return.
+    pub const MAX: usize = 112;
+
     const fn new() -> Line {
-        Line { bytes: [0; 80], len: 0 }
+        Line { bytes: [0; Line::MAX], len: 0 }
     }
 
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are copied in (`write_str`).
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only whole characters are copied in (`write_str`).
+        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Line {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
     }
 }
 
 impl fmt::Write for Line {
+    /// Copies `text`; what does not fit is cut, between two characters,
+    /// and is an error.
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let end = self.len + text.len();
-        if end > self.bytes.len() {
-            return Err(fmt::Error);
+        let len = usize::from(self.len);
+        let mut end = text.len().min(Line::MAX - len);
+        while !text.is_char_boundary(end) {
+            end -= 1;
         }
-        self.bytes[self.len..end].copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
+        self.bytes[len..len + end].copy_from_slice(&text.as_bytes()[..end]);
+        // At most Line::MAX, which fits.
+        self.len = (len + end) as u8;
+        if end == text.len() { Ok(()) } else { Err(fmt::Error) }
     }
 }

@@ -9,6 +9,7 @@
 //! | [`commands`] | **the command table and handlers: add a command here** |
 //! | [`parse`] | a line to a command of the table, or a one-line error |
 //! | [`number`] | decimal and 0x-hex numbers |
+//! | [`programs`] | the other programs GRUB loaded, from the arguments |
 //! | [`input`] | input channel messages (serial bytes, scancodes) to keys |
 //! | [`line`](mod@line) | the line editor: echo, backspace, the length limit |
 //! | [`shell`] | the loop: boot lines, prompt, input, editing, running |
@@ -25,6 +26,7 @@ pub mod line;
 mod model;
 pub mod number;
 pub mod parse;
+pub mod programs;
 pub mod received;
 pub mod shell;
 pub mod system;

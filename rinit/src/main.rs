@@ -2,7 +2,8 @@
 //! system, and the child task it starts.
 //!
 //! At boot, rinit prepares the child (its task buffer mapped at
-//! `abi::CHILD_TASK_BUFFER`, its stack), prints where the child starts,
+//! `abi::CHILD_TASK_BUFFER`, its stack), reads from its arguments which
+//! other programs GRUB loaded (for `run`), prints where the child starts,
 //! and shows the prompt. Then it reads keys from the input channel, edits
 //! the line, and runs each line as a command. The shell itself is the
 //! library beside this file (`lib.rs`: parser, commands, line editor, key
@@ -20,12 +21,15 @@ mod child;
 mod fuzz;
 mod syscalls;
 
+use rinit::programs::Programs;
 use rinit::shell::Shell;
 
 ulib::entry!(main);
 
 // ANCHOR: main
-/// Prepares the child, then runs the shell (until `shutdown`).
+/// Prepares the child, then runs the shell (until `shutdown`); `args`
+/// names the other programs GRUB loaded (`program=NAME@SLOT`). With
+/// `fuzz=SEED,COUNT` in `args`, runs the fuzzer instead (`fuzz.rs`).
 fn main(args: &str) -> Result<(), ulib::Error> {
     match fuzz::requested(args) {
         Some(Ok((seed, count))) => fuzz::run(args, seed, count),
@@ -33,6 +37,6 @@ fn main(args: &str) -> Result<(), ulib::Error> {
         None => {}
     }
     let child = child::prepare();
-    Shell::new(child).run(&mut syscalls::Kernel)
+    Shell::new(child, Programs::from_args(args)).run(&mut syscalls::Kernel)
 }
 // ANCHOR_END: main

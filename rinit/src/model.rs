@@ -2,7 +2,8 @@
 //! of the stage-6 layout, and the refusals the kernel makes for the calls
 //! the shell uses (`abi::Error`), so the tests see the shell's answer to
 //! each. Only what the shell can observe is modelled: kinds, an untyped's
-//! free bytes, a task's fields and state, a channel's queue.
+//! free bytes, a task's fields and state, a channel's queue;
+//! [`Model::with_program`] adds the task of a program GRUB loaded.
 
 use crate::system::{Message, System};
 use abi::syscall::{ListEntry, TaskField};
@@ -85,6 +86,21 @@ impl Model {
             yields: 0,
             exit_code: None,
             calls: Vec::new(),
+        }
+    }
+
+    /// With the task of a program GRUB loaded in `slot`, as the kernel
+    /// makes it: configured, not running.
+    pub fn with_program(mut self, slot: u8) -> Model {
+        self.slots[usize::from(slot)] = Some(Object::Task { fields: [Some(1); 5], running: false });
+        self
+    }
+
+    /// The task in `slot` exits: the kernel sets it back, not running.
+    pub fn task_exits(&mut self, slot: u8) {
+        match &mut self.slots[usize::from(slot)] {
+            Some(Object::Task { running, .. }) => *running = false,
+            other => panic!("slot {slot} holds {other:?}"),
         }
     }
 

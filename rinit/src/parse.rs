@@ -135,7 +135,7 @@ fn argument<'l>(
             "0" => Ok(Value::On(false)),
             _ => Err(ParseError::NotOnOff { spec: spec.words, word }),
         },
-        Param::Text(_) => Ok(Value::Text(word)),
+        Param::Word(_) | Param::Text(_) => Ok(Value::Text(word)),
     }
 }
 
@@ -208,7 +208,9 @@ fn name(param: Param) -> impl fmt::Display {
     impl fmt::Display for Name {
         fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
             match self.0 {
-                Param::Slot(name) | Param::Number(name) | Param::Text(name) => write!(f, "<{name}>"),
+                Param::Slot(name) | Param::Number(name) | Param::Word(name) | Param::Text(name) => {
+                    write!(f, "<{name}>")
+                }
                 Param::OnOff => f.write_str("1|0"),
             }
         }

@@ -14,6 +14,7 @@ use crate::commands::{Child, Context};
 use crate::input::Keys;
 use crate::line::{Edit, LineEditor, MAX_LINE};
 use crate::parse::{ParseError, parse};
+use crate::programs::Programs;
 use crate::system::{System, say};
 use abi::Error;
 
@@ -25,12 +26,13 @@ pub struct Shell {
     keys: Keys,
     editor: LineEditor,
     child: Child,
+    programs: Programs,
 }
 
 impl Shell {
-    /// A shell that starts children at `child`.
-    pub const fn new(child: Child) -> Shell {
-        Shell { keys: Keys::new(), editor: LineEditor::new(), child }
+    /// A shell that starts children at `child`, and `programs` by name.
+    pub const fn new(child: Child, programs: Programs) -> Shell {
+        Shell { keys: Keys::new(), editor: LineEditor::new(), child, programs }
     }
 
     // ANCHOR: run
@@ -59,7 +61,7 @@ impl Shell {
             Edit::Nothing => {}
             Edit::Line(line) => {
                 sys.print(format_args!("\n"));
-                run_line(&mut Context { sys, child: self.child }, line);
+                run_line(&mut Context { sys, child: self.child, programs: &self.programs }, line);
                 sys.print(format_args!("{PROMPT}"));
             }
             Edit::TooLong { ignored } => {

@@ -17,6 +17,7 @@ impl System for Kernel {
         ulib::io::print_fmt(text);
     }
 
+    // ANCHOR: take_input
     fn take_input(&mut self) -> Result<u64, Error> {
         loop {
             // Only the kernel puts on the input channel, and only numbers:
@@ -28,6 +29,7 @@ impl System for Kernel {
             }
         }
     }
+    // ANCHOR_END: take_input
 
     fn list_pool(&mut self, pool: CAddr, entries: &mut [ListEntry; ListEntry::MAX]) -> Result<usize, Error> {
         syscall::list_pool(pool, entries).map(<[ListEntry]>::len)
@@ -49,7 +51,8 @@ impl System for Kernel {
         // channel 255. Configured with other values, a task in this address
         // space may well break the shell, as a wild thread would; the
         // kernel stops a task that faults, and other address spaces are
-        // out of its reach.
+        // out of its reach. A program GRUB loaded (`run`) has an address
+        // space of its own: it shares no memory with the shell at all.
         unsafe { syscall::task_start(task) }.map(drop)
     }
 

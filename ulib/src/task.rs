@@ -107,6 +107,7 @@ pub unsafe fn prepare<const SIZE: usize>(
 }
 // ANCHOR_END: prepare
 
+// ANCHOR: task_entry
 /// Where a started task begins: pops its entry function (written by
 /// [`prepare`]), aligns the stack, and runs it.
 #[unsafe(naked)]
@@ -120,6 +121,7 @@ pub extern "C" fn task_entry() -> ! {
         run = sym run_task,
     )
 }
+// ANCHOR_END: task_entry
 
 /// Runs a started task's entry function (passed as a plain pointer: a Rust
 /// function pointer is not a C type) and exits with its result.

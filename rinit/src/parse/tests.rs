@@ -38,6 +38,7 @@ fn every_command_of_shell_md() {
     assert_eq!(ok("send raw 5"), ("send raw", vec![Number(5)]));
     assert_eq!(ok("send cap 0"), ("send cap", vec![Slot(0)]));
     assert_eq!(ok("send text hi there"), ("send text", vec![Text("hi there")]));
+    assert_eq!(ok("run hello"), ("run", vec![Text("hello")]));
     assert_eq!(ok("shutdown"), ("shutdown", vec![]));
 }
 
@@ -51,6 +52,7 @@ fn every_row_of_the_table_parses_from_its_usage() {
                 Param::Slot(_) => " 7",
                 Param::Number(_) => " 0x10",
                 Param::OnOff => " 1",
+                Param::Word(_) => " word",
                 Param::Text(_) => " some text",
             });
         }
@@ -135,6 +137,7 @@ fn missing_arguments() {
     assert_eq!(error("set cpool"), "set cpool: missing <task> (usage: set cpool <task> <slot>)");
     assert_eq!(error("send raw"), "send raw: missing <n> (usage: send raw <n>)");
     assert_eq!(error("send cap"), "send cap: missing <slot> (usage: send cap <slot>)");
+    assert_eq!(error("run"), "run: missing <name> (usage: run <name>)");
 }
 
 #[test]
@@ -191,6 +194,7 @@ fn too_many_arguments() {
     assert_eq!(error("start child 2"), "start child: unexpected \"2\" (usage: start child)");
     assert_eq!(error("send raw 5 6"), "send raw: unexpected \"6\" (usage: send raw <n>)");
     assert_eq!(error("set active 249 1 1"), "set active: unexpected \"1\" (usage: set active <task> 1|0)");
+    assert_eq!(error("run hello world"), "run: unexpected \"world\" (usage: run <name>)");
 }
 
 #[test]
@@ -215,6 +219,7 @@ fn typo_distance_counts_single_letter_edits() {
 }
 
 proptest! {
+    // ANCHOR: property
     /// Any text: a command or a one-line error, never a panic.
     #[test]
     fn any_text_parses_or_is_refused_in_one_line(line in "\\PC{0,150}") {
@@ -227,6 +232,7 @@ proptest! {
             }
         }
     }
+    // ANCHOR_END: property
 
     /// Text made of command words, numbers and junk, which reaches deeper
     /// into the parser than random characters do.
@@ -234,7 +240,7 @@ proptest! {
     fn any_words_parse_or_are_refused_in_one_line(words in proptest::collection::vec(prop_oneof![
         Just("help"), Just("echo"), Just("list"), Just("retype"), Just("cpool"), Just("task"), Just("set"),
         Just("stack"), Just("instruction"), Just("table"), Just("buffer"), Just("active"), Just("start"),
-        Just("child"), Just("send"), Just("raw"), Just("cap"), Just("text"), Just("shutdown"), Just("0"),
+        Just("child"), Just("send"), Just("raw"), Just("cap"), Just("text"), Just("run"), Just("shutdown"), Just("0"),
         Just("1"), Just("255"), Just("256"), Just("0x"), Just("-1"), Just("0xffffffffffffffffff"), Just("x"),
     ], 0..6), separators in proptest::collection::vec(prop_oneof![Just(" "), Just("  "), Just("\t")], 6)) {
         let mut line = String::new();

@@ -2,8 +2,9 @@
 //! keyboard), as `SHELL.md`'s users would, checking every line printed.
 
 use super::*;
-use crate::commands::{CHILD_TASK, COMMANDS};
+use crate::commands::{CHILD_TASK, COMMANDS, Failure, Line};
 use crate::model::{CHANNEL_CAPACITY, Model, Object, Sent};
+use crate::programs::Programs;
 use abi::ObjectKind;
 use abi::syscall::input::{Source, encode};
 use abi::task_root::UNTYPED;
@@ -13,7 +14,15 @@ const CHILD: Child = Child { entry: 0x40_1a20, stack_pointer: 0x41_fff0 };
 
 /// A shell on a fresh model.
 fn start() -> (Model, Shell) {
-    (Model::new(), Shell::new(CHILD))
+    (Model::new(), Shell::new(CHILD, Programs::none()))
+}
+
+/// A shell told about the programs of `args` (`program=NAME@SLOT` words),
+/// on a model with their tasks.
+fn start_with(args: &str) -> (Model, Shell) {
+    let programs = Programs::from_args(args);
+    let model = programs.all().iter().fold(Model::new(), |model, program| model.with_program(program.slot));
+    (model, Shell::new(CHILD, programs))
 }
 
 /// Types `text` over serial; returns everything printed meanwhile.
@@ -67,14 +76,25 @@ fn run_serves_the_input_channel() {
 fn help_lists_every_command_with_its_arguments() {
     let (mut model, mut shell) = start();
     let lines = answer(&mut model, &mut shell, "help");
-    assert_eq!(lines.len(), 1 + COMMANDS.len());
+    assert_eq!(lines.len(), 1 + COMMANDS.len() + 1);
     assert_eq!(lines[0], "Commands (numbers in decimal or 0x-hex, slots 0 to 255):");
     assert_eq!(lines[1], "  help                            lists the commands with their arguments");
     assert!(lines.contains(&"  set active <task> 1|0           starts (1) or stops (0) the task".to_owned()));
+    assert!(lines.contains(
+        &"  run <name>                      starts a program GRUB loaded (listed below)".to_owned()
+    ));
     for (line, command) in lines[1..].iter().zip(COMMANDS) {
         assert!(line.starts_with(&format!("  {}", crate::commands::Usage(command))), "{line}");
         assert!(line.len() <= 80, "fits the VGA screen: {line}");
     }
+    assert_eq!(lines.last().unwrap(), "Programs to run: none");
+}
+
+#[test]
+fn help_names_the_programs() {
+    let (mut model, mut shell) = start_with("program=hello@240 program=sh@241");
+    let lines = answer(&mut model, &mut shell, "help");
+    assert_eq!(lines.last().unwrap(), "Programs to run: hello, sh");
 }
 
 #[test]
@@ -311,6 +331,75 @@ fn typed_on_the_keyboard() {
     assert_eq!(model.output, "echo Hi\nHi\nrinit> ");
 }
 
+// ANCHOR: run_tests
+#[test]
+fn run_starts_a_program_by_name() {
+    let (mut model, mut shell) = start_with("console=serial program=hello@240 program=sh@241");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
+    assert_eq!(model.calls, ["task_start(240)"]);
+    assert_eq!(model.yields, 1, "the shell lets the program print first");
+    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 5], running: true }));
+    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 5], running: false }));
+    assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 241)");
+}
+
+#[test]
+fn run_again_once_the_program_has_exited() {
+    let (mut model, mut shell) = start_with("program=hello@240");
+    one_line(&mut model, &mut shell, "run hello");
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run hello"),
+        "run: hello is still running: it has not exited yet (set active 240 0 stops it)"
+    );
+    assert_eq!(model.slots, before, "a refusal changes nothing");
+    model.task_exits(240);
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
+    assert_eq!(model.calls, ["task_start(240)", "task_start(240)", "task_start(240)"]);
+}
+
+#[test]
+fn run_names_the_programs_there_are() {
+    let (mut model, mut shell) = start_with("program=hello@240 program=sh@241");
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run hallo"),
+        "run: no program named \"hallo\" (programs: hello, sh)"
+    );
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run HELLO"),
+        "run: no program named \"HELLO\" (programs: hello, sh)"
+    );
+    let (mut model, mut shell) = start();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run hello"),
+        "run: no program named \"hello\" (no programs)"
+    );
+    assert!(model.calls.is_empty(), "no name reached the kernel: {:?}", model.calls);
+}
+
+#[test]
+fn run_with_a_bad_argument_or_slot() {
+    let (mut model, mut shell) = start_with("program=hello@240");
+    assert_eq!(one_line(&mut model, &mut shell, "run"), "run: missing <name> (usage: run <name>)");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello 2"), "run: unexpected \"2\" (usage: run <name>)");
+    let long = "x".repeat(110);
+    let line = one_line(&mut model, &mut shell, &format!("run {long}"));
+    assert_eq!(line, format!("run: no program named \"{}", &long[..Line::MAX - 18]), "cut short");
+    assert!(model.calls.is_empty());
+    // The kernel named a slot that does not hold the task (any more).
+    let (mut model, mut shell) = (Model::new(), Shell::new(CHILD, Programs::from_args("program=ghost@241")));
+    assert_eq!(one_line(&mut model, &mut shell, "run ghost"), "run: the capability slot is empty");
+}
+// ANCHOR_END: run_tests
+
+#[test]
+fn an_explained_refusal_is_cut_between_characters() {
+    let failure = Failure::explained(format_args!("{}", "é".repeat(Line::MAX)));
+    assert_eq!(failure.to_string(), "é".repeat(Line::MAX / 2));
+    let failure = Failure::explained(format_args!("a{}", "é".repeat(Line::MAX)));
+    assert_eq!(failure.to_string(), format!("a{}", "é".repeat(Line::MAX / 2 - 1)), "not half an é");
+}
+
 #[test]
 fn shutdown_exits_with_zero() {
     let (mut model, mut shell) = start();
@@ -339,6 +428,8 @@ fn word() -> impl Strategy<Value = &'static str> {
         Just("raw"),
         Just("cap"),
         Just("text"),
+        Just("run"),
+        Just("hello"),
         Just("0"),
         Just("1"),
         Just("2"),
@@ -368,7 +459,7 @@ proptest! {
     /// ends in a prompt, and every refusal is one line.
     #[test]
     fn any_commands(lines in proptest::collection::vec(proptest::collection::vec(word(), 0..5), 0..30)) {
-        let (mut model, mut shell) = start();
+        let (mut model, mut shell) = start_with("program=hello@240");
         for words in lines {
             let line = words.join(" ");
             let printed = answer(&mut model, &mut shell, &line);

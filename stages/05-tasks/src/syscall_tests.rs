@@ -9,6 +9,7 @@ use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::syscalls::{self, After};
 use abi::syscall::{MapRights, TaskField};
 use abi::{CAddr, Call, Error};
+use proptest::prelude::*;
 use std::sync::Mutex;
 
 /// Tests that start tasks share the kernel's one run queue: one at a time.
@@ -386,3 +387,51 @@ fn yield_and_exit_tell_the_scheduler() {
     assert_eq!(caller.call(Call::Yield as u64, [0; 6]), (Ok(0), After::Yield));
     assert_eq!(caller.call(Call::Exit as u64, [7, 0, 0, 0, 0, 0]), (Ok(0), After::Exit(7)));
 }
+
+// ANCHOR: garbage
+/// One argument of a random call: mostly things that are almost right
+/// (real slots at every depth, real kinds and fields, user addresses),
+/// sometimes anything at all.
+fn argument() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        (0u8..24).prop_map(|slot| CAddr::root(slot).to_raw()),
+        (0u8..24, 0u8..4).prop_map(|(pool, slot)| CAddr::new(&[pool, slot]).unwrap().to_raw()),
+        0u64..16,
+        (0u64..0x200).prop_map(|page| 0x40_0000 + page * 0x1000),
+        Just(0xffff_8000_0000_0000),
+        any::<u64>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random sequences of system calls with hostile arguments: the kernel
+    /// never panics, and every answer is success or an ABI error code.
+    #[test]
+    fn garbage_system_calls_get_errors_never_a_panic(
+        calls in proptest::collection::vec((0u64..=14 + 2, proptest::array::uniform6(argument())), 1..80),
+    ) {
+        let _queue = RUN_QUEUE_USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let caller = caller();
+        caller.task.set_run_state(TaskState::Running);
+        for (number, args) in calls {
+            // Exit would end the task: the scheduler's business, not the
+            // kernel's state.
+            if number == Call::Exit as u64 {
+                continue;
+            }
+            let (result, _) = caller.call(number, args);
+            if let Err(error) = result {
+                prop_assert!(Error::try_from(error as u64).is_ok());
+            }
+            // The scheduler would now run another task; this one is the
+            // caller again, whatever the call did to it.
+            if caller.task.run_state() != TaskState::Running {
+                crate::scheduler::make_inactive(&caller.task);
+                caller.task.set_run_state(TaskState::Running);
+            }
+        }
+    }
+}
+// ANCHOR_END: garbage

@@ -15,7 +15,11 @@
 //!   and the channel to a child (root slot 255);
 //! - the task, with its instruction pointer at the program's entry, its
 //!   stack pointer at the top of its stack, and its arguments (the kernel's
-//!   command line) at the start of its buffer, their length in `rdi`.
+//!   command line) at the start of its buffer, their length in `rdi`;
+//! - for every other program GRUB loaded, the same again: a task with its
+//!   own pool, address space, stack and buffer, inactive, in the first
+//!   task's root slots 240 on, and a word `program=NAME@SLOT` added to the
+//!   first task's arguments so that the shell can start it by name.
 
 use crate::objects::channel::Channel;
 use crate::objects::mapping::{self, MapError};

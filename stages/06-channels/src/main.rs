@@ -201,7 +201,7 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
         Span::new(module.start_address().into(), module.end_address().into())
     };
     let first_task_image =
-        info.module_tags().find(|module| module.cmdline() == Ok(FIRST_TASK_MODULE)).map(&span);
+        info.module_tags().find(|module| module.cmdline() == Ok(FIRST_TASK_MODULE)).map(span);
     let mut programs = [const { None }; MAX_PROGRAMS];
     let mut count = 0;
     for module in info.module_tags().filter(|module| module.cmdline() != Ok(FIRST_TASK_MODULE)) {

@@ -185,6 +185,52 @@ fn the_keyboard_types_into_the_shell_on_the_screen() {
 }
 // ANCHOR_END: keyboard_test
 
+// ANCHOR: run_hello_test
+/// A second program (`programs/hello`, a GRUB module beside rinit):
+/// `run hello` starts it in its own address space; it prints its lines and
+/// its own root pool, exits, and runs again; an unknown name is refused;
+/// the shell goes on.
+#[test]
+fn run_hello_starts_the_second_program_again_and_again() {
+    let hello = [
+        "run: started hello (task in slot 240)",
+        "hello: a second program, in its own address space",
+        "hello: slot 0: CPool",
+        "hello: slot 3: PML4",
+        "hello: slot 4: Task",
+        "hello: slot 5: CPool",
+        "hello: slot 6: RawPage",
+    ];
+    let last = hello[hello.len() - 1];
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "run hello\r")
+        .type_after(last, "run hello\r")
+        .type_after(last, "run nope\r")
+        .type_after("no program named", "echo still here\r")
+        .type_after("\nstill here", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[&hello[..], &hello[..]].concat()).expect_lines(&[
+        "run nope",
+        "run: no program named \"nope\" (programs: ",
+        "echo still here",
+        "still here",
+        "shutting down",
+    ]);
+}
+// ANCHOR_END: run_hello_test
+
+/// Stopping the child while it waits cancels its take; started again, it
+/// takes again and still receives.
+#[test]
+fn a_child_stopped_and_started_again_still_receives() {
+    session(&["start child", "set active 249 0", "set active 249 1", "send raw 6", "echo after"])
+        .run()
+        .expect_success()
+        .expect_lines(&["task 249: stopped", "task 249: started", "Received from master: 6"])
+        .expect_absent(&["child: taking from channel"]);
+}
+
 // ANCHOR: fuzz_test
 /// A short run of the system-call fuzzer (`programs/fuzz`, started by
 /// rinit for `fuzz=SEED,COUNT`) with a fixed seed: about 10^4 random calls

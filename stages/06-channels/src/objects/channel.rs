@@ -269,6 +269,7 @@ fn deliver(
 }
 // ANCHOR_END: deliver
 
+// ANCHOR: answer
 /// Gives a woken taker its result (in its saved registers, as if its take
 /// had returned it) and makes it ready to run.
 fn answer(taker: &ManagedArc<Task>, result: Result<(MessageKind, u64), Error>) {
@@ -280,3 +281,4 @@ fn answer(taker: &ManagedArc<Task>, result: Result<(MessageKind, u64), Error>) {
     frame.rsi = result.map_or(0, |(kind, _)| kind as u64);
     crate::scheduler::make_ready(taker);
 }
+// ANCHOR_END: answer

@@ -36,7 +36,13 @@ struct Sample {
     start: Start,
     /// Whether the kernel must report success (or a failure, for crashes).
     success: bool,
+    /// Lines typed at the shell's prompt, one after the other, as a person
+    /// would (stage 6); the last one must end the run (`shutdown`).
+    typed: &'static [&'static str],
 }
+
+/// The stage-6 shell's prompt, after which a sample types its next line.
+const PROMPT: &str = "rinit> ";
 
 /// What stage 1 prints until its breakpoint returns is printed by every
 /// stage: later chapters show what their stage prints after it.
@@ -45,24 +51,79 @@ const STAGE_SPECIFIC: Start = Start::After("back from the breakpoint");
 // ANCHOR: samples
 /// Every sample the book shows. A new stage adds its line here.
 const SAMPLES: &[Sample] = &[
-    Sample { name: "stage-1", stage: 1, command_line: None, start: Start::Beginning, success: true },
+    Sample {
+        name: "stage-1",
+        stage: 1,
+        command_line: None,
+        start: Start::Beginning,
+        success: true,
+        typed: &[],
+    },
     Sample {
         name: "stage-1-page-fault",
         stage: 1,
         command_line: Some("crash=page-fault"),
         start: Start::At("crashing on purpose"),
         success: false,
+        typed: &[],
     },
-    Sample { name: "stage-2", stage: 2, command_line: None, start: STAGE_SPECIFIC, success: true },
-    Sample { name: "stage-3", stage: 3, command_line: None, start: STAGE_SPECIFIC, success: true },
-    Sample { name: "stage-4", stage: 4, command_line: None, start: STAGE_SPECIFIC, success: true },
-    Sample { name: "stage-5", stage: 5, command_line: None, start: Start::At("untyped:"), success: true },
+    Sample {
+        name: "stage-2",
+        stage: 2,
+        command_line: None,
+        start: STAGE_SPECIFIC,
+        success: true,
+        typed: &[],
+    },
+    Sample {
+        name: "stage-3",
+        stage: 3,
+        command_line: None,
+        start: STAGE_SPECIFIC,
+        success: true,
+        typed: &[],
+    },
+    Sample {
+        name: "stage-4",
+        stage: 4,
+        command_line: None,
+        start: STAGE_SPECIFIC,
+        success: true,
+        typed: &[],
+    },
+    Sample {
+        name: "stage-5",
+        stage: 5,
+        command_line: None,
+        start: Start::At("untyped:"),
+        success: true,
+        typed: &[],
+    },
     Sample {
         name: "stage-5-null-pointer",
         stage: 5,
         command_line: Some("fault=null-pointer"),
         start: Start::At("rinit: started the child task"),
         success: true,
+        typed: &[],
+    },
+    Sample {
+        name: "stage-6-session",
+        stage: 6,
+        command_line: None,
+        start: Start::At("Child entry should be at"),
+        success: true,
+        typed: &[
+            "help",
+            "start child",
+            "send raw 5",
+            "send cap 0",
+            "send text hello child",
+            "list",
+            "lsit",
+            "send raw five",
+            "shutdown",
+        ],
     },
 ];
 // ANCHOR_END: samples
@@ -80,6 +141,9 @@ fn main() -> ExitCode {
         let mut boot = Boot::stage(sample.stage);
         if let Some(command_line) = sample.command_line {
             boot = boot.command_line(command_line);
+        }
+        for line in sample.typed {
+            boot = boot.type_after(PROMPT, &format!("{line}\r"));
         }
         // The checks panic, with the transcript, when the run went wrong.
         let run = boot.run();
