@@ -26,6 +26,7 @@ MDBOOK := .tools/bin/mdbook
 MKISO := target/release/mkiso
 
 QEMU_BASE := qemu-system-x86_64 -m $(MEMORY) -no-reboot
+comma := ,
 
 .PHONY: help run debug gdb images test check fmt-check clippy unit-tests boot-tests book book-check \
 	book-output diffs bench bench-phases clean deps $(addprefix stage-,$(STAGES)) $(addprefix image-,$(STAGES))
@@ -50,6 +51,8 @@ help:
 	@echo "                        every step runs even when an earlier one fails, and the failures are listed at the end"
 	@echo
 	@echo "The book:"
+	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
+	@echo
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
@@ -180,6 +183,27 @@ test:
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all checks passed"
+
+# The system-call fuzzer (programs/fuzz): boots stage 6 headless with
+# fuzz=SEED,COUNT, with the exit device, and shows the end of the
+# transcript. It fails on a kernel panic or exception report, a failed
+# audit, or a timeout. `-icount shift=0` ties the timer to instructions
+# executed, so the same SEED and COUNT replay the same run exactly (the
+# same preemptions, the same transcript): `make fuzz SEED=7 COUNT=1000000`.
+SEED ?= 1
+COUNT ?= 100000
+FUZZ_TIMEOUT ?= 1800
+.PHONY: fuzz
+fuzz: image-6
+	$(call mkiso,6,fuzz=$(SEED)$(comma)$(COUNT),build/stage-6/fuzz.iso)
+	@echo "Fuzzing stage 6: seed $(SEED), $(COUNT) calls (timeout $(FUZZ_TIMEOUT) s)"
+	@set -o pipefail; timeout $(FUZZ_TIMEOUT) $(QEMU_BASE) -cdrom build/stage-6/fuzz.iso -display none \
+		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -icount shift=0 < /dev/null > build/stage-6/fuzz.log 2>&1; \
+		status=$$?; tail -n 25 build/stage-6/fuzz.log; \
+		if grep -qE "KERNEL PANIC|EXCEPTION:|AUDIT FAILED|FUZZ FAILED" build/stage-6/fuzz.log; then \
+			echo "make fuzz: FAILED (seed $(SEED), $(COUNT) calls): see build/stage-6/fuzz.log"; exit 1; fi; \
+		if [ $$status -ne 33 ]; then echo "make fuzz: FAILED (exit status $$status; 124 is the timeout)"; exit 1; fi; \
+		echo "make fuzz: passed (seed $(SEED), $(COUNT) calls)"
 
 # ---- the book --------------------------------------------------------------
 

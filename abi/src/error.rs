@@ -113,6 +113,8 @@ numbered_enum! {
         ChannelEmpty = 19,
         /// The other end of the channel is gone (stage 6).
         ChannelClosed = 20,
+        /// The kernel's invariant audit found a broken one (stage 6).
+        AuditFailed = 21,
     }
 }
 // ANCHOR_END: error
@@ -141,6 +143,7 @@ impl Error {
             Error::ChannelFull => "the channel is full",
             Error::ChannelEmpty => "the channel is empty",
             Error::ChannelClosed => "the channel is closed",
+            Error::AuditFailed => "the kernel's invariant audit failed",
         }
     }
 }

@@ -100,6 +100,11 @@ numbered_enum! {
         /// `ChannelTake(channel, destination)` (stage 6; earlier kernels
         /// answer [`Error::UnknownCall`]).
         ChannelTake = 16,
+        /// `Audit()`: the kernel checks its invariants over every object
+        /// (stage 6; earlier kernels answer [`Error::UnknownCall`]); on a
+        /// broken one it prints a line starting `AUDIT FAILED:` and answers
+        /// [`Error::AuditFailed`]. Returns the number of objects.
+        Audit = 17,
         /// `Nop()`: does nothing and returns 0: the null system call that
         /// `make bench` times (stage 6; earlier kernels answer
         /// [`Error::UnknownCall`]). Number 17 is `Audit`'s.
@@ -376,6 +381,7 @@ mod tests {
             (Call::TaskStop, 14),
             (Call::ChannelPut, 15),
             (Call::ChannelTake, 16),
+            (Call::Audit, 17),
             (Call::Nop, 18),
         ];
         assert_eq!(Call::ALL.len(), expected.len());
@@ -388,7 +394,7 @@ mod tests {
 
     #[test]
     fn unknown_call_numbers_are_refused() {
-        for number in [0, 17, 999, u64::MAX] {
+        for number in [0, 19, 999, u64::MAX] {
             assert_eq!(Call::try_from(number), Err(UnknownNumber(number)));
             assert_eq!(SyscallArgs { number, args: [0; 6] }.call(), Err(Error::UnknownCall));
         }

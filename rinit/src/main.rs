@@ -19,6 +19,7 @@
 
 mod bench;
 mod child;
+mod fuzz;
 mod syscalls;
 
 use rinit::programs::Programs;
@@ -27,10 +28,16 @@ use rinit::shell::Shell;
 ulib::entry!(main);
 
 // ANCHOR: main
-/// Prepares the child, then runs the shell (until `shutdown`), or the
-/// bench if the arguments ask for it (`bench` or `bench=N`); `args` also
-/// names the other programs GRUB loaded (`program=NAME@SLOT`).
+/// Prepares the child, then runs the shell (until `shutdown`); `args`
+/// names the other programs GRUB loaded (`program=NAME@SLOT`). With
+/// `fuzz=SEED,COUNT` in `args`, runs the fuzzer instead (`fuzz.rs`); with
+/// `bench` or `bench=N`, the bench (`bench.rs`).
 fn main(args: &str) -> Result<(), ulib::Error> {
+    match fuzz::requested(args) {
+        Some(Ok((seed, count))) => fuzz::run(args, seed, count),
+        Some(Err(word)) => ulib::println!("rinit: fuzz={word}: expected fuzz=SEED,COUNT; running the shell"),
+        None => {}
+    }
     let child = child::prepare();
     if let Some(reps) = bench::requested(args) {
         // Where the shell would print its prompt: the instructions since

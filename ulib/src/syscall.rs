@@ -169,6 +169,12 @@ pub fn task_stop(task: CAddr) -> Result<u64, Error> {
     call(Call::TaskStop, [task.to_raw(), 0, 0, 0, 0, 0])
 }
 
+/// Asks the kernel to audit its invariants (stage 6): the number of objects
+/// if they hold, else [`Error::AuditFailed`] (and the kernel prints why).
+pub fn audit() -> Result<u64, Error> {
+    call(Call::Audit, [0; 6])
+}
+
 // ANCHOR: channels
 /// Puts a message on the channel in `channel` (stage 6): for
 /// [`MessageKind::Raw`] the number `value`; for [`MessageKind::Capability`]

@@ -116,8 +116,8 @@ fn act(
         }
         Call::TaskStart => task_start(&find_task(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(&find_task(root, args.caddr(0)?)?),
-        // Channels arrive in stage 6.
-        Call::ChannelPut | Call::ChannelTake | Call::Nop => Err(Error::UnknownCall),
+        // Channels arrive in stage 6, with the audit and the null call.
+        Call::ChannelPut | Call::ChannelTake | Call::Audit | Call::Nop => Err(Error::UnknownCall),
     }
 }
 // ANCHOR_END: dispatch

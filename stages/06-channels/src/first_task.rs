@@ -136,6 +136,8 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
         match build(&own, program.image) {
             Ok(built) => {
                 pool.slot(slot).downgrade(&built.task).expect("an empty slot");
+                // The program's way to the first task: the same channel.
+                built.pool.slot(root::CHANNEL).downgrade(&to_child).expect("an empty slot");
                 arguments.push(format_args!(" program={}@{slot}", program.name));
             }
             Err(error) => common::println!("program {}: cannot load it: {error}; left out", program.name),

@@ -25,6 +25,8 @@ pub mod syscalls;
 #[cfg(test)]
 mod channel_tests;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod syscall_tests;
 
 /// Frames for host unit tests: 4 KiB blocks of heap memory whose addresses

@@ -24,10 +24,10 @@ use runtime::layout;
 use stage6_channels::first_task::{self, Grant, Program};
 use stage6_channels::kernel_space::{self, KernelImage};
 use stage6_channels::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
-use stage6_channels::objects::mapping;
 use stage6_channels::objects::table::KernelTables;
 use stage6_channels::objects::untyped::root_region_size;
 use stage6_channels::objects::{self, ManagedArc, Untyped};
+use stage6_channels::objects::{audit, mapping};
 use stage6_channels::paging::PhysicalWindow;
 use stage6_channels::paging::window::DIRECT_MAP_BASE;
 use stage6_channels::{devices, scheduler};
@@ -66,6 +66,9 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     let kernel_untyped = switch_to_kernel_tables(&mut plan, boot.memory_end);
     plan.trim_to_pages();
     let untypeds = untyped_capabilities(&plan);
+    for root in core::iter::once(&kernel_untyped).chain(untypeds.iter().flatten()) {
+        audit::register_root(root);
+    }
     println!(
         "untyped: {} KiB in {} capabilities",
         plan.total_free() / 1024,

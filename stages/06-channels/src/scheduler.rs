@@ -8,6 +8,7 @@
 //! stops it, with a report, and the others go on.
 
 use crate::devices::{self, Interrupt};
+use crate::objects::audit::{self, AuditError, AuditReport};
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
 use crate::phases::{self, Mark};
@@ -70,7 +71,14 @@ pub fn run_forever(first: u64) -> ! {
             }
             crate::phases::report();
             println!("the first task exited with code {code}: stopping");
-            qemu::exit(if code == 0 { ExitCode::Success } else { ExitCode::Failure });
+            let clean = match audit() {
+                Ok(report) => {
+                    println!("audit: {report}: ok");
+                    true
+                }
+                Err(_) => false,
+            };
+            qemu::exit(if code == 0 && clean { ExitCode::Success } else { ExitCode::Failure });
         }
     }
 }
@@ -170,10 +178,29 @@ fn load_address_space(table: &ManagedArc<AnyObject>) {
     }
 }
 
+// ANCHOR: audit
+/// Audits every object the kernel has (`objects::audit`), the run queue
+/// included; a broken invariant is printed as a line starting
+/// `AUDIT FAILED:`, which no boot test lets pass.
+pub fn audit() -> Result<AuditReport, AuditError> {
+    let result = audit::audit_kernel(&RUN_QUEUE);
+    if let Err(error) = &result {
+        println!("AUDIT FAILED: {error}");
+    }
+    result
+}
+// ANCHOR_END: audit
+
 /// The numbers of the tasks in the run queue, front first (at most
 /// `limit`: a bound, so that a broken link cannot make a walk spin).
 pub fn ready_tasks(limit: usize) -> impl Iterator<Item = u64> {
     RUN_QUEUE.ids(limit)
+}
+
+/// The run queue itself, for host tests that play the scheduler.
+#[cfg(test)]
+pub fn run_queue() -> &'static TaskQueue {
+    &RUN_QUEUE
 }
 
 /// For host tests, which share the one run queue and have no CPU to run

@@ -136,6 +136,10 @@ fn act(
         Call::TaskStart => task_start(&find_task(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(&find_task(root, args.caddr(0)?)?),
         Call::ChannelPut => channel_put(args, task, root),
+        Call::Audit => match scheduler::audit() {
+            Ok(report) => Ok(report.objects as u64),
+            Err(_) => Err(Error::AuditFailed),
+        },
         Call::ChannelTake => unreachable!("dispatched apart: it may block"),
     }
 }

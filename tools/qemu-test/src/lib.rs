@@ -57,7 +57,7 @@ pub const EXIT_SUCCESS: i32 = 33;
 pub const EXIT_FAILURE: i32 = 35;
 
 /// Lines that must never appear in a run that is meant to succeed.
-pub const FAILURE_MARKERS: [&str; 2] = ["KERNEL PANIC", "EXCEPTION:"];
+pub const FAILURE_MARKERS: [&str; 3] = ["KERNEL PANIC", "EXCEPTION:", "AUDIT FAILED"];
 
 /// The repository's root folder.
 pub fn repository_root() -> PathBuf {

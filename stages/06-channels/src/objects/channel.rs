@@ -75,7 +75,9 @@ impl KernelObject for Channel {
         // SAFETY: the channel is being destroyed; its memory stays until its
         // untyped's watermark is reset, after this returns.
         let body = unsafe { reach::<ChannelBody>(object.body()) };
-        while let Some(taker) = body.takers.pop_front() {
+        // (A taker destroyed by the same revoke is left to its own
+        // destruction: see `pop_front_living`.)
+        while let Some(taker) = body.takers.pop_front_living() {
             answer(&taker, Err(Error::ChannelClosed));
         }
         for message in &body.messages {
@@ -202,6 +204,23 @@ impl ManagedArc<Channel> {
     pub fn takers(&self, limit: usize) -> impl Iterator<Item = u64> + '_ {
         self.body().takers.ids(limit)
     }
+}
+
+/// What the audit reads of the live channel whose header is `channel`: its
+/// takers, and the capability slot of each message with whether the
+/// message is waiting (a slot outside the waiting ones must be empty).
+///
+/// # Safety
+/// `channel` must be a live channel's header, as long as these are used.
+pub(super) unsafe fn audit_view<'a>(channel: &Header) -> (&'a TaskQueue, [(&'a Slot, bool); CAPACITY]) {
+    // SAFETY: the caller's promise.
+    let body: &'a ChannelBody = unsafe { reach(channel.body()) };
+    let (first, count) = (body.first.get(), body.count.get());
+    let slots = core::array::from_fn(|index| {
+        let waiting = (index + CAPACITY - first % CAPACITY) % CAPACITY < count;
+        (&body.messages[index].capability, waiting)
+    });
+    (&body.takers, slots)
 }
 
 /// The kind of an outgoing message.

@@ -345,6 +345,26 @@ pub fn translate(space: &ManagedArc<AnyObject>, address: u64) -> Option<(u64, Pa
     (!entry.is_unused()).then(|| (entry.addr().as_u64(), entry.flags()))
 }
 
+/// Where the page or table `object` is mapped: the physical address of its
+/// entry (for the audit).
+pub(super) fn mapped_at(object: &Header) -> Link {
+    map_state(object).mapped_at.get()
+}
+
+/// Entry `index` of the live table whose memory is at `body`: the frame
+/// it maps if it is in use, and the header its shadow names (for the
+/// audit).
+///
+/// # Safety
+/// `body` must be a live table object's memory.
+pub(super) unsafe fn entry_and_shadow(body: u64, index: usize) -> (Option<u64>, Link) {
+    // SAFETY: the caller's promise; the references end here.
+    let entry = &unsafe { entries(body) }[index];
+    let frame = (!entry.is_unused()).then(|| entry.addr().as_u64());
+    // SAFETY: as above.
+    (frame, unsafe { shadow(body) }[index])
+}
+
 /// Whether the object (a page or a table) is mapped somewhere.
 pub fn is_mapped(object: &ManagedArc<AnyObject>) -> bool {
     map_state(object.header()).mapped_at.get() != Link::NONE

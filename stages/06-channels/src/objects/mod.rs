@@ -28,6 +28,7 @@
 //! The kernel's own page tables are objects made before the switch and
 //! used after it; physical links stay valid across it.
 
+pub mod audit;
 pub mod channel;
 pub mod cpool;
 pub mod header;
@@ -39,6 +40,8 @@ pub mod untyped;
 pub mod watermark;
 pub mod weak;
 
+#[cfg(test)]
+mod audit_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

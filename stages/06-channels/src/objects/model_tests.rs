@@ -238,6 +238,12 @@ fn header_of<'a>(object: &Object) -> &'a Header {
 
 /// Checks the invariants listed at the top of this file.
 fn check(system: &System, model: &Model) -> Result<(), TestCaseError> {
+    // The kernel's own audit agrees, after every step.
+    let mut scratch = vec![0; 4096];
+    let run_queue = super::task::TaskQueue::new();
+    if let Err(error) = super::audit::audit(&system.roots(), &run_queue, &mut scratch) {
+        return Err(TestCaseError::fail(format!("the audit failed: {error}")));
+    }
     let expected = |place| model.slots.get(&place).map(|&object| model.objects[object].header);
     for slot in 0..SLOTS {
         let real = system.root.slot(slot).target();

@@ -145,6 +145,53 @@ fn destroy(task: &Header) {
     body.buffer.clear();
 }
 
+/// What the audit reads of the live task whose header is `task`: its three
+/// slots (pool, table, buffer), its state, and the queue it says it is in
+/// (0: none).
+///
+/// # Safety
+/// `task` must be a live task's header, for as long as the slots are used.
+pub(super) unsafe fn audit_view<'a>(task: &Header) -> ([&'a Slot; 3], TaskState, usize) {
+    // SAFETY: the caller's promise.
+    let body: &'a TaskBody = unsafe { body_of(task) };
+    ([&body.cpool, &body.table, &body.buffer], body.state.get(), body.queue.get())
+}
+
+/// Walks `queue` front to back, at most `bound` tasks, checking each link:
+/// every task is live (`is_live` says so of its header), says it is in
+/// this queue, and its backward link is the task before it; the tail is
+/// the last. Returns the tasks in it; a broken or cyclic queue is an error,
+/// never an endless walk.
+pub(super) fn audit_queue(
+    queue: &TaskQueue,
+    bound: usize,
+    is_live: impl Fn(u64) -> bool,
+) -> Result<usize, (&'static str, u64)> {
+    let me = queue as *const TaskQueue as usize;
+    let (mut previous, mut link, mut count) = (Link::NONE, queue.head.get(), 0);
+    while let Some(address) = link.get() {
+        if count == bound {
+            return Err(("a task queue is longer than the bound: a cycle", address));
+        }
+        if !is_live(address) {
+            return Err(("a task queue names a dead object or one that is not a task", address));
+        }
+        // SAFETY: a live task (checked).
+        let body = unsafe { body_of(reach(address)) };
+        if body.queue.get() != me {
+            return Err(("a task in a queue says it is in another", address));
+        }
+        if body.previous.get() != previous {
+            return Err(("a task's backward link in its queue is not the task before it", address));
+        }
+        (previous, link, count) = (Link::to(address), body.next.get(), count + 1);
+    }
+    match queue.tail.get() == previous {
+        true => Ok(count),
+        false => Err(("a task queue's tail is not its last task", previous.get().unwrap_or(0))),
+    }
+}
+
 impl TaskBody {
     fn queue(&self) -> Option<&TaskQueue> {
         // SAFETY: a task's queue pointer names a live queue: queues are
@@ -298,6 +345,26 @@ impl TaskQueue {
         let task = unsafe { ManagedArc::<Task>::acquire(head) };
         self.remove(&task);
         Some(task)
+    }
+
+    /// Takes the task at the front out, with a strong pointer to it, for an
+    /// object that is being destroyed and lets its queue go (a channel's
+    /// takers): a task that is itself doomed in the same destruction (no
+    /// strong pointer left) is only taken out, never handed back. A strong
+    /// pointer to it would bring it back to life for a moment, and dropping
+    /// that pointer would destroy it there and then, in the middle of the
+    /// destruction that was going to destroy it.
+    pub(super) fn pop_front_living(&self) -> Option<ManagedArc<Task>> {
+        loop {
+            let head = self.head.get().get()?;
+            // SAFETY: a queue names only live (or doomed, not yet
+            // destroyed) tasks; destroying one takes it out.
+            let task = unsafe { reach::<Header>(head) };
+            if task.strong_count() > 0 {
+                return self.pop_front();
+            }
+            self.unlink(task);
+        }
     }
 
     /// Takes `task`, which is in this queue, out of it.

@@ -28,7 +28,7 @@ pub(super) const JUNK: u8 = 0xAA;
 
 /// Heap memory standing in for a region of RAM (the object window is at
 /// offset 0 in tests, so heap addresses are the "physical" ones).
-pub(super) struct Arena {
+pub(crate) struct Arena {
     start: *mut u8,
     layout: Layout,
 }
@@ -46,12 +46,12 @@ impl Arena {
     }
 
     /// Just enough for a root untyped of `pages` pages.
-    pub(super) fn for_pages(pages: u64) -> Self {
+    pub(crate) fn for_pages(pages: u64) -> Self {
         Self::new(root_region_size(pages) as usize)
     }
 
     /// A root untyped made of the whole arena.
-    pub(super) fn untyped(&self) -> ManagedArc<Untyped> {
+    pub(crate) fn untyped(&self) -> ManagedArc<Untyped> {
         let start = self.start as u64;
         // SAFETY: the arena is this untyped's alone.
         unsafe { ManagedArc::new_root(Span::new(start, start + self.layout.size() as u64)) }.unwrap()
@@ -73,6 +73,14 @@ pub(crate) struct System {
     pub untyped: ManagedArc<Untyped>,
     _kernel: ManagedArc<Untyped>,
     _arenas: (Arena, Arena),
+}
+
+impl System {
+    /// The root untypeds every object of the system comes from (for the
+    /// audit).
+    pub(crate) fn roots(&self) -> [&ManagedArc<Untyped>; 2] {
+        [&self._kernel, &self.untyped]
+    }
 }
 
 /// Where `system` puts the untyped.

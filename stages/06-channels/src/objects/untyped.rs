@@ -269,6 +269,13 @@ impl ManagedArc<Untyped> {
     // ANCHOR_END: revoke
 }
 
+/// What the audit reads of the untyped whose header is `header`: its
+/// watermark, the address of its first header slot, its newest child and
+/// its parent. `None` if it is not an untyped.
+pub(super) fn audit_view(header: &Header) -> Option<(Watermark, u64, Link, Link)> {
+    state_of(header).map(|state| (state.room.get(), state.headers, state.first_child.get(), state.parent))
+}
+
 /// The state of the object whose header is `header`, if it is an untyped.
 fn state_of(header: &Header) -> Option<&UntypedState> {
     // SAFETY: an untyped's header holds an `UntypedState`.

@@ -181,6 +181,11 @@ impl Slot {
         Ok(())
     }
 
+    /// The slot's three links, target, previous and next, for the audit.
+    pub(super) fn links(&self) -> (Link, Link, Link) {
+        (self.target.get(), self.previous.get(), self.next.get())
+    }
+
     /// Replaces the slot's backward link, returning the old one: a way for
     /// tests to break a weak list as a buggy unlink would.
     #[cfg(test)]
