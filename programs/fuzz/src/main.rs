@@ -80,8 +80,11 @@ static STARTS: AtomicU64 = AtomicU64::new(0);
 static STOP: AtomicBool = AtomicBool::new(false);
 /// For each call number (0 for the unknown ones), how many calls the
 /// kernel did and how many it refused: what the run covered.
-static DONE: [AtomicU64; 18] = [const { AtomicU64::new(0) }; 18];
-static REFUSED: [AtomicU64; 18] = [const { AtomicU64::new(0) }; 18];
+static DONE: [AtomicU64; COUNTERS] = [const { AtomicU64::new(0) }; COUNTERS];
+static REFUSED: [AtomicU64; COUNTERS] = [const { AtomicU64::new(0) }; COUNTERS];
+/// One counter per call number (they run from 1 with no gaps), and index 0
+/// for unknown numbers.
+const COUNTERS: usize = Call::ALL.len() + 1;
 
 // ANCHOR: rng
 /// xorshift64*: a tiny generator; the same seed gives the same sequence.
@@ -338,7 +341,7 @@ fn sys(number: u64, args: [u64; 6]) -> (u64, u64) {
             options(nostack),
         );
     }
-    let index = if number < 18 { number as usize } else { 0 };
+    let index = if number < COUNTERS as u64 { number as usize } else { 0 };
     let counter = if rax == 0 { &DONE[index] } else { &REFUSED[index] };
     counter.fetch_add(1, Ordering::Relaxed);
     (rax, rdx)
