@@ -1,9 +1,11 @@
-//! Stage 4's kernel pieces that do not need the hardware to be tested:
-//! reference-counted kernel objects, weak pointers, capability pools and
-//! untyped memory ([`objects`]), the division of RAM into untyped regions
-//! and reserved memory ([`memory_plan`]), page-table capabilities and their
-//! rules ([`paging`]) and the builder of the kernel's own address space
-//! ([`kernel_space`]). `main.rs` puts them to work.
+//! Stage 5's kernel pieces, host-testable where they need no hardware:
+//! kernel objects, tasks among them, and mapping pages and tables through
+//! their capabilities ([`objects`]); the system calls ([`syscalls`]); the
+//! scheduler ([`scheduler`], whose `run_forever` is the kernel's main
+//! loop); the first task, built from its ELF module ([`first_task`]); the
+//! division of RAM ([`memory_plan`]), paging levels and rules ([`paging`])
+//! and the kernel's own address space ([`kernel_space`]). `main.rs` puts
+//! them to work.
 //!
 //! All of it works on page tables in whatever memory a
 //! [`paging::PhysicalWindow`] shows: in the kernel, physical memory through

@@ -1,8 +1,10 @@
-//! Stage 4's kernel pieces that do not need the hardware to be tested:
-//! reference-counted kernel objects, weak pointers, capability pools and
-//! untyped memory ([`objects`]), the division of RAM into untyped regions
-//! and reserved memory ([`memory_plan`]), page-table capabilities and their
-//! rules ([`paging`]) and the builder of the kernel's own address space
+//! Stage 6's kernel pieces, host-testable where they need no hardware:
+//! kernel objects, tasks and channels among them ([`objects`]); the system
+//! calls ([`syscalls`]); the scheduler with blocking and the idle loop
+//! ([`scheduler`]); device interrupts and input ([`devices`]); the first
+//! task and the other programs, built from their ELF modules
+//! ([`first_task`]); the division of RAM ([`memory_plan`]), paging levels
+//! and rules ([`paging`]) and the kernel's own address space
 //! ([`kernel_space`]). `main.rs` puts them to work.
 //!
 //! All of it works on page tables in whatever memory a

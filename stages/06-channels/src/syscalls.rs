@@ -9,7 +9,7 @@
 //! kernel panic.
 //!
 //! To add a system call: a number in `abi::syscall::Call`, a wrapper in
-//! `ulib`, and one arm in [`dispatch`] calling a function here.
+//! `ulib`, and one arm in `dispatch` calling a function here.
 
 use crate::objects::channel::{Channel, Outgoing};
 use crate::objects::cpool::{self, CapError, LookupError};
