@@ -16,7 +16,7 @@ use crate::objects::mapping::{self, MapError};
 use crate::objects::task::TaskState;
 use crate::objects::untyped::RevokeError;
 use crate::objects::weak::Slot;
-use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task};
+use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, ObjectType, RetypeError, Task};
 use crate::paging::{PagingError, Rights};
 use crate::scheduler;
 use abi::syscall::{ListEntry, MapRights, SyscallArgs, TASK_BUFFER_SIZE, TaskField};
@@ -102,20 +102,22 @@ fn act(
         Call::Delete => done(cpool::delete(root, args.caddr(0)?)),
         Call::Revoke => done(cpool::revoke(root, args.caddr(0)?)),
         Call::MapTable => {
-            let (table, space) = (find(root, args.caddr(0)?)?, find(root, args.caddr(1)?)?);
+            let (table, space) =
+                (find::<AnyObject>(root, args.caddr(0)?)?, find::<AnyObject>(root, args.caddr(1)?)?);
             done(mapping::map_table(&space, &table, args.arg(2)))
         }
         Call::MapPage => {
             let rights = page_rights(args.rights(3)?);
-            let (page, space) = (find(root, args.caddr(0)?)?, find(root, args.caddr(1)?)?);
+            let (page, space) =
+                (find::<AnyObject>(root, args.caddr(0)?)?, find::<AnyObject>(root, args.caddr(1)?)?);
             done(mapping::map_page(&space, &page, args.arg(2), rights))
         }
         Call::TaskSet => {
-            let (target, field) = (find_task(root, args.caddr(0)?)?, args.task_field(1)?);
+            let (target, field) = (find::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
             task_set(root, &target, field, args.arg(2))
         }
-        Call::TaskStart => task_start(&find_task(root, args.caddr(0)?)?),
-        Call::TaskStop => task_stop(&find_task(root, args.caddr(0)?)?),
+        Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
+        Call::TaskStop => task_stop(&find::<Task>(root, args.caddr(0)?)?),
         // Channels arrive in stage 6, with the audit and the null call.
         Call::ChannelPut | Call::ChannelTake | Call::Audit | Call::Nop => Err(Error::UnknownCall),
     }
@@ -127,14 +129,10 @@ fn done<E: Into<Error>>(result: Result<(), E>) -> Result<u64, Error> {
     result.map(|()| 0).map_err(Into::into)
 }
 
-/// The object `address` names in `root`, whatever its kind.
-fn find(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<AnyObject>, Error> {
-    Ok(cpool::lookup_object::<AnyObject>(root, address).map_err(|error| CapError::Lookup(address, error))?)
-}
-
-/// The task `address` names in `root`.
-fn find_task(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<Task>, Error> {
-    Ok(cpool::lookup_object::<Task>(root, address).map_err(|error| CapError::Lookup(address, error))?)
+/// The object of type `T` (`AnyObject`: any kind) that `address` names
+/// in `root`.
+fn find<T: ObjectType>(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<T>, Error> {
+    Ok(cpool::find_object(root, address)?)
 }
 
 /// The kernel's rights for a page mapped with `rights`.
@@ -157,8 +155,7 @@ fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
 
 /// `ListPool(pool)`: one entry per occupied slot into the task buffer.
 fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<u64, Error> {
-    let pool =
-        cpool::lookup_object::<CPool>(root, address).map_err(|error| CapError::Lookup(address, error))?;
+    let pool = find::<CPool>(root, address)?;
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let mut count = 0;
     for ((index, slot), chunk) in cpool::list(&pool).zip(bytes.chunks_exact_mut(ListEntry::SIZE)) {
@@ -199,7 +196,7 @@ fn task_set(
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
-    let object = find(root, address)?;
+    let object = find::<AnyObject>(root, address)?;
     if object.kind() != kind {
         return Err(Error::WrongKind);
     }

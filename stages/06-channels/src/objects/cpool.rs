@@ -173,11 +173,17 @@ impl fmt::Display for CapError {
     }
 }
 
-fn find(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
+/// The slot `address` names (for system calls, too).
+pub(crate) fn find(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
     lookup(root, address).map_err(|error| CapError::Lookup(address, error))
 }
 
-fn find_object<T: ObjectType>(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<T>, CapError> {
+/// A strong pointer to the object of type `T` that `address` names (for
+/// system calls, too).
+pub(crate) fn find_object<T: ObjectType>(
+    root: &ManagedArc<CPool>,
+    address: CAddr,
+) -> Result<ManagedArc<T>, CapError> {
     lookup_object(root, address).map_err(|error| CapError::Lookup(address, error))
 }
 
