@@ -61,6 +61,15 @@ pub enum Firmware {
     Uefi,
 }
 
+impl std::fmt::Display for Firmware {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Firmware::Bios => "BIOS",
+            Firmware::Uefi => "UEFI",
+        })
+    }
+}
+
 /// ISO 9660 sectors are 2 KiB.
 const SECTOR: usize = 2048;
 /// El Torito's platform identifiers.

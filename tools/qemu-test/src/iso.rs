@@ -102,7 +102,7 @@ pub fn check_boots_everywhere(path: &Path) -> io::Result<()> {
         .map_err(|error| io::Error::other(format!("{}: {error}", path.display())))?;
     let missing = |which: Firmware, package: &str| {
         io::Error::other(format!(
-            "{} has no {which:?} boot image: grub-mkrescue needs GRUB's {which:?} modules \
+            "{} has no {which} boot image: grub-mkrescue needs GRUB's {which} modules \
              (Debian's {package}; `tools/install-deps.sh qemu` installs it)",
             path.display()
         ))

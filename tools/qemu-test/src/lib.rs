@@ -366,6 +366,9 @@ impl Boot {
         // UEFI keeps its settings in a flash chip that it writes: each boot
         // gets its own copy, removed when the boot ends.
         let uefi_variables = (self.firmware == Firmware::Uefi).then(|| {
+            // Without an EFI boot image OVMF would go on to the network
+            // and its shell until the timeout: say why at once.
+            iso::check_boots_everywhere(&iso).unwrap_or_else(|error| panic!("{label}: {error}"));
             let files = ovmf().unwrap_or_else(|error| panic!("{label}: {error}"));
             let variables = ScratchFile::copy_of(&files.variables, "ovmf-vars");
             command.args(files.qemu_arguments(&variables.0));
