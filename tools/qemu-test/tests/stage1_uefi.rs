@@ -1,7 +1,8 @@
 //! Stage 1 booted with UEFI firmware (OVMF) instead of the BIOS: the same
 //! ISO, started through GRUB's EFI boot image (`make image-1` first). The
 //! kernel prints what it prints under the BIOS, on the serial console; only
-//! the memory map, which the firmware makes, differs.
+//! the memory map, which the firmware makes, differs, and the console says
+//! first that it found no VGA text screen.
 
 use qemu_test::Boot;
 
@@ -21,6 +22,7 @@ fn boots_with_uefi_and_reports_the_machine() {
     run.expect_success().expect_lines(&[
         UEFI_STARTS_THE_CD,
         "UEFI: no VGA text screen; the kernel prints on the serial port (COM1) only",
+        "console: no VGA text screen (as under UEFI): printing on the serial port only",
         "Stage 1: boot",
         "kernel image: 0x100000 - ",
         "guard page at 0xffffffff80",

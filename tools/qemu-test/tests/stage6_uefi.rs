@@ -20,6 +20,7 @@ fn the_shell_runs_under_uefi() {
         .run();
     run.expect_success().expect_lines(&[
         "BdsDxe: starting Boot",
+        "console: no VGA text screen",
         "Stage 6: channels",
         "module: ",
         "timer: 100 ticks a second",
