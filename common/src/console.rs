@@ -64,11 +64,11 @@ pub fn init() {
 /// # Safety
 /// `address` must map physical `0xB8000` writably, now and from now on.
 pub unsafe fn move_vga_buffer(address: u64) {
-    if let Some(console) = CONSOLE.lock().as_mut() {
-        if let Some(screen) = &mut console.screen {
-            // SAFETY: the caller's promise; the console still owns the buffer.
-            screen.replace_screen(unsafe { VgaBuffer::new(address) });
-        }
+    if let Some(console) = CONSOLE.lock().as_mut()
+        && let Some(screen) = &mut console.screen
+    {
+        // SAFETY: the caller's promise; the console still owns the buffer.
+        screen.replace_screen(unsafe { VgaBuffer::new(address) });
     }
 }
 
@@ -80,10 +80,10 @@ pub fn read_serial_byte() -> Option<u8> {
 
 /// Sets the VGA colours for what is printed from now on.
 pub fn set_attribute(attribute: Attribute) {
-    if let Some(console) = CONSOLE.lock().as_mut() {
-        if let Some(screen) = &mut console.screen {
-            screen.set_attribute(attribute);
-        }
+    if let Some(console) = CONSOLE.lock().as_mut()
+        && let Some(screen) = &mut console.screen
+    {
+        screen.set_attribute(attribute);
     }
 }
 
