@@ -32,6 +32,10 @@ use common::user::is_user_address;
 pub enum After {
     /// Return to the same task.
     Continue,
+    /// Return to the same task, once the scheduler has checked that it
+    /// still has its root pool and page table: the call destroyed objects
+    /// or changed a task's slots ([`may_change_objects`]).
+    Recheck,
     /// Let the other ready tasks run first.
     Yield,
     /// The task stopped itself (`TaskStop` on itself).
@@ -55,12 +59,17 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
         }
     };
     let (result, after) = match args.call() {
-        Ok(call) => {
-            crate::phases::follow(call == Call::Nop, args.arg(0), args.arg(1));
+        Ok(Call::Nop) => {
+            // The null call: nothing to look up, nothing to do. Answered
+            // here, so that its cost is the entry and exit alone.
+            crate::phases::follow(true, args.arg(0), args.arg(1));
             crate::phases::mark(crate::phases::Mark::Decoded);
-            let done = dispatch(call, &args, task, root);
             crate::phases::mark(crate::phases::Mark::Acted);
-            done
+            (Ok(0), After::Continue)
+        }
+        Ok(call) => {
+            crate::phases::follow(false, 0, 0);
+            dispatch(call, &args, task, root)
         }
         Err(error) => (Err(error), After::Continue),
     };
@@ -95,9 +104,18 @@ fn dispatch(
         Call::Exit => After::Exit(args.arg(0)),
         // A task that stopped itself leaves the CPU.
         Call::TaskStop if task.run_state() == TaskState::Inactive => After::Stopped,
+        call if result.is_ok() && may_change_objects(call) => After::Recheck,
         _ => After::Continue,
     };
     (result, after)
+}
+
+/// Whether `call` may destroy objects or change what a task runs with
+/// (its slots): after one, the scheduler checks that the caller still
+/// has its root pool and page table before it runs it again (a refused
+/// call changed nothing, and needs no check).
+pub fn may_change_objects(call: Call) -> bool {
+    matches!(call, Call::Move | Call::Delete | Call::Revoke | Call::TaskSet | Call::TaskStop)
 }
 
 /// Each arm decodes the call's arguments, then calls the function that
