@@ -49,7 +49,33 @@ pub enum After {
 // ANCHOR: handle
 /// Handles the system call `task` just made, with its root pool `root`,
 /// and leaves the result in its registers.
+///
+/// The null call (`Nop`) is answered here: it has nothing to decode, look
+/// up or do, so its cost is the way in and out alone. (A small function
+/// the compiler can inline into the scheduler's loop; every other call
+/// goes on to [`handle_call`].)
+#[inline]
 pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+    {
+        // SAFETY: the task is not running; this is the only reference.
+        let frame = &mut unsafe { task.context() }.frame;
+        if frame.rax == Call::Nop as u64 {
+            crate::phases::follow(true, frame.rdi, frame.rsi);
+            crate::phases::mark(crate::phases::Mark::Decoded);
+            crate::phases::mark(crate::phases::Mark::Acted);
+            (frame.rax, frame.rdx) = abi::syscall::encode_result(Ok(0));
+            crate::phases::mark(crate::phases::Mark::Answered);
+            return After::Continue;
+        }
+    }
+    handle_call(task, root)
+}
+
+/// Handles every call but `Nop`: decodes its number and arguments, runs
+/// it, and leaves its result in the task's registers.
+#[inline(never)]
+fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+    crate::phases::follow(false, 0, 0);
     let args = {
         // SAFETY: the task is not running; this is the only reference.
         let frame = &unsafe { task.context() }.frame;
@@ -59,18 +85,7 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
         }
     };
     let (result, after) = match args.call() {
-        Ok(Call::Nop) => {
-            // The null call: nothing to look up, nothing to do. Answered
-            // here, so that its cost is the entry and exit alone.
-            crate::phases::follow(true, args.arg(0), args.arg(1));
-            crate::phases::mark(crate::phases::Mark::Decoded);
-            crate::phases::mark(crate::phases::Mark::Acted);
-            (Ok(0), After::Continue)
-        }
-        Ok(call) => {
-            crate::phases::follow(false, 0, 0);
-            dispatch(call, &args, task, root)
-        }
+        Ok(call) => dispatch(call, &args, task, root),
         Err(error) => (Err(error), After::Continue),
     };
     if after == After::Blocked {
@@ -82,7 +97,6 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
     let frame = &mut unsafe { task.context() }.frame;
     frame.rax = rax;
     frame.rdx = rdx;
-    crate::phases::mark(crate::phases::Mark::Answered);
     after
 }
 // ANCHOR_END: handle
