@@ -5,7 +5,9 @@
 //! the run queue, runs it with `switch_to` until it traps, and decides
 //! from the reason what happens next: a system call is handled and the
 //! task goes on; a timer tick sends it to the back of the queue; a fault
-//! stops it, with a report, and the others go on.
+//! stops it, with a report, and the others go on. One shortcut, kept in
+//! its own module: a put to a waiting taker may hand the CPU straight to
+//! the taker (`fastpath.rs`).
 
 use crate::devices::{self, Interrupt};
 use crate::fastpath;
