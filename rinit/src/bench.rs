@@ -181,6 +181,10 @@ pub fn run(reps: usize, boot: u64, args: &str) -> Result<(), Error> {
         channel_put(CAddr::root(REQUEST), MessageKind::Capability, CAddr::root(SENT).to_raw())?;
         let spent = since(start);
         channel_take(CAddr::root(REPLY), CAddr::root(REPLY))?;
+        // The echo's answer came by the fast path, which ran this task
+        // before the echo went back to its take: let it get there, so that
+        // the next put finds it blocked.
+        yield_now()?;
         Ok(spent)
     })?;
     // ANCHOR_END: capability

@@ -194,6 +194,7 @@ pub fn init(selectors: &Selectors) {
 /// The task's address space (CR3) must be loaded, map the kernel half as
 /// the kernel's own tables do, and nothing else may use `context` until
 /// this returns. [`init`] must have run.
+#[inline]
 pub unsafe fn run(context: &mut UserContext) -> Trap {
     let frame = &mut context.frame;
     if !is_user_address(frame.rip) {
@@ -229,6 +230,7 @@ pub unsafe fn run(context: &mut UserContext) -> Trap {
 
 // ANCHOR: trap_of
 /// The reason recorded in the frame a trap from ring 3 saved.
+#[inline]
 fn trap_of(frame: &TrapFrame) -> Trap {
     match frame.vector {
         SYSCALL_VECTOR => Trap::SystemCall,

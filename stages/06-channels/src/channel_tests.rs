@@ -2,7 +2,8 @@
 //! of tasks made of heap memory, blocking and waking, capabilities in
 //! flight, and what destroying a channel or a waiting task does.
 
-use crate::objects::channel::CAPACITY;
+use crate::fastpath;
+use crate::objects::channel::{CAPACITY, Channel};
 use crate::objects::task::TaskState;
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
@@ -53,15 +54,44 @@ impl World {
     /// Task `index` makes `call`; returns the result in its registers, the
     /// message kind in `rsi`, and what the scheduler is told.
     fn call(&self, index: usize, call: Call, args: [u64; 6]) -> (Result<u64, Error>, u64, After) {
-        let task = &self.tasks[index];
-        {
-            // SAFETY: the test is the task's only user.
-            let frame = &mut unsafe { task.context() }.frame;
-            frame.rax = call as u64;
-            [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = args;
-        }
-        let after = syscalls::handle(task, &self.system.root);
+        self.set_call(index, call, args);
+        let after = syscalls::handle(&self.tasks[index], &self.system.root);
         (self.registers(index).0, self.registers(index).1, after)
+    }
+
+    /// Task `index` traps with `call` in its registers (not handled yet).
+    fn set_call(&self, index: usize, call: Call, args: [u64; 6]) {
+        // SAFETY: the test is the task's only user.
+        let frame = &mut unsafe { self.tasks[index].context() }.frame;
+        frame.rax = call as u64;
+        [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = args;
+    }
+
+    /// Task `index` traps with `call`, and the scheduler tries the fast
+    /// path: the number of the task it switched to, if it took it.
+    fn fast(&self, index: usize, call: Call, args: [u64; 6]) -> Option<u64> {
+        self.set_call(index, call, args);
+        fastpath::channel_put(&self.tasks[index], &self.system.root).map(|next| next.id())
+    }
+
+    /// Task `index`'s put of `value`, by the fast path if it is taken, by
+    /// the general path otherwise.
+    fn fast_put_raw(&self, index: usize, value: u64) -> Option<u64> {
+        self.fast(index, Call::ChannelPut, [raw(CHANNEL), MessageKind::Raw as u64, value, 0, 0, 0])
+    }
+
+    /// Every task's registers that carry results (rax, rdx, rsi) and state.
+    fn snapshot(&self) -> Vec<(u64, u64, u64, TaskState)> {
+        let registers = |task: &ManagedArc<Task>| {
+            // SAFETY: the test is the task's only user.
+            let frame = &unsafe { task.context() }.frame;
+            (frame.rax, frame.rdx, frame.rsi, task.run_state())
+        };
+        self.tasks.iter().map(registers).collect()
+    }
+
+    fn channel(&self) -> ManagedArc<Channel> {
+        self.system.root.slot(CHANNEL).upgrade::<Channel>().unwrap()
     }
 
     /// The result and kind in task `index`'s registers.
@@ -192,3 +222,129 @@ fn stopping_or_destroying_a_waiting_task_takes_it_out_of_the_queue() {
     assert_eq!(world.put_raw(0, 1), Ok(0), "the message waits for the next take");
     assert_eq!(channel.len(), 1);
 }
+
+// ANCHOR: fastpath_tests
+/// The fast path (`fastpath.rs`) is taken when its conditions hold: the
+/// oldest taker gets the number and runs next, the sender is ready.
+#[test]
+fn the_fast_path_hands_a_number_to_the_oldest_taker_and_switches_to_it() {
+    let _queue = run_queue();
+    let world = world(3);
+    assert_eq!(world.take(1, 0).2, After::Blocked);
+    assert_eq!(world.take(2, 0).2, After::Blocked);
+
+    assert_eq!(world.fast_put_raw(0, 5), Some(world.tasks[1].id()), "taken, to the oldest taker");
+    assert_eq!(world.registers(1), (Ok(5), MessageKind::Raw as u64));
+    assert_eq!(world.registers(0).0, Ok(0), "the put succeeded");
+    assert_eq!(world.tasks[1].run_state(), TaskState::Running, "the receiver runs next");
+    assert_eq!(world.tasks[0].run_state(), TaskState::Ready);
+    assert_eq!(scheduler::ready_tasks(8).collect::<Vec<_>>(), [world.tasks[0].id()]);
+    assert_eq!(world.channel().takers(8).collect::<Vec<_>>(), [world.tasks[2].id()]);
+    assert!(world.channel().is_empty());
+
+    // The sender runs again (the scheduler took it from the queue): its
+    // next put goes to the second taker.
+    assert_eq!(scheduler::run_queue().pop_front().map(|task| task.id()), Some(world.tasks[0].id()));
+    world.tasks[0].set_run_state(TaskState::Running);
+    assert_eq!(world.fast_put_raw(0, 6), Some(world.tasks[2].id()));
+    assert_eq!(world.registers(2), (Ok(6), MessageKind::Raw as u64));
+    assert!(world.channel().takers(8).next().is_none());
+}
+
+/// When a condition does not hold, the fast path changes nothing, and the
+/// general path does what it always did.
+#[test]
+fn the_fast_path_is_not_taken_otherwise_and_changes_nothing() {
+    let _queue = run_queue();
+    let world = world(3);
+    let put = |value| [raw(CHANNEL), MessageKind::Raw as u64, value, 0, 0, 0];
+    // No taker waits: the message must wait in the channel.
+    let before = world.snapshot();
+    assert_eq!(world.fast(0, Call::ChannelPut, put(1)), None);
+    assert_eq!(world.snapshot()[1..], before[1..]);
+    assert!(world.channel().is_empty(), "nothing was put");
+    assert_eq!(world.put_raw(0, 1), Ok(0));
+    assert_eq!(world.take(1, 0).0, Ok(1));
+
+    assert_eq!(world.take(1, 0).2, After::Blocked);
+    // Not a put of a number, or not a channel: the general path's cases.
+    world.buffer(0)[0] = b'x';
+    for (call, args) in [
+        (Call::Nop, [0; 6]),
+        (Call::ChannelTake, [raw(CHANNEL), 0, 0, 0, 0, 0]),
+        (Call::ChannelPut, [raw(CHANNEL), MessageKind::Payload as u64, 1, 0, 0, 0]),
+        (Call::ChannelPut, [raw(CHANNEL), MessageKind::Capability as u64, raw(0), 0, 0, 0]),
+        (Call::ChannelPut, [raw(1), MessageKind::Raw as u64, 7, 0, 0, 0]),
+        (Call::ChannelPut, [raw(99), MessageKind::Raw as u64, 7, 0, 0, 0]),
+        (Call::ChannelPut, [0x0909, MessageKind::Raw as u64, 7, 0, 0, 0]),
+    ] {
+        let before = world.snapshot();
+        assert_eq!(world.fast(0, call, args), None, "{call:?} {args:?}");
+        assert_eq!(world.snapshot()[1..], before[1..], "{call:?} {args:?}: changed nothing");
+        assert_eq!(world.channel().takers(8).collect::<Vec<_>>(), [world.tasks[1].id()]);
+    }
+    assert_eq!(
+        world.call(0, Call::ChannelPut, [raw(1), MessageKind::Raw as u64, 7, 0, 0, 0]).0,
+        Err(Error::WrongKind)
+    );
+    assert_eq!(
+        world.call(0, Call::ChannelPut, [raw(99), MessageKind::Raw as u64, 7, 0, 0, 0]).0,
+        Err(Error::EmptySlot)
+    );
+
+    // Another task is ready: the general path, which runs the sender on.
+    world.tasks[2].set_run_state(TaskState::Inactive);
+    scheduler::make_ready(&world.tasks[2]);
+    let before = world.snapshot();
+    assert_eq!(world.fast(0, Call::ChannelPut, put(8)), None);
+    assert_eq!(world.snapshot()[1..], before[1..]);
+    assert_eq!(world.tasks[1].run_state(), TaskState::Blocked);
+    assert_eq!(world.put_raw(0, 8), Ok(0));
+    assert_eq!(world.registers(1), (Ok(8), MessageKind::Raw as u64));
+    let ready = [world.tasks[2].id(), world.tasks[1].id()];
+    assert_eq!(scheduler::ready_tasks(8).collect::<Vec<_>>(), ready);
+}
+
+/// The fast path leaves what the general path leaves: the same results in
+/// every register, the same takers, a channel that fills and empties the
+/// same way afterwards. The one difference is who runs first.
+#[test]
+fn the_fast_path_leaves_the_same_state_as_the_general_path() {
+    let outcome = |fast: bool| {
+        let _queue = run_queue();
+        let world = world(3);
+        assert_eq!(world.take(1, 0).2, After::Blocked);
+        assert_eq!(world.take(2, 0).2, After::Blocked);
+        for value in [10, 11] {
+            match fast {
+                true => {
+                    let receiver = world.fast_put_raw(0, value).expect("the fast path is taken");
+                    // The scheduler would run the receiver, then the sender.
+                    let receiver = world.tasks.iter().find(|task| task.id() == receiver).unwrap();
+                    receiver.set_run_state(TaskState::Ready);
+                    let sender = scheduler::run_queue().pop_front().unwrap();
+                    sender.set_run_state(TaskState::Running);
+                }
+                false => {
+                    assert_eq!(world.put_raw(0, value), Ok(0));
+                    // Both receivers are ready, in the run queue.
+                    scheduler::run_queue().pop_front().unwrap().set_run_state(TaskState::Ready);
+                }
+            }
+        }
+        let mut seen = vec![world.snapshot()];
+        // The channel afterwards: full after CAPACITY puts, then emptied in order.
+        for value in 0..CAPACITY as u64 {
+            assert_eq!(world.put_raw(0, value), Ok(0));
+        }
+        assert_eq!(world.put_raw(0, 99), Err(Error::ChannelFull));
+        for value in 0..CAPACITY as u64 {
+            assert_eq!(world.take(1, 0).0, Ok(value));
+        }
+        seen.push(world.snapshot());
+        assert!(scheduler::ready_tasks(8).next().is_none());
+        seen
+    };
+    assert_eq!(outcome(true), outcome(false));
+}
+// ANCHOR_END: fastpath_tests

@@ -15,6 +15,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod devices;
+pub mod fastpath;
 pub mod first_task;
 pub mod kernel_space;
 pub use common::memory_plan;

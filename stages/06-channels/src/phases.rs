@@ -15,12 +15,13 @@
 //! prints them when the first task exits:
 //!
 //! ```text
-//! phases: entry=.. decode=.. act=.. answer=.. loop=.. lookup=.. space=.. return=.. mark=..
+//! phases: entry=.. decode=.. act=.. answer=.. loop=.. return=.. mark=..
 //! ```
 //!
 //! `entry` runs from the user's reading through `syscall`, the entry code
-//! and the return from `switch_to`; `return` from the address space loaded
-//! through `user::run`, `switch_to` and `iretq` to the user's reading.
+//! and the return from `switch_to`; `return` from the top of the
+//! scheduler's loop through `user::run`, `switch_to` and `iretq` to the
+//! user's reading.
 //! Each phase also holds one mark (`mark`: reading the counter and storing
 //! it).
 
@@ -29,19 +30,16 @@
 pub enum Mark {
     /// Back from `user::run` with the trap.
     Trapped = 0,
-    /// The call number and arguments decoded.
+    /// The call number and arguments decoded (the fast path's conditions
+    /// checked and found not to hold).
     Decoded = 1,
-    /// The call done (`dispatch`).
+    /// The call done.
     Acted = 2,
     /// The result written into the task's registers.
     Answered = 3,
-    /// Back in the scheduler's loop, the call's result known.
-    Looped = 4,
-    /// Checked that the task's root pool and page table are the ones held
-    /// (or looked them up again).
-    LookedUp = 5,
-    /// The address space loaded (or found loaded).
-    SpaceLoaded = 6,
+    /// Back at the top of the scheduler's loop, about to run the task
+    /// again.
+    Resuming = 4,
 }
 
 #[cfg(feature = "bench-phases")]
@@ -49,7 +47,7 @@ mod enabled {
     use super::Mark;
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-    const MARKS: usize = 7;
+    const MARKS: usize = 5;
     /// The counter at each mark of the call being followed.
     static AT: [AtomicU64; MARKS] = [const { AtomicU64::new(0) }; MARKS];
     /// The user's reading before that call.
@@ -59,7 +57,7 @@ mod enabled {
     /// The instructions `follow` took (its bookkeeping), left out of `decode`.
     static PAUSE: AtomicU64 = AtomicU64::new(0);
     /// The least count of each phase: entry, decode, act, answer, loop,
-    /// lookup, space, return.
+    /// return.
     static LEAST: [AtomicU64; MARKS + 1] = [const { AtomicU64::new(u64::MAX) }; MARKS + 1];
     static MARK_COST: AtomicU64 = AtomicU64::new(u64::MAX);
     /// The `Trapped` mark of the call being followed.
@@ -109,15 +107,13 @@ mod enabled {
     pub fn report() {
         let least = |index: usize| LEAST[index].load(Relaxed);
         common::println!(
-            "phases: entry={} decode={} act={} answer={} loop={} lookup={} space={} return={} mark={}",
+            "phases: entry={} decode={} act={} answer={} loop={} return={} mark={}",
             least(0),
             least(1),
             least(2),
             least(3),
             least(4),
             least(5),
-            least(6),
-            least(7),
             MARK_COST.load(Relaxed)
         );
     }

@@ -5,9 +5,12 @@
 //! the run queue, runs it with `switch_to` until it traps, and decides
 //! from the reason what happens next: a system call is handled and the
 //! task goes on; a timer tick sends it to the back of the queue; a fault
-//! stops it, with a report, and the others go on.
+//! stops it, with a report, and the others go on. One shortcut, kept in
+//! its own module: a put to a waiting taker may hand the CPU straight to
+//! the taker (`fastpath.rs`).
 
 use crate::devices::{self, Interrupt};
+use crate::fastpath;
 use crate::objects::audit::{self, AuditError, AuditReport};
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
@@ -28,6 +31,11 @@ static RUN_QUEUE: TaskQueue = TaskQueue::new();
 pub fn make_ready(task: &ManagedArc<Task>) {
     task.set_run_state(TaskState::Ready);
     RUN_QUEUE.push_back(task);
+}
+
+/// Whether no task is ready (the fast path's condition: see `fastpath.rs`).
+pub fn nothing_ready() -> bool {
+    RUN_QUEUE.is_empty()
 }
 
 /// Makes `task` inactive: out of the run queue or a channel's queue of
@@ -63,8 +71,8 @@ pub fn run_forever(first: u64) -> ! {
             }
             continue;
         };
-        if let Some(code) = run_until_switch(&task)
-            && task.id() == first
+        if let Some(Exit { task, code }) = run_until_switch(task)
+            && task == first
         {
             if devices::lost_input() > 0 {
                 println!("input: {} bytes were lost to a full input channel", devices::lost_input());
@@ -84,55 +92,76 @@ pub fn run_forever(first: u64) -> ! {
 }
 // ANCHOR_END: run_forever
 
+/// A task that ended: its number and exit code.
+struct Exit {
+    task: u64,
+    code: u64,
+}
+
 // ANCHOR: run_until_switch
-/// Runs `task` until it gives up the CPU, is preempted or stops. Returns
-/// its exit code if it exited.
-fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
+/// Runs `task` until it gives up the CPU, is preempted or stops, and
+/// then, if the IPC fast path handed the CPU straight to another task
+/// (`fastpath.rs`), that task, and so on. Returns which task exited, if
+/// one did.
+fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
     task.set_run_state(TaskState::Running);
     // What the task runs with, held strongly while it runs: a task pins
     // nothing, so either may be gone since it last ran.
-    let (mut pool, mut table) = match runs_with(task) {
+    let (mut pool, mut table) = match runs_with(&task) {
         Ok(found) => found,
-        Err(why) => return stop(task, why),
+        Err(why) => return stop(&task, why),
     };
+    load_address_space(&table);
     loop {
-        phases::mark(Mark::LookedUp);
-        load_address_space(&table);
-        phases::mark(Mark::SpaceLoaded);
+        phases::mark(Mark::Resuming);
         // SAFETY: the task's PML4 is loaded, and shares the kernel half
         // (made so when it was retyped); nothing else uses the context.
         let trap = unsafe { user::run(task.context()) };
         phases::mark(Mark::Trapped);
         match trap {
-            Trap::SystemCall => match syscalls::handle(task, &pool) {
-                After::Continue => {
-                    phases::mark(Mark::Looped);
-                    // Look up what the task runs with again only if the
-                    // call changed it. No call can today (TaskSet refuses a
-                    // running task, revoke an object in use), but comparing
-                    // two addresses is cheap, far cheaper than looking up,
-                    // and keeps this loop right if that changes.
-                    if !task.cpool_slot().names(&pool) || !task.table_slot().names(&table) {
-                        (pool, table) = match runs_with(task) {
-                            Ok(found) => found,
-                            Err(why) => return stop(task, why),
-                        };
+            Trap::SystemCall => {
+                // The fast path first: a put to a waiting taker switches
+                // straight to it. Anything else goes the general way.
+                if let Some(receiver) = fastpath::channel_put(&task, &pool) {
+                    task = receiver;
+                    (pool, table) = match runs_with(&task) {
+                        Ok(found) => found,
+                        Err(why) => return stop(&task, why),
+                    };
+                    load_address_space(&table);
+                    continue;
+                }
+                match syscalls::handle(&task, &pool) {
+                    After::Continue => {}
+                    After::Recheck => {
+                        // The call may have changed what the task runs
+                        // with: look it up again if so. (None can today:
+                        // TaskSet refuses a running task, revoke an object
+                        // in use; comparing two addresses is cheap, and
+                        // keeps this loop right if that changes.)
+                        if !task.cpool_slot().names(&pool) || !task.table_slot().names(&table) {
+                            (pool, table) = match runs_with(&task) {
+                                Ok(found) => found,
+                                Err(why) => return stop(&task, why),
+                            };
+                            load_address_space(&table);
+                        }
+                    }
+                    After::Yield => return requeue(&task),
+                    After::Stopped | After::Blocked => return None,
+                    After::Exit(code) => {
+                        task.reset_to_start();
+                        task.set_run_state(TaskState::Inactive);
+                        return Some(Exit { task: task.id(), code });
                     }
                 }
-                After::Yield => return requeue(task),
-                After::Stopped | After::Blocked => return None,
-                After::Exit(code) => {
-                    task.reset_to_start();
-                    task.set_run_state(TaskState::Inactive);
-                    return Some(code);
-                }
-            },
+            }
             Trap::Interrupt(line) => {
                 if devices::interrupt(line) == Interrupt::Tick {
-                    return requeue(task);
+                    return requeue(&task);
                 }
             }
-            Trap::Fault(fault) => return stop(task, Stop::Fault(fault)),
+            Trap::Fault(fault) => return stop(&task, Stop::Fault(fault)),
         }
     }
 }
@@ -147,7 +176,7 @@ fn runs_with(task: &ManagedArc<Task>) -> Result<(ManagedArc<CPool>, ManagedArc<A
 // ANCHOR_END: run_until_switch
 
 /// Sends a task that is still running to the back of the run queue.
-fn requeue(task: &ManagedArc<Task>) -> Option<u64> {
+fn requeue(task: &ManagedArc<Task>) -> Option<Exit> {
     if task.run_state() == TaskState::Running {
         make_ready(task);
     }
@@ -156,7 +185,7 @@ fn requeue(task: &ManagedArc<Task>) -> Option<u64> {
 
 // ANCHOR: stop
 /// Stops `task` for `why`, with a report; the other tasks go on.
-fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<u64> {
+fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<Exit> {
     match why {
         Stop::Fault(fault) => println!("task {} stopped by a fault: {fault}", task.id()),
         Stop::NoPool => println!("task {} stopped: its root capability pool was destroyed", task.id()),

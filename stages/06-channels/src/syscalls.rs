@@ -32,6 +32,10 @@ use common::user::is_user_address;
 pub enum After {
     /// Return to the same task.
     Continue,
+    /// Return to the same task, once the scheduler has checked that it
+    /// still has its root pool and page table: the call destroyed objects
+    /// or changed a task's slots ([`may_change_objects`]).
+    Recheck,
     /// Let the other ready tasks run first.
     Yield,
     /// The task stopped itself (`TaskStop` on itself).
@@ -45,7 +49,33 @@ pub enum After {
 // ANCHOR: handle
 /// Handles the system call `task` just made, with its root pool `root`,
 /// and leaves the result in its registers.
+///
+/// The null call (`Nop`) is answered here: it has nothing to decode, look
+/// up or do, so its cost is the way in and out alone. (A small function
+/// the compiler can inline into the scheduler's loop; every other call
+/// goes on to [`handle_call`].)
+#[inline]
 pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+    {
+        // SAFETY: the task is not running; this is the only reference.
+        let frame = &mut unsafe { task.context() }.frame;
+        if frame.rax == Call::Nop as u64 {
+            crate::phases::follow(true, frame.rdi, frame.rsi);
+            crate::phases::mark(crate::phases::Mark::Decoded);
+            crate::phases::mark(crate::phases::Mark::Acted);
+            (frame.rax, frame.rdx) = abi::syscall::encode_result(Ok(0));
+            crate::phases::mark(crate::phases::Mark::Answered);
+            return After::Continue;
+        }
+    }
+    handle_call(task, root)
+}
+
+/// Handles every call but `Nop`: decodes its number and arguments, runs
+/// it, and leaves its result in the task's registers.
+#[inline(never)]
+fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+    crate::phases::follow(false, 0, 0);
     let args = {
         // SAFETY: the task is not running; this is the only reference.
         let frame = &unsafe { task.context() }.frame;
@@ -55,13 +85,7 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
         }
     };
     let (result, after) = match args.call() {
-        Ok(call) => {
-            crate::phases::follow(call == Call::Nop, args.arg(0), args.arg(1));
-            crate::phases::mark(crate::phases::Mark::Decoded);
-            let done = dispatch(call, &args, task, root);
-            crate::phases::mark(crate::phases::Mark::Acted);
-            done
-        }
+        Ok(call) => dispatch(call, &args, task, root),
         Err(error) => (Err(error), After::Continue),
     };
     if after == After::Blocked {
@@ -73,7 +97,6 @@ pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
     let frame = &mut unsafe { task.context() }.frame;
     frame.rax = rax;
     frame.rdx = rdx;
-    crate::phases::mark(crate::phases::Mark::Answered);
     after
 }
 // ANCHOR_END: handle
@@ -95,9 +118,18 @@ fn dispatch(
         Call::Exit => After::Exit(args.arg(0)),
         // A task that stopped itself leaves the CPU.
         Call::TaskStop if task.run_state() == TaskState::Inactive => After::Stopped,
+        call if result.is_ok() && may_change_objects(call) => After::Recheck,
         _ => After::Continue,
     };
     (result, after)
+}
+
+/// Whether `call` may destroy objects or change what a task runs with
+/// (its slots): after one, the scheduler checks that the caller still
+/// has its root pool and page table before it runs it again (a refused
+/// call changed nothing, and needs no check).
+pub fn may_change_objects(call: Call) -> bool {
+    matches!(call, Call::Move | Call::Delete | Call::Revoke | Call::TaskSet | Call::TaskStop)
 }
 
 /// Each arm decodes the call's arguments, then calls the function that

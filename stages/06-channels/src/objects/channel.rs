@@ -199,6 +199,27 @@ impl ManagedArc<Channel> {
     }
     // ANCHOR_END: take
 
+    // ANCHOR: hand_to_taker
+    /// The fast path's put of the number `value` (`fastpath.rs`): if a
+    /// taker waits, it comes out of the queue and the message is its, and
+    /// the channel is left as [`put`](Self::put) then its `take` would
+    /// leave it. `None`, changing nothing, if no taker waits (or, which
+    /// cannot be while one does, a message waits).
+    pub fn hand_to_taker(&self, value: u64) -> Option<ManagedArc<Task>> {
+        let body = self.body();
+        if body.count.get() != 0 {
+            return None;
+        }
+        let taker = body.takers.pop_front()?;
+        // The message `put` would write at `first`, and `take` move past.
+        let slot = &body.messages[body.first.get()];
+        slot.kind.set(MessageKind::Raw as u64);
+        slot.value.set(value);
+        body.first.set((body.first.get() + 1) % CAPACITY);
+        Some(taker)
+    }
+    // ANCHOR_END: hand_to_taker
+
     /// The tasks waiting to take, oldest first (at most `limit`: a bound,
     /// so that a broken link cannot make a walk spin).
     pub fn takers(&self, limit: usize) -> impl Iterator<Item = u64> + '_ {
