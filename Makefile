@@ -192,7 +192,7 @@ unit-tests:
 # The runner's own tests (keyboard and screen) boot stage 1: they run with it.
 # A stage with UEFI boot tests (tools/qemu-test/tests/stageN_uefi.rs) runs them too.
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
-	$(CARGO) test -q -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n) \
+	$(CARGO) test -q --no-fail-fast -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n) \
 		$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi)) \
 		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) -- --show-output $(TEST)
 

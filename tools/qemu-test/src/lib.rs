@@ -461,6 +461,7 @@ impl Boot {
         drop(monitor);
         let status = wait_or_kill(&mut qemu, Instant::now());
         let elapsed = started.elapsed();
+        output.wait_until_closed(Instant::now() + Duration::from_secs(10));
         if self.command_line.is_some() {
             let _ = fs::remove_file(&iso);
         }
@@ -694,6 +695,22 @@ impl Output {
         match self.shared.0.lock().unwrap().closed {
             true => format!("QEMU exited without printing {text:?}"),
             false => format!("timed out waiting for {text:?}"),
+        }
+    }
+
+    /// Once QEMU has exited: waits (until `deadline` at most) for the
+    /// reading thread to drain the pipe, so that the transcript holds what
+    /// QEMU printed just before it stopped. Without this, a loaded machine
+    /// can show an empty transcript for a boot that printed its report.
+    fn wait_until_closed(&self, deadline: Instant) {
+        let (printed, arrived) = &*self.shared;
+        let mut printed = printed.lock().unwrap();
+        while !printed.closed {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            printed = arrived.wait_timeout(printed, deadline - now).unwrap().0;
         }
     }
 
