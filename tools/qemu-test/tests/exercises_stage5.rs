@@ -11,10 +11,7 @@ const STAGE: u32 = 5;
 
 /// Where the line `text` is in the transcript (the first such line).
 fn position(run: &Transcript, text: &str) -> usize {
-    run.text()
-        .lines()
-        .position(|line| line == text)
-        .unwrap_or_else(|| run.fail(&format!("no line {text:?}")))
+    run.text().lines().position(|line| line == text).unwrap_or_else(|| run.fail(&format!("no line {text:?}")))
 }
 
 /// `get-ticks` (easy): a system call `GetTicks` returns the timer ticks
@@ -38,10 +35,11 @@ fn rinit_reads_the_timer_ticks() {
 #[test]
 fn three_tasks_take_turns() {
     let run = Boot::stage(STAGE).run();
-    run.expect_success().expect_lines(&["rinit: started the second child", "rinit: done"]).expect_absent(&[
-        "MISMATCH",
-    ]);
-    let lines = |who: &str| -> Vec<usize> { (1..=5).map(|n| position(&run, &format!("{who}: {n}"))).collect() };
+    run.expect_success()
+        .expect_lines(&["rinit: started the second child", "rinit: done"])
+        .expect_absent(&["MISMATCH"]);
+    let lines =
+        |who: &str| -> Vec<usize> { (1..=5).map(|n| position(&run, &format!("{who}: {n}"))).collect() };
     let (parent, first, second) = (lines("parent"), lines("child"), lines("second child"));
     for counted in [&parent, &first, &second] {
         assert!(counted.windows(2).all(|pair| pair[0] < pair[1]), "each counts in order");
