@@ -48,12 +48,12 @@ fn read_only_copies_refuse_retype_and_revoke() {
         .expect_success()
         .expect_lines(&[
             "-- rights --",
-            "copy 8 to 92, read-only: ok",
-            "retype a RawPage from 92 into 93: refused: 92: the capability is read-only",
-            "revoke 92: refused: 92: the capability is read-only",
-            "copy 92 to 94: ok",
-            "retype a RawPage from 94 into 93: refused: 94: the capability is read-only",
-            "retype a RawPage from 8 into 93: ok",
+            "copy 8 to 93, read-only: ok",
+            "retype a RawPage from 93 into 94: refused: 93: the capability is read-only",
+            "revoke 93: refused: 93: the capability is read-only",
+            "copy 93 to 95: ok",
+            "retype a RawPage from 95 into 94: refused: 95: the capability is read-only",
+            "retype a RawPage from 8 into 94: ok",
             "stage 4 complete",
         ])
         .expect_absent(&["NOT REFUSED"]);
