@@ -1,0 +1,66 @@
+//! The graded exercises of chapter 1 (`exercises/stage-1.txt`): each test
+//! fails on the stage as shipped and passes once its exercise is solved.
+//! Run them with `make grade STAGE=1`; see `exercises/README.md`.
+
+#![cfg(feature = "exercises")]
+
+use qemu_test::Boot;
+
+const STAGE: u32 = 1;
+
+/// divide-error: `crash=divide-error` divides by zero, and the exception
+/// report names the divide error (vector 0).
+#[test]
+fn divide_error() {
+    Boot::stage(STAGE)
+        .command_line("crash=divide-error")
+        .run()
+        .expect_failure()
+        .expect_lines(&[
+            "crashing on purpose: DivideError",
+            "EXCEPTION: divide error (vector 0)",
+            "error code 0x0",
+            "rip 0xffffffff80",
+        ])
+        .expect_absent(&["the crash did not stop the kernel"]);
+}
+
+/// invalid-opcode-bytes: the report of an invalid opcode shows the bytes
+/// at rip, where `crash=invalid-opcode`'s `ud2` is `0f 0b`.
+#[test]
+fn invalid_opcode_bytes() {
+    let run = Boot::stage(STAGE).command_line("crash=invalid-opcode").run();
+    run.expect_failure().expect_lines(&["EXCEPTION: invalid opcode (vector 6)", "bytes at rip: 0f 0b"]);
+    let bytes = run.text().lines().find_map(|line| line.split_once("bytes at rip: ")).unwrap().1;
+    let count = bytes
+        .split_whitespace()
+        .filter(|byte| byte.len() == 2 && u8::from_str_radix(byte, 16).is_ok())
+        .count();
+    assert!((2..=16).contains(&count), "expected 2 to 16 two-digit hex bytes, got {bytes:?}");
+    // Other exceptions do not show them.
+    Boot::stage(STAGE)
+        .command_line("crash=page-fault")
+        .run()
+        .expect_failure()
+        .expect_absent(&["bytes at rip"]);
+}
+
+/// bad-selector: `crash=bad-selector` loads a segment selector past the end
+/// of the GDT into DS: a general protection fault whose error code is that
+/// selector, which the report decodes.
+#[test]
+fn bad_selector() {
+    Boot::stage(STAGE).command_line("crash=bad-selector").run().expect_failure().expect_lines(&[
+        "crashing on purpose: BadSelector",
+        "EXCEPTION: general protection fault (vector 13)",
+        "error code 0x1000",
+        "the error code names a selector: GDT index 512",
+        "rip 0xffffffff80",
+    ]);
+    // A page fault's error code is not a selector.
+    Boot::stage(STAGE)
+        .command_line("crash=page-fault")
+        .run()
+        .expect_failure()
+        .expect_absent(&["names a selector"]);
+}
