@@ -15,13 +15,13 @@ fn divide_error() {
     Boot::stage(STAGE)
         .command_line("crash=divide-error")
         .run()
-        .expect_failure()
         .expect_lines(&[
             "crashing on purpose: DivideError",
             "EXCEPTION: divide error (vector 0)",
             "error code 0x0",
             "rip 0xffffffff80",
         ])
+        .expect_failure()
         .expect_absent(&["the crash did not stop the kernel"]);
 }
 
@@ -30,7 +30,7 @@ fn divide_error() {
 #[test]
 fn invalid_opcode_bytes() {
     let run = Boot::stage(STAGE).command_line("crash=invalid-opcode").run();
-    run.expect_failure().expect_lines(&["EXCEPTION: invalid opcode (vector 6)", "bytes at rip: 0f 0b"]);
+    run.expect_lines(&["EXCEPTION: invalid opcode (vector 6)", "bytes at rip: 0f 0b"]).expect_failure();
     let bytes = run.text().lines().find_map(|line| line.split_once("bytes at rip: ")).unwrap().1;
     let count = bytes
         .split_whitespace()
@@ -50,13 +50,17 @@ fn invalid_opcode_bytes() {
 /// selector, which the report decodes.
 #[test]
 fn bad_selector() {
-    Boot::stage(STAGE).command_line("crash=bad-selector").run().expect_failure().expect_lines(&[
-        "crashing on purpose: BadSelector",
-        "EXCEPTION: general protection fault (vector 13)",
-        "error code 0x1000",
-        "the error code names a selector: GDT index 512",
-        "rip 0xffffffff80",
-    ]);
+    Boot::stage(STAGE)
+        .command_line("crash=bad-selector")
+        .run()
+        .expect_lines(&[
+            "crashing on purpose: BadSelector",
+            "EXCEPTION: general protection fault (vector 13)",
+            "error code 0x1000",
+            "the error code names a selector: GDT index 512",
+            "rip 0xffffffff80",
+        ])
+        .expect_failure();
     // A page fault's error code is not a selector.
     Boot::stage(STAGE)
         .command_line("crash=page-fault")

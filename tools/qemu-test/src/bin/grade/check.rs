@@ -63,6 +63,9 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
                 _ => shipped.test(*stage, exercise),
             };
             println!("  stage {stage} {:<22} {}", exercise.id, outcome.word());
+            if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
+                println!("          {detail}");
+            }
             if !matches!(outcome, Outcome::Fail(_)) {
                 problems.push(format!(
                     "stage {stage} {}: its test must fail on the tree as it is, but: {}",

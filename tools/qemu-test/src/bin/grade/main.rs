@@ -218,9 +218,10 @@ fn failure_reason(output: &str) -> String {
     "the test failed (see the log)".into()
 }
 
-/// The first error line a build printed, if any.
+/// The first error a build printed, if any: cargo's and rustc's start
+/// with "error", make's have "***".
 fn first_error(output: &str) -> Option<String> {
-    output.lines().find(|line| line.starts_with("error")).map(shorten)
+    output.lines().find(|line| line.starts_with("error") || line.contains("*** ")).map(shorten)
 }
 
 fn shorten(line: &str) -> String {
@@ -250,9 +251,7 @@ fn run(root: &Path, options: &Options) -> Result<bool, String> {
         let (mut chapter_score, mut chapter_possible) = (0, 0);
         for exercise in selected {
             let outcome = match (&prepared, &exercise.test) {
-                (Err(error), TestSpec::Boot { .. }) => {
-                    Outcome::BuildError(format!("make image-{stage}: {error}"))
-                }
+                (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
                 _ => workspace.test(stage, exercise),
             };
             let points = exercise.level.points();
@@ -261,15 +260,15 @@ fn run(root: &Path, options: &Options) -> Result<bool, String> {
                 chapter_score += points;
             }
             println!(
-                "  {:<5} {:<9} {:<22} {}",
+                "  {:<7} {:<9} {:<22} {}",
                 outcome.word(),
                 exercise.level.name(),
                 exercise.id,
                 exercise.title
             );
             if let Some(detail) = outcome.detail() {
-                println!("        {detail}");
-                println!("        log: build/grade/logs/stage-{stage}-{}.log", exercise.id);
+                println!("          {detail}");
+                println!("          log: build/grade/logs/stage-{stage}-{}.log", exercise.id);
             }
         }
         println!("Chapter {stage} score: {chapter_score}/{chapter_possible}");
