@@ -168,8 +168,7 @@ fn check_chapter(root: &Path, stage: u32, exercises: &[Exercise]) -> Vec<String>
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.strip_suffix(".patch").is_some_and(|id| ids.contains(id)) {
             problems.push(format!(
-                "{}: not the solution of an exercise in the manifest",
-                folder.join(name).display()
+                "solutions/stage-{stage}/{name}: not the solution of an exercise in the manifest"
             ));
         }
     }
