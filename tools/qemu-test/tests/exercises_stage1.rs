@@ -25,6 +25,37 @@ fn divide_error() {
         .expect_absent(&["the crash did not stop the kernel"]);
 }
 
+/// map-totals: after the memory map, one line adds up its regions by type,
+/// in the order the types first appear. The test adds them up itself, to
+/// the byte, from the regions the kernel lists, on two machine sizes.
+#[test]
+fn map_totals() {
+    for mib in [128, 512] {
+        let run = Boot::stage(STAGE).memory_mib(mib).run();
+        run.expect_success();
+        let mut totals: Vec<(String, u64)> = Vec::new();
+        // "  0x000000000000 - 0x00000009fc00  available              639 KiB"
+        for line in run.text().lines().filter(|line| line.starts_with("  0x") && line.ends_with(" KiB")) {
+            let (start, rest) = line.trim_start().split_once(" - ").unwrap();
+            let (end, rest) = rest.split_once(' ').unwrap();
+            let kind = rest.trim().rsplitn(3, ' ').nth(2).unwrap().trim().to_string();
+            let size = hex(end) - hex(start);
+            match totals.iter_mut().find(|(known, _)| *known == kind) {
+                Some((_, total)) => *total += size,
+                None => totals.push((kind, size)),
+            }
+        }
+        assert!(totals.len() >= 2, "the memory map lists available and reserved regions");
+        let parts: Vec<String> =
+            totals.iter().map(|(kind, bytes)| format!("{kind} {} KiB", bytes / 1024)).collect();
+        run.expect_lines(&["memory map: ", &format!("memory map totals: {}", parts.join(", ")), "modules: "]);
+    }
+}
+
+fn hex(text: &str) -> u64 {
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
+}
+
 /// invalid-opcode-bytes: the report of an invalid opcode shows the bytes
 /// at rip, where `crash=invalid-opcode`'s `ud2` is `0f 0b`.
 #[test]
