@@ -38,6 +38,7 @@ help:
 	@echo "  make run              build and boot the newest stage (stage $(NEWEST)); make run STAGE=N for another"
 	@echo "  make stage-N          build and boot stage N (N = $(STAGES))"
 	@echo "  make stage-N CMDLINE=\"crash=page-fault\"   ... with a kernel command line (see common/src/crash.rs)"
+	@echo "  make stage-N UEFI=1   ... with UEFI firmware (OVMF) instead of the BIOS: the same ISO"
 	@echo "  make debug STAGE=N    boot stage N stopped at the first instruction, waiting for GDB on :1234"
 	@echo "  make gdb STAGE=N      start GDB with stage N's symbols, attached to 'make debug'"
 	@echo "  make images           build build/stage-N.iso for every stage"
@@ -64,7 +65,8 @@ help:
 	@echo "  make clean            remove build outputs"
 	@echo
 	@echo "Variables: STAGE=N (default $(NEWEST)), MEMORY=128M (guest memory for run/stage-N/debug),"
-	@echo "  CMDLINE=\"...\" (kernel command line for run/stage-N/debug), TEST=name (boot tests to run)."
+	@echo "  CMDLINE=\"...\" (kernel command line for run/stage-N/debug), UEFI=1 (boot run/stage-N/debug with"
+	@echo "  UEFI firmware), TEST=name (boot tests to run)."
 	@echo "A crash report names the faulting rip; the source line it is in:"
 	@echo "  addr2line -f -i -C -e build/stage-N/kernel.elf <rip>"
 
@@ -98,6 +100,29 @@ with_cmdline = $(if $(CMDLINE), with the kernel command line '$(CMDLINE)')
 
 images: $(addprefix image-,$(STAGES))
 
+# ANCHOR: uefi
+# UEFI=1: run, stage-N and debug boot the same ISO with UEFI firmware
+# (OVMF) instead of the BIOS. OVMF comes as two flash images: its code,
+# read-only, and a store of settings it writes as it boots, of which each
+# boot gets a fresh copy. Debian and Ubuntu's ovmf package puts them in
+# /usr/share/OVMF/ (the 4 MiB build on Debian 12 and Ubuntu 22.04 and
+# later; the boot tests search the same list, in tools/qemu-test/src/lib.rs);
+# elsewhere, set OVMF_CODE and OVMF_VARS. (`?=` keeps the search for when a
+# recipe runs: after install-deps.sh may have installed OVMF.)
+UEFI ?=
+OVMF_CODE ?= $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd))
+OVMF_VARS ?= $(subst OVMF_CODE,OVMF_VARS,$(OVMF_CODE))
+OVMF_VARS_COPY := build/ovmf-vars.fd
+# The firmware's QEMU options (none for the BIOS, QEMU's default), and the
+# shell commands that check OVMF is there and copy its settings store.
+firmware = $(if $(UEFI),-drive if=pflash$(comma)format=raw$(comma)unit=0$(comma)readonly=on$(comma)file=$(OVMF_CODE) \
+	-drive if=pflash$(comma)format=raw$(comma)unit=1$(comma)file=$(OVMF_VARS_COPY))
+prepare_firmware = $(if $(UEFI),if [ ! -f "$(OVMF_CODE)" ] || [ ! -f "$(OVMF_VARS)" ]; then \
+	echo "UEFI=1: no OVMF in /usr/share/OVMF/: run tools/install-deps.sh qemu$(comma) or set OVMF_CODE and OVMF_VARS"; \
+	exit 1; fi; cp "$(OVMF_VARS)" $(OVMF_VARS_COPY),:)
+with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
+# ANCHOR_END: uefi
+
 # ANCHOR: modules
 # modules-N: a stage's first user program (stages/0N-*/rinit, package
 # stageN-rinit; for stage 6, the shell in the top-level rinit/, package
@@ -127,24 +152,26 @@ $(addprefix image-,$(STAGES)): image-%: modules-%
 # its output up for a person to read; its last line says how to quit.
 $(addprefix stage-,$(STAGES)): stage-%: image-%
 	$(if $(CMDLINE),$(call mkiso,$*,$(CMDLINE),build/stage-$*/cmdline.iso))
+	@$(prepare_firmware)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		echo "Booting stage $*$(with_cmdline) in a QEMU window (serial console below)."; \
+		echo "Booting stage $*$(with_cmdline)$(with_firmware) in a QEMU window (serial console below)."; \
 		echo "Quit: close the window, or Ctrl-A, then X in this terminal."; \
-		$(QEMU_BASE) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
+		$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
 	else \
-		echo "Booting stage $*$(with_cmdline) without a display: serial console here. Quit with Ctrl-A, then X."; \
-		$(QEMU_BASE) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
+		echo "Booting stage $*$(with_cmdline)$(with_firmware) without a display: serial console here. Quit with Ctrl-A, then X."; \
+		$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
 	fi
 
 run: stage-$(STAGE)
 
 debug: image-$(STAGE)
 	$(if $(CMDLINE),$(call mkiso,$(STAGE),$(CMDLINE),build/stage-$(STAGE)/cmdline.iso))
-	@echo "Stage $(STAGE)$(with_cmdline) is waiting for GDB on localhost:1234. In another terminal run:"
+	@$(prepare_firmware)
+	@echo "Stage $(STAGE)$(with_cmdline)$(with_firmware) is waiting for GDB on localhost:1234. In another terminal run:"
 	@echo "    make gdb STAGE=$(STAGE)"
 	@echo "(or: gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue)"
 	@echo "Quit QEMU with Ctrl-A, then X."
-	$(QEMU_BASE) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
+	$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
 
 gdb:
 	gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue
@@ -163,8 +190,10 @@ unit-tests:
 	$(CARGO) test --workspace -q
 
 # The runner's own tests (keyboard and screen) boot stage 1: they run with it.
+# A stage with UEFI boot tests (tools/qemu-test/tests/stageN_uefi.rs) runs them too.
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
-	$(CARGO) test -q -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
+	$(CARGO) test -q -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n) \
+		$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi)) \
 		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) -- --show-output $(TEST)
 
 book-check: book-output

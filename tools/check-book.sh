@@ -4,6 +4,10 @@
 #   `ANCHOR: name` and `ANCHOR_END: name` markers. mdBook itself renders a
 #   missing anchor as an empty listing, without even a warning. The output
 #   samples (book/src/output/) must have been recorded: make book-output;
+# - every image a page shows (![alt](FILE)) must exist, every SVG in the
+#   book must be well-formed XML with an <svg> root and a viewBox (a broken
+#   SVG shows as an empty box, again without a warning), and every file in
+#   figures/ must be shown somewhere;
 # - mdbook build must succeed without warnings or errors.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +47,53 @@ if [ "$problems" -ne 0 ]; then
     exit 1
 fi
 
+# Images and figures. python3's XML parser is the one checker every machine
+# has; the figures are hand-written SVG files in figures/.
+if ! python3 - <<'PY'
+import os, re, sys
+from xml.dom import minidom
+from xml.parsers.expat import ExpatError
+
+problems, shown = 0, set()
+for directory, _, files in os.walk('.'):
+    for name in sorted(files):
+        if not name.endswith('.md'):
+            continue
+        page = os.path.normpath(os.path.join(directory, name))
+        with open(page, encoding='utf-8') as f:
+            text = f.read()
+        for target in re.findall(r'!\[[^\]]*\]\(([^)\s]+)[^)]*\)', text):
+            if re.match(r'[a-z]+:', target):
+                continue
+            path = os.path.normpath(os.path.join(os.path.dirname(page), target))
+            shown.add(path)
+            if not os.path.isfile(path):
+                print(f'{page}: shows a missing image: {target}', file=sys.stderr)
+                problems += 1
+
+svgs = []
+for directory, _, files in os.walk('.'):
+    svgs += [os.path.normpath(os.path.join(directory, n)) for n in files if n.endswith('.svg')]
+for svg in sorted(svgs):
+    try:
+        root = minidom.parse(svg).documentElement
+    except ExpatError as error:
+        print(f'{svg}: not well-formed XML: {error}', file=sys.stderr)
+        problems += 1
+        continue
+    if root.tagName != 'svg' or not root.getAttribute('viewBox'):
+        print(f'{svg}: not an <svg> with a viewBox (it would not scale)', file=sys.stderr)
+        problems += 1
+    if svg.startswith('figures' + os.sep) and svg not in shown:
+        print(f'{svg}: a figure no page shows', file=sys.stderr)
+        problems += 1
+sys.exit(1 if problems else 0)
+PY
+then
+    echo "check-book: broken images or figures (see above)" >&2
+    exit 1
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! "$root/.tools/bin/mdbook" build "$root/book" >"$log" 2>&1; then
@@ -54,4 +105,5 @@ if grep -E "WARN|ERROR" "$log" >&2; then
     echo "check-book: the book built with the warnings above" >&2
     exit 1
 fi
-echo "book: $includes includes resolved; built into book/book"
+figures=$(find figures -name '*.svg' 2>/dev/null | wc -l)
+echo "book: $includes includes resolved, $figures figures checked; built into book/book"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the host tools the Makefile needs and this machine lacks:
-#   qemu   QEMU (qemu-system-x86_64) and GRUB's ISO tools (grub-mkrescue
-#          with the BIOS modules, xorriso, mtools), through apt-get;
+#   qemu   QEMU (qemu-system-x86_64), its UEFI firmware (OVMF) and GRUB's
+#          ISO tools (grub-mkrescue with the BIOS and the UEFI modules,
+#          xorriso, mtools), through apt-get;
 #   mdbook mdBook, built with `cargo install` into the project's .tools/.
 # Running it again when everything is there costs nothing.
 set -euo pipefail
@@ -14,6 +15,14 @@ install_qemu_and_grub() {
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
     command -v grub-mkrescue >/dev/null || missing+=(grub-common)
     [ -e /usr/lib/grub/i386-pc/modinfo.sh ] || missing+=(grub-pc-bin)
+    # GRUB's UEFI platform: without it grub-mkrescue makes a BIOS-only ISO.
+    [ -e /usr/lib/grub/x86_64-efi/modinfo.sh ] || missing+=(grub-efi-amd64-bin)
+    # OVMF, the UEFI firmware for QEMU (`make stage-N UEFI=1`, the UEFI boot
+    # tests). Debian and Ubuntu put its files in /usr/share/OVMF/:
+    # OVMF_CODE_4M.fd and OVMF_VARS_4M.fd (Debian 12, Ubuntu 22.04 and
+    # later), OVMF_CODE.fd and OVMF_VARS.fd (older releases); the combined
+    # /usr/share/ovmf/OVMF.fd is not used.
+    [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || missing+=(ovmf)
     command -v xorriso >/dev/null || missing+=(xorriso)
     command -v mformat >/dev/null || missing+=(mtools)
     # A display wants QEMU's window, which Debian packages apart; a machine
@@ -27,8 +36,10 @@ install_qemu_and_grub() {
     if ! command -v apt-get >/dev/null; then
         echo "This machine has no apt-get. Please install these yourself, then run make again:" >&2
         echo "  - QEMU for x86_64 (the qemu-system-x86_64 command)" >&2
-        echo "  - GRUB 2 with its BIOS (i386-pc) modules and grub-mkrescue" >&2
+        echo "  - GRUB 2 with its BIOS (i386-pc) and UEFI (x86_64-efi) modules, and grub-mkrescue" >&2
         echo "  - xorriso and mtools (grub-mkrescue uses them)" >&2
+        echo "  - OVMF, QEMU's UEFI firmware (then set OVMF_CODE and OVMF_VARS to its code and" >&2
+        echo "    variable-store files if they are not in /usr/share/OVMF/)" >&2
         echo "Missing here (Debian names): ${missing[*]}" >&2
         exit 1
     fi

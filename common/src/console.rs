@@ -1,5 +1,7 @@
 //! The kernel console: one text stream, two sinks. Everything printed goes
-//! to COM1 (for terminals and tests) and to the VGA screen (for people).
+//! to COM1 (for terminals and tests) and to the VGA screen (for people),
+//! when there is one: booted by UEFI firmware, the machine has no VGA text
+//! screen, and the console writes to COM1 only.
 //!
 //! `print!` and `println!` write to it. Until [`init`] runs, output is
 //! dropped: nothing is set up to carry it.
@@ -16,19 +18,23 @@ pub const NORMAL: Attribute = Attribute::new(Color::LightGray, Color::Black);
 pub const ALARM: Attribute = Attribute::new(Color::White, Color::Red);
 
 // ANCHOR: console
-/// The two sinks of the console.
+/// The two sinks of the console (the screen only if there is one).
 pub struct Console {
     serial: Serial,
-    screen: TextWriter<VgaBuffer>,
+    screen: Option<TextWriter<VgaBuffer>>,
 }
 
 impl Write for Console {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         for byte in text.bytes() {
             self.serial.write_byte(byte);
-            self.screen.write_byte(byte);
+            if let Some(screen) = &mut self.screen {
+                screen.write_byte(byte);
+            }
         }
-        self.screen.update_cursor();
+        if let Some(screen) = &mut self.screen {
+            screen.update_cursor();
+        }
         Ok(())
     }
 }
@@ -36,15 +42,19 @@ impl Write for Console {
 static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
 // ANCHOR_END: console
 
-/// Sets up COM1 and clears the VGA screen. Call once, first thing.
+/// Sets up COM1 and clears the VGA screen, if the machine has a VGA text
+/// screen (else says so on COM1). Call once, first thing.
 pub fn init() {
     let vga_address = boot_window(vga::BUFFER_PHYSICAL).expect("the VGA buffer is in the first MiB");
     // SAFETY: the console owns COM1 and the VGA buffer from here on; the
     // boot page tables map physical 0xB8000 at this address, writable.
-    let console = unsafe {
-        Console { serial: Serial::com1(), screen: TextWriter::new(VgaBuffer::new(vga_address), NORMAL) }
-    };
-    *CONSOLE.lock() = Some(console);
+    let (serial, mut buffer) = unsafe { (Serial::com1(), VgaBuffer::new(vga_address)) };
+    let screen = vga::holds_text(&mut buffer).then(|| TextWriter::new(buffer, NORMAL));
+    let has_screen = screen.is_some();
+    *CONSOLE.lock() = Some(Console { serial, screen });
+    if !has_screen {
+        crate::println!("console: no VGA text screen (as under UEFI): printing on the serial port only");
+    }
 }
 
 /// Reaches the VGA text buffer at virtual address `address` from now on:
@@ -54,9 +64,11 @@ pub fn init() {
 /// # Safety
 /// `address` must map physical `0xB8000` writably, now and from now on.
 pub unsafe fn move_vga_buffer(address: u64) {
-    if let Some(console) = CONSOLE.lock().as_mut() {
+    if let Some(console) = CONSOLE.lock().as_mut()
+        && let Some(screen) = &mut console.screen
+    {
         // SAFETY: the caller's promise; the console still owns the buffer.
-        console.screen.replace_screen(unsafe { VgaBuffer::new(address) });
+        screen.replace_screen(unsafe { VgaBuffer::new(address) });
     }
 }
 
@@ -68,8 +80,10 @@ pub fn read_serial_byte() -> Option<u8> {
 
 /// Sets the VGA colours for what is printed from now on.
 pub fn set_attribute(attribute: Attribute) {
-    if let Some(console) = CONSOLE.lock().as_mut() {
-        console.screen.set_attribute(attribute);
+    if let Some(console) = CONSOLE.lock().as_mut()
+        && let Some(screen) = &mut console.screen
+    {
+        screen.set_attribute(attribute);
     }
 }
 

@@ -72,6 +72,20 @@ pub trait Screen {
 }
 
 // ANCHOR: text_writer
+// ANCHOR: holds_text
+/// Whether `screen` keeps what is written to it: two different cells
+/// written to its top left corner read back as written. Under UEFI there
+/// is no VGA text mode: the firmware leaves the display in a graphics mode,
+/// and `0xB8000` reads back all ones (on QEMU) or whatever the bus returns.
+pub fn holds_text(screen: &mut impl Screen) -> bool {
+    let probes = [Cell(0x0741), Cell(0x70BE)];
+    probes.iter().all(|&cell| {
+        screen.write(0, 0, cell);
+        screen.read(0, 0) == cell
+    })
+}
+// ANCHOR_END: holds_text
+
 /// Writes text to a [`Screen`] from the top left, wrapping and scrolling.
 pub struct TextWriter<S: Screen> {
     screen: S,
@@ -241,6 +255,25 @@ mod tests {
     }
 
     const GRAY: Attribute = Attribute::new(Color::LightGray, Color::Black);
+
+    /// A screen that is not there: writes are lost, reads return `value`
+    /// (all ones for a floating bus).
+    struct NoScreen(u16);
+
+    impl Screen for NoScreen {
+        fn write(&mut self, _: usize, _: usize, _: Cell) {}
+        fn read(&self, _: usize, _: usize) -> Cell {
+            Cell(self.0)
+        }
+    }
+
+    #[test]
+    fn only_a_screen_that_keeps_its_cells_holds_text() {
+        assert!(holds_text(&mut FakeScreen::new()));
+        assert!(!holds_text(&mut NoScreen(0xFFFF)));
+        assert!(!holds_text(&mut NoScreen(0)));
+        assert!(!holds_text(&mut NoScreen(0x0741)));
+    }
 
     #[test]
     fn writes_lines_from_the_top() {

@@ -123,10 +123,10 @@ pub fn deep_derivation_chain(root_pool: &ManagedArc<CPool>) {
     const LEVELS: u64 = 10000;
     println!("-- a deep derivation chain --");
     let (first, last, next) = (at(&[CHAIN]), at(&[CHAIN + 1]), at(&[CHAIN + 2]));
-    let from = at(&[root::FIRST_UNTYPED]);
+    let slot = roomiest_untyped(root_pool);
     step(
-        "retype a 10000-page untyped from 8 into 80",
-        cpool::retype(root_pool, from, ObjectKind::Untyped, LEVELS * PAGE, first),
+        format_args!("retype a 10000-page untyped from {slot} into 80"),
+        cpool::retype(root_pool, at(&[slot]), ObjectKind::Untyped, LEVELS * PAGE, first),
     );
     step("copy 80 to 81", cpool::copy(root_pool, first, last));
     for level in 1..LEVELS {
@@ -153,6 +153,20 @@ pub fn deep_derivation_chain(root_pool: &ManagedArc<CPool>) {
     println!("80 after the revoke: {}", if whole == Ok(true) { "all free" } else { "NOT ALL FREE" });
 }
 // ANCHOR_END: deep_chain
+
+/// The slot of the root pool's untyped with the most free memory. The
+/// firmware decides how RAM is split into regions: under the BIOS the
+/// first untyped (slot 8) holds nearly all of it, under UEFI the first is
+/// a few MiB and a later one is the large one.
+fn roomiest_untyped(root_pool: &ManagedArc<CPool>) -> u8 {
+    let free = |slot: u8| {
+        cpool::lookup_object::<Untyped>(root_pool, at(&[slot])).map_or(0, |untyped| untyped.free())
+    };
+    (root::FIRST_UNTYPED..root::FIRST_FREE)
+        .rev()
+        .max_by_key(|&slot| free(slot))
+        .unwrap_or(root::FIRST_UNTYPED)
+}
 
 // ANCHOR: kernel_tables
 /// Tries to revoke the untyped the kernel's own page tables were retyped
@@ -184,7 +198,7 @@ fn object_address(root_pool: &ManagedArc<CPool>, address: CAddr) -> u64 {
 }
 
 /// Prints the outcome of a step that must succeed.
-fn step(what: &str, result: Result<(), CapError>) {
+fn step(what: impl core::fmt::Display, result: Result<(), CapError>) {
     match result {
         Ok(()) => println!("{what}: ok"),
         Err(error) => panic!("{what}: {error}"),

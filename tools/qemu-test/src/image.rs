@@ -1,5 +1,6 @@
-//! Facts about a kernel image file: how much memory it occupies once loaded,
-//! and whether GRUB will accept it as a Multiboot2 kernel.
+//! Facts about a kernel image file (how much memory it occupies once loaded,
+//! whether GRUB will accept it as a Multiboot2 kernel) and about an ISO
+//! (which firmware can boot it).
 
 use xmas_elf::ElfFile;
 use xmas_elf::program::Type;
@@ -46,9 +47,138 @@ pub fn multiboot2_header_offset(elf_bytes: &[u8]) -> Option<usize> {
     })
 }
 
+// ANCHOR: el_torito
+/// The firmware that starts a machine and, from a CD or USB stick, the
+/// boot loader on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    /// The PC BIOS (or a UEFI firmware's legacy mode, "CSM"): it runs the
+    /// 16-bit boot image of El Torito's platform 0 (for GRUB, its i386-pc
+    /// image).
+    Bios,
+    /// UEFI: it runs the EFI application (for GRUB, its x86_64-efi image)
+    /// in the FAT image of El Torito's platform 0xEF.
+    Uefi,
+}
+
+impl std::fmt::Display for Firmware {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Firmware::Bios => "BIOS",
+            Firmware::Uefi => "UEFI",
+        })
+    }
+}
+
+/// ISO 9660 sectors are 2 KiB.
+const SECTOR: usize = 2048;
+/// El Torito's platform identifiers.
+const PLATFORM_X86: u8 = 0x00;
+const PLATFORM_EFI: u8 = 0xEF;
+
+/// The firmware an ISO image has a boot image for, from its El Torito boot
+/// catalog (the table a firmware reads to boot a CD): one entry per boot
+/// image marked bootable, in the catalog's order.
+///
+/// The catalog's address is in the boot record, one of the volume
+/// descriptors that start at sector 16. The catalog is a list of 32-byte
+/// entries: a validation entry (platform of the first image, key 55 AA),
+/// the initial entry (the first image), then sections, each a header (its
+/// platform, how many entries follow) and its entries.
+pub fn boot_firmware(iso: &[u8]) -> Result<Vec<Firmware>, String> {
+    let sector = |number: usize| iso.get(number * SECTOR..(number + 1) * SECTOR);
+    let mut catalog_sector = None;
+    for number in 16.. {
+        let descriptor = sector(number).ok_or("no El Torito boot record: the ISO cannot boot")?;
+        if &descriptor[1..6] != b"CD001" || descriptor[0] == 255 {
+            return Err("no El Torito boot record: the ISO cannot boot".into());
+        }
+        if descriptor[0] == 0 && descriptor[7..30] == *b"EL TORITO SPECIFICATION" {
+            catalog_sector = Some(u32::from_le_bytes(descriptor[71..75].try_into().unwrap()) as usize);
+            break;
+        }
+    }
+    let catalog = catalog_sector.and_then(sector).ok_or("the boot catalog is outside the ISO")?;
+    let mut entries = catalog.chunks_exact(32);
+    let validation = entries.next().unwrap();
+    if validation[0] != 1 || validation[30..32] != [0x55, 0xAA] {
+        return Err("the boot catalog has no valid validation entry".into());
+    }
+    let firmware = |platform: u8| match platform {
+        PLATFORM_X86 => Ok(Firmware::Bios),
+        PLATFORM_EFI => Ok(Firmware::Uefi),
+        other => Err(format!("a boot image for unknown platform {other:#x}")),
+    };
+    let mut found = Vec::new();
+    let initial = entries.next().unwrap();
+    if initial[0] == 0x88 {
+        found.push(firmware(validation[1])?);
+    }
+    // Section headers: 0x90 when another follows, 0x91 for the last.
+    while let Some(header) = entries.next() {
+        if header[0] != 0x90 && header[0] != 0x91 {
+            break;
+        }
+        let count = u16::from_le_bytes([header[2], header[3]]);
+        for _ in 0..count {
+            let entry = entries.next().ok_or("the boot catalog ends inside a section")?;
+            if entry[0] == 0x88 {
+                found.push(firmware(header[1])?);
+            }
+        }
+        if header[0] == 0x91 {
+            break;
+        }
+    }
+    Ok(found)
+}
+// ANCHOR_END: el_torito
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ISO of 20 sectors whose catalog (in sector 19) has a BIOS
+    /// initial entry and one section of `sections` images.
+    fn iso_with_catalog(sections: &[u8]) -> Vec<u8> {
+        let mut iso = vec![0u8; 20 * SECTOR];
+        let boot_record = &mut iso[16 * SECTOR..17 * SECTOR];
+        boot_record[1..6].copy_from_slice(b"CD001");
+        boot_record[7..30].copy_from_slice(b"EL TORITO SPECIFICATION");
+        boot_record[71..75].copy_from_slice(&19u32.to_le_bytes());
+        iso[17 * SECTOR] = 255;
+        iso[17 * SECTOR + 1..17 * SECTOR + 6].copy_from_slice(b"CD001");
+        let catalog = &mut iso[19 * SECTOR..20 * SECTOR];
+        catalog[0] = 1;
+        catalog[30..32].copy_from_slice(&[0x55, 0xAA]);
+        catalog[32] = 0x88;
+        for (i, &platform) in sections.iter().enumerate() {
+            let header = 64 + 64 * i;
+            catalog[header] = if i + 1 == sections.len() { 0x91 } else { 0x90 };
+            catalog[header + 1] = platform;
+            catalog[header + 2] = 1;
+            catalog[header + 32] = 0x88;
+        }
+        iso
+    }
+
+    #[test]
+    fn reads_the_firmware_of_each_boot_image() {
+        assert_eq!(boot_firmware(&iso_with_catalog(&[])), Ok(vec![Firmware::Bios]));
+        assert_eq!(
+            boot_firmware(&iso_with_catalog(&[PLATFORM_EFI])),
+            Ok(vec![Firmware::Bios, Firmware::Uefi])
+        );
+        assert!(boot_firmware(&iso_with_catalog(&[0x02])).unwrap_err().contains("unknown platform 0x2"));
+    }
+
+    #[test]
+    fn an_iso_without_a_boot_record_cannot_boot() {
+        let mut iso = iso_with_catalog(&[PLATFORM_EFI]);
+        iso[16 * SECTOR + 7] = b'X';
+        assert!(boot_firmware(&iso).unwrap_err().contains("no El Torito boot record"));
+        assert!(boot_firmware(&[0; 100]).is_err());
+    }
 
     fn header(checksum_delta: u32) -> Vec<u8> {
         let mut bytes = vec![0u8; 64];

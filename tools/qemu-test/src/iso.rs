@@ -5,6 +5,7 @@
 //! the boot tests call it to make variants of an image with another kernel
 //! command line.
 
+use crate::image::{self, Firmware};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,10 +26,17 @@ pub struct IsoSpec {
 }
 
 // ANCHOR: grub_cfg
-/// The GRUB configuration for `spec`: boot its one entry at once.
+/// The GRUB configuration for `spec`: boot its one entry at once. Under
+/// UEFI there is no VGA text screen, so it says first where the kernel's
+/// output goes.
 pub fn grub_config(spec: &IsoSpec) -> String {
     let mut config = String::from("set timeout=0\nset default=0\n\n");
     let _ = writeln!(config, "menuentry \"{}\" {{", spec.title);
+    config.push_str("    if [ \"$grub_platform\" = efi ]; then\n");
+    config.push_str(
+        "        echo \"UEFI: no VGA text screen; the kernel prints on the serial port (COM1) only\"\n",
+    );
+    config.push_str("    fi\n");
     let _ = writeln!(config, "    multiboot2 /boot/kernel.elf {}", spec.command_line);
     for (_, name) in &spec.modules {
         let _ = writeln!(config, "    module2 /boot/{name} {name}");
@@ -52,8 +60,9 @@ pub fn check_command_line(command_line: &str) -> Result<(), String> {
     }
 }
 
+// ANCHOR: build_iso
 /// Builds the ISO at `output` with `grub-mkrescue`, staging its files in a
-/// folder beside it.
+/// folder beside it, and checks that it boots with BIOS and with UEFI.
 pub fn build_iso(spec: &IsoSpec, output: &Path) -> io::Result<()> {
     check_command_line(&spec.command_line).map_err(io::Error::other)?;
     let root = output.with_extension("root");
@@ -64,7 +73,14 @@ pub fn build_iso(spec: &IsoSpec, output: &Path) -> io::Result<()> {
         fs::copy(path, root.join("boot").join(name))?;
     }
     fs::write(root.join("boot/grub/grub.cfg"), grub_config(spec))?;
-    let result = Command::new("grub-mkrescue").arg("-o").arg(output).arg(&root).output();
+    // No translations, fonts or themes: GRUB's menu is never shown, and
+    // they would double the ISO's size.
+    let result = Command::new("grub-mkrescue")
+        .args(["--locales=", "--fonts=", "--themes="])
+        .arg("-o")
+        .arg(output)
+        .arg(&root)
+        .output();
     let _ = fs::remove_dir_all(&root);
     let result =
         result.map_err(|error| io::Error::new(error.kind(), format!("cannot run grub-mkrescue: {error}")))?;
@@ -73,6 +89,29 @@ pub fn build_iso(spec: &IsoSpec, output: &Path) -> io::Result<()> {
             "grub-mkrescue failed:\n{}",
             String::from_utf8_lossy(&result.stderr)
         )));
+    }
+    check_boots_everywhere(output)
+}
+// ANCHOR_END: build_iso
+
+/// Checks that the ISO at `path` has a boot image for BIOS and one for
+/// UEFI. `grub-mkrescue` leaves out, without a word, a platform whose GRUB
+/// modules are not installed.
+pub fn check_boots_everywhere(path: &Path) -> io::Result<()> {
+    let firmware = image::boot_firmware(&fs::read(path)?)
+        .map_err(|error| io::Error::other(format!("{}: {error}", path.display())))?;
+    let missing = |which: Firmware, package: &str| {
+        io::Error::other(format!(
+            "{} has no {which} boot image: grub-mkrescue needs GRUB's {which} modules \
+             (Debian's {package}; `tools/install-deps.sh qemu` installs it)",
+            path.display()
+        ))
+    };
+    if !firmware.contains(&Firmware::Bios) {
+        return Err(missing(Firmware::Bios, "grub-pc-bin"));
+    }
+    if !firmware.contains(&Firmware::Uefi) {
+        return Err(missing(Firmware::Uefi, "grub-efi-amd64-bin"));
     }
     Ok(())
 }
@@ -92,6 +131,7 @@ mod tests {
         let config = grub_config(&spec);
         assert!(config.starts_with("set timeout=0\n"));
         assert!(config.contains("menuentry \"Stage 5: tasks\" {\n"));
+        assert!(config.contains("    if [ \"$grub_platform\" = efi ]; then\n"));
         assert!(config.contains("    multiboot2 /boot/kernel.elf crash=panic\n"));
         assert!(config.contains("    module2 /boot/rinit rinit\n"));
         assert!(config.ends_with("    boot\n}\n"));

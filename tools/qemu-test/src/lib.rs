@@ -30,6 +30,10 @@
 //! run.expect_lines(&["Hi"]).expect_screen_lines(&["> echo Hi", "Hi"]);
 //! ```
 //!
+//! A boot uses the PC BIOS (SeaBIOS, QEMU's default firmware) unless it asks
+//! for UEFI with [`Boot::uefi`]: QEMU then runs OVMF, a UEFI firmware, and
+//! boots the same ISO through GRUB's EFI platform.
+//!
 //! The images come from `make images`: `build/stage-N.iso`, with the kernel
 //! also at `build/stage-N/kernel.elf` and any modules in
 //! `build/stage-N/modules/`, from which variants with another kernel command
@@ -49,6 +53,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
+pub use image::Firmware;
 use monitor::Monitor;
 
 /// QEMU's exit status when the kernel reports success through isa-debug-exit.
@@ -75,7 +80,8 @@ pub fn stage_iso(stage: u32) -> PathBuf {
 }
 
 /// Checks that stage `stage`'s kernel image carries a valid Multiboot2
-/// header, and prints its sizes: loaded in memory, on disk, and the ISO.
+/// header and that its ISO boots with BIOS and with UEFI, and prints its
+/// sizes: loaded in memory, on disk, and the ISO.
 pub fn check_and_report_image(stage: u32) {
     let kernel_path = stage_build_dir(stage).join("kernel.elf");
     let kernel = fs::read(&kernel_path)
@@ -83,9 +89,10 @@ pub fn check_and_report_image(stage: u32) {
     let offset =
         image::multiboot2_header_offset(&kernel).expect("no valid Multiboot2 header in the first 32 KiB");
     let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
+    iso::check_boots_everywhere(&stage_iso(stage)).unwrap_or_else(|error| panic!("{error}"));
     let iso = fs::metadata(stage_iso(stage)).expect("the ISO exists").len();
     println!(
-        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB, Multiboot2 header at offset {offset:#x}",
+        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB (boots with BIOS and UEFI), Multiboot2 header at offset {offset:#x}",
         loaded / 1024,
         kernel.len() / 1024,
         iso / 1024
@@ -139,6 +146,7 @@ pub struct Boot {
     stop_at: Option<String>,
     timeout: Duration,
     icount: bool,
+    firmware: Firmware,
 }
 
 impl Boot {
@@ -153,6 +161,7 @@ impl Boot {
             stop_at: None,
             timeout: Duration::from_secs(60),
             icount: false,
+            firmware: Firmware::Bios,
         }
     }
 
@@ -255,6 +264,19 @@ impl Boot {
         self
     }
 
+    // ANCHOR: uefi
+    /// Boots with UEFI firmware (OVMF, see [`ovmf`]) instead of the BIOS:
+    /// GRUB then starts from the ISO's EFI boot image and hands the kernel
+    /// the same Multiboot2 information, with the memory map UEFI reports.
+    /// There is no VGA text screen: OVMF sets up a graphics mode, so a
+    /// [`Boot::screen_after`] capture shows nothing the kernel wrote.
+    /// OVMF prints its own lines on the serial console before GRUB's.
+    pub fn uefi(mut self) -> Self {
+        self.firmware = Firmware::Uefi;
+        self
+    }
+    // ANCHOR_END: uefi
+
     /// Gives up (and fails) after `seconds` seconds.
     pub fn timeout_secs(mut self, seconds: u64) -> Self {
         self.timeout = Duration::from_secs(seconds);
@@ -271,6 +293,9 @@ impl Boot {
         }
         if self.icount {
             label += ", counting instructions (-icount shift=0)";
+        }
+        if self.firmware == Firmware::Uefi {
+            label += ", UEFI firmware (OVMF)";
         }
         label
     }
@@ -338,6 +363,17 @@ impl Boot {
         if self.icount {
             command.args(["-icount", "shift=0"]);
         }
+        // UEFI keeps its settings in a flash chip that it writes: each boot
+        // gets its own copy, removed when the boot ends.
+        let uefi_variables = (self.firmware == Firmware::Uefi).then(|| {
+            // Without an EFI boot image OVMF would go on to the network
+            // and its shell until the timeout: say why at once.
+            iso::check_boots_everywhere(&iso).unwrap_or_else(|error| panic!("{label}: {error}"));
+            let files = ovmf().unwrap_or_else(|error| panic!("{label}: {error}"));
+            let variables = ScratchFile::copy_of(&files.variables, "ovmf-vars");
+            command.args(files.qemu_arguments(&variables.0));
+            variables
+        });
         let mut qemu = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -429,6 +465,7 @@ impl Boot {
             let _ = fs::remove_file(&iso);
         }
         drop(monitor_files);
+        drop(uefi_variables);
         let transcript = Transcript { label, text: output.text(), status, elapsed, screens, final_screen };
         if let Some(message) = failure {
             transcript.fail(&message);
@@ -443,6 +480,77 @@ fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The files of OVMF, the UEFI firmware QEMU runs for [`Boot::uefi`]: its
+/// code, read-only, and the template of its variable store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ovmf {
+    pub code: PathBuf,
+    pub variables: PathBuf,
+}
+
+/// Where Debian and Ubuntu's `ovmf` package puts the firmware's code, first
+/// choice first: the 4 MiB build (Debian 12, Ubuntu 22.04 and later), then
+/// the 2 MiB one (older releases). The variable store's template is beside
+/// it, named with `VARS` for `CODE`. The Makefile searches the same list.
+pub const OVMF_CODE_PATHS: [&str; 2] = ["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"];
+
+// ANCHOR: ovmf
+/// Finds OVMF: the files named by the environment variables `OVMF_CODE`
+/// and `OVMF_VARS` if set (for other systems' paths), else the first of
+/// [`OVMF_CODE_PATHS`] that exists, with its variable store.
+pub fn ovmf() -> Result<Ovmf, String> {
+    let code = match std::env::var_os("OVMF_CODE") {
+        Some(path) => PathBuf::from(path),
+        None => OVMF_CODE_PATHS.iter().map(PathBuf::from).find(|path| path.exists()).ok_or(
+            "no UEFI firmware (OVMF): install Debian's `ovmf` package (`tools/install-deps.sh qemu`), \
+             or set OVMF_CODE and OVMF_VARS to its files",
+        )?,
+    };
+    let variables = match std::env::var_os("OVMF_VARS") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(code.to_string_lossy().replace("OVMF_CODE", "OVMF_VARS")),
+    };
+    for path in [&code, &variables] {
+        if !path.exists() {
+            return Err(format!("{} is missing (OVMF, the UEFI firmware)", path.display()));
+        }
+    }
+    Ok(Ovmf { code, variables })
+}
+
+impl Ovmf {
+    /// QEMU's arguments for booting with this firmware: two flash chips,
+    /// the code read-only and `variables`, a writable copy of the
+    /// variable store (OVMF writes to it as it boots).
+    pub fn qemu_arguments(&self, variables: &Path) -> Vec<String> {
+        let drive = |unit: u32, extra: &str, path: &Path| {
+            let path = path.display().to_string().replace(',', ",,");
+            format!("if=pflash,format=raw,unit={unit}{extra},file={path}")
+        };
+        vec!["-drive".into(), drive(0, ",readonly=on", &self.code), "-drive".into(), drive(1, "", variables)]
+    }
+}
+// ANCHOR_END: ovmf
+
+/// A copy of a file in the temporary folder, removed when dropped.
+struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    fn copy_of(original: &Path, name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("qemu-test-{}.{name}", unique_suffix()));
+        fs::copy(original, &path).unwrap_or_else(|error| {
+            panic!("cannot copy {} to {}: {error}", original.display(), path.display())
+        });
+        Self(path)
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 /// The files of one boot's monitor, in the temporary folder: its socket
@@ -864,6 +972,27 @@ mod tests {
         let started = Instant::now();
         assert_eq!(wait_or_kill(&mut child, started + Duration::from_millis(300)), None);
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn uefi_boots_flash_the_firmware_and_a_copy_of_its_variables() {
+        let firmware = Ovmf { code: "/fw/OVMF_CODE_4M.fd".into(), variables: "/fw/OVMF_VARS_4M.fd".into() };
+        let copy = ScratchFile::copy_of(Path::new("Cargo.toml"), "vars");
+        assert_eq!(
+            firmware.qemu_arguments(&copy.0),
+            [
+                "-drive",
+                "if=pflash,format=raw,unit=0,readonly=on,file=/fw/OVMF_CODE_4M.fd",
+                "-drive",
+                &format!("if=pflash,format=raw,unit=1,file={}", copy.0.display()),
+            ]
+        );
+        let path = copy.0.clone();
+        assert!(path.exists());
+        drop(copy);
+        assert!(!path.exists());
+        assert!(Boot::stage(1).uefi().label().ends_with(", UEFI firmware (OVMF)"));
+        assert_eq!(Boot::stage(1).firmware, Firmware::Bios);
     }
 
     #[test]

@@ -1,0 +1,15 @@
+//! Stage 5 booted with UEFI firmware (OVMF) instead of the BIOS
+//! (`make image-5` first): it runs to its end as under the BIOS, with the
+//! memory map UEFI reports. See `stage1_uefi.rs` for what differs.
+
+use qemu_test::Boot;
+
+#[test]
+fn runs_to_the_end_under_uefi() {
+    Boot::stage(5).uefi().timeout_secs(120).run().expect_success().expect_lines(&[
+        "BdsDxe: starting Boot",
+        "console: no VGA text screen",
+        "Stage 5: tasks",
+        "the first task exited with code 0: stopping",
+    ]);
+}
