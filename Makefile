@@ -273,3 +273,17 @@ bench-phases: image-$(NEWEST)
 clean:
 	$(CARGO) clean
 	rm -rf build book/book book/src/output
+
+# ---- graded exercises ------------------------------------------------------
+
+# The chapters' graded exercises (exercises/README.md): `make grade STAGE=N`
+# runs chapter N's exercise tests and prints a score; without STAGE, every
+# chapter's; EXERCISE=id runs one. `make grade-check` (CI) checks that each
+# test fails as shipped and passes with its solution (solutions/stage-N/).
+GRADE := target/release/grade
+GRADE_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE),$(STAGES))
+EXERCISE ?=
+.PHONY: grade grade-check
+grade grade-check:
+	@$(CARGO) build --release -q -p qemu-test --bin grade
+	@$(GRADE) $(if $(filter grade,$@),run,check) $(if $(EXERCISE),--only $(EXERCISE)) $(GRADE_STAGES)

@@ -1,0 +1,296 @@
+//! `grade check` (`make grade-check`, run by CI): no exercise may be
+//! already solved, and none unsolvable.
+//!
+//! 1. Every manifest is valid, lists at least three exercises, and each has
+//!    its worked solution `solutions/stage-N/<id>.patch` (and no patch is
+//!    left without an exercise). The exercise tests pass clippy.
+//! 2. Every exercise test FAILS on the tree as it is (a test that does not
+//!    build, or names no test, is a problem too).
+//! 3. Every solution, applied with `git apply` to a scratch copy of the
+//!    tree, makes its test PASS. The scratch copy is one git worktree,
+//!    `build/grade/tree`, checked out at a snapshot of the tree as it is
+//!    (uncommitted changes included), reset before each solution. Its
+//!    `target` is `build/grade/target`, shared by all solutions, so each
+//!    builds only what its patch changed.
+//!
+//! It prints a summary and fails if anything is wrong.
+
+use crate::manifest::{Exercise, TestSpec};
+use crate::{Options, Outcome, Workspace, load_manifest};
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The fewest exercises a chapter may have.
+const MIN_EXERCISES: usize = 3;
+
+/// One exercise's results.
+struct Row {
+    stage: u32,
+    id: String,
+    shipped: Outcome,
+    solved: Option<Outcome>,
+}
+
+pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
+    let started = Instant::now();
+    let mut problems = Vec::new();
+    let mut chapters = Vec::new();
+    for &stage in &options.stages {
+        match load_manifest(root, stage) {
+            Ok(None) => println!("grade-check: chapter {stage}: no exercises yet for stage {stage}"),
+            Ok(Some(exercises)) => {
+                problems.extend(check_chapter(root, stage, &exercises));
+                chapters.push((stage, exercises));
+            }
+            Err(error) => problems.push(error),
+        }
+    }
+    problems.extend(lint(root, &chapters));
+
+    println!("grade-check: the exercise tests, on the tree as it is (each must fail)");
+    let shipped = Workspace { root, logs: root.join("build/grade/logs"), label: "shipped-" };
+    let mut rows = Vec::new();
+    for (stage, exercises) in &chapters {
+        let selected: Vec<&Exercise> =
+            exercises.iter().filter(|exercise| options.selects(exercise)).collect();
+        let prepared = shipped.prepare(*stage, &selected);
+        for exercise in selected {
+            let outcome = match (&prepared, &exercise.test) {
+                (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
+                _ => shipped.test(*stage, exercise),
+            };
+            println!("  stage {stage} {:<22} {}", exercise.id, outcome.word());
+            if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
+                println!("          {detail}");
+            }
+            if !matches!(outcome, Outcome::Fail(_)) {
+                problems.push(format!(
+                    "stage {stage} {}: its test must fail on the tree as it is, but: {}",
+                    exercise.id,
+                    outcome.detail().unwrap_or("it passes: the exercise is already solved".into())
+                ));
+            }
+            rows.push(Row { stage: *stage, id: exercise.id.clone(), shipped: outcome, solved: None });
+        }
+    }
+
+    println!("grade-check: each solution, applied to a scratch copy in build/grade/tree (each must pass)");
+    let scratch = Scratch::new(root)?;
+    let solved = Workspace { root: &scratch.path, logs: root.join("build/grade/logs"), label: "solution-" };
+    for (stage, exercises) in &chapters {
+        for exercise in exercises.iter().filter(|exercise| options.selects(exercise)) {
+            let patch = solution(root, *stage, exercise);
+            if !patch.exists() {
+                continue;
+            }
+            let step_started = Instant::now();
+            let outcome = match scratch.reset_and_apply(&patch) {
+                Err(error) => Outcome::BuildError(format!("the patch does not apply: {error}")),
+                Ok(()) => match solved.prepare(*stage, &[exercise]) {
+                    Err(error) if matches!(exercise.test, TestSpec::Boot { .. }) => {
+                        Outcome::BuildError(error)
+                    }
+                    _ => solved.test(*stage, exercise),
+                },
+            };
+            println!(
+                "  stage {stage} {:<22} {} ({:.0} s)",
+                exercise.id,
+                outcome.word(),
+                step_started.elapsed().as_secs_f64()
+            );
+            if let Some(detail) = outcome.detail() {
+                problems.push(format!("stage {stage} {}: with its solution applied: {detail}", exercise.id));
+            }
+            if let Some(row) = rows.iter_mut().find(|row| row.stage == *stage && row.id == exercise.id) {
+                row.solved = Some(outcome);
+            }
+        }
+    }
+    scratch.reset()?;
+
+    println!("grade-check summary:");
+    println!("  stage exercise               as shipped  with its solution");
+    for row in &rows {
+        let solved = row.solved.as_ref().map_or("(no solution)", Outcome::word);
+        println!("  {:<5} {:<22} {:<11} {solved}", row.stage, row.id, row.shipped.word());
+    }
+    let minutes = started.elapsed().as_secs() / 60;
+    let seconds = started.elapsed().as_secs() % 60;
+    println!("  {} exercise(s) checked in {minutes} min {seconds} s; logs in build/grade/logs/", rows.len());
+    if problems.is_empty() {
+        println!("grade-check: passed");
+        return Ok(true);
+    }
+    println!("grade-check: FAILED, {} problem(s):", problems.len());
+    for problem in &problems {
+        println!("  - {problem}");
+    }
+    Ok(false)
+}
+
+/// The worked solution of `exercise`.
+fn solution(root: &Path, stage: u32, exercise: &Exercise) -> PathBuf {
+    root.join(format!("solutions/stage-{stage}/{}.patch", exercise.id))
+}
+
+/// What is wrong with a chapter's list of exercises and solutions.
+fn check_chapter(root: &Path, stage: u32, exercises: &[Exercise]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if exercises.len() < MIN_EXERCISES {
+        problems
+            .push(format!("stage {stage}: {} exercise(s), at least {MIN_EXERCISES} needed", exercises.len()));
+    }
+    for exercise in exercises {
+        if !solution(root, stage, exercise).exists() {
+            problems.push(format!(
+                "stage {stage} {}: no solutions/stage-{stage}/{}.patch",
+                exercise.id, exercise.id
+            ));
+        }
+    }
+    // The chapter lists its exercises: a note only, the book's wording is free.
+    let chapter = fs::read_dir(root.join("book/src"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|entry| entry.file_name().to_string_lossy().starts_with(&format!("chapter-{stage}-")));
+    let text = chapter.and_then(|entry| fs::read_to_string(entry.path()).ok()).unwrap_or_default();
+    for exercise in exercises.iter().filter(|exercise| !text.contains(&exercise.id)) {
+        println!("grade-check: note: the book's chapter {stage} does not mention exercise '{}'", exercise.id);
+    }
+    let ids: BTreeSet<&str> = exercises.iter().map(|exercise| exercise.id.as_str()).collect();
+    let folder = root.join(format!("solutions/stage-{stage}"));
+    for entry in fs::read_dir(&folder).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.strip_suffix(".patch").is_some_and(|id| ids.contains(id)) {
+            problems.push(format!(
+                "solutions/stage-{stage}/{name}: not the solution of an exercise in the manifest"
+            ));
+        }
+    }
+    problems
+}
+
+/// Clippy on the exercise tests, which `make check` does not build (they
+/// need the feature `exercises`).
+fn lint(root: &Path, chapters: &[(u32, Vec<Exercise>)]) -> Vec<String> {
+    let mut packages = BTreeSet::new();
+    for (_, exercises) in chapters {
+        for exercise in exercises {
+            packages.insert(match &exercise.test {
+                TestSpec::Boot { .. } => "qemu-test".to_string(),
+                TestSpec::Unit { package, .. } => package.clone(),
+            });
+        }
+    }
+    let mut problems = Vec::new();
+    for package in packages {
+        println!("grade-check: clippy on {package} with the feature exercises");
+        let status = Command::new("cargo")
+            .current_dir(root)
+            .args([
+                "clippy",
+                "-q",
+                "-p",
+                &package,
+                "--all-targets",
+                "--features",
+                "exercises",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status();
+        if !status.is_ok_and(|status| status.success()) {
+            problems.push(format!("clippy fails on {package} with the feature exercises"));
+        }
+    }
+    problems
+}
+
+/// The scratch copy the solutions are applied to: a git worktree.
+struct Scratch {
+    path: PathBuf,
+    /// The commit it is reset to: a snapshot of the tree as it is.
+    snapshot: String,
+}
+
+impl Scratch {
+    fn new(root: &Path) -> Result<Scratch, String> {
+        let grade = root.join("build/grade");
+        fs::create_dir_all(&grade).map_err(|error| error.to_string())?;
+        let snapshot = snapshot(root, &grade.join("snapshot.index"))?;
+        let path = grade.join("tree");
+        if !path.join(".git").exists() {
+            if path.exists() {
+                fs::remove_dir_all(&path)
+                    .map_err(|error| format!("cannot remove {}: {error}", path.display()))?;
+            }
+            git(root, &["worktree", "prune"], &[])?;
+            let path_text = path.to_string_lossy().into_owned();
+            git(root, &["worktree", "add", "--quiet", "--detach", "--force", &path_text, &snapshot], &[])?;
+        }
+        // One target folder for every solution, so each builds only what
+        // its patch changed. (Not the repository's own: the same crates at
+        // another path would replace its binaries in target/release.)
+        let target = grade.join("target");
+        fs::create_dir_all(&target).map_err(|error| error.to_string())?;
+        if fs::symlink_metadata(path.join("target")).is_err() {
+            std::os::unix::fs::symlink(&target, path.join("target")).map_err(|error| error.to_string())?;
+        }
+        Ok(Scratch { path, snapshot })
+    }
+
+    /// Back to the snapshot: tracked files restored, new files removed
+    /// (but not the build outputs, which are ignored, or `target`).
+    fn reset(&self) -> Result<(), String> {
+        git(&self.path, &["checkout", "--quiet", "--force", "--detach", &self.snapshot], &[])?;
+        git(&self.path, &["clean", "-fdq", "-e", "/target"], &[]).map(drop)
+    }
+
+    fn reset_and_apply(&self, patch: &Path) -> Result<(), String> {
+        self.reset()?;
+        git(&self.path, &["apply", &patch.to_string_lossy()], &[]).map(drop)
+    }
+}
+
+/// A commit of the tree as it is, uncommitted and untracked files included
+/// (ignored ones left out), made through a separate index so that the
+/// repository's own index and branches are untouched.
+fn snapshot(root: &Path, index: &Path) -> Result<String, String> {
+    let index_text = index.to_string_lossy().into_owned();
+    let real_index = root.join(git(root, &["rev-parse", "--git-path", "index"], &[])?);
+    let _ = fs::remove_file(index);
+    // A copy of the real index keeps its file times: `add` hashes only
+    // what changed.
+    if fs::copy(&real_index, index).is_err() {
+        git(root, &["read-tree", "HEAD"], &[("GIT_INDEX_FILE", &index_text)])?;
+    }
+    git(root, &["add", "--all", "."], &[("GIT_INDEX_FILE", &index_text)])?;
+    let tree = git(root, &["write-tree"], &[("GIT_INDEX_FILE", &index_text)])?;
+    let name = [
+        ("GIT_AUTHOR_NAME", "grade-check"),
+        ("GIT_AUTHOR_EMAIL", "grade-check@localhost"),
+        ("GIT_COMMITTER_NAME", "grade-check"),
+        ("GIT_COMMITTER_EMAIL", "grade-check@localhost"),
+    ];
+    git(root, &["commit-tree", &tree, "-p", "HEAD", "-m", "grade-check: the tree as it is"], &name)
+}
+
+/// Runs git in `dir`; its output, trimmed, or its error message.
+fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .map_err(|error| format!("cannot run git: {error}"))?;
+    match output.status.success() {
+        true => Ok(String::from_utf8_lossy(&output.stdout).trim().to_string()),
+        false => Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim())),
+    }
+}
