@@ -24,6 +24,10 @@
 //!   the checker lists it with its reason (GDB in a second terminal, a
 //!   placeholder the reader fills in, `make test` itself).
 //!
+//! - A `make ...` in the text, in backquotes, is checked with `make -n`: it
+//!   names targets that exist. Those with a placeholder (`stage-N`,
+//!   `STAGE=N`, `<rip>`) are left out.
+//!
 //! Each command runs with `bash -c` in the repository's root, in its own
 //! process group, without `DISPLAY` (so `make stage-N` boots headless), with
 //! standard input from `/dev/null` (or the typed lines) and a timeout. It
@@ -87,8 +91,8 @@ fn main() -> ExitCode {
         }
     }
     let root = env::current_dir().expect("a current directory");
-    let commands = match read_book(&root) {
-        Ok(commands) => commands,
+    let (commands, mentioned) = match read_book(&root) {
+        Ok(found) => found,
         Err(problems) => {
             for problem in &problems {
                 eprintln!("book-commands: {problem}");
@@ -105,6 +109,22 @@ fn main() -> ExitCode {
         .collect();
 
     let started = Instant::now();
+    let mut unknown = Vec::new();
+    if !list_only {
+        let mentioned: Vec<&String> = mentioned
+            .iter()
+            .filter(|command| only.as_ref().is_none_or(|text| command.contains(text)))
+            .collect();
+        for command in &mentioned {
+            let dry = format!("make -n {} >/dev/null 2>&1", &command["make ".len()..]);
+            let known =
+                Command::new("bash").args(["-c", &dry]).current_dir(&root).env_remove("MAKEFLAGS").status();
+            if !known.is_ok_and(|status| status.success()) {
+                unknown.push(command.to_string());
+            }
+        }
+        println!("{} make commands mentioned in the text, checked with make -n", mentioned.len());
+    }
     let (mut passed, mut failed) = (Vec::new(), Vec::new());
     // What each command printed, by its text and the lines it typed: a
     // command the book shows twice is run once, and the second showing
@@ -162,14 +182,13 @@ fn main() -> ExitCode {
         failed.len(),
         started.elapsed().as_secs_f64()
     );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        for command in &failed {
-            println!("FAILED: {}  $ {}", command.place, command.text);
-        }
-        ExitCode::FAILURE
+    for command in &unknown {
+        println!("FAILED: `{command}`, mentioned in the text: make -n refuses it");
     }
+    for command in &failed {
+        println!("FAILED: {}  $ {}", command.place, command.text);
+    }
+    if failed.is_empty() && unknown.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 impl BookCommand {
@@ -207,23 +226,31 @@ fn check_printed(command: &BookCommand, lines: &[String]) -> Result<(), String> 
     }
 }
 
-/// Every command of README.md and of the book's pages, in reading order.
-fn read_book(root: &Path) -> Result<Vec<BookCommand>, Vec<String>> {
+/// Every command of README.md and of the book's pages, in reading order,
+/// and every `make` command their text mentions.
+fn read_book(root: &Path) -> Result<(Vec<BookCommand>, Vec<String>), Vec<String>> {
     let summary =
         fs::read_to_string(root.join("book/src/SUMMARY.md")).map_err(|e| vec![format!("SUMMARY.md: {e}")])?;
     let mut pages = vec![PathBuf::from("README.md")];
     pages.extend(summary_pages(&summary).into_iter().map(|page| Path::new("book/src").join(page)));
-    let (mut commands, mut problems) = (Vec::new(), Vec::new());
+    let (mut commands, mut mentioned, mut problems) = (Vec::new(), Vec::<String>::new(), Vec::new());
     for page in pages {
         match fs::read_to_string(root.join(&page)) {
             Ok(text) => match parse_page(&page.display().to_string(), &text) {
-                Ok(found) => commands.extend(found),
+                Ok((found, make)) => {
+                    commands.extend(found);
+                    for command in make {
+                        if !mentioned.contains(&command) {
+                            mentioned.push(command);
+                        }
+                    }
+                }
                 Err(found) => problems.extend(found),
             },
             Err(error) => problems.push(format!("{}: {error}", page.display())),
         }
     }
-    if problems.is_empty() { Ok(commands) } else { Err(problems) }
+    if problems.is_empty() { Ok((commands, mentioned)) } else { Err(problems) }
 }
 
 /// The pages SUMMARY.md links to, in its order: `[Title](page.md)`.
@@ -239,8 +266,9 @@ fn summary_pages(summary: &str) -> Vec<String> {
         .collect()
 }
 
-/// The commands of one page, or what is wrong with its command blocks.
-fn parse_page(name: &str, text: &str) -> Result<Vec<BookCommand>, Vec<String>> {
+/// The commands of one page and the `make` commands its text mentions, or
+/// what is wrong with its command blocks.
+fn parse_page(name: &str, text: &str) -> Result<(Vec<BookCommand>, Vec<String>), Vec<String>> {
     let (mut commands, mut problems) = (Vec::new(), Vec::new());
     // Some(is a console block) while inside a fenced block.
     let mut block: Option<bool> = None;
@@ -249,6 +277,8 @@ fn parse_page(name: &str, text: &str) -> Result<Vec<BookCommand>, Vec<String>> {
     let mut not_run: Option<String> = None;
     let mut current: Option<BookCommand> = None;
     let mut continued = false;
+    // The text outside code blocks, for the `make` commands it mentions.
+    let mut prose = String::new();
     for (index, line) in text.lines().enumerate() {
         let place = format!("{name}:{}", index + 1);
         let trimmed = line.trim_start();
@@ -275,6 +305,8 @@ fn parse_page(name: &str, text: &str) -> Result<Vec<BookCommand>, Vec<String>> {
         }
         match block {
             None => {
+                prose.push_str(line);
+                prose.push(if line.trim().is_empty() { '\n' } else { ' ' });
                 if let Some(reason) = trimmed.strip_prefix(NOT_RUN) {
                     not_run = Some(reason.trim_end().trim_end_matches("-->").trim().to_string());
                 } else if !trimmed.is_empty() {
@@ -316,7 +348,27 @@ fn parse_page(name: &str, text: &str) -> Result<Vec<BookCommand>, Vec<String>> {
     if block.is_some() {
         problems.push(format!("{name}: a code block is not closed"));
     }
-    if problems.is_empty() { Ok(commands) } else { Err(problems) }
+    let mentioned = mentioned_make_commands(&prose);
+    if problems.is_empty() { Ok((commands, mentioned)) } else { Err(problems) }
+}
+
+/// The `make ...` commands in backquotes in `prose` (paragraphs on one
+/// line each), but for those with a placeholder.
+fn mentioned_make_commands(prose: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for paragraph in prose.lines() {
+        // Code spans are between every other backquote of a paragraph.
+        for span in paragraph.split('`').skip(1).step_by(2) {
+            let span = span.split_whitespace().collect::<Vec<_>>().join(" ");
+            let placeholder = span.split_whitespace().any(|word| {
+                word.contains('<') || word.ends_with("-N") || word.ends_with("=N") || word.ends_with("=S")
+            });
+            if span.starts_with("make ") && !placeholder && !found.contains(&span) {
+                found.push(span);
+            }
+        }
+    }
+    found
 }
 
 /// `line` without the first `indent` spaces, as many as it has.
@@ -538,7 +590,7 @@ mod tests {
     #[test]
     fn console_blocks_give_commands_output_and_typed_lines() {
         let page = "text\n\n```console\n$ make stage-6\n...\nType ... commands.\nrinit> echo hi\nhi\n$ make a \\\n  B=1\n```\n";
-        let commands = parse_page("p.md", page).unwrap();
+        let commands = parse_page("p.md", page).unwrap().0;
         assert_eq!(commands.len(), 2);
         assert_eq!(commands[0].place, "p.md:4");
         assert_eq!(commands[0].text, "make stage-6");
@@ -558,7 +610,7 @@ mod tests {
     #[test]
     fn a_block_in_a_list_item_loses_its_indentation_only() {
         let page = "1. Boot:\n\n   ```console\n   $ make stage-1\n     indented output\n   ```\n";
-        let commands = parse_page("p.md", page).unwrap();
+        let commands = parse_page("p.md", page).unwrap().0;
         assert_eq!(commands[0].text, "make stage-1");
         assert_eq!(commands[0].shown, [Shown::Printed("  indented output".into())]);
     }
@@ -567,14 +619,14 @@ mod tests {
     fn a_marked_block_is_not_run_and_the_mark_covers_one_block() {
         let page =
             "<!-- not run: needs GDB -->\n```console\n$ make gdb\n```\n\n```console\n$ make help\n```\n";
-        let commands = parse_page("p.md", page).unwrap();
+        let commands = parse_page("p.md", page).unwrap().0;
         assert_eq!(commands[0].not_run.as_deref(), Some("needs GDB"));
         assert_eq!(commands[1].not_run, None);
     }
 
     #[test]
     fn other_blocks_are_left_alone_and_sh_blocks_refused() {
-        assert!(parse_page("p.md", "```text\n$ not a command\n```\n").unwrap().is_empty());
+        assert!(parse_page("p.md", "```text\n$ not a command\n```\n").unwrap().0.is_empty());
         assert!(parse_page("p.md", "```sh\nmake run\n```\n").is_err());
         assert!(parse_page("p.md", "```console\noutput first\n```\n").is_err());
         assert!(parse_page("p.md", "```console\n$ make\n{{#include x.txt}}\n```\n").is_err());
@@ -609,15 +661,22 @@ mod tests {
     #[test]
     fn a_command_shown_twice_has_one_key_whatever_its_comment() {
         let page = "```console\n$ make stage-1   # boot it\n$ make  stage-1\nstage 1 complete\n$ make stage-1 CMDLINE=\"a # b\"\n```\n";
-        let commands = parse_page("p.md", page).unwrap();
+        let commands = parse_page("p.md", page).unwrap().0;
         assert_eq!(commands[0].key(), "make stage-1");
         assert_eq!(commands[1].key(), commands[0].key());
         assert_eq!(commands[2].key(), "make stage-1 CMDLINE=\"a # b\"");
-        let typed = parse_page("p.md", "```console\n$ make run\nrinit> help\n```\n").unwrap();
+        let typed = parse_page("p.md", "```console\n$ make run\nrinit> help\n```\n").unwrap().0;
         assert_ne!(typed[0].key(), "make run");
         let lines = ["x".to_string(), "stage 1 complete".to_string()];
         assert!(check_printed(&commands[1], &lines).is_ok());
         assert!(check_printed(&commands[1], &lines[..1]).is_err());
+    }
+
+    #[test]
+    fn make_commands_in_the_text_are_found_across_lines_without_placeholders() {
+        let page = "Run `make\nstage-1 CMDLINE=\"x\"` or `make stage-N`, `make run`\nand `make run`.\n\n`cargo test`, `make boot-tests STAGE=N`.\n```console\n$ make help\n```\n";
+        let (_, mentioned) = parse_page("p.md", page).unwrap();
+        assert_eq!(mentioned, ["make stage-1 CMDLINE=\"x\"", "make run"]);
     }
 
     #[test]
