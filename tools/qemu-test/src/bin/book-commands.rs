@@ -34,7 +34,9 @@
 //! passes when it exits with status 0 after printing every line shown, or,
 //! for a kernel that halts and waits for Ctrl-A, then X (`make stage-N` has
 //! no exit device), when the last line shown is the kernel's halt line and
-//! it has been printed: the checker then stops it.
+//! it has been printed: the checker then stops it. Such a boot fails as
+//! soon as it halts without printing a line shown, or prints nothing for
+//! 30 s while the checker waits for one (any other command: after 300 s).
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -53,7 +55,11 @@ const HALT_LINE: &str = "halted. To quit QEMU: Ctrl-A, then X (or close its wind
 const NOT_RUN: &str = "<!-- not run:";
 /// How long one command may take. Images are built by then (`make test`
 /// builds them first), so this is for a cold cargo build at worst.
-const TIMEOUT: Duration = Duration::from_secs(600);
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a boot shown to end halted may print nothing, once it printed
+/// a line the book shows, before the checker gives up on it (a shell
+/// waiting for a line that the book types after a line it never printed).
+const QUIET: Duration = Duration::from_secs(30);
 
 /// One shown line after a command.
 #[derive(Debug, PartialEq)]
@@ -504,13 +510,18 @@ fn run(root: &Path, command: &BookCommand) -> Result<Vec<String>, String> {
     let halts = matches!(command.shown.last(), Some(Shown::Printed(line)) if line == HALT_LINE);
     let deadline = Instant::now() + TIMEOUT;
     let mut progress = Progress::default();
+    let (mut printed, mut last_output) = (0, Instant::now());
     let verdict = loop {
         let status = child.try_wait().map_err(|e| format!("waiting for the command: {e}"))?;
         if status.is_some() {
             // Let the last output arrive before the last look at it.
             thread::sleep(Duration::from_millis(100));
         }
-        let lines = output_lines(&output.lock().expect("the output lock"));
+        let bytes = output.lock().expect("the output lock").clone();
+        if bytes.len() != printed {
+            (printed, last_output) = (bytes.len(), Instant::now());
+        }
+        let lines = output_lines(&bytes);
         while let Some(text) = progress.advance(&command.shown, &lines) {
             type_slowly(&mut child, &format!("{text}\r"));
         }
@@ -523,6 +534,16 @@ fn run(root: &Path, command: &BookCommand) -> Result<Vec<String>, String> {
         }
         if halts && progress.done(&command.shown) {
             break Ok(());
+        }
+        // A kernel that halted (a boot shown to end halted) prints nothing
+        // more: what is missing now never comes, so fail at once rather
+        // than at the timeout.
+        if halts && !progress.done(&command.shown) && lines.iter().rev().skip(1).any(|line| line == HALT_LINE)
+        {
+            break Err("the kernel halted before printing everything the book shows".to_string());
+        }
+        if halts && progress.next > 0 && last_output.elapsed() >= QUIET {
+            break Err(format!("a boot that printed nothing for {} s", QUIET.as_secs()));
         }
         if Instant::now() >= deadline {
             break Err(format!("still running after {} s", TIMEOUT.as_secs()));
