@@ -439,24 +439,40 @@ struct Progress {
     next: usize,
     /// The first output line not yet used.
     cursor: usize,
+    /// How many lines have been typed, each at a prompt of its own.
+    typed: usize,
 }
 
 impl Progress {
     /// Goes on through `shown` as far as `lines` allow; returns the line to
     /// type now, if the next shown line is typed and its prompt is there.
+    ///
+    /// The shell prints one prompt per line it reads, but another task may
+    /// print on the prompt's line before the echo does (`rinit> hello: a
+    /// second program`): so the n-th line is typed at the n-th prompt
+    /// wherever it is, and a shown line may follow a prompt on its line.
     fn advance(&mut self, shown: &[Shown], lines: &[String]) -> Option<String> {
         let complete = lines.len().saturating_sub(1);
         while let Some(expected) = shown.get(self.next) {
             match expected {
                 Shown::Printed(pattern) => {
-                    let found = (self.cursor..complete).find(|&at| line_matches(pattern, &lines[at]))?;
+                    let found = (self.cursor..complete).find(|&at| {
+                        let line = &lines[at];
+                        line_matches(pattern, line)
+                            || line.strip_prefix(PROMPT).is_some_and(|rest| line_matches(pattern, rest))
+                    })?;
                     self.cursor = found + 1;
                     self.next += 1;
                 }
                 Shown::Typed(text) => {
-                    // The prompt may be the line still being printed.
-                    let found = (self.cursor..lines.len()).find(|&at| lines[at].starts_with(PROMPT))?;
-                    self.cursor = found + 1;
+                    // The prompt may be on the line still being printed.
+                    let mut prompts = 0;
+                    let found = (0..lines.len()).find(|&at| {
+                        prompts += lines[at].matches(PROMPT).count();
+                        prompts > self.typed
+                    })?;
+                    self.typed += 1;
+                    self.cursor = self.cursor.max(found + 1);
                     self.next += 1;
                     return Some(text.clone());
                 }
@@ -698,6 +714,24 @@ mod tests {
         let page = "Run `make\nstage-1 CMDLINE=\"x\"` or `make stage-N`, `make run`\nand `make run`.\n\n`cargo test`, `make boot-tests STAGE=N`.\n```console\n$ make help\n```\n";
         let (_, mentioned) = parse_page("p.md", page).unwrap();
         assert_eq!(mentioned, ["make stage-1 CMDLINE=\"x\"", "make run"]);
+    }
+
+    #[test]
+    fn a_task_printing_on_the_prompts_line_is_no_prompt_missed() {
+        let shown = [
+            Shown::Typed("run hello".into()),
+            Shown::Printed("hello: hi".into()),
+            Shown::Typed("shutdown".into()),
+            Shown::Printed("shutting down".into()),
+        ];
+        let mut progress = Progress::default();
+        let lines = output_lines(b"rinit> ");
+        assert_eq!(progress.advance(&shown, &lines), Some("run hello".into()));
+        let lines = output_lines(b"rinit> run hello\nstarted\nrinit> hello: hi\n");
+        assert_eq!(progress.advance(&shown, &lines), Some("shutdown".into()));
+        let lines = output_lines(b"rinit> run hello\nstarted\nrinit> hello: hi\nshutdown\nshutting down\n");
+        assert_eq!(progress.advance(&shown, &lines), None);
+        assert!(progress.done(&shown));
     }
 
     #[test]
