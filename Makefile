@@ -172,6 +172,7 @@ book-check: book-output
 	@tools/install-deps.sh mdbook
 	tools/stage-diffs.sh --check
 	tools/check-book.sh
+	$(CARGO) run --release -q -p qemu-test --bin book-commands
 
 # Every step runs even if an earlier one fails (so a broken format does not
 # hide which test notices a change); the failed steps are listed at the end.
@@ -220,6 +221,7 @@ book-output: images
 # reader would run it (headless, no input but the lines the book types) and
 # checked against what the book says it prints: tools/qemu-test/src/bin/
 # book-commands.rs. ONLY=text runs those whose place or command has text.
+# book-check (so make test) runs them all, after the images are built.
 .PHONY: book-commands
 book-commands:
 	$(CARGO) run --release -q -p qemu-test --bin book-commands -- $(if $(ONLY),--only '$(ONLY)')
