@@ -56,6 +56,7 @@ help:
 	@echo
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
+	@echo "  make book-commands    run every command the book shows and check what it prints (ONLY=text: some)"
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
 	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
 	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
@@ -200,6 +201,7 @@ book-check: book-output
 	@tools/install-deps.sh mdbook
 	tools/stage-diffs.sh --check
 	tools/check-book.sh
+	$(CARGO) run --release -q -p qemu-test --bin book-commands
 
 # Every step runs even if an earlier one fails (so a broken format does not
 # hide which test notices a change); the failed steps are listed at the end.
@@ -243,6 +245,15 @@ diffs:
 # book/src/output/ (not committed: made again from the current code).
 book-output: images
 	$(CARGO) run --release -q -p qemu-test --bin book-output -- book/src/output
+
+# Every command the book shows, in ```console blocks after `$ `, run as a
+# reader would run it (headless, no input but the lines the book types) and
+# checked against what the book says it prints: tools/qemu-test/src/bin/
+# book-commands.rs. ONLY=text runs those whose place or command has text.
+# book-check (so make test) runs them all, after the images are built.
+.PHONY: book-commands
+book-commands:
+	$(CARGO) run --release -q -p qemu-test --bin book-commands -- $(if $(ONLY),--only '$(ONLY)')
 
 book: book-output
 	@tools/install-deps.sh mdbook

@@ -3,8 +3,9 @@
 //! its serial console or on its PS/2 keyboard and read its VGA text screen,
 //! and check what it printed ([`Transcript`]). A boot can also leave out
 //! the exit device, as `make stage-N` does, and stop at a line the kernel
-//! prints when it halts. The binaries: `mkiso` (used by the Makefile) and
-//! `book-output` (records the book's output samples).
+//! prints when it halts. The binaries: `mkiso` (used by the Makefile),
+//! `book-output` (records the book's output samples), `book-commands`
+//! (runs every command the book shows) and `bench`.
 //!
 //! A boot test reads like what a person would do:
 //!
