@@ -51,16 +51,22 @@ help:
 	@echo "  make test             everything CI checks: fmt, clippy, unit tests, boot tests, book;"
 	@echo "                        every step runs even when an earlier one fails, and the failures are listed at the end"
 	@echo
-	@echo "The book:"
+	@echo "Exercises (exercises/README.md):"
+	@echo "  make grade STAGE=N   run chapter N's graded exercises and print a score (without STAGE: every chapter)"
+	@echo "  make grade STAGE=N EXERCISE=id   ... one exercise"
+	@echo "  make grade-check     (CI) every exercise test fails as shipped and passes with its solution"
+	@echo
+	@echo "Measuring and attacking the kernel:"
+	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
+	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
+	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
 	@echo
+	@echo "The book:"
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make book-commands    run every command the book shows and check what it prints (ONLY=text: some)"
 	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
-	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
-	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
-	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo
 	@echo "  make deps             install QEMU, GRUB tools and mdBook (the other targets do it when needed)"
 	@echo "  make clean            remove build outputs"
