@@ -257,6 +257,13 @@ fn bench_figures_stay_within_their_budgets() {
     if !problems.is_empty() {
         run.fail(&format!("over budget:\n  {}", problems.join("\n  ")));
     }
+    // The book's table must show what the kernel costs now.
+    let table = std::fs::read_to_string(qemu_test::repository_root().join("book/src/costs-table.md"))
+        .expect("book/src/costs-table.md (written by make bench)");
+    let stale = report.differences_from_table(&table);
+    if !stale.is_empty() {
+        run.fail(&format!("book/src/costs-table.md is stale: run make bench\n  {}", stale.join("\n  ")));
+    }
 }
 // ANCHOR_END: budget_test
 

@@ -89,6 +89,38 @@ impl Report {
         problems
     }
 
+    /// How the book's table (`book/src/costs-table.md`, written by `make
+    /// bench`) differs from this report: each figure whose least count is
+    /// not the one the table shows, and each one the table lacks.
+    /// The least count of a path is the same whatever the number of
+    /// repetitions (instructions are counted, not time), so a short run
+    /// can check that the committed table is current, as the stage diffs
+    /// are checked.
+    pub fn differences_from_table(&self, table: &str) -> Vec<String> {
+        let rows: Vec<(&str, Option<u64>)> = table
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.strip_prefix('|')?.split('|').map(str::trim).collect();
+                Some((*cells.first()?, cells.get(1)?.parse().ok()))
+            })
+            .collect();
+        let mut differences = Vec::new();
+        for figure in &self.figures {
+            let description = describe(&figure.name);
+            match rows.iter().find(|(row, _)| *row == description) {
+                None => differences.push(format!("{}: measured, but not in the table", figure.name)),
+                Some((_, Some(min))) if *min == figure.min => {}
+                Some((_, shown)) => differences.push(format!(
+                    "{}: the table shows {}, measured {}",
+                    figure.name,
+                    shown.map_or("no number".to_string(), |min| min.to_string()),
+                    figure.min
+                )),
+            }
+        }
+        differences
+    }
+
     /// The table for the book (Markdown), with `boot_seconds` (wall clock
     /// under ordinary emulation) if measured.
     pub fn markdown(&self, boot_seconds: Option<f64>) -> String {
@@ -223,6 +255,23 @@ mod tests {
             Some(&Figure { name: "null-syscall".into(), min: 140, median: 141, reps: 1000 })
         );
         assert_eq!(report.figures.len(), 2);
+    }
+
+    #[test]
+    fn a_table_that_is_not_current_is_reported() {
+        let report = Report::parse(SAMPLE);
+        let table = report.markdown(Some(1.0));
+        assert!(report.differences_from_table(&table).is_empty(), "its own table is current");
+        let changed = table.replace("| 140 | 141 |", "| 139 | 141 |");
+        assert_ne!(changed, table);
+        assert_eq!(
+            report.differences_from_table(&changed),
+            ["null-syscall: the table shows 139, measured 140"]
+        );
+        let without_yield: Vec<&str> =
+            table.lines().filter(|line| !line.contains(&describe("yield"))).collect();
+        let without_yield = without_yield.join("\n");
+        assert_eq!(report.differences_from_table(&without_yield), ["yield: measured, but not in the table"]);
     }
 
     #[test]
