@@ -20,7 +20,9 @@ use core::arch::asm;
 
 // ANCHOR: raw
 /// Makes system call `number` with `args` in `rdi`, `rsi`, `rdx`, `r10`,
-/// `r8`, `r9`, and returns `(rax, rdx)` as the kernel left them.
+/// `r8`, `r9`, and returns `(rax, rdx)` as the kernel left them. `rsi` is
+/// not kept either: a take returns the message kind there
+/// ([`channel_take`] reads it), so any call number can be made here.
 ///
 /// # Safety
 /// Whatever the call does must be sound for this program: for example, it
@@ -30,7 +32,8 @@ use core::arch::asm;
 pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
     let (rax, rdx): (u64, u64);
     // SAFETY: `syscall` enters the kernel, which preserves every register
-    // but rcx and r11 (the CPU's) and rax and rdx (the result). The kernel
+    // but rcx and r11 (the CPU's), rax and rdx (the result) and, for a
+    // take, rsi (the message kind): all declared as outputs. The kernel
     // may read or write the task buffer, which is memory here: the asm is
     // not `nomem`. Nothing is pushed on this task's stack (`nostack`): the
     // kernel runs on its own. The caller vouches for the call's effects.
@@ -39,7 +42,7 @@ pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
             "syscall",
             inlateout("rax") number => rax,
             in("rdi") args[0],
-            in("rsi") args[1],
+            inlateout("rsi") args[1] => _,
             inlateout("rdx") args[2] => rdx,
             in("r10") args[3],
             in("r8") args[4],

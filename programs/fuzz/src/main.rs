@@ -316,31 +316,14 @@ extern "C" fn child_main() -> ! {
     }
 }
 
-/// One system call, counted: `rax` and `rdx` back. `rsi` is an output too
-/// (a take returns the message kind there).
+/// One system call, counted: `rax` and `rdx` back.
 fn sys(number: u64, args: [u64; 6]) -> (u64, u64) {
     CALLS.fetch_add(1, Ordering::Relaxed);
-    let (rax, rdx);
     // SAFETY: a system call writes only what its arguments name: kernel
     // objects, and the task buffer (a page this task has no reference
     // into). Whatever the fuzzer passes, the kernel must refuse or do it
-    // without touching this task's memory beyond that. rcx and r11 are the
-    // CPU's; rsi comes back from a take.
-    unsafe {
-        asm!(
-            "syscall",
-            inlateout("rax") number => rax,
-            in("rdi") args[0],
-            inlateout("rsi") args[1] => _,
-            inlateout("rdx") args[2] => rdx,
-            in("r10") args[3],
-            in("r8") args[4],
-            in("r9") args[5],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
+    // without touching this task's memory beyond that.
+    let (rax, rdx) = unsafe { ulib::syscall::raw(number, args) };
     let index = if number < COUNTERS as u64 { number as usize } else { 0 };
     let counter = if rax == 0 { &DONE[index] } else { &REFUSED[index] };
     counter.fetch_add(1, Ordering::Relaxed);
