@@ -132,8 +132,7 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     task.buffer_slot().downgrade(&buffer).expect("a new task names nothing");
     task.set_entry(entry);
     task.set_stack(STACK_TOP);
-    // SAFETY: the task has never run; nothing else uses its context.
-    unsafe { task.context() }.frame.rdi = arguments;
+    task.set_start_argument(arguments);
     crate::scheduler::make_ready(&task);
     Ok(task)
 }

@@ -13,7 +13,7 @@ use crate::syscalls::{self, After};
 use common::pic::{self, TIMER_IRQ};
 use common::println;
 use common::qemu::{self, ExitCode};
-use common::user::{self, Trap};
+use common::user::Trap;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::PhysAddr;
 use x86_64::registers::control::Cr3;
@@ -81,8 +81,8 @@ fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
         };
         load_address_space(&table);
         // SAFETY: the task's PML4 is loaded, and shares the kernel half
-        // (made so when it was retyped); nothing else uses the context.
-        let trap = unsafe { user::run(task.context()) };
+        // (made so when it was retyped).
+        let trap = unsafe { task.run() };
         match trap {
             Trap::SystemCall => match syscalls::handle(task, &pool) {
                 After::Continue => {}

@@ -7,7 +7,7 @@ use crate::objects::task::TaskState;
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::syscalls::{self, After};
-use abi::syscall::{MapRights, TaskField};
+use abi::syscall::{MapRights, SyscallArgs, TaskField};
 use abi::{CAddr, Call, Error};
 use proptest::prelude::*;
 use std::sync::Mutex;
@@ -45,16 +45,10 @@ fn caller() -> Caller {
 impl Caller {
     /// Makes the call `call` with `args`, as the task would.
     fn call(&self, call: u64, args: [u64; 6]) -> (Result<u64, Error>, After) {
-        {
-            // SAFETY: the test is the task's only user.
-            let frame = &mut unsafe { self.task.context() }.frame;
-            frame.rax = call;
-            [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = args;
-        }
+        self.task.set_call(SyscallArgs { number: call, args });
         let after = syscalls::handle(&self.task, &self.system.root);
-        // SAFETY: as above.
-        let frame = &unsafe { self.task.context() }.frame;
-        let result = abi::syscall::decode_result(frame.rax, frame.rdx).expect("the kernel returns ABI codes");
+        let [rax, rdx] = self.task.result_registers();
+        let result = abi::syscall::decode_result(rax, rdx).expect("the kernel returns ABI codes");
         (result, after)
     }
 

@@ -41,23 +41,12 @@ pub enum After {
 /// Handles the system call `task` just made, with its root pool `root`,
 /// and leaves the result in its registers.
 pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
-    let args = {
-        // SAFETY: the task is not running; this is the only reference.
-        let frame = &unsafe { task.context() }.frame;
-        SyscallArgs {
-            number: frame.rax,
-            args: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9],
-        }
-    };
+    let args = task.call();
     let (result, after) = match args.call() {
         Ok(call) => dispatch(call, &args, task, root),
         Err(error) => (Err(error), After::Continue),
     };
-    let (rax, rdx) = abi::syscall::encode_result(result);
-    // SAFETY: as above; `dispatch` is done with the task's context.
-    let frame = &mut unsafe { task.context() }.frame;
-    frame.rax = rax;
-    frame.rdx = rdx;
+    task.set_result(result);
     after
 }
 // ANCHOR_END: handle

@@ -9,7 +9,7 @@ use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::scheduler;
 use crate::syscalls::{self, After};
-use abi::syscall::{MessageKind, REVOKED_IN_FLIGHT};
+use abi::syscall::{MessageKind, REVOKED_IN_FLIGHT, SyscallArgs};
 use abi::{CAddr, Call, Error};
 use scheduler::run_queue_for_tests as run_queue;
 
@@ -61,10 +61,7 @@ impl World {
 
     /// Task `index` traps with `call` in its registers (not handled yet).
     fn set_call(&self, index: usize, call: Call, args: [u64; 6]) {
-        // SAFETY: the test is the task's only user.
-        let frame = &mut unsafe { self.tasks[index].context() }.frame;
-        frame.rax = call as u64;
-        [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = args;
+        self.tasks[index].set_call(SyscallArgs { number: call as u64, args });
     }
 
     /// Task `index` traps with `call`, and the scheduler tries the fast
@@ -83,9 +80,8 @@ impl World {
     /// Every task's registers that carry results (rax, rdx, rsi) and state.
     fn snapshot(&self) -> Vec<(u64, u64, u64, TaskState)> {
         let registers = |task: &ManagedArc<Task>| {
-            // SAFETY: the test is the task's only user.
-            let frame = &unsafe { task.context() }.frame;
-            (frame.rax, frame.rdx, frame.rsi, task.run_state())
+            let [rax, rdx, rsi] = task.result_registers();
+            (rax, rdx, rsi, task.run_state())
         };
         self.tasks.iter().map(registers).collect()
     }
@@ -96,9 +92,8 @@ impl World {
 
     /// The result and kind in task `index`'s registers.
     fn registers(&self, index: usize) -> (Result<u64, Error>, u64) {
-        // SAFETY: the test is the task's only user.
-        let frame = &unsafe { self.tasks[index].context() }.frame;
-        (abi::syscall::decode_result(frame.rax, frame.rdx).expect("ABI codes"), frame.rsi)
+        let [rax, rdx, rsi] = self.tasks[index].result_registers();
+        (abi::syscall::decode_result(rax, rdx).expect("ABI codes"), rsi)
     }
 
     fn put_raw(&self, index: usize, value: u64) -> Result<u64, Error> {

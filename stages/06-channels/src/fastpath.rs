@@ -32,7 +32,7 @@ use crate::objects::channel::Channel;
 use crate::objects::task::TaskState;
 use crate::objects::{CPool, ManagedArc, Task, cpool};
 use crate::scheduler;
-use abi::syscall::{MessageKind, encode_result};
+use abi::syscall::MessageKind;
 use abi::{CAddr, Call};
 
 // ANCHOR: channel_put
@@ -43,31 +43,25 @@ use abi::{CAddr, Call};
 /// having changed nothing, otherwise.
 #[inline]
 pub fn channel_put(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Option<ManagedArc<Task>> {
-    // SAFETY: the sender is not running; this is the only reference to
-    // its registers until the end of the function.
-    let frame = &mut unsafe { sender.context() }.frame;
+    let call = sender.call();
     // Conditions 1 and 2: a few comparisons, so that every other call
     // pays almost nothing for the fast path.
-    if frame.rax != Call::ChannelPut as u64 || frame.rsi != MessageKind::Raw as u64 {
+    if call.number != Call::ChannelPut as u64 || call.arg(1) != MessageKind::Raw as u64 {
         return None;
     }
     if !scheduler::nothing_ready() {
         return None;
     }
     // Condition 3 and 4: the channel, and a taker on it.
-    let address = CAddr::from_raw(frame.rdi).ok()?;
+    let address = CAddr::from_raw(call.arg(0)).ok()?;
     let channel = cpool::find_object::<Channel>(root, address).ok()?;
-    let value = frame.rdx;
+    let value = call.arg(2);
     let receiver = channel.hand_to_taker(value)?;
     // From here on the put has happened. The sender's call returns
     // `Ok(0)`, and it is ready; the receiver's take returns the number.
-    (frame.rax, frame.rdx) = encode_result(Ok(0));
+    sender.set_result(Ok(0));
     scheduler::make_ready(sender);
-    // SAFETY: the receiver was blocked (it is not the sender, which was
-    // running); nothing else uses its registers.
-    let theirs = &mut unsafe { receiver.context() }.frame;
-    (theirs.rax, theirs.rdx) = encode_result(Ok(value));
-    theirs.rsi = MessageKind::Raw as u64;
+    receiver.set_take_answer(Ok((MessageKind::Raw, value)));
     receiver.set_run_state(TaskState::Running);
     Some(receiver)
 }

@@ -144,8 +144,7 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
         }
     }
     let length = write_arguments(&first.buffer, arguments.as_str());
-    // SAFETY: the task has never run; nothing else uses its context.
-    unsafe { first.task.context() }.frame.rdi = length;
+    first.task.set_start_argument(length);
     crate::scheduler::make_ready(&first.task);
     Ok(first.task)
 }

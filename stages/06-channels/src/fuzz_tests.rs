@@ -12,7 +12,7 @@ use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task, cpool};
 use crate::scheduler::{self, run_queue_for_tests};
 use crate::syscalls::{self, After};
-use abi::syscall::TaskField;
+use abi::syscall::{SyscallArgs, TaskField};
 use abi::{CAddr, Call};
 
 /// xorshift64*, as in `programs/fuzz`.
@@ -219,13 +219,7 @@ fn fuzz(seed: u64, calls: usize, every: usize) {
             continue;
         }
         for (number, args) in random_calls(&mut rng) {
-            {
-                // SAFETY: the task is not running anywhere; this is the
-                // only reference to its context.
-                let frame = &mut unsafe { task.context() }.frame;
-                frame.rax = number;
-                [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = args;
-            }
+            task.set_call(SyscallArgs { number, args });
             match syscalls::handle(&task, &pool) {
                 After::Continue | After::Yield if task.run_state() == TaskState::Running => {}
                 After::Exit(_) => {

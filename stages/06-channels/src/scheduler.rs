@@ -18,7 +18,7 @@ use crate::phases::{self, Mark};
 use crate::syscalls::{self, After};
 use common::println;
 use common::qemu::{self, ExitCode};
-use common::user::{self, Trap};
+use common::user::Trap;
 use x86_64::PhysAddr;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::PhysFrame;
@@ -47,8 +47,7 @@ pub fn make_inactive(task: &ManagedArc<Task>) {
         TaskState::Ready => task.leave_queue(),
         TaskState::Blocked => {
             task.leave_queue();
-            // SAFETY: a blocked task is not running; nothing else uses it.
-            unsafe { task.context() }.frame.rax = abi::Error::ChannelEmpty as u64;
+            task.set_result(Err(abi::Error::ChannelEmpty));
         }
         _ => {}
     }
@@ -115,8 +114,8 @@ fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
     loop {
         phases::mark(Mark::Resuming);
         // SAFETY: the task's PML4 is loaded, and shares the kernel half
-        // (made so when it was retyped); nothing else uses the context.
-        let trap = unsafe { user::run(task.context()) };
+        // (made so when it was retyped).
+        let trap = unsafe { task.run() };
         phases::mark(Mark::Trapped);
         match trap {
             Trap::SystemCall => {

@@ -56,47 +56,32 @@ pub enum After {
 /// goes on to [`handle_call`].)
 #[inline]
 pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
-    {
-        // SAFETY: the task is not running; this is the only reference.
-        let frame = &mut unsafe { task.context() }.frame;
-        if frame.rax == Call::Nop as u64 {
-            crate::phases::follow(true, frame.rdi, frame.rsi);
-            crate::phases::mark(crate::phases::Mark::Decoded);
-            crate::phases::mark(crate::phases::Mark::Acted);
-            (frame.rax, frame.rdx) = abi::syscall::encode_result(Ok(0));
-            crate::phases::mark(crate::phases::Mark::Answered);
-            return After::Continue;
-        }
+    let call = task.call();
+    if call.number == Call::Nop as u64 {
+        crate::phases::follow(true, call.arg(0), call.arg(1));
+        crate::phases::mark(crate::phases::Mark::Decoded);
+        crate::phases::mark(crate::phases::Mark::Acted);
+        task.set_result(Ok(0));
+        crate::phases::mark(crate::phases::Mark::Answered);
+        return After::Continue;
     }
-    handle_call(task, root)
+    handle_call(task, root, &call)
 }
 
 /// Handles every call but `Nop`: decodes its number and arguments, runs
 /// it, and leaves its result in the task's registers.
 #[inline(never)]
-fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, args: &SyscallArgs) -> After {
     crate::phases::follow(false, 0, 0);
-    let args = {
-        // SAFETY: the task is not running; this is the only reference.
-        let frame = &unsafe { task.context() }.frame;
-        SyscallArgs {
-            number: frame.rax,
-            args: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9],
-        }
-    };
     let (result, after) = match args.call() {
-        Ok(call) => dispatch(call, &args, task, root),
+        Ok(call) => dispatch(call, args, task, root),
         Err(error) => (Err(error), After::Continue),
     };
     if after == After::Blocked {
         // The put that wakes it writes its result.
         return after;
     }
-    let (rax, rdx) = abi::syscall::encode_result(result);
-    // SAFETY: as above; `dispatch` is done with the task's context.
-    let frame = &mut unsafe { task.context() }.frame;
-    frame.rax = rax;
-    frame.rdx = rdx;
+    task.set_result(result);
     after
 }
 // ANCHOR_END: handle
@@ -316,10 +301,9 @@ fn channel_take(
         Err(error) => return (Err(error), After::Continue),
     };
     match channel.take(task, args.arg(1)) {
-        Some(result) => {
-            // SAFETY: the task is not running; this is the only reference.
-            unsafe { task.context() }.frame.rsi = result.map_or(0, |(kind, _)| kind as u64);
-            (result.map(|(_, value)| value), After::Continue)
+        Some(answer) => {
+            task.set_take_answer(answer);
+            (answer.map(|(_, value)| value), After::Continue)
         }
         None => {
             channel.wait(task);

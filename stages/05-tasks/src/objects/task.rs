@@ -17,7 +17,9 @@ use super::weak::Slot;
 use super::{
     KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RawPage, RetypeError, reach, window,
 };
-use common::user::{Fault, UserContext};
+use abi::Error;
+use abi::syscall::{SyscallArgs, encode_result};
+use common::user::{self, Fault, Trap, UserContext};
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::PhysAddr;
@@ -192,16 +194,13 @@ impl ManagedArc<Task> {
 
     /// Sets where the task starts.
     pub fn set_entry(&self, instruction_pointer: u64) {
-        // SAFETY: the context is only used by its task's strong holders, one
-        // at a time (the kernel is one thread, with interrupts off).
-        unsafe { (*self.body().context.get()).frame.rip = instruction_pointer };
+        self.registers().frame.rip = instruction_pointer;
         self.body().has_entry.set(true);
     }
 
     /// Sets the task's stack pointer.
     pub fn set_stack(&self, stack_pointer: u64) {
-        // SAFETY: as in `set_entry`.
-        unsafe { (*self.body().context.get()).frame.rsp = stack_pointer };
+        self.registers().frame.rsp = stack_pointer;
     }
 
     /// The task's buffer page and its bytes, as the kernel sees them
@@ -215,14 +214,67 @@ impl ManagedArc<Task> {
         Some((page, unsafe { &mut *address }))
     }
 
-    /// The task's saved registers.
+    // ANCHOR: registers
+    /// The system call the task trapped with: the number it put in `rax`
+    /// and the six arguments (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
+    pub fn call(&self) -> SyscallArgs {
+        let frame = &self.registers().frame;
+        SyscallArgs {
+            number: frame.rax,
+            args: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9],
+        }
+    }
+
+    /// Writes the result of the task's system call where the task reads
+    /// it when the call returns (`rax` and `rdx`, by `encode_result`).
+    pub fn set_result(&self, result: Result<u64, Error>) {
+        let frame = &mut self.registers().frame;
+        (frame.rax, frame.rdx) = encode_result(result);
+    }
+
+    /// Sets the value a task that has not run yet finds in `rdi`, its
+    /// entry point's first argument.
+    pub fn set_start_argument(&self, value: u64) {
+        self.registers().frame.rdi = value;
+    }
+
+    /// Runs the task in ring 3 until it traps (`common::user::run`), and
+    /// says why it stopped.
     ///
     /// # Safety
-    /// No other reference to the context may be alive while this one is.
-    #[allow(clippy::mut_from_ref)] // exclusivity is the caller's promise
-    pub unsafe fn context(&self) -> &mut UserContext {
-        // SAFETY: the caller's promise.
+    /// The task's address space must be loaded, and share the kernel half.
+    pub unsafe fn run(&self) -> Trap {
+        // SAFETY: the caller's promise for the address space; the context
+        // is exclusive as `registers` says.
+        unsafe { user::run(self.registers()) }
+    }
+
+    /// The task's saved registers: only the methods above reach them.
+    #[allow(clippy::mut_from_ref)] // exclusive, as the SAFETY note says
+    fn registers(&self) -> &mut UserContext {
+        // SAFETY: the context is used only by the kernel, which is one
+        // thread with interrupts off, while the task does not run, and only
+        // inside one of the methods above, none of which calls another
+        // while it holds the reference: no two references are alive at once.
         unsafe { &mut *self.body().context.get() }
+    }
+    // ANCHOR_END: registers
+
+    /// For host tests, which play the CPU: puts `call` in the registers,
+    /// as the task's `syscall` instruction would.
+    #[cfg(test)]
+    pub fn set_call(&self, call: SyscallArgs) {
+        let frame = &mut self.registers().frame;
+        frame.rax = call.number;
+        [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = call.args;
+    }
+
+    /// For host tests: the registers a call's result comes back in, as
+    /// they are (`rax` and `rdx`).
+    #[cfg(test)]
+    pub fn result_registers(&self) -> [u64; 2] {
+        let frame = &self.registers().frame;
+        [frame.rax, frame.rdx]
     }
 }
 

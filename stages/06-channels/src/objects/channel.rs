@@ -191,8 +191,7 @@ impl ManagedArc<Channel> {
         while body.count.get() > 0 {
             let Some(taker) = body.takers.pop_front() else { break };
             // The slot the taker named is still in its saved registers.
-            // SAFETY: a blocked task is not running; nothing else uses it.
-            let destination = unsafe { taker.context() }.frame.rsi;
+            let destination = taker.take_destination();
             let result = self.take(&taker, destination).expect("a message is waiting");
             answer(&taker, result);
         }
@@ -293,12 +292,7 @@ fn deliver(
 /// Gives a woken taker its result (in its saved registers, as if its take
 /// had returned it) and makes it ready to run.
 fn answer(taker: &ManagedArc<Task>, result: Result<(MessageKind, u64), Error>) {
-    // SAFETY: a blocked task is not running; nothing else uses its context.
-    let frame = &mut unsafe { taker.context() }.frame;
-    let (rax, rdx) = abi::syscall::encode_result(result.map(|(_, value)| value));
-    frame.rax = rax;
-    frame.rdx = rdx;
-    frame.rsi = result.map_or(0, |(kind, _)| kind as u64);
+    taker.set_take_answer(result);
     crate::scheduler::make_ready(taker);
 }
 // ANCHOR_END: answer
