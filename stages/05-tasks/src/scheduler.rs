@@ -9,7 +9,7 @@
 
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
-use crate::syscalls::{self, After};
+use crate::syscalls::{self, Next};
 use common::pic::{self, TIMER_IRQ};
 use common::println;
 use common::qemu::{self, ExitCode};
@@ -69,26 +69,16 @@ pub fn run_forever(first: u64) -> ! {
 fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
     task.set_run_state(TaskState::Running);
     loop {
-        // What the task runs with, held strongly while it runs: a task
-        // pins nothing, so either may be gone since it last ran.
-        let Ok(pool) = task.cpool_slot().upgrade::<CPool>() else {
-            return stop(task, Stop::NoPool);
-        };
-        let Some(table) =
-            task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4)
-        else {
-            return stop(task, Stop::NoTable);
-        };
-        load_address_space(&table);
-        // SAFETY: the task's PML4 is loaded, and shares the kernel half
-        // (made so when it was retyped).
+        let held = enter(task)?;
+        // SAFETY: `enter` loaded the task's PML4, which shares the kernel
+        // half (made so when it was retyped).
         let trap = unsafe { task.run() };
         match trap {
-            Trap::SystemCall => match syscalls::handle(task, &pool) {
-                After::Continue => {}
-                After::Yield => return requeue(task),
-                After::Stopped => return None,
-                After::Exit(code) => {
+            // What runs next, the call's handler decided (`Next`).
+            Trap::SystemCall => match syscalls::handle(task, &held.pool) {
+                Next::Caller => {}
+                Next::Other => return requeue(task),
+                Next::Exit(code) => {
                     task.set_run_state(TaskState::Inactive);
                     return Some(code);
                 }
@@ -104,6 +94,34 @@ fn run_until_switch(task: &ManagedArc<Task>) -> Option<u64> {
     }
 }
 // ANCHOR_END: run_until_switch
+
+// ANCHOR: enter
+/// What a task runs with, held strongly while it runs: a task pins
+/// nothing, so either may be gone since it last ran.
+struct Held {
+    pool: ManagedArc<CPool>,
+    /// Held only so that the loaded page table stays alive.
+    _table: ManagedArc<AnyObject>,
+}
+
+/// Enters `task`, which is about to run: looks up its root pool and page
+/// table (a PML4) in its slots, and loads its address space. `None` if
+/// either is gone: the task is stopped, with a report.
+fn enter(task: &ManagedArc<Task>) -> Option<Held> {
+    let pool = task.cpool_slot().upgrade::<CPool>().map_err(|_| Stop::NoPool);
+    let table = task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4);
+    match (pool, table.ok_or(Stop::NoTable)) {
+        (Ok(pool), Ok(table)) => {
+            load_address_space(&table);
+            Some(Held { pool, _table: table })
+        }
+        (Err(why), _) | (_, Err(why)) => {
+            stop(task, why);
+            None
+        }
+    }
+}
+// ANCHOR_END: enter
 
 /// Sends a task that is still running to the back of the run queue.
 fn requeue(task: &ManagedArc<Task>) -> Option<u64> {

@@ -6,7 +6,7 @@ use crate::objects::mapping;
 use crate::objects::task::TaskState;
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
-use crate::syscalls::{self, After};
+use crate::syscalls::{self, Next};
 use abi::syscall::{MapRights, SyscallArgs, TaskField};
 use abi::{CAddr, Call, Error};
 use proptest::prelude::*;
@@ -44,7 +44,7 @@ fn caller() -> Caller {
 
 impl Caller {
     /// Makes the call `call` with `args`, as the task would.
-    fn call(&self, call: u64, args: [u64; 6]) -> (Result<u64, Error>, After) {
+    fn call(&self, call: u64, args: [u64; 6]) -> (Result<u64, Error>, Next) {
         self.task.set_call(SyscallArgs { number: call, args });
         let after = syscalls::handle(&self.task, &self.system.root);
         let [rax, rdx] = self.task.result_registers();
@@ -169,7 +169,7 @@ fn every_bad_argument_gets_its_error_and_changes_nothing() {
         let before = caller.pool_state();
         let (result, after) = caller.call(call, args);
         assert_eq!(result, Err(expected), "{what}");
-        assert_eq!(after, After::Continue, "{what}");
+        assert_eq!(after, Next::Caller, "{what}");
         assert_eq!(caller.pool_state(), before, "{what}: a refused call changes nothing");
     }
 }
@@ -369,7 +369,7 @@ fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu
     }
     assert_eq!(caller.result(Call::TaskStart, [to(TASK), 0, 0, 0, 0, 0]), Ok(0));
     assert_eq!(crate::scheduler::ready_tasks(8).count(), 1);
-    assert_eq!(caller.call(Call::TaskStop as u64, [to(TASK), 0, 0, 0, 0, 0]), (Ok(0), After::Stopped));
+    assert_eq!(caller.call(Call::TaskStop as u64, [to(TASK), 0, 0, 0, 0, 0]), (Ok(0), Next::Other));
     assert_eq!(caller.task.run_state(), TaskState::Inactive);
     assert_eq!(crate::scheduler::ready_tasks(8).count(), 0);
 }
@@ -378,8 +378,8 @@ fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu
 #[test]
 fn yield_and_exit_tell_the_scheduler() {
     let caller = caller();
-    assert_eq!(caller.call(Call::Yield as u64, [0; 6]), (Ok(0), After::Yield));
-    assert_eq!(caller.call(Call::Exit as u64, [7, 0, 0, 0, 0, 0]), (Ok(0), After::Exit(7)));
+    assert_eq!(caller.call(Call::Yield as u64, [0; 6]), (Ok(0), Next::Other));
+    assert_eq!(caller.call(Call::Exit as u64, [7, 0, 0, 0, 0, 0]), (Ok(0), Next::Exit(7)));
 }
 
 // ANCHOR: garbage

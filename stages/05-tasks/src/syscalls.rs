@@ -9,7 +9,8 @@
 //! kernel panic.
 //!
 //! To add a system call: a number in `abi::syscall::Call`, a wrapper in
-//! `ulib`, and one arm in `dispatch` calling a function here.
+//! `ulib`, and one arm in `act` calling a function here that returns a
+//! [`Reply`].
 
 use crate::objects::cpool::{self, CapError, LookupError};
 use crate::objects::mapping::{self, MapError};
@@ -24,63 +25,73 @@ use abi::{CAddr, Call, Error};
 use common::print;
 use common::user::is_user_address;
 
-/// What the scheduler does after a system call.
+// ANCHOR: next
+/// What runs after a system call: the call's handler decides, once, and
+/// says so in its [`Reply`] (after Hubris's `NextTask`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum After {
-    /// Return to the same task.
-    Continue,
-    /// Let the other ready tasks run first.
-    Yield,
-    /// The task stopped itself (`TaskStop` on itself).
-    Stopped,
-    /// The task ended with this code.
+pub enum Next {
+    /// The caller runs on.
+    Caller,
+    /// Another task: the caller yielded (it goes to the back of the run
+    /// queue) or stopped itself.
+    Other,
+    /// The caller ended with this code.
     Exit(u64),
 }
 
+/// What a call's handler returns when the call is not refused: the value
+/// for the caller, and what runs next. A refused call returns its error
+/// instead, and the caller runs on.
+pub struct Reply {
+    value: u64,
+    next: Next,
+}
+
+impl Reply {
+    /// The call returns `value`, and the caller runs on.
+    fn value(value: u64) -> Self {
+        Self { value, next: Next::Caller }
+    }
+
+    /// The call returns 0, and `next` runs.
+    fn then(next: Next) -> Self {
+        Self { value: 0, next }
+    }
+}
+// ANCHOR_END: next
+
 // ANCHOR: handle
-/// Handles the system call `task` just made, with its root pool `root`,
-/// and leaves the result in its registers.
-pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
+/// Handles the system call `task` just made, with its root pool `root`:
+/// decodes its number, runs its handler, leaves the result in its
+/// registers, and says what runs next.
+pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
     let args = task.call();
-    let (result, after) = match args.call() {
-        Ok(call) => dispatch(call, &args, task, root),
-        Err(error) => (Err(error), After::Continue),
-    };
-    task.set_result(result);
-    after
+    match args.call().and_then(|call| act(call, &args, task, root)) {
+        Ok(Reply { value, next }) => {
+            task.set_result(Ok(value));
+            next
+        }
+        Err(error) => {
+            task.set_result(Err(error));
+            Next::Caller
+        }
+    }
 }
 // ANCHOR_END: handle
 
-// ANCHOR: dispatch
-/// Runs one call, and says what the scheduler does next.
-fn dispatch(
-    call: Call,
-    args: &SyscallArgs,
-    task: &ManagedArc<Task>,
-    root: &ManagedArc<CPool>,
-) -> (Result<u64, Error>, After) {
-    let result = act(call, args, task, root);
-    let after = match call {
-        Call::Yield => After::Yield,
-        Call::Exit => After::Exit(args.arg(0)),
-        // A task that stopped itself leaves the CPU.
-        Call::TaskStop if task.run_state() == TaskState::Inactive => After::Stopped,
-        _ => After::Continue,
-    };
-    (result, after)
-}
-
-/// Each arm decodes the call's arguments, then calls the function that
-/// checks and acts.
+// ANCHOR: act
+/// Runs one call: each arm decodes the call's arguments, then calls the
+/// handler that checks and acts, and returns its [`Reply`].
 fn act(
     call: Call,
     args: &SyscallArgs,
     task: &ManagedArc<Task>,
     root: &ManagedArc<CPool>,
-) -> Result<u64, Error> {
+) -> Result<Reply, Error> {
     match call {
         Call::Print => print_buffer(task, args.buffer_len(0)?),
-        Call::Yield | Call::Exit => Ok(0),
+        Call::Yield => Ok(Reply::then(Next::Other)),
+        Call::Exit => Ok(Reply::then(Next::Exit(args.arg(0)))),
         Call::ListPool => list_pool(task, root, args.caddr(0)?),
         Call::Retype => {
             let kind = ObjectKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;
@@ -106,16 +117,16 @@ fn act(
             task_set(root, &target, field, args.arg(2))
         }
         Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
-        Call::TaskStop => task_stop(&find::<Task>(root, args.caddr(0)?)?),
-        // Channels arrive in stage 6, with the audit and the null call.
-        Call::ChannelPut | Call::ChannelTake | Call::Audit | Call::Nop => Err(Error::UnknownCall),
+        Call::TaskStop => task_stop(task, &find::<Task>(root, args.caddr(0)?)?),
+        // The calls later stages add are unknown to this kernel.
+        _ => Err(Error::UnknownCall),
     }
 }
-// ANCHOR_END: dispatch
+// ANCHOR_END: act
 
-/// A call that returns no value: 0 on success.
-fn done<E: Into<Error>>(result: Result<(), E>) -> Result<u64, Error> {
-    result.map(|()| 0).map_err(Into::into)
+/// The reply to a call that returns no value: 0 on success.
+fn done<E: Into<Error>>(result: Result<(), E>) -> Result<Reply, Error> {
+    result.map(|()| Reply::value(0)).map_err(Into::into)
 }
 
 /// The object of type `T` (`AnyObject`: any kind) that `address` names
@@ -134,16 +145,16 @@ pub fn page_rights(rights: MapRights) -> Rights {
 
 // ANCHOR: buffer
 /// `Print(len)`: prints the first `len` bytes of the task buffer.
-fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
+fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
     print!("{text}");
-    Ok(len as u64)
+    Ok(Reply::value(len as u64))
 }
 // ANCHOR_END: buffer
 
 /// `ListPool(pool)`: one entry per occupied slot into the task buffer.
-fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<u64, Error> {
+fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<Reply, Error> {
     let pool = find::<CPool>(root, address)?;
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let mut count = 0;
@@ -155,7 +166,7 @@ fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) 
         count += 1;
     }
     debug_assert!(count * ListEntry::SIZE <= TASK_BUFFER_SIZE);
-    Ok(count as u64)
+    Ok(Reply::value(count as u64))
 }
 
 // ANCHOR: task_calls
@@ -165,7 +176,7 @@ fn task_set(
     task: &ManagedArc<Task>,
     field: TaskField,
     value: u64,
-) -> Result<u64, Error> {
+) -> Result<Reply, Error> {
     if matches!(task.run_state(), TaskState::Ready | TaskState::Running) {
         return Err(Error::InUse);
     }
@@ -178,7 +189,7 @@ fn task_set(
                 TaskField::Stack => task.set_stack(value),
                 _ => task.set_entry(value),
             }
-            return Ok(0);
+            return Ok(Reply::value(0));
         }
         TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
         TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
@@ -191,11 +202,11 @@ fn task_set(
     }
     slot.clear();
     slot.downgrade(&object).expect("the slot was just cleared");
-    Ok(0)
+    Ok(Reply::value(0))
 }
 
 /// `TaskStart(task)`: a configured task joins the run queue.
-fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
+fn task_start(task: &ManagedArc<Task>) -> Result<Reply, Error> {
     if matches!(task.run_state(), TaskState::Ready | TaskState::Running) {
         return Err(Error::InUse);
     }
@@ -203,14 +214,17 @@ fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
         return Err(Error::NotConfigured);
     }
     scheduler::make_ready(task);
-    Ok(0)
+    Ok(Reply::value(0))
 }
 
 /// `TaskStop(task)`: the task leaves the run queue (or the CPU, if it is
 /// the caller) and becomes inactive.
-fn task_stop(task: &ManagedArc<Task>) -> Result<u64, Error> {
+fn task_stop(caller: &ManagedArc<Task>, task: &ManagedArc<Task>) -> Result<Reply, Error> {
     scheduler::make_inactive(task);
-    Ok(0)
+    match task.same_object(caller) {
+        true => Ok(Reply::then(Next::Other)),
+        false => Ok(Reply::value(0)),
+    }
 }
 // ANCHOR_END: task_calls
 

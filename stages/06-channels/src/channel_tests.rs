@@ -8,7 +8,7 @@ use crate::objects::task::TaskState;
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::scheduler;
-use crate::syscalls::{self, After};
+use crate::syscalls::{self, Next};
 use abi::syscall::{MessageKind, REVOKED_IN_FLIGHT, SyscallArgs};
 use abi::{CAddr, Call, Error};
 use scheduler::run_queue_for_tests as run_queue;
@@ -53,10 +53,10 @@ fn raw(slot: u8) -> u64 {
 impl World {
     /// Task `index` makes `call`; returns the result in its registers, the
     /// message kind in `rsi`, and what the scheduler is told.
-    fn call(&self, index: usize, call: Call, args: [u64; 6]) -> (Result<u64, Error>, u64, After) {
+    fn call(&self, index: usize, call: Call, args: [u64; 6]) -> (Result<u64, Error>, u64, Next) {
         self.set_call(index, call, args);
-        let after = syscalls::handle(&self.tasks[index], &self.system.root);
-        (self.registers(index).0, self.registers(index).1, after)
+        let next = syscalls::handle_general(&self.tasks[index], &self.system.root);
+        (self.registers(index).0, self.registers(index).1, next)
     }
 
     /// Task `index` traps with `call` in its registers (not handled yet).
@@ -68,7 +68,7 @@ impl World {
     /// path: the number of the task it switched to, if it took it.
     fn fast(&self, index: usize, call: Call, args: [u64; 6]) -> Option<u64> {
         self.set_call(index, call, args);
-        fastpath::channel_put(&self.tasks[index], &self.system.root).map(|next| next.id())
+        fastpath::put_to_waiting_taker(&self.tasks[index], &self.system.root).map(|next| next.id())
     }
 
     /// Task `index`'s put of `value`, by the fast path if it is taken, by
@@ -100,7 +100,7 @@ impl World {
         self.call(index, Call::ChannelPut, [raw(CHANNEL), MessageKind::Raw as u64, value, 0, 0, 0]).0
     }
 
-    fn take(&self, index: usize, destination: u64) -> (Result<u64, Error>, u64, After) {
+    fn take(&self, index: usize, destination: u64) -> (Result<u64, Error>, u64, Next) {
         self.call(index, Call::ChannelTake, [raw(CHANNEL), destination, 0, 0, 0, 0])
     }
 
@@ -120,7 +120,7 @@ fn messages_come_out_in_order_and_a_full_channel_refuses_more() {
     }
     assert_eq!(world.put_raw(0, 99), Err(Error::ChannelFull), "a put never blocks");
     for value in 1..=CAPACITY as u64 {
-        assert_eq!(world.take(0, 0), (Ok(value), MessageKind::Raw as u64, After::Continue));
+        assert_eq!(world.take(0, 0), (Ok(value), MessageKind::Raw as u64, Next::Caller));
     }
     assert_eq!(world.put_raw(0, 7), Ok(0), "room again");
     assert_eq!(world.take(0, 0).0, Ok(7));
@@ -130,8 +130,8 @@ fn messages_come_out_in_order_and_a_full_channel_refuses_more() {
 fn a_take_on_an_empty_channel_blocks_until_a_put_and_takers_are_served_in_order() {
     let _queue = run_queue();
     let world = world(3);
-    assert_eq!(world.take(1, 0).2, After::Blocked);
-    assert_eq!(world.take(2, 0).2, After::Blocked);
+    assert_eq!(world.take(1, 0).2, Next::Other);
+    assert_eq!(world.take(2, 0).2, Next::Other);
     assert_eq!(world.tasks[1].run_state(), TaskState::Blocked);
     let channel = world.system.root.slot(CHANNEL).upgrade::<crate::objects::channel::Channel>().unwrap();
     assert_eq!(channel.takers(8).collect::<Vec<_>>(), [world.tasks[1].id(), world.tasks[2].id()]);
@@ -155,7 +155,7 @@ fn payloads_travel_from_buffer_to_buffer() {
     assert_eq!(world.call(0, Call::ChannelPut, put).0, Ok(0));
     let too_long = [raw(CHANNEL), MessageKind::Payload as u64, 257, 0, 0, 0];
     assert_eq!(world.call(0, Call::ChannelPut, too_long).0, Err(Error::BufferTooLong));
-    assert_eq!(world.take(1, 0), (Ok(5), MessageKind::Payload as u64, After::Continue));
+    assert_eq!(world.take(1, 0), (Ok(5), MessageKind::Payload as u64, Next::Caller));
     assert_eq!(&world.buffer(1)[..5], b"hello");
 }
 
@@ -170,7 +170,7 @@ fn a_capability_is_copied_in_and_moved_out_into_the_slot_the_taker_names() {
     // An occupied destination: refused, and the message stays.
     assert_eq!(world.take(1, raw(CHANNEL)).0, Err(Error::SlotOccupied));
     assert_eq!(world.take(1, 0x0909).0, Err(Error::MalformedAddress));
-    assert_eq!(world.take(1, raw(200)), (Ok(raw(200)), MessageKind::Capability as u64, After::Continue));
+    assert_eq!(world.take(1, raw(200)), (Ok(raw(200)), MessageKind::Capability as u64, Next::Caller));
     assert_eq!(world.system.root.slot(200).kind(), Some(ObjectKind::CPool));
 }
 
@@ -183,10 +183,7 @@ fn revoking_an_object_in_flight_empties_its_message() {
     let put = [raw(CHANNEL), MessageKind::Capability as u64, raw(40), 0, 0, 0];
     assert_eq!(world.call(0, Call::ChannelPut, put).0, Ok(0));
     assert_eq!(world.call(0, Call::Revoke, [raw(SECOND_UNTYPED), 0, 0, 0, 0, 0]).0, Ok(0));
-    assert_eq!(
-        world.take(1, raw(41)),
-        (Ok(REVOKED_IN_FLIGHT), MessageKind::Capability as u64, After::Continue)
-    );
+    assert_eq!(world.take(1, raw(41)), (Ok(REVOKED_IN_FLIGHT), MessageKind::Capability as u64, Next::Caller));
     assert!(world.system.root.slot(41).is_empty());
 }
 // ANCHOR_END: capability_tests
@@ -198,7 +195,7 @@ fn destroying_a_channel_wakes_its_takers_with_an_error() {
     let retype = [raw(SECOND_UNTYPED), ObjectKind::Channel.code(), raw(50), 0, 0, 0];
     assert_eq!(world.call(0, Call::Retype, retype).0, Ok(0));
     let take = [raw(50), 0, 0, 0, 0, 0];
-    assert_eq!(world.call(1, Call::ChannelTake, take).2, After::Blocked);
+    assert_eq!(world.call(1, Call::ChannelTake, take).2, Next::Other);
     assert_eq!(world.call(0, Call::Revoke, [raw(SECOND_UNTYPED), 0, 0, 0, 0, 0]).0, Ok(0));
     assert_eq!(world.registers(1).0, Err(Error::ChannelClosed));
     assert_eq!(world.tasks[1].run_state(), TaskState::Ready);
@@ -208,7 +205,7 @@ fn destroying_a_channel_wakes_its_takers_with_an_error() {
 fn stopping_or_destroying_a_waiting_task_takes_it_out_of_the_queue() {
     let _queue = run_queue();
     let world = world(2);
-    assert_eq!(world.take(1, 0).2, After::Blocked);
+    assert_eq!(world.take(1, 0).2, Next::Other);
     let channel = world.system.root.slot(CHANNEL).upgrade::<crate::objects::channel::Channel>().unwrap();
     assert_eq!(world.call(0, Call::TaskStart, [raw(12), 0, 0, 0, 0, 0]).0, Err(Error::InUse), "it is active");
     assert_eq!(world.call(0, Call::TaskStop, [raw(12), 0, 0, 0, 0, 0]).0, Ok(0));
@@ -225,8 +222,8 @@ fn stopping_or_destroying_a_waiting_task_takes_it_out_of_the_queue() {
 fn the_fast_path_hands_a_number_to_the_oldest_taker_and_switches_to_it() {
     let _queue = run_queue();
     let world = world(3);
-    assert_eq!(world.take(1, 0).2, After::Blocked);
-    assert_eq!(world.take(2, 0).2, After::Blocked);
+    assert_eq!(world.take(1, 0).2, Next::Other);
+    assert_eq!(world.take(2, 0).2, Next::Other);
 
     assert_eq!(world.fast_put_raw(0, 5), Some(world.tasks[1].id()), "taken, to the oldest taker");
     assert_eq!(world.registers(1), (Ok(5), MessageKind::Raw as u64));
@@ -241,7 +238,10 @@ fn the_fast_path_hands_a_number_to_the_oldest_taker_and_switches_to_it() {
     // next put goes to the second taker.
     assert_eq!(scheduler::run_queue().pop_front().map(|task| task.id()), Some(world.tasks[0].id()));
     world.tasks[0].set_run_state(TaskState::Running);
-    assert_eq!(world.fast_put_raw(0, 6), Some(world.tasks[2].id()));
+    // Through `handle`, the scheduler's way in: it says to switch.
+    world.set_call(0, Call::ChannelPut, [raw(CHANNEL), MessageKind::Raw as u64, 6, 0, 0, 0]);
+    let next = syscalls::handle(&world.tasks[0], &world.system.root);
+    assert_eq!(next, Next::Switch(world.tasks[2].clone()));
     assert_eq!(world.registers(2), (Ok(6), MessageKind::Raw as u64));
     assert!(world.channel().takers(8).next().is_none());
 }
@@ -261,7 +261,7 @@ fn the_fast_path_is_not_taken_otherwise_and_changes_nothing() {
     assert_eq!(world.put_raw(0, 1), Ok(0));
     assert_eq!(world.take(1, 0).0, Ok(1));
 
-    assert_eq!(world.take(1, 0).2, After::Blocked);
+    assert_eq!(world.take(1, 0).2, Next::Other);
     // Not a put of a number, or not a channel: the general path's cases.
     world.buffer(0)[0] = b'x';
     for (call, args) in [
@@ -308,8 +308,8 @@ fn the_fast_path_leaves_the_same_state_as_the_general_path() {
     let outcome = |fast: bool| {
         let _queue = run_queue();
         let world = world(3);
-        assert_eq!(world.take(1, 0).2, After::Blocked);
-        assert_eq!(world.take(2, 0).2, After::Blocked);
+        assert_eq!(world.take(1, 0).2, Next::Other);
+        assert_eq!(world.take(2, 0).2, Next::Other);
         for value in [10, 11] {
             match fast {
                 true => {

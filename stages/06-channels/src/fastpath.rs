@@ -35,14 +35,14 @@ use crate::scheduler;
 use abi::syscall::MessageKind;
 use abi::{CAddr, Call};
 
-// ANCHOR: channel_put
+// ANCHOR: put_to_waiting_taker
 /// The fast path of `ChannelPut(channel, Raw, value)` from `sender`
 /// (with its root pool `root`), which just trapped into the kernel: if
 /// the conditions above hold, delivers the message and returns the
-/// receiver, which the scheduler runs next (the sender is ready). `None`,
-/// having changed nothing, otherwise.
+/// receiver, to which `syscalls::handle` switches (`Next::Switch`; the
+/// sender is ready). `None`, having changed nothing, otherwise.
 #[inline]
-pub fn channel_put(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Option<ManagedArc<Task>> {
+pub fn put_to_waiting_taker(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Option<ManagedArc<Task>> {
     let call = sender.call();
     // Conditions 1 and 2: a few comparisons, so that every other call
     // pays almost nothing for the fast path.
@@ -65,4 +65,4 @@ pub fn channel_put(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Optio
     receiver.set_run_state(TaskState::Running);
     Some(receiver)
 }
-// ANCHOR_END: channel_put
+// ANCHOR_END: put_to_waiting_taker

@@ -11,7 +11,7 @@ use crate::objects::task::{Stop, TaskState};
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task, cpool};
 use crate::scheduler::{self, run_queue_for_tests};
-use crate::syscalls::{self, After};
+use crate::syscalls::{self, Next};
 use abi::syscall::{SyscallArgs, TaskField};
 use abi::{CAddr, Call};
 
@@ -220,9 +220,9 @@ fn fuzz(seed: u64, calls: usize, every: usize) {
         }
         for (number, args) in random_calls(&mut rng) {
             task.set_call(SyscallArgs { number, args });
-            match syscalls::handle(&task, &pool) {
-                After::Continue | After::Yield if task.run_state() == TaskState::Running => {}
-                After::Exit(_) => {
+            match syscalls::handle_general(&task, &pool) {
+                Next::Caller | Next::Other if task.run_state() == TaskState::Running => {}
+                Next::Exit(_) => {
                     task.reset_to_start();
                     task.set_run_state(TaskState::Inactive);
                     break;

@@ -10,12 +10,11 @@
 //! the taker (`fastpath.rs`).
 
 use crate::devices::{self, Interrupt};
-use crate::fastpath;
 use crate::objects::audit::{self, AuditError, AuditReport};
 use crate::objects::task::{Stop, TaskQueue, TaskState};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
 use crate::phases::{self, Mark};
-use crate::syscalls::{self, After};
+use crate::syscalls::{self, Next};
 use common::println;
 use common::qemu::{self, ExitCode};
 use common::user::Trap;
@@ -99,62 +98,33 @@ struct Exit {
 
 // ANCHOR: run_until_switch
 /// Runs `task` until it gives up the CPU, is preempted or stops, and
-/// then, if the IPC fast path handed the CPU straight to another task
-/// (`fastpath.rs`), that task, and so on. Returns which task exited, if
+/// then, if a call switched straight to another task (the IPC fast path,
+/// `fastpath.rs`), that task, and so on. Returns which task exited, if
 /// one did.
 fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
     task.set_run_state(TaskState::Running);
-    // What the task runs with, held strongly while it runs: a task pins
-    // nothing, so either may be gone since it last ran.
-    let (mut pool, mut table) = match runs_with(&task) {
-        Ok(found) => found,
-        Err(why) => return stop(&task, why),
-    };
-    load_address_space(&table);
+    let mut held = enter(&task)?;
     loop {
         phases::mark(Mark::Resuming);
-        // SAFETY: the task's PML4 is loaded, and shares the kernel half
-        // (made so when it was retyped).
+        // SAFETY: `enter` loaded the task's PML4, which shares the kernel
+        // half (made so when it was retyped).
         let trap = unsafe { task.run() };
         phases::mark(Mark::Trapped);
         match trap {
-            Trap::SystemCall => {
-                // The fast path first: a put to a waiting taker switches
-                // straight to it. Anything else goes the general way.
-                if let Some(receiver) = fastpath::channel_put(&task, &pool) {
-                    task = receiver;
-                    (pool, table) = match runs_with(&task) {
-                        Ok(found) => found,
-                        Err(why) => return stop(&task, why),
-                    };
-                    load_address_space(&table);
-                    continue;
+            // What runs next, the call's handler decided (`Next`).
+            Trap::SystemCall => match syscalls::handle(&task, &held.pool) {
+                Next::Caller => {}
+                Next::Other => return requeue(&task),
+                Next::Switch(next) => {
+                    task = next;
+                    held = enter(&task)?;
                 }
-                match syscalls::handle(&task, &pool) {
-                    After::Continue => {}
-                    After::Recheck => {
-                        // The call may have changed what the task runs
-                        // with: look it up again if so. (None can today:
-                        // TaskSet refuses a running task, revoke an object
-                        // in use; comparing two addresses is cheap, and
-                        // keeps this loop right if that changes.)
-                        if !task.cpool_slot().names(&pool) || !task.table_slot().names(&table) {
-                            (pool, table) = match runs_with(&task) {
-                                Ok(found) => found,
-                                Err(why) => return stop(&task, why),
-                            };
-                            load_address_space(&table);
-                        }
-                    }
-                    After::Yield => return requeue(&task),
-                    After::Stopped | After::Blocked => return None,
-                    After::Exit(code) => {
-                        task.reset_to_start();
-                        task.set_run_state(TaskState::Inactive);
-                        return Some(Exit { task: task.id(), code });
-                    }
+                Next::Exit(code) => {
+                    task.reset_to_start();
+                    task.set_run_state(TaskState::Inactive);
+                    return Some(Exit { task: task.id(), code });
                 }
-            }
+            },
             Trap::Interrupt(line) => {
                 if devices::interrupt(line) == Interrupt::Tick {
                     return requeue(&task);
@@ -164,15 +134,36 @@ fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
         }
     }
 }
-
-/// The task's root pool and page table (a PML4), looked up in its slots;
-/// why it cannot run if either is gone.
-fn runs_with(task: &ManagedArc<Task>) -> Result<(ManagedArc<CPool>, ManagedArc<AnyObject>), Stop> {
-    let pool = task.cpool_slot().upgrade::<CPool>().map_err(|_| Stop::NoPool)?;
-    let table = task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4);
-    Ok((pool, table.ok_or(Stop::NoTable)?))
-}
 // ANCHOR_END: run_until_switch
+
+// ANCHOR: enter
+/// What a task runs with, held strongly while it runs: a task pins
+/// nothing, so either may be gone since it last ran.
+struct Held {
+    pool: ManagedArc<CPool>,
+    /// Held only so that the loaded page table stays alive.
+    _table: ManagedArc<AnyObject>,
+}
+
+/// Enters `task`, which is about to run: looks up its root pool and page
+/// table (a PML4) in its slots, and loads its address space. `None` if
+/// either is gone: the task is stopped, with a report.
+#[inline(always)] // on the fast path's way to the receiver: no call there
+fn enter(task: &ManagedArc<Task>) -> Option<Held> {
+    let pool = task.cpool_slot().upgrade::<CPool>().map_err(|_| Stop::NoPool);
+    let table = task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4);
+    match (pool, table.ok_or(Stop::NoTable)) {
+        (Ok(pool), Ok(table)) => {
+            load_address_space(&table);
+            Some(Held { pool, _table: table })
+        }
+        (Err(why), _) | (_, Err(why)) => {
+            stop(task, why);
+            None
+        }
+    }
+}
+// ANCHOR_END: enter
 
 /// Sends a task that is still running to the back of the run queue.
 fn requeue(task: &ManagedArc<Task>) -> Option<Exit> {

@@ -9,7 +9,8 @@
 //! kernel panic.
 //!
 //! To add a system call: a number in `abi::syscall::Call`, a wrapper in
-//! `ulib`, and one arm in `dispatch` calling a function here.
+//! `ulib`, and one arm in `act` calling a function here that returns a
+//! [`Reply`].
 
 use crate::objects::channel::{Channel, Outgoing};
 use crate::objects::cpool::{self, CapError, LookupError};
@@ -19,7 +20,7 @@ use crate::objects::untyped::RevokeError;
 use crate::objects::weak::Slot;
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, ObjectType, RetypeError, Task};
 use crate::paging::{PagingError, Rights};
-use crate::scheduler;
+use crate::{fastpath, scheduler};
 use abi::syscall::{
     ListEntry, MAX_PAYLOAD, MapRights, MessageKind, SyscallArgs, TASK_BUFFER_SIZE, TaskField,
 };
@@ -27,107 +28,149 @@ use abi::{CAddr, Call, Error};
 use common::print;
 use common::user::is_user_address;
 
-/// What the scheduler does after a system call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum After {
-    /// Return to the same task.
-    Continue,
-    /// Return to the same task, once the scheduler has checked that it
-    /// still has its root pool and page table: the call destroyed objects
-    /// or changed a task's slots ([`may_change_objects`]).
-    Recheck,
-    /// Let the other ready tasks run first.
-    Yield,
-    /// The task stopped itself (`TaskStop` on itself).
-    Stopped,
-    /// The task ended with this code.
+// ANCHOR: next
+/// What runs after a system call: the call's handler decides, once, and
+/// says so in its [`Reply`] (after Hubris's `NextTask`).
+pub enum Next {
+    /// The caller runs on.
+    Caller,
+    /// Another task: the caller yielded (it goes to the back of the run
+    /// queue), stopped itself, or waits in a take.
+    Other,
+    /// This task, at once: a put handed its number straight to it (the
+    /// fast path, `fastpath.rs`); the caller is ready.
+    Switch(ManagedArc<Task>),
+    /// The caller ended with this code.
     Exit(u64),
-    /// The task waits in a channel's queue of takers.
-    Blocked,
 }
 
+/// Tasks compare by identity, and print as their numbers.
+impl PartialEq for Next {
+    fn eq(&self, other: &Next) -> bool {
+        match (self, other) {
+            (Next::Caller, Next::Caller) | (Next::Other, Next::Other) => true,
+            (Next::Switch(one), Next::Switch(other)) => one.same_object(other),
+            (Next::Exit(one), Next::Exit(other)) => one == other,
+            _ => false,
+        }
+    }
+}
+
+impl core::fmt::Debug for Next {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            Next::Caller => write!(f, "Caller"),
+            Next::Other => write!(f, "Other"),
+            Next::Switch(task) => write!(f, "Switch(task {})", task.id()),
+            Next::Exit(code) => write!(f, "Exit({code})"),
+        }
+    }
+}
+
+/// What a call's handler returns when the call is not refused: the value
+/// for the caller, and what runs next. A refused call returns its error
+/// instead, and the caller runs on.
+pub struct Reply {
+    /// The value the call returns; `None` if the caller's registers are
+    /// not this reply's business: a take writes its answer itself (the
+    /// message's kind goes back too), and a task waiting in one gets its
+    /// answer from the put that wakes it.
+    value: Option<u64>,
+    next: Next,
+}
+
+impl Reply {
+    /// The call returns `value`, and the caller runs on.
+    fn value(value: u64) -> Self {
+        Self { value: Some(value), next: Next::Caller }
+    }
+
+    /// The call returns 0, and `next` runs.
+    fn then(next: Next) -> Self {
+        Self { value: Some(0), next }
+    }
+
+    /// The handler wrote the caller's registers itself, or left them to
+    /// whoever wakes it; `next` runs.
+    fn answered(next: Next) -> Self {
+        Self { value: None, next }
+    }
+}
+// ANCHOR_END: next
+
 // ANCHOR: handle
-/// Handles the system call `task` just made, with its root pool `root`,
-/// and leaves the result in its registers.
+/// Handles the system call `task` just made, with its root pool `root`:
+/// leaves the result in its registers, and says what runs next.
 ///
-/// The null call (`Nop`) is answered here: it has nothing to decode, look
-/// up or do, so its cost is the way in and out alone. (A small function
-/// the compiler can inline into the scheduler's loop; every other call
-/// goes on to [`handle_call`].)
+/// A put of a number to a waiting taker may take the fast path
+/// (`fastpath.rs`), which switches straight to the taker; every other
+/// call, and every put the fast path declines, takes the general path.
 #[inline]
-pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> After {
-    let call = task.call();
+pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
+    match fastpath::put_to_waiting_taker(task, root) {
+        Some(receiver) => Next::Switch(receiver),
+        None => general_path(task, root, &task.call()),
+    }
+}
+
+/// The general path of every call. The null call (`Nop`) is answered
+/// here: it has nothing to decode, look up or do, so its cost is the way
+/// in and out alone. (A small function the compiler can inline into the
+/// scheduler's loop; every other call goes on to [`handle_call`].)
+#[inline]
+fn general_path(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, call: &SyscallArgs) -> Next {
     if call.number == Call::Nop as u64 {
         crate::phases::follow(true, call.arg(0), call.arg(1));
         crate::phases::mark(crate::phases::Mark::Decoded);
         crate::phases::mark(crate::phases::Mark::Acted);
         task.set_result(Ok(0));
         crate::phases::mark(crate::phases::Mark::Answered);
-        return After::Continue;
+        return Next::Caller;
     }
-    handle_call(task, root, &call)
+    handle_call(task, root, call)
 }
 
-/// Handles every call but `Nop`: decodes its number and arguments, runs
-/// it, and leaves its result in the task's registers.
+/// The general path alone, for host tests that compare it with the fast
+/// path: `handle` without `fastpath.rs`.
+#[cfg(test)]
+pub fn handle_general(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
+    general_path(task, root, &task.call())
+}
+
+/// Handles every call but `Nop`: decodes its number, runs its handler,
+/// and writes what the handler returned into the task's registers.
 #[inline(never)]
-fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, args: &SyscallArgs) -> After {
+fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, args: &SyscallArgs) -> Next {
     crate::phases::follow(false, 0, 0);
-    let (result, after) = match args.call() {
-        Ok(call) => dispatch(call, args, task, root),
-        Err(error) => (Err(error), After::Continue),
-    };
-    if after == After::Blocked {
-        // The put that wakes it writes its result.
-        return after;
+    match args.call().and_then(|call| act(call, args, task, root)) {
+        Ok(Reply { value, next }) => {
+            if let Some(value) = value {
+                task.set_result(Ok(value));
+            }
+            next
+        }
+        Err(error) => {
+            task.set_result(Err(error));
+            Next::Caller
+        }
     }
-    task.set_result(result);
-    after
 }
 // ANCHOR_END: handle
 
-// ANCHOR: dispatch
-/// Runs one call, and says what the scheduler does next.
-fn dispatch(
-    call: Call,
-    args: &SyscallArgs,
-    task: &ManagedArc<Task>,
-    root: &ManagedArc<CPool>,
-) -> (Result<u64, Error>, After) {
-    if call == Call::ChannelTake {
-        return channel_take(args, task, root);
-    }
-    let result = act(call, args, task, root);
-    let after = match call {
-        Call::Yield => After::Yield,
-        Call::Exit => After::Exit(args.arg(0)),
-        // A task that stopped itself leaves the CPU.
-        Call::TaskStop if task.run_state() == TaskState::Inactive => After::Stopped,
-        call if result.is_ok() && may_change_objects(call) => After::Recheck,
-        _ => After::Continue,
-    };
-    (result, after)
-}
-
-/// Whether `call` may destroy objects or change what a task runs with
-/// (its slots): after one, the scheduler checks that the caller still
-/// has its root pool and page table before it runs it again (a refused
-/// call changed nothing, and needs no check).
-pub fn may_change_objects(call: Call) -> bool {
-    matches!(call, Call::Move | Call::Delete | Call::Revoke | Call::TaskSet | Call::TaskStop)
-}
-
-/// Each arm decodes the call's arguments, then calls the function that
-/// checks and acts.
+// ANCHOR: act
+/// Runs one call: each arm decodes the call's arguments, then calls the
+/// handler that checks and acts, and returns its [`Reply`].
 fn act(
     call: Call,
     args: &SyscallArgs,
     task: &ManagedArc<Task>,
     root: &ManagedArc<CPool>,
-) -> Result<u64, Error> {
+) -> Result<Reply, Error> {
     match call {
         Call::Print => print_buffer(task, args.buffer_len(0)?),
-        Call::Yield | Call::Exit | Call::Nop => Ok(0),
+        Call::Yield => Ok(Reply::then(Next::Other)),
+        Call::Exit => Ok(Reply::then(Next::Exit(args.arg(0)))),
+        Call::Nop => Ok(Reply::value(0)),
         Call::ListPool => list_pool(task, root, args.caddr(0)?),
         Call::Retype => {
             let kind = ObjectKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;
@@ -153,20 +196,20 @@ fn act(
             task_set(root, &target, field, args.arg(2))
         }
         Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
-        Call::TaskStop => task_stop(&find::<Task>(root, args.caddr(0)?)?),
+        Call::TaskStop => task_stop(task, &find::<Task>(root, args.caddr(0)?)?),
         Call::ChannelPut => channel_put(args, task, root),
+        Call::ChannelTake => channel_take(args, task, root),
         Call::Audit => match scheduler::audit() {
-            Ok(report) => Ok(report.objects as u64),
+            Ok(report) => Ok(Reply::value(report.objects as u64)),
             Err(_) => Err(Error::AuditFailed),
         },
-        Call::ChannelTake => unreachable!("dispatched apart: it may block"),
     }
 }
-// ANCHOR_END: dispatch
+// ANCHOR_END: act
 
-/// A call that returns no value: 0 on success.
-fn done<E: Into<Error>>(result: Result<(), E>) -> Result<u64, Error> {
-    result.map(|()| 0).map_err(Into::into)
+/// The reply to a call that returns no value: 0 on success.
+fn done<E: Into<Error>>(result: Result<(), E>) -> Result<Reply, Error> {
+    result.map(|()| Reply::value(0)).map_err(Into::into)
 }
 
 /// The object of type `T` (`AnyObject`: any kind) that `address` names
@@ -185,16 +228,16 @@ pub fn page_rights(rights: MapRights) -> Rights {
 
 // ANCHOR: buffer
 /// `Print(len)`: prints the first `len` bytes of the task buffer.
-fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
+fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
     print!("{text}");
-    Ok(len as u64)
+    Ok(Reply::value(len as u64))
 }
 // ANCHOR_END: buffer
 
 /// `ListPool(pool)`: one entry per occupied slot into the task buffer.
-fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<u64, Error> {
+fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<Reply, Error> {
     let pool = find::<CPool>(root, address)?;
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let mut count = 0;
@@ -206,7 +249,7 @@ fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) 
         count += 1;
     }
     debug_assert!(count * ListEntry::SIZE <= TASK_BUFFER_SIZE);
-    Ok(count as u64)
+    Ok(Reply::value(count as u64))
 }
 
 // ANCHOR: task_calls
@@ -216,7 +259,7 @@ fn task_set(
     task: &ManagedArc<Task>,
     field: TaskField,
     value: u64,
-) -> Result<u64, Error> {
+) -> Result<Reply, Error> {
     if matches!(task.run_state(), TaskState::Ready | TaskState::Running | TaskState::Blocked) {
         return Err(Error::InUse);
     }
@@ -229,7 +272,7 @@ fn task_set(
                 TaskField::Stack => task.set_stack(value),
                 _ => task.set_entry(value),
             }
-            return Ok(0);
+            return Ok(Reply::value(0));
         }
         TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
         TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
@@ -242,11 +285,11 @@ fn task_set(
     }
     slot.clear();
     slot.downgrade(&object).expect("the slot was just cleared");
-    Ok(0)
+    Ok(Reply::value(0))
 }
 
 /// `TaskStart(task)`: a configured task joins the run queue.
-fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
+fn task_start(task: &ManagedArc<Task>) -> Result<Reply, Error> {
     if matches!(task.run_state(), TaskState::Ready | TaskState::Running | TaskState::Blocked) {
         return Err(Error::InUse);
     }
@@ -254,21 +297,28 @@ fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
         return Err(Error::NotConfigured);
     }
     scheduler::make_ready(task);
-    Ok(0)
+    Ok(Reply::value(0))
 }
 
 /// `TaskStop(task)`: the task leaves the run queue (or the CPU, if it is
 /// the caller) and becomes inactive.
-fn task_stop(task: &ManagedArc<Task>) -> Result<u64, Error> {
+fn task_stop(caller: &ManagedArc<Task>, task: &ManagedArc<Task>) -> Result<Reply, Error> {
     scheduler::make_inactive(task);
-    Ok(0)
+    match task.same_object(caller) {
+        true => Ok(Reply::then(Next::Other)),
+        false => Ok(Reply::value(0)),
+    }
 }
 // ANCHOR_END: task_calls
 
 // ANCHOR: channel_calls
 /// `ChannelPut(channel, kind, value)`: a number, the first `value` bytes
 /// of the task buffer, or (a copy of) the capability at address `value`.
-fn channel_put(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Result<u64, Error> {
+fn channel_put(
+    args: &SyscallArgs,
+    task: &ManagedArc<Task>,
+    root: &ManagedArc<CPool>,
+) -> Result<Reply, Error> {
     let channel = find::<Channel>(root, args.caddr(0)?)?;
     let kind = MessageKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;
     let value = args.arg(2);
@@ -286,7 +336,7 @@ fn channel_put(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CP
             channel.put(Outgoing::Capability(found.slot()))?;
         }
     }
-    Ok(0)
+    Ok(Reply::value(0))
 }
 
 /// `ChannelTake(channel, destination)`: the oldest message, or the task
@@ -295,19 +345,16 @@ fn channel_take(
     args: &SyscallArgs,
     task: &ManagedArc<Task>,
     root: &ManagedArc<CPool>,
-) -> (Result<u64, Error>, After) {
-    let channel = match args.caddr(0).and_then(|address| find::<Channel>(root, address)) {
-        Ok(channel) => channel,
-        Err(error) => return (Err(error), After::Continue),
-    };
+) -> Result<Reply, Error> {
+    let channel = find::<Channel>(root, args.caddr(0)?)?;
     match channel.take(task, args.arg(1)) {
         Some(answer) => {
             task.set_take_answer(answer);
-            (answer.map(|(_, value)| value), After::Continue)
+            Ok(Reply::answered(Next::Caller))
         }
         None => {
             channel.wait(task);
-            (Ok(0), After::Blocked)
+            Ok(Reply::answered(Next::Other))
         }
     }
 }

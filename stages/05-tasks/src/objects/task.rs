@@ -217,6 +217,7 @@ impl ManagedArc<Task> {
     // ANCHOR: registers
     /// The system call the task trapped with: the number it put in `rax`
     /// and the six arguments (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
+    #[inline]
     pub fn call(&self) -> SyscallArgs {
         let frame = &self.registers().frame;
         SyscallArgs {
@@ -227,6 +228,7 @@ impl ManagedArc<Task> {
 
     /// Writes the result of the task's system call where the task reads
     /// it when the call returns (`rax` and `rdx`, by `encode_result`).
+    #[inline]
     pub fn set_result(&self, result: Result<u64, Error>) {
         let frame = &mut self.registers().frame;
         (frame.rax, frame.rdx) = encode_result(result);
@@ -234,6 +236,7 @@ impl ManagedArc<Task> {
 
     /// Sets the value a task that has not run yet finds in `rdi`, its
     /// entry point's first argument.
+    #[inline]
     pub fn set_start_argument(&self, value: u64) {
         self.registers().frame.rdi = value;
     }
@@ -243,6 +246,7 @@ impl ManagedArc<Task> {
     ///
     /// # Safety
     /// The task's address space must be loaded, and share the kernel half.
+    #[inline]
     pub unsafe fn run(&self) -> Trap {
         // SAFETY: the caller's promise for the address space; the context
         // is exclusive as `registers` says.
@@ -251,6 +255,7 @@ impl ManagedArc<Task> {
 
     /// The task's saved registers: only the methods above reach them.
     #[allow(clippy::mut_from_ref)] // exclusive, as the SAFETY note says
+    #[inline]
     fn registers(&self) -> &mut UserContext {
         // SAFETY: the context is used only by the kernel, which is one
         // thread with interrupts off, while the task does not run, and only

@@ -285,6 +285,7 @@ impl ManagedArc<Task> {
     // ANCHOR: registers
     /// The system call the task trapped with: the number it put in `rax`
     /// and the six arguments (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`).
+    #[inline]
     pub fn call(&self) -> SyscallArgs {
         let frame = &self.registers().frame;
         SyscallArgs {
@@ -295,6 +296,7 @@ impl ManagedArc<Task> {
 
     /// Writes the result of the task's system call where the task reads
     /// it when the call returns (`rax` and `rdx`, by `encode_result`).
+    #[inline]
     pub fn set_result(&self, result: Result<u64, Error>) {
         let frame = &mut self.registers().frame;
         (frame.rax, frame.rdx) = encode_result(result);
@@ -302,19 +304,23 @@ impl ManagedArc<Task> {
 
     /// Writes the answer to the task's `ChannelTake`: its result, and the
     /// message's kind in `rsi` (0 if the take failed).
+    #[inline]
     pub fn set_take_answer(&self, answer: Result<(MessageKind, u64), Error>) {
-        self.set_result(answer.map(|(_, value)| value));
-        self.registers().frame.rsi = answer.map_or(0, |(kind, _)| kind as u64);
+        let frame = &mut self.registers().frame;
+        (frame.rax, frame.rdx) = encode_result(answer.map(|(_, value)| value));
+        frame.rsi = answer.map_or(0, |(kind, _)| kind as u64);
     }
 
     /// The slot a take the task is blocked in names for a capability: its
     /// second argument, still in its registers.
+    #[inline]
     pub fn take_destination(&self) -> u64 {
         self.call().arg(1)
     }
 
     /// Sets the value a task that has not run yet finds in `rdi`, its
     /// entry point's first argument.
+    #[inline]
     pub fn set_start_argument(&self, value: u64) {
         self.registers().frame.rdi = value;
     }
@@ -324,6 +330,7 @@ impl ManagedArc<Task> {
     ///
     /// # Safety
     /// The task's address space must be loaded, and share the kernel half.
+    #[inline]
     pub unsafe fn run(&self) -> Trap {
         // SAFETY: the caller's promise for the address space; the context
         // is exclusive as `registers` says.
@@ -332,6 +339,7 @@ impl ManagedArc<Task> {
 
     /// The task's saved registers: only the methods above reach them.
     #[allow(clippy::mut_from_ref)] // exclusive, as the SAFETY note says
+    #[inline]
     fn registers(&self) -> &mut UserContext {
         // SAFETY: the context is used only by the kernel, which is one
         // thread with interrupts off, while the task does not run, and only
