@@ -133,7 +133,7 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     task.set_entry(entry);
     task.set_stack(STACK_TOP);
     task.set_start_argument(arguments);
-    crate::scheduler::make_ready(&task);
+    crate::objects::task::make_ready(&task);
     Ok(task)
 }
 // ANCHOR_END: create

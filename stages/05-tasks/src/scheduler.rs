@@ -7,7 +7,7 @@
 //! task goes on; a timer tick sends it to the back of the queue; a fault
 //! stops it, with a report, and the others go on.
 
-use crate::objects::task::{Stop, TaskQueue, TaskState};
+use crate::objects::task::{RUN_QUEUE, Stop, TaskState, make_ready};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
 use crate::syscalls::{self, Next};
 use common::pic::{self, TIMER_IRQ};
@@ -19,28 +19,8 @@ use x86_64::PhysAddr;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::PhysFrame;
 
-// ANCHOR: run_queue
-/// The tasks ready to run, in the order they will.
-static RUN_QUEUE: TaskQueue = TaskQueue::new();
-
 /// Timer ticks since the timer started.
 static TICKS: AtomicU64 = AtomicU64::new(0);
-
-/// Makes `task` ready: it joins the back of the run queue.
-pub fn make_ready(task: &ManagedArc<Task>) {
-    task.set_run_state(TaskState::Ready);
-    RUN_QUEUE.push_back(task);
-}
-
-/// Makes `task` inactive: out of the run queue, or off the CPU once its
-/// system call returns.
-pub fn make_inactive(task: &ManagedArc<Task>) {
-    if task.run_state() == TaskState::Ready {
-        RUN_QUEUE.remove(task);
-    }
-    task.set_run_state(TaskState::Inactive);
-}
-// ANCHOR_END: run_queue
 
 // ANCHOR: run_forever
 /// The kernel's main loop: runs ready tasks for ever. The machine stops

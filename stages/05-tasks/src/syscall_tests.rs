@@ -422,7 +422,7 @@ proptest! {
             // The scheduler would now run another task; this one is the
             // caller again, whatever the call did to it.
             if caller.task.run_state() != TaskState::Running {
-                crate::scheduler::make_inactive(&caller.task);
+                crate::objects::task::make_inactive(&caller.task);
                 caller.task.set_run_state(TaskState::Running);
             }
         }

@@ -14,12 +14,11 @@
 
 use crate::objects::cpool::{self, CapError, LookupError};
 use crate::objects::mapping::{self, MapError};
-use crate::objects::task::TaskState;
+use crate::objects::task::{TaskState, make_inactive, make_ready};
 use crate::objects::untyped::RevokeError;
 use crate::objects::weak::Slot;
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, ObjectType, RetypeError, Task};
 use crate::paging::{PagingError, Rights};
-use crate::scheduler;
 use abi::syscall::{ListEntry, MapRights, SyscallArgs, TASK_BUFFER_SIZE, TaskField};
 use abi::{CAddr, Call, Error};
 use common::print;
@@ -213,14 +212,14 @@ fn task_start(task: &ManagedArc<Task>) -> Result<Reply, Error> {
     if !task.has_entry() || task.cpool_slot().is_empty() || task.table_slot().is_empty() {
         return Err(Error::NotConfigured);
     }
-    scheduler::make_ready(task);
+    make_ready(task);
     Ok(Reply::value(0))
 }
 
 /// `TaskStop(task)`: the task leaves the run queue (or the CPU, if it is
 /// the caller) and becomes inactive.
 fn task_stop(caller: &ManagedArc<Task>, task: &ManagedArc<Task>) -> Result<Reply, Error> {
-    scheduler::make_inactive(task);
+    make_inactive(task);
     match task.same_object(caller) {
         true => Ok(Reply::then(Next::Other)),
         false => Ok(Reply::value(0)),

@@ -4,14 +4,13 @@
 
 use crate::fastpath;
 use crate::objects::channel::{CAPACITY, Channel};
-use crate::objects::task::TaskState;
+use crate::objects::task::{RUN_QUEUE, TaskState, make_ready, run_queue_for_tests as run_queue};
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::scheduler;
 use crate::syscalls::{self, Next};
 use abi::syscall::{MessageKind, REVOKED_IN_FLIGHT, SyscallArgs};
 use abi::{CAddr, Call, Error};
-use scheduler::run_queue_for_tests as run_queue;
 
 /// Root slots the tests use (1 is the untyped).
 const CHANNEL: u8 = 2;
@@ -236,7 +235,7 @@ fn the_fast_path_hands_a_number_to_the_oldest_taker_and_switches_to_it() {
 
     // The sender runs again (the scheduler took it from the queue): its
     // next put goes to the second taker.
-    assert_eq!(scheduler::run_queue().pop_front().map(|task| task.id()), Some(world.tasks[0].id()));
+    assert_eq!(RUN_QUEUE.pop_front().map(|task| task.id()), Some(world.tasks[0].id()));
     world.tasks[0].set_run_state(TaskState::Running);
     // Through `handle`, the scheduler's way in: it says to switch.
     world.set_call(0, Call::ChannelPut, [raw(CHANNEL), MessageKind::Raw as u64, 6, 0, 0, 0]);
@@ -289,7 +288,7 @@ fn the_fast_path_is_not_taken_otherwise_and_changes_nothing() {
 
     // Another task is ready: the general path, which runs the sender on.
     world.tasks[2].set_run_state(TaskState::Inactive);
-    scheduler::make_ready(&world.tasks[2]);
+    make_ready(&world.tasks[2]);
     let before = world.snapshot();
     assert_eq!(world.fast(0, Call::ChannelPut, put(8)), None);
     assert_eq!(world.snapshot()[1..], before[1..]);
@@ -317,13 +316,13 @@ fn the_fast_path_leaves_the_same_state_as_the_general_path() {
                     // The scheduler would run the receiver, then the sender.
                     let receiver = world.tasks.iter().find(|task| task.id() == receiver).unwrap();
                     receiver.set_run_state(TaskState::Ready);
-                    let sender = scheduler::run_queue().pop_front().unwrap();
+                    let sender = RUN_QUEUE.pop_front().unwrap();
                     sender.set_run_state(TaskState::Running);
                 }
                 false => {
                     assert_eq!(world.put_raw(0, value), Ok(0));
                     // Both receivers are ready, in the run queue.
-                    scheduler::run_queue().pop_front().unwrap().set_run_state(TaskState::Ready);
+                    RUN_QUEUE.pop_front().unwrap().set_run_state(TaskState::Ready);
                 }
             }
         }

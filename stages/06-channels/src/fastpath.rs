@@ -29,9 +29,8 @@
 //! that it leaves the same state as the general path.
 
 use crate::objects::channel::Channel;
-use crate::objects::task::TaskState;
+use crate::objects::task::{TaskState, make_ready, nothing_ready};
 use crate::objects::{CPool, ManagedArc, Task, cpool};
-use crate::scheduler;
 use abi::syscall::MessageKind;
 use abi::{CAddr, Call};
 
@@ -49,7 +48,7 @@ pub fn put_to_waiting_taker(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>)
     if call.number != Call::ChannelPut as u64 || call.arg(1) != MessageKind::Raw as u64 {
         return None;
     }
-    if !scheduler::nothing_ready() {
+    if !nothing_ready() {
         return None;
     }
     // Condition 3 and 4: the channel, and a taker on it.
@@ -60,7 +59,7 @@ pub fn put_to_waiting_taker(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>)
     // From here on the put has happened. The sender's call returns
     // `Ok(0)`, and it is ready; the receiver's take returns the number.
     sender.set_result(Ok(0));
-    scheduler::make_ready(sender);
+    make_ready(sender);
     receiver.set_take_answer(Ok((MessageKind::Raw, value)));
     receiver.set_run_state(TaskState::Running);
     Some(receiver)

@@ -145,7 +145,7 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     }
     let length = write_arguments(&first.buffer, arguments.as_str());
     first.task.set_start_argument(length);
-    crate::scheduler::make_ready(&first.task);
+    crate::objects::task::make_ready(&first.task);
     Ok(first.task)
 }
 // ANCHOR_END: create

@@ -7,10 +7,9 @@
 //! them.)
 
 use crate::objects::audit::audit;
-use crate::objects::task::{Stop, TaskState};
+use crate::objects::task::{RUN_QUEUE, Stop, TaskState, make_inactive, make_ready, run_queue_for_tests};
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task, cpool};
-use crate::scheduler::{self, run_queue_for_tests};
 use crate::syscalls::{self, Next};
 use abi::syscall::{SyscallArgs, TaskField};
 use abi::{CAddr, Call};
@@ -190,7 +189,7 @@ fn fuzz(seed: u64, calls: usize, every: usize) {
     let tasks = fuzzing_tasks(&system, &own);
     let roots = [system.roots()[0], system.roots()[1], &own];
     let check = |when: &str| {
-        if let Err(error) = audit(&roots, scheduler::run_queue(), &mut vec![0; 1 << 14]) {
+        if let Err(error) = audit(&roots, &RUN_QUEUE, &mut vec![0; 1 << 14]) {
             panic!("seed {seed}: the audit failed {when}: {error}");
         }
     };
@@ -201,10 +200,10 @@ fn fuzz(seed: u64, calls: usize, every: usize) {
         // The scheduler's turn: the task at the front runs one call. With
         // none ready, every fuzzing task starts afresh (as the fuzz
         // program's main task does).
-        let Some(task) = scheduler::run_queue().pop_front() else {
+        let Some(task) = RUN_QUEUE.pop_front() else {
             for task in &tasks {
-                scheduler::make_inactive(task);
-                scheduler::make_ready(task);
+                make_inactive(task);
+                make_ready(task);
             }
             continue;
         };
@@ -231,7 +230,7 @@ fn fuzz(seed: u64, calls: usize, every: usize) {
             }
         }
         if task.run_state() == TaskState::Running {
-            scheduler::make_ready(&task);
+            make_ready(&task);
         }
     }
     check("at the end");
@@ -241,7 +240,7 @@ fn fuzz(seed: u64, calls: usize, every: usize) {
     cpool::revoke(&system.root, CAddr::root(1)).unwrap_or_else(|error| panic!("seed {seed}: {error}"));
     check("after revoking the arena");
     for task in &tasks {
-        scheduler::make_inactive(task);
+        make_inactive(task);
     }
     drop(tasks);
 }

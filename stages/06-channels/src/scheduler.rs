@@ -11,7 +11,7 @@
 
 use crate::devices::{self, Interrupt};
 use crate::objects::audit::{self, AuditError, AuditReport};
-use crate::objects::task::{Stop, TaskQueue, TaskState};
+use crate::objects::task::{RUN_QUEUE, Stop, TaskState, make_ready};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
 use crate::phases::{self, Mark};
 use crate::syscalls::{self, Next};
@@ -21,38 +21,6 @@ use common::user::Trap;
 use x86_64::PhysAddr;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::PhysFrame;
-
-// ANCHOR: run_queue
-/// The tasks ready to run, in the order they will.
-static RUN_QUEUE: TaskQueue = TaskQueue::new();
-
-/// Makes `task` ready: it joins the back of the run queue.
-pub fn make_ready(task: &ManagedArc<Task>) {
-    task.set_run_state(TaskState::Ready);
-    RUN_QUEUE.push_back(task);
-}
-
-/// Whether no task is ready (the fast path's condition: see `fastpath.rs`).
-pub fn nothing_ready() -> bool {
-    RUN_QUEUE.is_empty()
-}
-
-/// Makes `task` inactive: out of the run queue or a channel's queue of
-/// takers, or off the CPU once its system call returns. A take it was
-/// blocked in is cancelled: it returns `ChannelEmpty` if the task is
-/// started again.
-pub fn make_inactive(task: &ManagedArc<Task>) {
-    match task.run_state() {
-        TaskState::Ready => task.leave_queue(),
-        TaskState::Blocked => {
-            task.leave_queue();
-            task.set_result(Err(abi::Error::ChannelEmpty));
-        }
-        _ => {}
-    }
-    task.set_run_state(TaskState::Inactive);
-}
-// ANCHOR_END: run_queue
 
 // ANCHOR: run_forever
 /// The kernel's main loop: runs ready tasks for ever, and waits for an
@@ -214,22 +182,6 @@ pub fn audit() -> Result<AuditReport, AuditError> {
 /// `limit`: a bound, so that a broken link cannot make a walk spin).
 pub fn ready_tasks(limit: usize) -> impl Iterator<Item = u64> {
     RUN_QUEUE.ids(limit)
-}
-
-/// The run queue itself, for host tests that play the scheduler.
-#[cfg(test)]
-pub fn run_queue() -> &'static TaskQueue {
-    &RUN_QUEUE
-}
-
-/// For host tests, which share the one run queue and have no CPU to run
-/// its tasks on: the queue to themselves, emptied.
-#[cfg(test)]
-pub fn run_queue_for_tests() -> std::sync::MutexGuard<'static, ()> {
-    static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let guard = USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    while RUN_QUEUE.pop_front().is_some() {}
-    guard
 }
 
 // ANCHOR: idle

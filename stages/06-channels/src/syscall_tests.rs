@@ -326,7 +326,7 @@ fn a_task_pins_nothing_it_runs_with() {
 
 #[test]
 fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
-    let _queue = crate::scheduler::run_queue_for_tests();
+    let _queue = crate::objects::task::run_queue_for_tests();
     let caller = caller();
     let untyped = second_untyped(&caller, 20);
     let (code, to) = (|kind: ObjectKind| kind.code(), |slot| raw(&[slot]));
@@ -356,7 +356,7 @@ fn destroying_a_ready_task_takes_it_out_of_the_run_queue() {
 
 #[test]
 fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu() {
-    let _queue = crate::scheduler::run_queue_for_tests();
+    let _queue = crate::objects::task::run_queue_for_tests();
     let caller = caller();
     let to = |slot| raw(&[slot]);
     for (field, value) in
@@ -403,7 +403,7 @@ proptest! {
     fn garbage_system_calls_get_errors_never_a_panic(
         calls in proptest::collection::vec((0u64..=16 + 2, proptest::array::uniform6(argument())), 1..80),
     ) {
-        let _queue = crate::scheduler::run_queue_for_tests();
+        let _queue = crate::objects::task::run_queue_for_tests();
         let caller = caller();
         caller.task.set_run_state(TaskState::Running);
         for (number, args) in calls {
@@ -419,7 +419,7 @@ proptest! {
             // The scheduler would now run another task; this one is the
             // caller again, whatever the call did to it.
             if caller.task.run_state() != TaskState::Running {
-                crate::scheduler::make_inactive(&caller.task);
+                crate::objects::task::make_inactive(&caller.task);
                 caller.task.set_run_state(TaskState::Running);
             }
         }

@@ -27,8 +27,8 @@
 //! ```
 
 use super::header::Header;
+use super::table::{Pd, Pdpt, Pml4, Pt};
 use super::{AnyObject, DevicePage, Link, ManagedArc, ObjectKind, RawPage, physical_of, reach, window};
-use crate::paging::levels::{Pd, Pdpt, Pml4, Pt};
 use crate::paging::{ENTRIES, KERNEL_HALF_FIRST_INDEX, Level, PagingError, Rights, sign_extend};
 use core::cell::Cell;
 use core::fmt;

@@ -1,7 +1,8 @@
 //! Page tables as objects: one kind per level, whose marker types are the
-//! paging levels themselves ([`crate::paging::levels`]), so that a
-//! `ManagedArc<Pd>` is a page directory to the paging code and to the
-//! object system alike.
+//! paging levels themselves ([`Pml4`], [`Pdpt`], [`Pd`], [`Pt`]), so that
+//! a `ManagedArc<Pd>` is a page directory to the paging code and to the
+//! object system alike, and says at compile time which level a capability
+//! or object is: a PD can only be mapped into a PDPT.
 //!
 //! The kernel's own tables are objects too, retyped from an untyped the
 //! kernel keeps ([`KernelTables`]). The kernel uses them until it stops, so
@@ -13,9 +14,39 @@ use super::mapping::{self, MapState};
 use super::{KernelObject, Layout, ManagedArc, ObjectKind, PAGE, Placement, RetypeError, Untyped};
 use crate::kernel_space::TableSource;
 use crate::paging::Level;
-use crate::paging::levels::{Pd, Pdpt, Pml4, Pt, TableLevel};
 use x86_64::PhysAddr;
 use x86_64::structures::paging::PhysFrame;
+
+// ANCHOR: levels
+/// Page Map Level 4: the top table, the one CR3 points to.
+pub struct Pml4;
+/// Page Directory Pointer Table: each entry covers 1 GiB.
+pub struct Pdpt;
+/// Page Directory: each entry covers 2 MiB.
+pub struct Pd;
+/// Page Table: each entry maps one 4 KiB page.
+pub struct Pt;
+
+/// A level as a type: its [`Level`], and its kind of object (the object's
+/// kind is `LEVEL.kind()`).
+pub trait TableLevel: KernelObject {
+    const LEVEL: Level;
+}
+
+impl TableLevel for Pml4 {
+    const LEVEL: Level = Level::Pml4;
+}
+impl TableLevel for Pdpt {
+    const LEVEL: Level = Level::Pdpt;
+}
+impl TableLevel for Pd {
+    const LEVEL: Level = Level::Pd;
+}
+impl TableLevel for Pt {
+    const LEVEL: Level = Level::Pt;
+}
+
+// ANCHOR_END: levels
 
 // ANCHOR: tables
 /// A page table of any level takes two zeroed pages: its 512 entries, and
@@ -105,3 +136,19 @@ impl TableSource for KernelTables<'_> {
     }
 }
 // ANCHOR_END: kernel_tables
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_level_type_is_the_kind_of_its_level() {
+        fn check<L: TableLevel>() {
+            assert_eq!(L::KIND, L::LEVEL.kind());
+        }
+        check::<Pml4>();
+        check::<Pdpt>();
+        check::<Pd>();
+        check::<Pt>();
+    }
+}

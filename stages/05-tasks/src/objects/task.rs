@@ -376,6 +376,29 @@ impl TaskQueue {
 }
 // ANCHOR_END: queue
 
+// ANCHOR: run_queue
+/// The tasks ready to run, in the order they will: the scheduler runs
+/// the one at the front. It lives here, beside `TaskQueue`, and not in the
+/// scheduler: an object that makes a task ready (a channel waking a taker)
+/// then needs nothing from the scheduler, which uses the objects.
+pub static RUN_QUEUE: TaskQueue = TaskQueue::new();
+
+/// Makes `task` ready: it joins the back of the run queue.
+pub fn make_ready(task: &ManagedArc<Task>) {
+    task.set_run_state(TaskState::Ready);
+    RUN_QUEUE.push_back(task);
+}
+
+/// Makes `task` inactive: out of the run queue, or off the CPU once its
+/// system call returns.
+pub fn make_inactive(task: &ManagedArc<Task>) {
+    if task.run_state() == TaskState::Ready {
+        RUN_QUEUE.remove(task);
+    }
+    task.set_run_state(TaskState::Inactive);
+}
+// ANCHOR_END: run_queue
+
 impl Default for TaskQueue {
     fn default() -> Self {
         Self::new()

@@ -6,15 +6,14 @@
 //! then PD, then PT), and a PT entry holds the physical frame of a 4 KiB page.
 //!
 //! - [`window`]: how the kernel reaches a table, given its physical address;
-//! - [`levels`]: the four levels as types, for capabilities and objects;
-//! - this file: levels, indices, rights and errors.
+//! - this file: levels, indices, rights and errors (the levels as types,
+//!   for capabilities and objects, are `objects::table`'s markers).
 //!
 //! Stage 2's paging capabilities (`PML4Cap` and its kin, each owning a
 //! frame) are gone: from stage 5 on, page tables and pages are objects in
 //! capability pools, mapped through their capabilities by
 //! `objects::mapping`, with the same rules.
 
-pub mod levels;
 pub mod window;
 
 pub use window::PhysicalWindow;

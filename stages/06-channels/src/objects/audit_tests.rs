@@ -266,7 +266,7 @@ fn broken_mapping_records_are_reported() {
 /// untyped's memory was free again.
 #[test]
 fn revoking_a_channel_and_a_task_blocked_on_it_destroys_everything_once() {
-    let _queue = crate::scheduler::run_queue_for_tests();
+    let _queue = crate::objects::task::run_queue_for_tests();
     let system = system(64);
     let root = &system.root;
     let untyped = CAddr::root(1);

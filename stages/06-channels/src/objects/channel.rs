@@ -23,7 +23,7 @@
 //! ```
 
 use super::header::{Doomed, Header};
-use super::task::{TaskQueue, TaskState};
+use super::task::{TaskQueue, TaskState, make_ready};
 use super::weak::Slot;
 use super::{CPool, KernelObject, Layout, ManagedArc, ObjectKind, RetypeError, Task, cpool, reach};
 use abi::syscall::{MAX_PAYLOAD, MessageKind, REVOKED_IN_FLIGHT};
@@ -293,6 +293,6 @@ fn deliver(
 /// had returned it) and makes it ready to run.
 fn answer(taker: &ManagedArc<Task>, result: Result<(MessageKind, u64), Error>) {
     taker.set_take_answer(result);
-    crate::scheduler::make_ready(taker);
+    make_ready(taker);
 }
 // ANCHOR_END: answer

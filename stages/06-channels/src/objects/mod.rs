@@ -49,11 +49,11 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use crate::paging::levels::{Pd, Pdpt, Pml4, Pt};
 pub use abi::ObjectKind;
 pub use cpool::CPool;
 pub use header::{AnyObject, Doomed, Header, ManagedArc, ObjectInfo, ObjectType, Pinned};
 pub use page::{DevicePage, RawPage};
+pub use table::{Pd, Pdpt, Pml4, Pt};
 pub use task::Task;
 pub use untyped::Untyped;
 

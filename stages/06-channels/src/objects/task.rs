@@ -480,6 +480,51 @@ impl TaskQueue {
 }
 // ANCHOR_END: queue
 
+// ANCHOR: run_queue
+/// The tasks ready to run, in the order they will: the scheduler runs
+/// the one at the front. It lives here, beside `TaskQueue`, and not in the
+/// scheduler: an object that makes a task ready (a channel waking a taker)
+/// then needs nothing from the scheduler, which uses the objects.
+pub static RUN_QUEUE: TaskQueue = TaskQueue::new();
+
+/// Makes `task` ready: it joins the back of the run queue.
+pub fn make_ready(task: &ManagedArc<Task>) {
+    task.set_run_state(TaskState::Ready);
+    RUN_QUEUE.push_back(task);
+}
+
+/// Whether no task is ready (the fast path's condition: see `fastpath.rs`).
+pub fn nothing_ready() -> bool {
+    RUN_QUEUE.is_empty()
+}
+
+/// Makes `task` inactive: out of the run queue or a channel's queue of
+/// takers, or off the CPU once its system call returns. A take it was
+/// blocked in is cancelled: it returns `ChannelEmpty` if the task is
+/// started again.
+pub fn make_inactive(task: &ManagedArc<Task>) {
+    match task.run_state() {
+        TaskState::Ready => task.leave_queue(),
+        TaskState::Blocked => {
+            task.leave_queue();
+            task.set_result(Err(Error::ChannelEmpty));
+        }
+        _ => {}
+    }
+    task.set_run_state(TaskState::Inactive);
+}
+// ANCHOR_END: run_queue
+
+/// For host tests, which share the one run queue and have no CPU to run
+/// its tasks on: the queue to themselves, emptied.
+#[cfg(test)]
+pub fn run_queue_for_tests() -> std::sync::MutexGuard<'static, ()> {
+    static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = USERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    while RUN_QUEUE.pop_front().is_some() {}
+    guard
+}
+
 impl Default for TaskQueue {
     fn default() -> Self {
         Self::new()
