@@ -7,6 +7,9 @@
 // general registers and the SSE state, and calls the Rust dispatcher with a
 // pointer to the saved registers: a `TrapFrame`.
 //
+// The general registers are saved and restored by the macros of
+// registers.S, which every way into and out of the kernel shares.
+//
 // AT&T syntax (`options(att_syntax)`), where `pushq $vector` is plainly an
 // immediate.
 
@@ -29,26 +32,12 @@ trap_stubs:
 
 // ANCHOR: common
 trap_common:
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    SAVE_GENERAL_REGISTERS      // registers.S: the TrapFrame's 15 registers
     // ANCHOR: ring3
     // From ring 3 (the CS the CPU saved has privilege bits 3): the task's
     // registers are saved; leave through user mode's exit (user/switch.S),
     // which returns from `switch_to`. No stage before 5 runs ring 3 code.
-    testb $3, 144(%rsp)         // TrapFrame.cs
+    testb $3, {frame_cs}(%rsp)  // TrapFrame.cs (its offset, from offset_of!)
     jnz user_trap_exit
     // ANCHOR_END: ring3
     mov %rsp, %rdi              // first argument: the TrapFrame just built
@@ -64,21 +53,12 @@ trap_common:
     fxrstor64 (%rsp)
     add $512, %rsp
 
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    RESTORE_GENERAL_REGISTERS
     add $16, %rsp               // drop the vector and the error code
     iretq
 // ANCHOR_END: common
+
+// The macros are this file's (registers.S, included before it): forget them,
+// so that user/switch.S can include them too.
+.purgem SAVE_GENERAL_REGISTERS
+.purgem RESTORE_GENERAL_REGISTERS

@@ -13,7 +13,46 @@ use idt::{Gate, Idt};
 use spin::Once;
 use x86_64::registers::segmentation::SegmentSelector;
 
-core::arch::global_asm!(include_str!("entry.S"), dispatch = sym dispatch, options(att_syntax));
+core::arch::global_asm!(
+    include_str!("registers.S"),
+    include_str!("entry.S"),
+    dispatch = sym dispatch,
+    frame_cs = const core::mem::offset_of!(TrapFrame, cs),
+    options(att_syntax)
+);
+
+// ANCHOR: frame_layout
+/// `registers.S` pushes rax first and r15 last, from the top of the
+/// general registers down: each register's place in [`TrapFrame`] is the
+/// one its push gives it. (The hardware's part follows: the stub's vector
+/// and error code, then what the CPU pushed.)
+const _: () = {
+    use core::mem::offset_of;
+    let pushed = [
+        offset_of!(TrapFrame, r15),
+        offset_of!(TrapFrame, r14),
+        offset_of!(TrapFrame, r13),
+        offset_of!(TrapFrame, r12),
+        offset_of!(TrapFrame, r11),
+        offset_of!(TrapFrame, r10),
+        offset_of!(TrapFrame, r9),
+        offset_of!(TrapFrame, r8),
+        offset_of!(TrapFrame, rbp),
+        offset_of!(TrapFrame, rdi),
+        offset_of!(TrapFrame, rsi),
+        offset_of!(TrapFrame, rdx),
+        offset_of!(TrapFrame, rcx),
+        offset_of!(TrapFrame, rbx),
+        offset_of!(TrapFrame, rax),
+    ];
+    let mut index = 0;
+    while index < pushed.len() {
+        assert!(pushed[index] == index * 8, "TrapFrame's registers are not in registers.S's order");
+        index += 1;
+    }
+    assert!(offset_of!(TrapFrame, vector) == pushed.len() * 8);
+};
+// ANCHOR_END: frame_layout
 
 // ANCHOR: trap_frame
 /// The registers of the interrupted code, as the entry path saved them,
@@ -113,7 +152,8 @@ mod tests {
         assert_eq!(core::mem::size_of::<TrapFrame>(), 22 * 8);
         assert_eq!(core::mem::offset_of!(TrapFrame, vector), 15 * 8);
         assert_eq!(core::mem::offset_of!(TrapFrame, rip), 17 * 8);
-        // entry.S tests the privilege bits of the saved CS at this offset.
-        assert_eq!(core::mem::offset_of!(TrapFrame, cs), 144);
+        // entry.S tests the privilege bits of the saved CS (at the offset
+        // `offset_of!` gives it): the CPU pushed it second of its five.
+        assert_eq!(core::mem::offset_of!(TrapFrame, cs), 18 * 8);
     }
 }

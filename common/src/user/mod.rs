@@ -28,6 +28,7 @@ pub const FIRST_IRQ_VECTOR: u64 = 32;
 const FRAME_SIZE: usize = size_of::<TrapFrame>();
 
 core::arch::global_asm!(
+    include_str!("../trap/registers.S"),
     include_str!("switch.S"),
     frame_size = const FRAME_SIZE,
     frame_words = const FRAME_SIZE / 8,

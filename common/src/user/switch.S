@@ -15,6 +15,9 @@
 // into the task's context. Exceptions arrive on their own IST stacks and
 // are copied there.
 //
+// The general registers are saved and restored by the macros of
+// trap/registers.S, as `trap_common` saves and restores them.
+//
 // AT&T syntax, like entry.S.
 
 .section .text.user_mode, "ax"
@@ -34,21 +37,7 @@ switch_to:
     mov %rsp, kernel_resume_rsp(%rip)
     fxrstor64 {frame_size}(%rdi) // the task's SSE and x87 state
     mov %rdi, %rsp              // the saved frame, lowest word first
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    RESTORE_GENERAL_REGISTERS   // trap/registers.S
     add $16, %rsp               // skip the vector and the error code
     iretq                       // rip, cs, rflags, rsp, ss: into ring 3
 // ANCHOR_END: switch_to
@@ -69,21 +58,7 @@ syscall_entry:
     push %rcx                   // rip
     pushq $0                    // error code
     pushq ${syscall_vector}     // vector
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    SAVE_GENERAL_REGISTERS      // trap/registers.S
     jmp user_trap_exit
 // ANCHOR_END: syscall_entry
 
@@ -136,3 +111,8 @@ current_user_frame:             // the running task's saved frame
     .quad 0
 current_user_frame_end:         // ... and its end, the TSS's rsp0
     .quad 0
+
+// The macros are this file's (trap/registers.S, included before it):
+// forget them, so that trap/entry.S can include them too.
+.purgem SAVE_GENERAL_REGISTERS
+.purgem RESTORE_GENERAL_REGISTERS
