@@ -45,8 +45,9 @@ pub const TASK_BUFFER_SIZE: usize = PAGE_SIZE as usize;
 
 /// Whether the `len` bytes from `address` lie entirely in the user half
 /// (an empty range may sit at [`USER_END`] itself). Page 0 counts as user
-/// memory here; the ELF loader refuses it separately.
-pub const fn is_user_address(address: u64, len: u64) -> bool {
+/// memory here; the ELF loader refuses it separately. (For one address, a
+/// task's instruction pointer say, `common::user::is_user_address`.)
+pub const fn is_user_range(address: u64, len: u64) -> bool {
     match address.checked_add(len) {
         Some(end) => end <= USER_END,
         None => false,
@@ -470,14 +471,14 @@ mod tests {
 
     #[test]
     fn user_addresses_stay_below_the_user_end() {
-        assert!(is_user_address(0, 0));
-        assert!(is_user_address(TASK_BUFFER, PAGE_SIZE));
-        assert!(is_user_address(USER_END - PAGE_SIZE, PAGE_SIZE));
-        assert!(is_user_address(USER_END, 0));
-        assert!(!is_user_address(USER_END - PAGE_SIZE, PAGE_SIZE + 1));
-        assert!(!is_user_address(0xffff_8000_0000_0000, 1));
-        assert!(!is_user_address(u64::MAX, 2), "wraps around");
-        assert!(is_user_address(USER_IMAGE_BASE, 1) && is_user_address(CHILD_TASK_BUFFER, PAGE_SIZE));
+        assert!(is_user_range(0, 0));
+        assert!(is_user_range(TASK_BUFFER, PAGE_SIZE));
+        assert!(is_user_range(USER_END - PAGE_SIZE, PAGE_SIZE));
+        assert!(is_user_range(USER_END, 0));
+        assert!(!is_user_range(USER_END - PAGE_SIZE, PAGE_SIZE + 1));
+        assert!(!is_user_range(0xffff_8000_0000_0000, 1));
+        assert!(!is_user_range(u64::MAX, 2), "wraps around");
+        assert!(is_user_range(USER_IMAGE_BASE, 1) && is_user_range(CHILD_TASK_BUFFER, PAGE_SIZE));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use abi::syscall::{ListEntry, TaskField};
 use abi::task_root::{
     CHANNEL, CPOOL, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
 };
-use abi::{CAddr, Error, ObjectKind, is_user_address};
+use abi::{CAddr, Error, ObjectKind, is_user_range};
 use std::collections::VecDeque;
 use std::fmt;
 use std::string::String;
@@ -201,7 +201,7 @@ impl System for Model {
                 _ => ObjectKind::RawPage,
             };
             self.kind_at(at, wanted)?;
-        } else if !is_user_address(value, 0) || value >= abi::USER_END {
+        } else if !is_user_range(value, 0) || value >= abi::USER_END {
             return Err(Error::NotUserAddress);
         }
         if let Object::Task { fields, .. } = self.get(task)? {

@@ -104,9 +104,11 @@ impl Default for UserContext {
 /// business), never IOPL (port access), never IF (the kernel decides).
 const USER_CHANGEABLE_FLAGS: u64 = 0x0CD5;
 
-/// Whether `address` is a canonical address of the user half.
+/// Whether `address` is a canonical address of the user half: one
+/// address, such as an instruction or stack pointer. (For a range of
+/// bytes, an ELF segment say, `abi::is_user_range`.)
 pub fn is_user_address(address: u64) -> bool {
-    address < 0x0000_8000_0000_0000
+    address < abi::USER_END
 }
 // ANCHOR_END: user_flags
 

@@ -17,7 +17,7 @@
 
 use crate::objects::mapping::{self, MapError};
 use crate::objects::{
-    AnyObject, CPool, ManagedArc, ObjectKind, Pml4, RawPage, RetypeError, Task, Untyped, window,
+    AnyObject, CPool, ManagedArc, ObjectKind, PAGE, Pml4, RawPage, RetypeError, Task, Untyped, window,
 };
 use crate::paging::{PagingError, Rights};
 use abi::syscall::MapRights;
@@ -32,8 +32,6 @@ pub const FIRST_TASK_MEMORY: u64 = 1024 * 1024;
 /// The top of the first task's stack, and its size.
 pub const STACK_TOP: u64 = 0x0000_7FFF_FFFF_0000;
 pub const STACK_PAGES: u64 = 16;
-const PAGE: u64 = 4096;
-
 /// Why the first task could not be built.
 #[derive(Debug)]
 pub enum SetupError {

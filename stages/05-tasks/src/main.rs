@@ -27,7 +27,7 @@ use stage5_tasks::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
 use stage5_tasks::objects::mapping;
 use stage5_tasks::objects::table::KernelTables;
 use stage5_tasks::objects::untyped::root_region_size;
-use stage5_tasks::objects::{self, ManagedArc, Untyped};
+use stage5_tasks::objects::{self, ManagedArc, PAGE, Untyped};
 use stage5_tasks::paging::PhysicalWindow;
 use stage5_tasks::paging::window::DIRECT_MAP_BASE;
 use stage5_tasks::scheduler;
@@ -38,7 +38,6 @@ use x86_64::registers::control::{Cr3, Cr3Flags};
 // boot stub, `memcpy` and friends, and the panic handler.
 use runtime as _;
 
-const PAGE: u64 = 4096;
 /// How often the timer takes the CPU back: every 10 ms.
 const TICK_HZ: u32 = 100;
 /// The name GRUB gives the first task's program (its module's command line).

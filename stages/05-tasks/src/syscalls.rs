@@ -17,7 +17,7 @@ use crate::objects::mapping::{self, MapError};
 use crate::objects::task::{TaskState, make_inactive, make_ready};
 use crate::objects::untyped::RevokeError;
 use crate::objects::weak::Slot;
-use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, ObjectType, RetypeError, Task};
+use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task};
 use crate::paging::{PagingError, Rights};
 use abi::syscall::{ListEntry, MapRights, SyscallArgs, TASK_BUFFER_SIZE, TaskField};
 use abi::{CAddr, Call, Error};
@@ -101,22 +101,26 @@ fn act(
         Call::Delete => done(cpool::delete(root, args.caddr(0)?)),
         Call::Revoke => done(cpool::revoke(root, args.caddr(0)?)),
         Call::MapTable => {
-            let (table, space) =
-                (find::<AnyObject>(root, args.caddr(0)?)?, find::<AnyObject>(root, args.caddr(1)?)?);
+            let (table, space) = (
+                cpool::lookup_object::<AnyObject>(root, args.caddr(0)?)?,
+                cpool::lookup_object::<AnyObject>(root, args.caddr(1)?)?,
+            );
             done(mapping::map_table(&space, &table, args.arg(2)))
         }
         Call::MapPage => {
             let rights = page_rights(args.rights(3)?);
-            let (page, space) =
-                (find::<AnyObject>(root, args.caddr(0)?)?, find::<AnyObject>(root, args.caddr(1)?)?);
+            let (page, space) = (
+                cpool::lookup_object::<AnyObject>(root, args.caddr(0)?)?,
+                cpool::lookup_object::<AnyObject>(root, args.caddr(1)?)?,
+            );
             done(mapping::map_page(&space, &page, args.arg(2), rights))
         }
         Call::TaskSet => {
-            let (target, field) = (find::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
+            let (target, field) = (cpool::lookup_object::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
             task_set(root, &target, field, args.arg(2))
         }
-        Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
-        Call::TaskStop => task_stop(task, &find::<Task>(root, args.caddr(0)?)?),
+        Call::TaskStart => task_start(&cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
+        Call::TaskStop => task_stop(task, &cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
         // The calls later stages add are unknown to this kernel.
         _ => Err(Error::UnknownCall),
     }
@@ -126,12 +130,6 @@ fn act(
 /// The reply to a call that returns no value: 0 on success.
 fn done<E: Into<Error>>(result: Result<(), E>) -> Result<Reply, Error> {
     result.map(|()| Reply::value(0)).map_err(Into::into)
-}
-
-/// The object of type `T` (`AnyObject`: any kind) that `address` names
-/// in `root`.
-fn find<T: ObjectType>(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<T>, Error> {
-    Ok(cpool::find_object(root, address)?)
 }
 
 /// The kernel's rights for a page mapped with `rights`.
@@ -154,7 +152,7 @@ fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
 
 /// `ListPool(pool)`: one entry per occupied slot into the task buffer.
 fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<Reply, Error> {
-    let pool = find::<CPool>(root, address)?;
+    let pool = cpool::lookup_object::<CPool>(root, address)?;
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let mut count = 0;
     for ((index, slot), chunk) in cpool::list(&pool).zip(bytes.chunks_exact_mut(ListEntry::SIZE)) {
@@ -195,7 +193,7 @@ fn task_set(
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
-    let object = find::<AnyObject>(root, address)?;
+    let object = cpool::lookup_object::<AnyObject>(root, address)?;
     if object.kind() != kind {
         return Err(Error::WrongKind);
     }

@@ -53,7 +53,7 @@ pub fn put_to_waiting_taker(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>)
     }
     // Condition 3 and 4: the channel, and a taker on it.
     let address = CAddr::from_raw(call.arg(0)).ok()?;
-    let channel = cpool::find_object::<Channel>(root, address).ok()?;
+    let channel = cpool::lookup_object::<Channel>(root, address).ok()?;
     let value = call.arg(2);
     let receiver = channel.hand_to_taker(value)?;
     // From here on the put has happened. The sender's call returns

@@ -26,7 +26,7 @@ use stage6_channels::kernel_space::{self, KernelImage};
 use stage6_channels::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
 use stage6_channels::objects::table::KernelTables;
 use stage6_channels::objects::untyped::root_region_size;
-use stage6_channels::objects::{self, ManagedArc, Untyped};
+use stage6_channels::objects::{self, ManagedArc, PAGE, Untyped};
 use stage6_channels::objects::{audit, mapping};
 use stage6_channels::paging::PhysicalWindow;
 use stage6_channels::paging::window::DIRECT_MAP_BASE;
@@ -38,7 +38,6 @@ use x86_64::registers::control::{Cr3, Cr3Flags};
 // boot stub, `memcpy` and friends, and the panic handler.
 use runtime as _;
 
-const PAGE: u64 = 4096;
 /// How often the timer takes the CPU back: every 10 ms.
 const TICK_HZ: u32 = 100;
 /// The name GRUB gives the first task's program (its module's command line).

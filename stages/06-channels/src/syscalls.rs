@@ -18,7 +18,7 @@ use crate::objects::mapping::{self, MapError};
 use crate::objects::task::{TaskState, make_inactive, make_ready};
 use crate::objects::untyped::RevokeError;
 use crate::objects::weak::Slot;
-use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, ObjectType, RetypeError, Task};
+use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task};
 use crate::paging::{PagingError, Rights};
 use crate::{fastpath, scheduler};
 use abi::syscall::{
@@ -181,22 +181,26 @@ fn act(
         Call::Delete => done(cpool::delete(root, args.caddr(0)?)),
         Call::Revoke => done(cpool::revoke(root, args.caddr(0)?)),
         Call::MapTable => {
-            let (table, space) =
-                (find::<AnyObject>(root, args.caddr(0)?)?, find::<AnyObject>(root, args.caddr(1)?)?);
+            let (table, space) = (
+                cpool::lookup_object::<AnyObject>(root, args.caddr(0)?)?,
+                cpool::lookup_object::<AnyObject>(root, args.caddr(1)?)?,
+            );
             done(mapping::map_table(&space, &table, args.arg(2)))
         }
         Call::MapPage => {
             let rights = page_rights(args.rights(3)?);
-            let (page, space) =
-                (find::<AnyObject>(root, args.caddr(0)?)?, find::<AnyObject>(root, args.caddr(1)?)?);
+            let (page, space) = (
+                cpool::lookup_object::<AnyObject>(root, args.caddr(0)?)?,
+                cpool::lookup_object::<AnyObject>(root, args.caddr(1)?)?,
+            );
             done(mapping::map_page(&space, &page, args.arg(2), rights))
         }
         Call::TaskSet => {
-            let (target, field) = (find::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
+            let (target, field) = (cpool::lookup_object::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
             task_set(root, &target, field, args.arg(2))
         }
-        Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
-        Call::TaskStop => task_stop(task, &find::<Task>(root, args.caddr(0)?)?),
+        Call::TaskStart => task_start(&cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
+        Call::TaskStop => task_stop(task, &cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
         Call::ChannelPut => channel_put(args, task, root),
         Call::ChannelTake => channel_take(args, task, root),
         Call::Audit => match scheduler::audit() {
@@ -210,12 +214,6 @@ fn act(
 /// The reply to a call that returns no value: 0 on success.
 fn done<E: Into<Error>>(result: Result<(), E>) -> Result<Reply, Error> {
     result.map(|()| Reply::value(0)).map_err(Into::into)
-}
-
-/// The object of type `T` (`AnyObject`: any kind) that `address` names
-/// in `root`.
-fn find<T: ObjectType>(root: &ManagedArc<CPool>, address: CAddr) -> Result<ManagedArc<T>, Error> {
-    Ok(cpool::find_object(root, address)?)
 }
 
 /// The kernel's rights for a page mapped with `rights`.
@@ -238,7 +236,7 @@ fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
 
 /// `ListPool(pool)`: one entry per occupied slot into the task buffer.
 fn list_pool(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, address: CAddr) -> Result<Reply, Error> {
-    let pool = find::<CPool>(root, address)?;
+    let pool = cpool::lookup_object::<CPool>(root, address)?;
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let mut count = 0;
     for ((index, slot), chunk) in cpool::list(&pool).zip(bytes.chunks_exact_mut(ListEntry::SIZE)) {
@@ -279,7 +277,7 @@ fn task_set(
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
-    let object = find::<AnyObject>(root, address)?;
+    let object = cpool::lookup_object::<AnyObject>(root, address)?;
     if object.kind() != kind {
         return Err(Error::WrongKind);
     }
@@ -319,7 +317,7 @@ fn channel_put(
     task: &ManagedArc<Task>,
     root: &ManagedArc<CPool>,
 ) -> Result<Reply, Error> {
-    let channel = find::<Channel>(root, args.caddr(0)?)?;
+    let channel = cpool::lookup_object::<Channel>(root, args.caddr(0)?)?;
     let kind = MessageKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;
     let value = args.arg(2);
     match kind {
@@ -332,7 +330,7 @@ fn channel_put(
         }
         MessageKind::Capability => {
             let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
-            let found = cpool::find(root, address)?;
+            let found = cpool::lookup(root, address)?;
             channel.put(Outgoing::Capability(found.slot()))?;
         }
     }
@@ -346,7 +344,7 @@ fn channel_take(
     task: &ManagedArc<Task>,
     root: &ManagedArc<CPool>,
 ) -> Result<Reply, Error> {
-    let channel = find::<Channel>(root, args.caddr(0)?)?;
+    let channel = cpool::lookup_object::<Channel>(root, args.caddr(0)?)?;
     match channel.take(task, args.arg(1)) {
         Some(answer) => {
             task.set_take_answer(answer);

@@ -28,15 +28,13 @@
 
 use super::header::Header;
 use super::table::{Pd, Pdpt, Pml4, Pt};
-use super::{AnyObject, DevicePage, Link, ManagedArc, ObjectKind, RawPage, physical_of, reach, window};
+use super::{AnyObject, DevicePage, Link, ManagedArc, ObjectKind, PAGE, RawPage, physical_of, reach, window};
 use crate::paging::{ENTRIES, KERNEL_HALF_FIRST_INDEX, Level, PagingError, Rights, sign_extend};
 use core::cell::Cell;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::PhysAddr;
 use x86_64::structures::paging::{PageTable, PageTableFlags, PhysFrame};
-
-const PAGE: u64 = 4096;
 
 /// The entry bits of an entry that points to a lower table: the rights are
 /// decided at the page, so the tables on the way allow everything.

@@ -20,7 +20,7 @@
 
 use super::cpool::{self, CapError, LookupError};
 use super::header::Header;
-use super::testing::{System, UNTYPED_SLOT, system, take_destroyed};
+use super::testing::{System, UNTYPED_SLOT, lookup_error, system, take_destroyed};
 use super::untyped::RevokeError;
 use super::weak::{WeakPool, check_weak_list};
 use super::{AnyObject, CPool, KindOps, ManagedArc, ObjectKind, PAGE, RetypeError, Untyped, reach};
@@ -381,12 +381,12 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
                 true => cpool::lookup_object::<CPool>(root, at.caddr()).map(ManagedArc::into_any),
                 false => cpool::lookup_object::<AnyObject>(root, at.caddr()),
             };
-            let real = real.map(|object| object.header_address());
+            let real = real.map(|object| object.header_address()).map_err(lookup_error);
             prop_assert_eq!(real, expected.map(|object| model.objects[object].header));
         }
         Action::Hold { at } => {
             let expected = model.object_at(at, None);
-            let real = cpool::lookup_object::<AnyObject>(root, at.caddr());
+            let real = cpool::lookup_object::<AnyObject>(root, at.caddr()).map_err(lookup_error);
             match (expected, real) {
                 (Ok(object), Ok(pointer)) => {
                     prop_assert_eq!(pointer.header_address(), model.objects[object].header);

@@ -2,7 +2,7 @@
 //! in `model_tests.rs` check them all together on random sequences).
 
 use super::cpool::{self, CapError, LookupError};
-use super::testing::{Arena, JUNK, System, UNTYPED_SLOT, bytes, system, take_destroyed};
+use super::testing::{Arena, JUNK, System, UNTYPED_SLOT, bytes, lookup_error, system, take_destroyed};
 use super::untyped::RevokeError;
 use super::weak::{SlotError, check_weak_list};
 use super::{
@@ -384,7 +384,8 @@ fn nested_addresses_reach_nested_pools_and_report_each_error() {
     assert_eq!(page.kind(), ObjectKind::RawPage);
     drop(page);
 
-    let error = |path: &[u8]| cpool::lookup_object::<CPool>(root, CAddr::new(path).unwrap()).err();
+    let error =
+        |path: &[u8]| cpool::lookup_object::<CPool>(root, CAddr::new(path).unwrap()).err().map(lookup_error);
     let wrong = |level, found| Some(LookupError::WrongKind { level, expected: ObjectKind::CPool, found });
     assert_eq!(error(&[3, 0]), Some(LookupError::Empty { level: 1 }));
     assert_eq!(error(&[2, 7, 0]), wrong(2, ObjectKind::RawPage));

@@ -274,7 +274,7 @@ fn deliver(
         MessageKind::Capability => {
             let address = CAddr::from_raw(destination).map_err(|_| Error::MalformedAddress)?;
             let root = taker.cpool_slot().upgrade::<CPool>().map_err(|_| Error::EmptySlot)?;
-            let found = cpool::find(&root, address)?;
+            let found = cpool::lookup(&root, address)?;
             if !found.slot().is_empty() {
                 return Err(Error::SlotOccupied);
             }

@@ -115,9 +115,26 @@ impl SlotRef {
 }
 
 // ANCHOR: lookup
-/// Finds the slot `address` names: every index but the last picks a slot
-/// that must hold a pool, starting from `root`; the last picks the slot.
-pub fn lookup(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, LookupError> {
+/// The slot `address` names, or why there is none (the one name for it:
+/// every lookup, the kernel's and the system calls', is this one).
+pub fn lookup(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
+    walk_to_slot(root, address).map_err(|error| CapError::Lookup(address, error))
+}
+
+/// A strong pointer to the object of type `T` (`AnyObject`: any kind)
+/// that `address` names, or why there is none. A `CapError` converts into
+/// the ABI's `Error` (`EmptySlot`, `WrongKind`), so a system call's handler
+/// can use `?` on it.
+pub fn lookup_object<T: ObjectType>(
+    root: &ManagedArc<CPool>,
+    address: CAddr,
+) -> Result<ManagedArc<T>, CapError> {
+    walk_to_object(root, address).map_err(|error| CapError::Lookup(address, error))
+}
+
+/// Walks from `root` to the slot `address` names: every index but the last
+/// picks a slot that must hold a pool; the last picks the slot.
+fn walk_to_slot(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, LookupError> {
     let (&last, path) = address.path().split_last().expect("a CAddr has at least one level");
     let mut pool = root.clone();
     for (level, &index) in path.iter().enumerate() {
@@ -126,12 +143,12 @@ pub fn lookup(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, Looku
     Ok(SlotRef { pool, index: last })
 }
 
-/// A strong pointer to the object of type `T` that `address` names.
-pub fn lookup_object<T: ObjectType>(
+/// Walks to the slot `address` names, and upgrades what it holds to `T`.
+fn walk_to_object<T: ObjectType>(
     root: &ManagedArc<CPool>,
     address: CAddr,
 ) -> Result<ManagedArc<T>, LookupError> {
-    // As `lookup`, but borrowing the root pool instead of holding it: an
+    // As `walk_to_slot`, but borrowing the root pool instead of holding it: an
     // address in the root pool (the common case) then makes one strong
     // pointer, the object's, and not a second one to the root pool.
     let (&last, path) = address.path().split_last().expect("a CAddr has at least one level");
@@ -173,23 +190,9 @@ impl fmt::Display for CapError {
     }
 }
 
-/// The slot `address` names (for system calls, too).
-pub(crate) fn find(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
-    lookup(root, address).map_err(|error| CapError::Lookup(address, error))
-}
-
-/// A strong pointer to the object of type `T` that `address` names (for
-/// system calls, too).
-pub(crate) fn find_object<T: ObjectType>(
-    root: &ManagedArc<CPool>,
-    address: CAddr,
-) -> Result<ManagedArc<T>, CapError> {
-    lookup_object(root, address).map_err(|error| CapError::Lookup(address, error))
-}
-
 /// The slot `address` names, which must not be empty.
 fn find_full(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
-    let found = find(root, address)?;
+    let found = lookup(root, address)?;
     match found.slot().is_empty() {
         true => Err(CapError::Lookup(address, LookupError::Empty { level: address.depth() })),
         false => Ok(found),
@@ -198,7 +201,7 @@ fn find_full(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapErr
 
 /// The empty slot `address` names.
 fn find_empty(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapError> {
-    let found = find(root, address)?;
+    let found = lookup(root, address)?;
     match found.slot().is_empty() {
         true => Ok(found),
         false => Err(CapError::Occupied(address)),
@@ -208,7 +211,7 @@ fn find_empty(root: &ManagedArc<CPool>, address: CAddr) -> Result<SlotRef, CapEr
 // ANCHOR: operations
 /// Puts a second weak pointer to the object in `from` into the empty slot `to`.
 pub fn copy(root: &ManagedArc<CPool>, from: CAddr, to: CAddr) -> Result<(), CapError> {
-    let object = find_object::<AnyObject>(root, from)?;
+    let object = lookup_object::<AnyObject>(root, from)?;
     find_empty(root, to)?.slot().downgrade(&object).expect("the slot was found empty");
     Ok(())
 }
@@ -237,7 +240,7 @@ pub fn retype(
     size: u64,
     to: CAddr,
 ) -> Result<(), CapError> {
-    let source = find_object::<Untyped>(root, untyped)?;
+    let source = lookup_object::<Untyped>(root, untyped)?;
     let destination = find_empty(root, to)?;
     let object = source.retype_kind(kind, size).map_err(CapError::Retype)?;
     destination.slot().downgrade(&object).expect("the slot was found empty");
@@ -246,7 +249,7 @@ pub fn retype(
 
 /// Destroys everything made from the untyped in `untyped`.
 pub fn revoke(root: &ManagedArc<CPool>, untyped: CAddr) -> Result<(), CapError> {
-    find_object::<Untyped>(root, untyped)?.revoke().map_err(CapError::Revoke)
+    lookup_object::<Untyped>(root, untyped)?.revoke().map_err(CapError::Revoke)
 }
 // ANCHOR_END: operations
 

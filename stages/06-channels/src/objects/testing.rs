@@ -106,3 +106,12 @@ pub(super) unsafe fn bytes<'a>(address: u64, len: u64) -> &'a mut [u8] {
     // SAFETY: the caller's promise (the window is at offset 0 in tests).
     unsafe { std::slice::from_raw_parts_mut(address as *mut u8, len as usize) }
 }
+
+/// The walk's error inside a lookup's `CapError`, for tests that compare
+/// it with what a model of the pools expects.
+pub fn lookup_error(error: super::cpool::CapError) -> super::cpool::LookupError {
+    match error {
+        super::cpool::CapError::Lookup(_, error) => error,
+        other => panic!("a lookup failed with something else: {other}"),
+    }
+}
