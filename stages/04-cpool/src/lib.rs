@@ -12,7 +12,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod kernel_space;
+pub use common::kernel_space;
 pub use common::memory_plan;
 pub mod objects;
 pub mod paging;

@@ -13,7 +13,7 @@
 //! bytes are its free memory, but at most a page per free slot: what retype
 //! can still hand out in objects of a page or more.
 
-use super::PAGE;
+use crate::memory::PAGE;
 use core::fmt;
 
 /// Where one carve put the object, and the index of its first header slot.
