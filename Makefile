@@ -66,7 +66,7 @@ help:
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make book-commands    run every command the book shows and check what it prints (ONLY=text: some)"
-	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
+	@echo "  make diffs            generate the stage-to-stage diffs the book shows (make book does it)"
 	@echo
 	@echo "  make deps             install QEMU, GRUB tools and mdBook (the other targets do it when needed)"
 	@echo "  make clean            remove build outputs"
@@ -203,6 +203,9 @@ boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
 		$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi)) \
 		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) -- --show-output $(TEST)
 
+# The book check: no stage keeps a byte-identical copy of its predecessor's
+# file (tools/stage-diffs.sh --check), then check-book.sh, which generates
+# the stage diffs, checks every include and builds the book.
 book-check: book-output
 	@tools/install-deps.sh mdbook
 	tools/stage-diffs.sh --check
@@ -244,6 +247,8 @@ fuzz: image-6
 
 # ---- the book --------------------------------------------------------------
 
+# The stage-to-stage diffs the chapters show, generated into book/src/diffs/
+# (not committed: made again from the current code, like book/src/output/).
 diffs:
 	tools/stage-diffs.sh
 
@@ -261,7 +266,7 @@ book-output: images
 book-commands:
 	$(CARGO) run --release -q -p qemu-test --bin book-commands -- $(if $(ONLY),--only '$(ONLY)')
 
-book: book-output
+book: book-output diffs
 	@tools/install-deps.sh mdbook
 	$(MDBOOK) build book
 	@echo "The book is in book/book/index.html"
@@ -289,7 +294,7 @@ bench-phases: image-$(NEWEST)
 
 clean:
 	$(CARGO) clean
-	rm -rf build book/book book/src/output
+	rm -rf build book/book book/src/output book/src/diffs
 
 # ---- graded exercises ------------------------------------------------------
 
