@@ -131,15 +131,22 @@ with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 # ANCHOR_END: uefi
 
 # ANCHOR: modules
-# modules-N: a stage's first user program (stages/0N-*/rinit, package
-# stageN-rinit; for stage 6, the shell in the top-level rinit/, package
-# rinit), built and put in build/stage-N/modules/ before image-N (whose mkiso
-# passes each file there to GRUB as a module). Nothing to do for a stage
-# without one. Stage 6 also takes every other program: each crate under
-# programs/ (package named after its folder), put there under that name.
-rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter 6,$(1)),rinit))
+# modules-N: a stage's user programs, built and put in build/stage-N/modules/
+# before image-N (whose mkiso passes each file there to GRUB as a module).
+# The rule, the same for every stage:
+# - the top-level rinit/ (package rinit) and every crate under programs/
+#   (package named after its folder) are the newest stage's: what the full
+#   system runs;
+# - an earlier stage with a first program of its own keeps it in its stage
+#   folder, stages/0N-*/rinit/ (package stageN-rinit), so that the stage
+#   stays a complete snapshot when the newest one moves on (stage 5's);
+# - a stage with neither has no modules.
+# The first program is put there as `rinit`, the others under their names.
+# When a stage 7 is added, stage 6 keeps a copy of today's rinit/ (and of
+# the programs it starts) in stages/06-channels/ before rinit/ changes.
+rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter $(NEWEST),$(1)),rinit))
 PROGRAMS := $(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml))
-stage_programs = $(if $(filter 6,$(1)),$(PROGRAMS))
+stage_programs = $(if $(filter $(NEWEST),$(1)),$(PROGRAMS))
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
 	$(if $(call rinit_package,$*), \
