@@ -175,15 +175,18 @@ def mention(text, stage, path):
 
 def common_home(file):
     """The file of common/ a deleted stage file went to: one of the same
-    name whose lines are mostly the same, if there is one."""
+    name whose lines are mostly the same, if there is one. Only a kernel
+    source file can have gone there (not a manifest, nor a module root)."""
     name = os.path.basename(file)
+    if "/src/" not in file or not name.endswith(".rs") or name in ("mod.rs", "lib.rs", "main.rs"):
+        return None
     with open(os.path.join(work, file), encoding="utf-8", errors="replace") as f:
         lines = f.readlines()
-    for directory, _, names in os.walk("common"):
+    for directory, _, names in os.walk("common/src"):
         if name in names:
             candidate = os.path.join(directory, name)
             with open(candidate, encoding="utf-8", errors="replace") as f:
-                if difflib.SequenceMatcher(None, lines, f.readlines()).ratio() > 0.5:
+                if difflib.SequenceMatcher(None, lines, f.readlines()).ratio() > 0.4:
                     return candidate
     return None
 
