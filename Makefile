@@ -66,7 +66,7 @@ help:
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
 	@echo "  make book-output      boot every stage and record what it prints, for the book (make book does it)"
 	@echo "  make book-commands    run every command the book shows and check what it prints (ONLY=text: some)"
-	@echo "  make diffs            regenerate the stage-to-stage diffs the book shows"
+	@echo "  make diffs            generate the stage-to-stage diffs the book shows (make book does it)"
 	@echo
 	@echo "  make deps             install QEMU, GRUB tools and mdBook (the other targets do it when needed)"
 	@echo "  make clean            remove build outputs"
@@ -131,15 +131,22 @@ with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 # ANCHOR_END: uefi
 
 # ANCHOR: modules
-# modules-N: a stage's first user program (stages/0N-*/rinit, package
-# stageN-rinit; for stage 6, the shell in the top-level rinit/, package
-# rinit), built and put in build/stage-N/modules/ before image-N (whose mkiso
-# passes each file there to GRUB as a module). Nothing to do for a stage
-# without one. Stage 6 also takes every other program: each crate under
-# programs/ (package named after its folder), put there under that name.
-rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter 6,$(1)),rinit))
+# modules-N: a stage's user programs, built and put in build/stage-N/modules/
+# before image-N (whose mkiso passes each file there to GRUB as a module).
+# The rule, the same for every stage:
+# - the top-level rinit/ (package rinit) and every crate under programs/
+#   (package named after its folder) are the newest stage's: what the full
+#   system runs;
+# - an earlier stage with a first program of its own keeps it in its stage
+#   folder, stages/0N-*/rinit/ (package stageN-rinit), so that the stage
+#   stays a complete snapshot when the newest one moves on (stage 5's);
+# - a stage with neither has no modules.
+# The first program is put there as `rinit`, the others under their names.
+# When a stage 7 is added, stage 6 keeps a copy of today's rinit/ (and of
+# the programs it starts) in stages/06-channels/ before rinit/ changes.
+rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter $(NEWEST),$(1)),rinit))
 PROGRAMS := $(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml))
-stage_programs = $(if $(filter 6,$(1)),$(PROGRAMS))
+stage_programs = $(if $(filter $(NEWEST),$(1)),$(PROGRAMS))
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
 	$(if $(call rinit_package,$*), \
@@ -203,6 +210,9 @@ boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
 		$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi)) \
 		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) -- --show-output $(TEST)
 
+# The book check: no stage keeps a byte-identical copy of its predecessor's
+# file (tools/stage-diffs.sh --check), then check-book.sh, which generates
+# the stage diffs, checks every include and builds the book.
 book-check: book-output
 	@tools/install-deps.sh mdbook
 	tools/stage-diffs.sh --check
@@ -244,6 +254,8 @@ fuzz: image-6
 
 # ---- the book --------------------------------------------------------------
 
+# The stage-to-stage diffs the chapters show, generated into book/src/diffs/
+# (not committed: made again from the current code, like book/src/output/).
 diffs:
 	tools/stage-diffs.sh
 
@@ -261,7 +273,7 @@ book-output: images
 book-commands:
 	$(CARGO) run --release -q -p qemu-test --bin book-commands -- $(if $(ONLY),--only '$(ONLY)')
 
-book: book-output
+book: book-output diffs
 	@tools/install-deps.sh mdbook
 	$(MDBOOK) build book
 	@echo "The book is in book/book/index.html"
@@ -289,7 +301,7 @@ bench-phases: image-$(NEWEST)
 
 clean:
 	$(CARGO) clean
-	rm -rf build book/book book/src/output
+	rm -rf build book/book book/src/output book/src/diffs
 
 # ---- graded exercises ------------------------------------------------------
 

@@ -4,6 +4,7 @@
 #   `ANCHOR: name` and `ANCHOR_END: name` markers. mdBook itself renders a
 #   missing anchor as an empty listing, without even a warning. The output
 #   samples (book/src/output/) must have been recorded: make book-output;
+#   the stage diffs (book/src/diffs/) this script generates first;
 # - every image a page shows (![alt](FILE)) must exist, every SVG in the
 #   book must be well-formed XML with an <svg> root and a viewBox (a broken
 #   SVG shows as an empty box, again without a warning), and every file in
@@ -11,6 +12,10 @@
 # - mdbook build must succeed without warnings or errors.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+
+# The stage diffs are generated from the current code, never committed.
+"$root/tools/stage-diffs.sh" >/dev/null
+
 cd "$root/book/src"
 
 problems=0

@@ -1,6 +1,6 @@
 // The build script of every user program, shared: each program's `build.rs`
-// includes this file (as every kernel's includes `common/runtime/
-// link_kernel.rs`).
+// includes this file (as every kernel's `Cargo.toml` names `common/runtime/
+// link_kernel.rs` as its build script).
 //
 // It links the program with the user linker script (`ulib/user.ld`, whose
 // path ulib's own build script hands over), without a C runtime, as a

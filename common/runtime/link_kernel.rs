@@ -1,5 +1,5 @@
 // The build script of every stage's kernel image, shared: each stage's
-// `build.rs` includes this file.
+// `Cargo.toml` names this file (`build = "../../common/runtime/link_kernel.rs"`).
 //
 // It links the image with our linker script (`kernel.ld`, beside this
 // file), without a C runtime, as a static, non-relocatable executable. The

@@ -10,7 +10,10 @@
 //! - [`memory`]: the higher-half layout and address ranges;
 //!   [`memory_map`]: the firmware's memory map, sanitised;
 //!   [`memory_plan`]: the division of RAM into untyped memory and reserved
-//!   memory (stage 3 on);
+//!   memory (stage 3 on); [`watermark`]: what still fits in an untyped
+//!   (stage 4 on);
+//! - [`paging`]: levels, indices, rights and the window onto tables;
+//!   [`kernel_space`]: the kernel's own address space (both stage 3 on);
 //! - [`elf`]: checking and loading a user program's ELF file;
 //! - [`user`]: entering user mode and coming back (`switch_to`), system
 //!   calls; [`pic`] and [`pit`]: hardware interrupts and the timer tick.
@@ -28,9 +31,11 @@ pub mod crash;
 pub mod elf;
 pub mod exceptions;
 pub mod gdt;
+pub mod kernel_space;
 pub mod memory;
 pub mod memory_map;
 pub mod memory_plan;
+pub mod paging;
 pub mod panic;
 pub mod pic;
 pub mod pit;
@@ -39,3 +44,4 @@ pub mod serial;
 pub mod trap;
 pub mod user;
 pub mod vga;
+pub mod watermark;

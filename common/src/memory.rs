@@ -1,9 +1,12 @@
-//! Addresses: the higher-half base, the boot-time window onto physical
-//! memory, and address ranges.
+//! Addresses: the higher-half base, the page size, the boot-time window
+//! onto physical memory, and address ranges.
 
 /// The higher-half base: the kernel's virtual addresses are this plus the
 /// physical address (see `common/runtime/kernel.ld`).
 pub const KERNEL_VMA: u64 = 0xFFFF_FFFF_8000_0000;
+
+/// The size of a page (and of a frame): 4 KiB.
+pub const PAGE: u64 = 4096;
 
 /// How much physical memory the boot page tables map at `KERNEL_VMA`.
 pub const BOOT_WINDOW_SIZE: u64 = 1 << 30;

@@ -11,11 +11,11 @@
 //! slivers counted too. So the accounting adds up by construction: usable =
 //! untyped + reserved, to the byte.
 
-use crate::memory::Span;
+use crate::bootinfo;
+use crate::memory::{PAGE, Span};
 use crate::memory_map::SpanSet;
 use core::fmt;
-
-const PAGE: u64 = 4096;
+use multiboot2::BootInformation;
 
 /// The most free ranges the plan tracks (each reservation can split one).
 pub const MAX_RANGES: usize = 64;
@@ -100,6 +100,34 @@ impl MemoryPlan {
         Ok(())
     }
     // ANCHOR_END: reserve
+
+    // ANCHOR: from_boot
+    /// The plan every stage from 3 on starts from: the available RAM of the
+    /// memory map in `info`, minus what must survive: the first MiB, the
+    /// kernel image (`kernel_image`, its physical range), the boot
+    /// information itself (at `info_address`) and the modules.
+    pub fn from_boot_information(
+        info: &BootInformation,
+        info_address: u64,
+        kernel_image: Span,
+    ) -> MemoryPlan {
+        let available = bootinfo::available_regions(bootinfo::memory_areas(info));
+        let mut plan = MemoryPlan::new(available).expect("a memory map of reasonable size");
+        let info_size = (info.end_address() - info.start_address()) as u64;
+        let reservations = [
+            (Reason::BelowOneMiB, Span::new(0, 0x10_0000)),
+            (Reason::KernelImage, kernel_image),
+            (Reason::BootInformation, Span::new(info_address, info_address + info_size)),
+        ];
+        let modules = info.module_tags().map(|module| {
+            (Reason::Modules, Span::new(module.start_address().into(), module.end_address().into()))
+        });
+        for (reason, span) in reservations.into_iter().chain(modules) {
+            plan.reserve(reason, span).expect("room in the plan for the boot reservations");
+        }
+        plan
+    }
+    // ANCHOR_END: from_boot
 
     /// Takes the first `size` bytes (page-aligned) of the first free range
     /// with room for them, counted under `reason`, and returns them.

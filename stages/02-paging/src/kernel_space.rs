@@ -148,7 +148,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::HeapFrames;
+    use crate::testing::HeapFrames;
 
     /// The entry that maps `address`, with the level it was found at.
     fn translate(window: &PhysicalWindow, pml4: PhysFrame, address: u64) -> Option<(u64, Flags)> {

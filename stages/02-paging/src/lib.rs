@@ -17,7 +17,7 @@ pub mod paging;
 /// Frames for host unit tests: 4 KiB blocks of heap memory whose addresses
 /// stand in for physical addresses (a window at offset 0 reaches them).
 #[cfg(test)]
-pub(crate) mod test_support {
+pub(crate) mod testing {
     use crate::frames::FrameSource;
     use crate::paging::caps::{TableCap, TableLevel};
     use crate::paging::{PhysicalWindow, RawPageCap};

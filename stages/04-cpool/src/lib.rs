@@ -12,7 +12,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod kernel_space;
+pub use common::kernel_space;
 pub use common::memory_plan;
 pub mod objects;
 pub mod paging;
@@ -20,7 +20,7 @@ pub mod paging;
 /// Frames for host unit tests: 4 KiB blocks of heap memory whose addresses
 /// stand in for physical addresses (a window at offset 0 reaches them).
 #[cfg(test)]
-pub(crate) mod test_support {
+pub(crate) mod testing {
     use crate::kernel_space::TableSource;
     use crate::paging::Level;
     use crate::paging::caps::TableCap;

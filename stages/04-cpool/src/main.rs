@@ -17,10 +17,9 @@ mod demo;
 
 use abi::root;
 use common::crash::Crash;
-use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span};
+use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA};
 use common::qemu::{self, ExitCode};
 use common::{bootinfo, console, exceptions, gdt, println, trap};
-use multiboot2::BootInformation;
 use runtime::layout;
 use stage4_cpool::kernel_space::{self, KernelImage};
 use stage4_cpool::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
@@ -96,32 +95,10 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
     let command_line = info.command_line_tag().and_then(|tag| tag.cmdline().ok());
     BootFacts {
         crash: command_line.and_then(Crash::from_command_line),
-        plan: memory_plan(&info, address),
+        plan: MemoryPlan::from_boot_information(&info, address, layout::kernel_image_physical()),
         memory_end: bootinfo::available_ram_end(&info),
     }
 }
-
-// ANCHOR: plan
-/// The available RAM, minus what must survive: the first MiB, the kernel
-/// image, the boot information and the modules.
-fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
-    let available = bootinfo::available_regions(bootinfo::memory_areas(info));
-    let mut plan = MemoryPlan::new(available).expect("a memory map of reasonable size");
-    let info_size = (info.end_address() - info.start_address()) as u64;
-    let reservations = [
-        (Reason::BelowOneMiB, Span::new(0, 0x10_0000)),
-        (Reason::KernelImage, layout::kernel_image_physical()),
-        (Reason::BootInformation, Span::new(info_address, info_address + info_size)),
-    ];
-    let modules = info.module_tags().map(|module| {
-        (Reason::Modules, Span::new(module.start_address().into(), module.end_address().into()))
-    });
-    for (reason, span) in reservations.into_iter().chain(modules) {
-        plan.reserve(reason, span).expect("room in the plan for the boot reservations");
-    }
-    plan
-}
-// ANCHOR_END: plan
 
 // ANCHOR: switch
 /// Builds the kernel's own page tables from an untyped set aside for them,

@@ -19,7 +19,6 @@ use common::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span};
 use common::qemu::{self, ExitCode};
 use common::trap::TrapFrame;
 use common::{bootinfo, console, exceptions, gdt, pic, pit, println, trap, user};
-use multiboot2::BootInformation;
 use runtime::layout;
 use stage5_tasks::first_task::{self, Grant};
 use stage5_tasks::kernel_space::{self, KernelImage};
@@ -165,35 +164,13 @@ fn read_boot_information(magic: u32, address: u64) -> BootFacts {
         .map(|module| Span::new(module.start_address().into(), module.end_address().into()));
     BootFacts {
         crash: Crash::from_command_line(command_line),
-        plan: memory_plan(&info, address),
+        plan: MemoryPlan::from_boot_information(&info, address, layout::kernel_image_physical()),
         memory_end: bootinfo::available_ram_end(&info),
         first_task_image,
         command_line: copy,
         command_line_len: len,
     }
 }
-
-// ANCHOR: plan
-/// The available RAM, minus what must survive: the first MiB, the kernel
-/// image, the boot information and the modules.
-fn memory_plan(info: &BootInformation, info_address: u64) -> MemoryPlan {
-    let available = bootinfo::available_regions(bootinfo::memory_areas(info));
-    let mut plan = MemoryPlan::new(available).expect("a memory map of reasonable size");
-    let info_size = (info.end_address() - info.start_address()) as u64;
-    let reservations = [
-        (Reason::BelowOneMiB, Span::new(0, 0x10_0000)),
-        (Reason::KernelImage, layout::kernel_image_physical()),
-        (Reason::BootInformation, Span::new(info_address, info_address + info_size)),
-    ];
-    let modules = info.module_tags().map(|module| {
-        (Reason::Modules, Span::new(module.start_address().into(), module.end_address().into()))
-    });
-    for (reason, span) in reservations.into_iter().chain(modules) {
-        plan.reserve(reason, span).expect("room in the plan for the boot reservations");
-    }
-    plan
-}
-// ANCHOR_END: plan
 
 // ANCHOR: switch
 /// Builds the kernel's own page tables from an untyped set aside for them,

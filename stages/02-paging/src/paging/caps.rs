@@ -357,7 +357,7 @@ fn flush_tlb(address: VirtAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::HeapFrames;
+    use crate::testing::HeapFrames;
 
     /// A PML4 with a PDPT, PD and PT mapped down to 1 GiB (PDPT slot 1).
     struct Space {

@@ -33,7 +33,7 @@ pub mod header;
 pub mod page;
 pub mod table;
 pub mod untyped;
-pub mod watermark;
+pub use common::watermark;
 pub mod weak;
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub mod page;
 pub mod table;
 pub mod task;
 pub mod untyped;
-pub mod watermark;
+pub use common::watermark;
 pub mod weak;
 
 #[cfg(test)]

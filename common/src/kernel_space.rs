@@ -1,4 +1,5 @@
-//! The kernel's own address space, built to replace the boot page tables.
+//! The kernel's own address space, built to replace the boot page tables
+//! (stage 3 on; stage 2 builds it from its boot-time frame allocator).
 //!
 //! The boot tables map the first GiB twice, everything readable, writable
 //! and executable. The kernel's own tables map:
@@ -19,13 +20,12 @@
 //! a [`TableSource`] for each, and [`tables_needed`] says beforehand how
 //! many it will ask for, so the kernel can set exactly that much aside.
 
+use crate::memory::{KERNEL_VMA, PAGE, Span};
 use crate::paging::window::DIRECT_MAP_BASE;
 use crate::paging::{Level, PhysicalWindow};
-use common::memory::{KERNEL_VMA, Span};
 use x86_64::PhysAddr;
 use x86_64::structures::paging::{PageTableFlags as Flags, PhysFrame};
 
-const PAGE: u64 = 4096;
 const LARGE_PAGE: u64 = 2 * 1024 * 1024;
 
 /// Where the builder gets its tables from.
@@ -196,7 +196,46 @@ fn tables_below_pml4(addresses: impl Iterator<Item = u64> + Clone, leaf: Level) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::HeapFrames;
+    use std::alloc::{Layout, alloc_zeroed, dealloc};
+
+    const FRAME: Layout = match Layout::from_size_align(4096, 4096) {
+        Ok(layout) => layout,
+        Err(_) => panic!("4096 is a valid size and alignment"),
+    };
+
+    /// Page tables in 4 KiB blocks of heap memory, whose addresses stand in
+    /// for physical addresses (a window at offset 0 reaches them).
+    #[derive(Default)]
+    struct HeapFrames {
+        frames: Vec<*mut u8>,
+    }
+
+    impl HeapFrames {
+        fn window(&self) -> PhysicalWindow {
+            // SAFETY: at offset 0 the window's addresses are the heap
+            // blocks' own, valid as long as `self` lives.
+            unsafe { PhysicalWindow::new(0) }
+        }
+    }
+
+    impl TableSource for HeapFrames {
+        fn new_table(&mut self, _level: Level) -> Option<PhysFrame> {
+            // SAFETY: the layout has a non-zero size.
+            let block = unsafe { alloc_zeroed(FRAME) };
+            assert!(!block.is_null());
+            self.frames.push(block);
+            Some(PhysFrame::containing_address(PhysAddr::new(block as u64)))
+        }
+    }
+
+    impl Drop for HeapFrames {
+        fn drop(&mut self) {
+            for &block in &self.frames {
+                // SAFETY: allocated in `new_table` with this layout, freed once.
+                unsafe { dealloc(block, FRAME) };
+            }
+        }
+    }
 
     /// The entry that maps `address`, with the level it was found at.
     fn translate(window: &PhysicalWindow, pml4: PhysFrame, address: u64) -> Option<(u64, Flags)> {

@@ -13,7 +13,11 @@
 //! bytes are its free memory, but at most a page per free slot: what retype
 //! can still hand out in objects of a page or more.
 
-use super::PAGE;
+// Each function is `#[inline]`: retype, in a stage's crate, calls them on
+// its hot path, and without the attribute a call across crates is not
+// inlined (when this file was each stage's own, it was).
+
+use crate::memory::PAGE;
 use core::fmt;
 
 /// Where one carve put the object, and the index of its first header slot.
@@ -56,6 +60,7 @@ pub struct Watermark {
 
 impl Watermark {
     /// An empty untyped with memory `start..end` and `headers` slots.
+    #[inline]
     pub const fn new(start: u64, end: u64, headers: u64) -> Self {
         Self { start, end, watermark: start, headers, headers_used: 0 }
     }
@@ -63,6 +68,7 @@ impl Watermark {
     /// Places an object of `size` bytes aligned to `align` (a power of
     /// two), which takes `headers` header slots. On failure nothing
     /// changes.
+    #[inline]
     pub fn carve(&mut self, size: u64, align: u64, headers: u64) -> Result<Carved, DoesNotFit> {
         debug_assert!(align.is_power_of_two());
         let object = self.watermark.checked_next_multiple_of(align);
@@ -87,32 +93,38 @@ impl Watermark {
     // ANCHOR_END: watermark
 
     /// Forgets every object: all the memory and slots are free again.
+    #[inline]
     pub fn reset(&mut self) {
         *self = Self::new(self.start, self.end, self.headers);
     }
 
     /// The first byte of the memory.
+    #[inline]
     pub const fn start(&self) -> u64 {
         self.start
     }
 
     /// One past the last byte of the memory.
+    #[inline]
     pub const fn end(&self) -> u64 {
         self.end
     }
 
     /// Where the next object can begin.
+    #[inline]
     pub const fn watermark(&self) -> u64 {
         self.watermark
     }
 
     /// Header slots not yet used.
+    #[inline]
     pub const fn free_headers(&self) -> u64 {
         self.headers - self.headers_used
     }
 
     /// Bytes of memory not yet used, but at most a page per free header
     /// slot.
+    #[inline]
     pub fn free(&self) -> u64 {
         (self.end - self.watermark).min(self.free_headers().saturating_mul(PAGE))
     }
