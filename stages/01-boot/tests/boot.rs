@@ -12,7 +12,7 @@ fn image_is_a_multiboot2_kernel() {
 
 #[test]
 fn boots_and_reports_the_machine() {
-    Boot::stage(STAGE).run().expect_success().expect_lines(&[
+    Boot::stage(STAGE).through_grub().run().expect_success().expect_lines(&[
         "Stage 1: boot",
         "kernel image: 0x100000 - ",
         "guard page at 0xffffffff80",

@@ -13,6 +13,7 @@ fn image_is_a_multiboot2_kernel() {
 #[test]
 fn switches_to_its_own_tables_and_demonstrates_capabilities() {
     Boot::stage(STAGE)
+        .through_grub()
         .run()
         .expect_success()
         .expect_lines(&[

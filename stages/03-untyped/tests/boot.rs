@@ -13,6 +13,7 @@ fn image_is_a_multiboot2_kernel() {
 #[test]
 fn builds_the_address_space_from_retyped_objects() {
     Boot::stage(STAGE)
+        .through_grub()
         .run()
         .expect_success()
         .expect_lines(&[

@@ -36,7 +36,7 @@ fn printed_hex(output: &str, label: &str) -> String {
 
 #[test]
 fn boots_to_the_shell_with_the_child_addresses() {
-    session(&[]).run().expect_success().expect_lines(&[
+    session(&[]).through_grub().run().expect_success().expect_lines(&[
         "Stage 6: channels",
         "Child entry should be at: 0x",
         "Child stack pointer should be at: 0x",

@@ -31,14 +31,19 @@
 //! run.expect_lines(&["Hi"]).expect_screen_lines(&["> echo Hi", "Hi"]);
 //! ```
 //!
-//! A boot uses the PC BIOS (SeaBIOS, QEMU's default firmware) unless it asks
-//! for UEFI with [`Boot::uefi`]: QEMU then runs OVMF, a UEFI firmware, and
-//! boots the same ISO through GRUB's EFI platform.
+//! A boot is fast unless it asks for GRUB: QEMU loads the kernel and its
+//! modules itself (`-kernel`, through the kernel's Multiboot 1 header) and
+//! starts it from qboot, a minimal firmware, in a fraction of the time
+//! SeaBIOS and GRUB take. [`Boot::through_grub`] boots the stage's GRUB ISO
+//! with the PC BIOS (SeaBIOS) instead, as `make run` and a real machine do;
+//! [`Boot::uefi`] boots the same ISO with OVMF, a UEFI firmware, through
+//! GRUB's EFI platform. Every stage keeps tests of both GRUB boots.
 //!
 //! The images come from `make images`: `build/stage-N.iso`, with the kernel
 //! also at `build/stage-N/kernel.elf` and any modules in
-//! `build/stage-N/modules/`, from which variants with another kernel command
-//! line are made.
+//! `build/stage-N/modules/`. A fast boot passes those files to QEMU
+//! directly, with its kernel command line as a QEMU argument; a GRUB boot
+//! with another command line gets a variant ISO made for it.
 
 pub mod bench;
 pub mod image;
@@ -55,6 +60,28 @@ use std::time::{Duration, Instant};
 use std::{fs, thread};
 
 pub use image::Firmware;
+
+// ANCHOR: loader
+/// How the kernel gets loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loader {
+    /// QEMU loads the kernel and its modules itself (`-kernel`, `-initrd`,
+    /// `-append`: Multiboot 1), after qboot: the fast boot of the tests
+    /// that are not about booting.
+    Qemu,
+    /// The firmware boots the stage's ISO and GRUB loads the kernel
+    /// (Multiboot2), as `make run`, real machines and UEFI do.
+    Grub,
+}
+// ANCHOR_END: loader
+
+/// qboot, the minimal firmware of fast boots (Debian's qemu-system-data
+/// ships it): it sets up the machine and starts QEMU's loader without
+/// SeaBIOS's device scan and boot menu. It sets up no VGA text mode and no
+/// keyboard, so the kernel finds no text screen: a fast boot that presses
+/// keys or reads the screen keeps SeaBIOS (still without GRUB). Without
+/// qboot, SeaBIOS starts every fast boot, more slowly.
+pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 use monitor::Monitor;
 
 /// QEMU's exit status when the kernel reports success through isa-debug-exit.
@@ -148,10 +175,12 @@ pub struct Boot {
     timeout: Duration,
     icount: bool,
     firmware: Firmware,
+    loader: Loader,
 }
 
 impl Boot {
-    /// Boots `build/stage-N.iso` with 128 MiB of memory.
+    /// Boots stage N's kernel and modules (QEMU's loader) with 128 MiB of
+    /// memory.
     pub fn stage(stage: u32) -> Self {
         Self {
             stage,
@@ -163,7 +192,16 @@ impl Boot {
             timeout: Duration::from_secs(60),
             icount: false,
             firmware: Firmware::Bios,
+            loader: Loader::Qemu,
         }
+    }
+
+    /// Boots `build/stage-N.iso` through the PC BIOS (SeaBIOS) and GRUB,
+    /// as `make run` does, instead of QEMU's loader: for the tests of the
+    /// boot path itself.
+    pub fn through_grub(mut self) -> Self {
+        self.loader = Loader::Grub;
+        self
     }
 
     /// Gives the machine `mib` MiB of memory.
@@ -274,6 +312,7 @@ impl Boot {
     /// OVMF prints its own lines on the serial console before GRUB's.
     pub fn uefi(mut self) -> Self {
         self.firmware = Firmware::Uefi;
+        self.loader = Loader::Grub;
         self
     }
     // ANCHOR_END: uefi
@@ -295,19 +334,18 @@ impl Boot {
         if self.icount {
             label += ", counting instructions (-icount shift=0)";
         }
-        if self.firmware == Firmware::Uefi {
-            label += ", UEFI firmware (OVMF)";
-        }
+        label += match (self.loader, self.firmware) {
+            (Loader::Qemu, _) if self.uses_monitor() => ", loaded by QEMU (-kernel) after SeaBIOS",
+            (Loader::Qemu, _) => ", loaded by QEMU (-kernel)",
+            (Loader::Grub, Firmware::Bios) => ", BIOS and GRUB",
+            (Loader::Grub, Firmware::Uefi) => ", UEFI firmware (OVMF) and GRUB",
+        };
         label
     }
 
-    /// The ISO to boot, made first when it is a command-line variant.
-    fn iso(&self) -> PathBuf {
-        let Some(command_line) = &self.command_line else {
-            let iso = stage_iso(self.stage);
-            assert!(iso.exists(), "{} is missing: run `make images` first", iso.display());
-            return iso;
-        };
+    /// The kernel and the modules of this boot's stage, each module with
+    /// its name (its command line), in the order of their paths.
+    fn kernel_and_modules(&self) -> (PathBuf, Vec<(PathBuf, String)>) {
         let dir = stage_build_dir(self.stage);
         let kernel = dir.join("kernel.elf");
         assert!(kernel.exists(), "{} is missing: run `make images` first", kernel.display());
@@ -320,6 +358,44 @@ impl Boot {
             })
             .unwrap_or_default();
         modules.sort();
+        (kernel, modules)
+    }
+
+    // ANCHOR: direct_boot
+    /// QEMU's arguments for loading the kernel itself: the kernel, its
+    /// command line, and its modules as `-initrd "file name,file name"`
+    /// (each module's command line is what follows its file's name).
+    fn direct_boot_arguments(&self) -> Vec<String> {
+        let (kernel, modules) = self.kernel_and_modules();
+        let plain = |path: &Path| {
+            let text = path.display().to_string();
+            assert!(!text.contains([',', ' ']), "{text}: QEMU's -initrd cannot pass a path with ',' or ' '");
+            text
+        };
+        let mut arguments = vec!["-kernel".to_string(), plain(&kernel)];
+        if let Some(command_line) = &self.command_line {
+            arguments.extend(["-append".to_string(), command_line.clone()]);
+        }
+        if !modules.is_empty() {
+            let list: Vec<String> = modules.iter().map(|(path, name)| format!("{} {name}", plain(path))).collect();
+            arguments.extend(["-initrd".to_string(), list.join(",")]);
+        }
+        if !self.uses_monitor() && Path::new(QBOOT).exists() {
+            arguments.extend(["-bios".to_string(), QBOOT.to_string()]);
+        }
+        arguments
+    }
+    // ANCHOR_END: direct_boot
+
+    /// The ISO to boot, made first when it is a command-line variant.
+    fn iso(&self) -> PathBuf {
+        let Some(command_line) = &self.command_line else {
+            let iso = stage_iso(self.stage);
+            assert!(iso.exists(), "{} is missing: run `make images` first", iso.display());
+            return iso;
+        };
+        let (kernel, modules) = self.kernel_and_modules();
+        let dir = stage_build_dir(self.stage);
         let name: String =
             command_line.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let variants = dir.join("variants");
@@ -343,13 +419,17 @@ impl Boot {
     /// printed and the screens captured.
     pub fn run(&self) -> Transcript {
         let label = self.label();
-        let iso = self.iso();
+        let iso = (self.loader == Loader::Grub).then(|| self.iso());
         let started = Instant::now();
         // Keys and screens go through QEMU's monitor, on this boot's own socket.
         let monitor_files = self.uses_monitor().then(MonitorFiles::new);
         let monitor_argument = monitor_files.as_ref().map_or("none".to_string(), MonitorFiles::qemu_argument);
         let mut command = Command::new("qemu-system-x86_64");
-        command.arg("-cdrom").arg(&iso).args(["-m", &format!("{}M", self.memory_mib)]).args([
+        match &iso {
+            Some(iso) => command.arg("-cdrom").arg(iso),
+            None => command.args(self.direct_boot_arguments()),
+        };
+        command.args(["-m", &format!("{}M", self.memory_mib)]).args([
             "-serial",
             "stdio",
             "-display",
@@ -369,7 +449,8 @@ impl Boot {
         let uefi_variables = (self.firmware == Firmware::Uefi).then(|| {
             // Without an EFI boot image OVMF would go on to the network
             // and its shell until the timeout: say why at once.
-            iso::check_boots_everywhere(&iso).unwrap_or_else(|error| panic!("{label}: {error}"));
+            let iso = iso.as_ref().expect("a UEFI boot goes through GRUB's ISO");
+            iso::check_boots_everywhere(iso).unwrap_or_else(|error| panic!("{label}: {error}"));
             let files = ovmf().unwrap_or_else(|error| panic!("{label}: {error}"));
             let variables = ScratchFile::copy_of(&files.variables, "ovmf-vars");
             command.args(files.qemu_arguments(&variables.0));
@@ -463,8 +544,8 @@ impl Boot {
         let status = wait_or_kill(&mut qemu, Instant::now());
         let elapsed = started.elapsed();
         output.wait_until_closed(Instant::now() + Duration::from_secs(10));
-        if self.command_line.is_some() {
-            let _ = fs::remove_file(&iso);
+        if let (Some(iso), Some(_)) = (&iso, &self.command_line) {
+            let _ = fs::remove_file(iso);
         }
         drop(monitor_files);
         drop(uefi_variables);
@@ -1009,8 +1090,18 @@ mod tests {
         assert!(path.exists());
         drop(copy);
         assert!(!path.exists());
-        assert!(Boot::stage(1).uefi().label().ends_with(", UEFI firmware (OVMF)"));
+        assert!(Boot::stage(1).uefi().label().ends_with(", UEFI firmware (OVMF) and GRUB"));
         assert_eq!(Boot::stage(1).firmware, Firmware::Bios);
+        assert_eq!(Boot::stage(1).uefi().loader, Loader::Grub);
+    }
+
+    #[test]
+    fn boots_are_fast_unless_they_ask_for_grub() {
+        assert_eq!(Boot::stage(1).loader, Loader::Qemu);
+        assert!(Boot::stage(1).label().ends_with(", loaded by QEMU (-kernel)"));
+        let grub = Boot::stage(1).through_grub();
+        assert_eq!((grub.loader, grub.firmware), (Loader::Grub, Firmware::Bios));
+        assert!(grub.label().ends_with(", BIOS and GRUB"));
     }
 
     #[test]
