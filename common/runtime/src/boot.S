@@ -111,6 +111,23 @@ _start:
     jz .Lno_nx
 // ANCHOR_END: entry32
 
+// ANCHOR: virtual_wire
+    // The 8259 interrupt controllers' line reaches the CPU through the
+    // local APIC's LINT0 input, which passes it on only when set to
+    // "external interrupt" ("virtual wire" mode). SeaBIOS and UEFI set it
+    // so; qboot, the minimal firmware of the fast test boots, leaves it
+    // masked, and the timer would never tick. Set it here, with paging
+    // still off so that the APIC's registers are at their physical
+    // address (given by the IA32_APIC_BASE register), if the APIC is on.
+    mov ecx, 0x1B                   // IA32_APIC_BASE
+    rdmsr
+    test eax, 1 << 11               // the local APIC is enabled
+    jz .Lno_local_apic
+    and eax, 0xFFFFF000
+    mov dword ptr [eax + 0x350], 0x700  // LVT LINT0: external interrupt, not masked
+.Lno_local_apic:
+// ANCHOR_END: virtual_wire
+
 // ANCHOR: boot_tables
     // PML4[0] -> identity PDPT, PML4[511] -> higher-half PDPT.
     mov eax, offset boot_pdpt_low

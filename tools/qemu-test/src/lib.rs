@@ -108,22 +108,26 @@ pub fn stage_iso(stage: u32) -> PathBuf {
 }
 
 /// Checks that stage `stage`'s kernel image carries a valid Multiboot2
-/// header and that its ISO boots with BIOS and with UEFI, and prints its
-/// sizes: loaded in memory, on disk, and the ISO.
+/// header and a Multiboot 1 header under which QEMU loads it right, and
+/// that its ISO boots with BIOS and with UEFI, and prints its sizes:
+/// loaded in memory, on disk, and the ISO.
 pub fn check_and_report_image(stage: u32) {
     let kernel_path = stage_build_dir(stage).join("kernel.elf");
     let kernel = fs::read(&kernel_path)
         .unwrap_or_else(|_| panic!("{} is missing: run `make images`", kernel_path.display()));
     let offset =
         image::multiboot2_header_offset(&kernel).expect("no valid Multiboot2 header in the first 32 KiB");
+    let multiboot1 = image::check_multiboot1_layout(&kernel)
+        .unwrap_or_else(|error| panic!("QEMU's loader cannot load {}: {error}", kernel_path.display()));
     let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
     iso::check_boots_everywhere(&stage_iso(stage)).unwrap_or_else(|error| panic!("{error}"));
     let iso = fs::metadata(stage_iso(stage)).expect("the ISO exists").len();
     println!(
-        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB (boots with BIOS and UEFI), Multiboot2 header at offset {offset:#x}",
+        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB (boots with BIOS and UEFI), Multiboot2 header at offset {offset:#x}, Multiboot 1 header at {:#x}",
         loaded / 1024,
         kernel.len() / 1024,
-        iso / 1024
+        iso / 1024,
+        multiboot1.offset
     );
 }
 
@@ -377,7 +381,8 @@ impl Boot {
             arguments.extend(["-append".to_string(), command_line.clone()]);
         }
         if !modules.is_empty() {
-            let list: Vec<String> = modules.iter().map(|(path, name)| format!("{} {name}", plain(path))).collect();
+            let list: Vec<String> =
+                modules.iter().map(|(path, name)| format!("{} {name}", plain(path))).collect();
             arguments.extend(["-initrd".to_string(), list.join(",")]);
         }
         if !self.uses_monitor() && Path::new(QBOOT).exists() {
