@@ -80,6 +80,8 @@ __stack_guard:  .skip 4096      // left unmapped: running off the stack faults h
 __stack_bottom: .skip BOOT_STACK_SIZE
 .global __stack_top
 __stack_top:
+.global boot_entry_tsc
+boot_entry_tsc: .skip 8         // the time stamp counter as _start began
 
 .section .boot.text, "ax"
 .code32
@@ -97,6 +99,12 @@ _start:
     cmp eax, MULTIBOOT1_ANSWER
     jne .Lnot_multiboot
 .Lloaded_by_multiboot:
+    // The time stamp counter at entry: under `-icount shift=0` the number
+    // of instructions the firmware and the loader took (`make bench-boot`
+    // reads it from memory).
+    rdtsc
+    mov [boot_entry_tsc], eax
+    mov [boot_entry_tsc + 4], edx
 
     // Long mode and no-execute are both reported by CPUID leaf 0x80000001.
     mov eax, 0x80000000

@@ -48,6 +48,24 @@ pub fn multiboot2_header_offset(elf_bytes: &[u8]) -> Option<usize> {
     })
 }
 
+/// The address of the symbol `name` in the ELF file's symbol table (for
+/// a kernel symbol of the boot stub, its physical address).
+pub fn symbol_address(elf_bytes: &[u8], name: &str) -> Result<u64, String> {
+    use xmas_elf::sections::SectionData;
+    use xmas_elf::symbol_table::Entry;
+    let elf = ElfFile::new(elf_bytes).map_err(|error| format!("not an ELF file: {error}"))?;
+    for section in elf.section_iter() {
+        if let Ok(SectionData::SymbolTable64(symbols)) = section.get_data(&elf) {
+            for symbol in symbols {
+                if symbol.get_name(&elf) == Ok(name) {
+                    return Ok(symbol.value());
+                }
+            }
+        }
+    }
+    Err(format!("no symbol {name} in the ELF file"))
+}
+
 /// The Multiboot 1 header magic.
 const MULTIBOOT1_HEADER_MAGIC: u32 = 0x1BAD_B002;
 /// A Multiboot 1 loader searches the first 8 KiB of the file.

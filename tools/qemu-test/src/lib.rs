@@ -5,7 +5,7 @@
 //! the exit device, as `make stage-N` does, and stop at a line the kernel
 //! prints when it halts. The binaries: `mkiso` (used by the Makefile),
 //! `book-output` (records the book's output samples), `book-commands`
-//! (runs every command the book shows) and `bench`.
+//! (runs every command the book shows), `bench` and `bench-boot`.
 //!
 //! A boot test reads like what a person would do:
 //!
@@ -150,6 +150,8 @@ enum Action {
     Keys(Vec<String>),
     /// Capture the VGA text screen.
     Screen,
+    /// Read the 64-bit word at this physical address.
+    ReadWord(u64),
 }
 
 impl Action {
@@ -158,6 +160,7 @@ impl Action {
             Action::Type(_) | Action::TypeFrom(_) => "typing",
             Action::Keys(_) => "pressing keys",
             Action::Screen => "capturing the screen",
+            Action::ReadWord(_) => "reading memory",
         }
     }
 }
@@ -180,6 +183,7 @@ pub struct Boot {
     icount: bool,
     firmware: Firmware,
     loader: Loader,
+    seabios: bool,
 }
 
 impl Boot {
@@ -197,7 +201,15 @@ impl Boot {
             icount: false,
             firmware: Firmware::Bios,
             loader: Loader::Qemu,
+            seabios: false,
         }
+    }
+
+    /// A fast boot (QEMU's loader) started by SeaBIOS rather than qboot:
+    /// to measure what the firmware costs (`make bench-boot`).
+    pub fn with_seabios(mut self) -> Self {
+        self.seabios = true;
+        self
     }
 
     /// Boots `build/stage-N.iso` through the PC BIOS (SeaBIOS) and GRUB,
@@ -259,14 +271,31 @@ impl Boot {
         self.step(prompt, Action::Screen)
     }
 
+    /// Waits until the serial console has printed `prompt`, then reads
+    /// the 64-bit word at physical address `address` through QEMU's
+    /// monitor: [`Transcript::words`] returns what such steps read, in
+    /// order. Like a screen capture, it leaves `prompt` for the next step.
+    pub fn read_word_after(self, prompt: &str, address: u64) -> Self {
+        self.step(prompt, Action::ReadWord(address))
+    }
+
     fn step(mut self, prompt: &str, action: Action) -> Self {
         self.steps.push(Step { prompt: prompt.to_string(), action });
         self
     }
 
-    /// Whether the run needs QEMU's monitor: for keys or screens.
+    /// Whether the run needs QEMU's monitor: for keys, screens or memory.
     fn uses_monitor(&self) -> bool {
-        self.steps.iter().any(|step| matches!(step.action, Action::Keys(_) | Action::Screen))
+        self.steps
+            .iter()
+            .any(|step| matches!(step.action, Action::Keys(_) | Action::Screen | Action::ReadWord(_)))
+    }
+
+    /// Whether a fast boot starts from SeaBIOS: when asked, or when it
+    /// uses the keyboard or the VGA text screen, which SeaBIOS sets up
+    /// and qboot does not.
+    fn with_pc_bios(&self) -> bool {
+        self.seabios || self.steps.iter().any(|step| matches!(step.action, Action::Keys(_) | Action::Screen))
     }
 
     /// Whether the test asked for screen captures.
@@ -339,7 +368,7 @@ impl Boot {
             label += ", counting instructions (-icount shift=0)";
         }
         label += match (self.loader, self.firmware) {
-            (Loader::Qemu, _) if self.uses_monitor() => ", loaded by QEMU (-kernel) after SeaBIOS",
+            (Loader::Qemu, _) if self.with_pc_bios() => ", loaded by QEMU (-kernel) after SeaBIOS",
             (Loader::Qemu, _) => ", loaded by QEMU (-kernel)",
             (Loader::Grub, Firmware::Bios) => ", BIOS and GRUB",
             (Loader::Grub, Firmware::Uefi) => ", UEFI firmware (OVMF) and GRUB",
@@ -385,7 +414,7 @@ impl Boot {
                 modules.iter().map(|(path, name)| format!("{} {name}", plain(path))).collect();
             arguments.extend(["-initrd".to_string(), list.join(",")]);
         }
-        if !self.uses_monitor() && Path::new(QBOOT).exists() {
+        if !self.with_pc_bios() && Path::new(QBOOT).exists() {
             arguments.extend(["-bios".to_string(), QBOOT.to_string()]);
         }
         arguments
@@ -467,7 +496,7 @@ impl Boot {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start qemu-system-x86_64 (is QEMU installed? `make test` installs it)");
-        let output = Output::capture(&mut qemu);
+        let output = Output::capture(&mut qemu, started);
         let deadline = started + self.timeout;
 
         let mut failure = None;
@@ -480,6 +509,7 @@ impl Boot {
             }
         }
         let mut screens = Vec::new();
+        let mut words = Vec::new();
         let mut seen = 0;
         for step in &self.steps {
             if failure.is_some() {
@@ -491,7 +521,7 @@ impl Boot {
             };
             // Looking at the screen prints nothing: the prompt it waited
             // for is still there for the next step, or for `stop_at`.
-            if !matches!(step.action, Action::Screen) {
+            if !matches!(step.action, Action::Screen | Action::ReadWord(_)) {
                 seen = end;
             }
             let prompt = &step.prompt;
@@ -521,6 +551,13 @@ impl Boot {
                         Some(format!("QEMU exited before the screen could be captured after {prompt:?}"))
                     }
                     Err(error) => Some(format!("cannot capture the screen after {prompt:?}: {error}")),
+                },
+                (Action::ReadWord(address), Some(monitor), _) => match monitor.read_physical_word(*address) {
+                    Ok(word) => {
+                        words.push(word);
+                        None
+                    }
+                    Err(error) => Some(format!("cannot read memory after {prompt:?}: {error}")),
                 },
                 _ => unreachable!("the monitor is connected for keys and screens"),
             };
@@ -554,7 +591,8 @@ impl Boot {
         }
         drop(monitor_files);
         drop(uefi_variables);
-        let transcript = Transcript { label, text: output.text(), status, elapsed, screens, final_screen };
+        let (text, arrivals) = output.text_and_arrivals();
+        let transcript = Transcript { label, text, status, elapsed, screens, final_screen, words, arrivals };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -732,12 +770,15 @@ struct Output {
 #[derive(Default)]
 struct Printed {
     bytes: Vec<u8>,
+    /// When each piece arrived: the length of `bytes` with it, and the
+    /// time since QEMU was started.
+    arrivals: Vec<(usize, Duration)>,
     /// QEMU has closed its standard output: nothing more will come.
     closed: bool,
 }
 
 impl Output {
-    fn capture(qemu: &mut Child) -> Self {
+    fn capture(qemu: &mut Child, started: Instant) -> Self {
         let shared = Arc::new((Mutex::new(Printed::default()), Condvar::new()));
         let mut stdout = qemu.stdout.take().expect("stdout is piped");
         let writer = Arc::clone(&shared);
@@ -748,7 +789,11 @@ impl Output {
                 if n == 0 {
                     break;
                 }
-                printed.lock().unwrap().bytes.extend_from_slice(&buffer[..n]);
+                let mut printed = printed.lock().unwrap();
+                printed.bytes.extend_from_slice(&buffer[..n]);
+                let length = printed.bytes.len();
+                printed.arrivals.push((length, started.elapsed()));
+                drop(printed);
                 arrived.notify_all();
             }
             printed.lock().unwrap().closed = true;
@@ -803,8 +848,23 @@ impl Output {
 
     /// Everything printed so far, with the serial line's `\r` removed.
     fn text(&self) -> String {
+        self.text_and_arrivals().0
+    }
+
+    /// [`Output::text`], and when each piece of it arrived: its length in
+    /// bytes of the text with that piece, and the time since QEMU started.
+    fn text_and_arrivals(&self) -> (String, Vec<(usize, Duration)>) {
         let printed = self.shared.0.lock().unwrap();
-        String::from_utf8_lossy(&printed.bytes).replace('\r', "")
+        let mut text = String::new();
+        let mut arrivals = Vec::new();
+        let mut from = 0;
+        for &(end, time) in &printed.arrivals {
+            text += &String::from_utf8_lossy(&printed.bytes[from..end]).replace('\r', "");
+            arrivals.push((text.len(), time));
+            from = end;
+        }
+        text += &String::from_utf8_lossy(&printed.bytes[from..]).replace('\r', "");
+        (text, arrivals)
     }
 }
 
@@ -822,6 +882,10 @@ pub struct Transcript {
     screens: Vec<Vec<String>>,
     /// The screen at the end of the run (see [`Transcript::final_screen`]).
     final_screen: Option<Vec<String>>,
+    /// The words the [`Boot::read_word_after`] steps read, in order.
+    words: Vec<u64>,
+    /// When the text arrived (see [`Output::text_and_arrivals`]).
+    arrivals: Vec<(usize, Duration)>,
 }
 
 impl Transcript {
@@ -835,6 +899,19 @@ impl Transcript {
     /// [`screen`]). `None` if the boot captured no screen.
     pub fn screen(&self) -> Option<Vec<String>> {
         self.screens.last().cloned()
+    }
+
+    /// The words the [`Boot::read_word_after`] steps read, in order.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// How long after QEMU started the serial console had printed the
+    /// first occurrence of `text` (to a few milliseconds: when the piece
+    /// holding its end reached the harness), if it printed it.
+    pub fn arrival(&self, text: &str) -> Option<Duration> {
+        let end = self.text.find(text)? + text.len();
+        self.arrivals.iter().find(|&&(length, _)| length >= end).map(|&(_, time)| time)
     }
 
     /// Every screen the [`Boot::screen_after`] steps captured, in order.
@@ -988,6 +1065,8 @@ mod tests {
             elapsed: Duration::ZERO,
             screens: Vec::new(),
             final_screen: None,
+            words: Vec::new(),
+            arrivals: Vec::new(),
         }
     }
 
@@ -996,7 +1075,7 @@ mod tests {
     #[test]
     fn types_into_a_program_and_waits_for_its_answer() {
         let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-        let output = Output::capture(&mut child);
+        let output = Output::capture(&mut child, Instant::now());
         let deadline = Instant::now() + Duration::from_secs(10);
         type_slowly(&mut child, "echo one\n");
         let end = output.wait_for("echo one", 0, deadline).expect("cat echoes what was typed");
@@ -1009,9 +1088,26 @@ mod tests {
     }
 
     #[test]
+    fn the_arrival_of_each_piece_of_text_is_recorded() {
+        let mut child = Command::new("printf").arg("one\\r\\ntwo\\n").stdout(Stdio::piped()).spawn().unwrap();
+        let started = Instant::now();
+        let output = Output::capture(&mut child, started);
+        output.wait_until_closed(started + Duration::from_secs(10));
+        let _ = child.wait();
+        let (text, arrivals) = output.text_and_arrivals();
+        assert_eq!(text, "one\ntwo\n");
+        assert_eq!(arrivals.last().map(|&(length, _)| length), Some(text.len()));
+        let mut run = transcript(&text);
+        run.arrivals = arrivals;
+        let two = run.arrival("two").expect("printed");
+        assert!(run.arrival("one").unwrap() <= two && two <= started.elapsed());
+        assert_eq!(run.arrival("three"), None);
+    }
+
+    #[test]
     fn waiting_stops_when_the_program_ends_without_printing() {
         let mut child = Command::new("echo").arg("bye").stdout(Stdio::piped()).spawn().unwrap();
-        let output = Output::capture(&mut child);
+        let output = Output::capture(&mut child, Instant::now());
         let started = Instant::now();
         assert_eq!(output.wait_for("never", 0, started + Duration::from_secs(30)), None);
         assert!(started.elapsed() < Duration::from_secs(10));
