@@ -60,8 +60,8 @@ use std::time::{Duration, Instant};
 use std::{fs, thread};
 
 pub use image::Firmware;
+use monitor::Monitor;
 
-// ANCHOR: loader
 /// How the kernel gets loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loader {
@@ -73,7 +73,6 @@ pub enum Loader {
     /// (Multiboot2), as `make run`, real machines and UEFI do.
     Grub,
 }
-// ANCHOR_END: loader
 
 /// qboot, the minimal firmware of fast boots (Debian's qemu-system-data
 /// ships it): it sets up the machine and starts QEMU's loader without
@@ -82,7 +81,6 @@ pub enum Loader {
 /// keys or reads the screen keeps SeaBIOS (still without GRUB). Without
 /// qboot, SeaBIOS starts every fast boot, more slowly.
 pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
-use monitor::Monitor;
 
 /// QEMU's exit status when the kernel reports success through isa-debug-exit.
 pub const EXIT_SUCCESS: i32 = 33;

@@ -13,7 +13,9 @@ fn handed_over(run: &Transcript) -> Vec<String> {
     run.text()
         .lines()
         .filter_map(|line| match line {
-            _ if line.starts_with("command line: ") || line.starts_with("modules: ") => Some(line.to_string()),
+            _ if line.starts_with("command line: ") || line.starts_with("modules: ") => {
+                Some(line.to_string())
+            }
             _ => line.strip_prefix("module: ").map(|rest| {
                 // "0x19a000 - 0x333a60 (1677920 bytes) \"rinit\"": the size and name.
                 rest.split_once(" (").map_or(rest, |(_, size_and_name)| size_and_name).to_string()
