@@ -33,6 +33,8 @@ const PROMPT: &str = "rinit> ";
 const FIRST_TASK: &str = "first task:";
 /// What rinit prints at its prompt under `bench=`.
 const BOOT_COUNT: &str = "bench: boot-to-prompt instructions=";
+/// The bench's next line: the count above is complete.
+const AFTER_BOOT_COUNT: &str = "bench: thousand-nops";
 /// The fast boot's goal: to the prompt within this, median, on an idle
 /// machine.
 const GOAL: Duration = Duration::from_millis(400);
@@ -90,7 +92,7 @@ fn counted_boot(boot: Boot, entry_counter: u64) -> (u64, u64) {
         .without_exit_device()
         .command_line(&bench::command_line(1))
         .read_word_after(BOOT_COUNT, entry_counter)
-        .stop_at(BOOT_COUNT)
+        .stop_at(AFTER_BOOT_COUNT)
         .timeout_secs(300)
         .run();
     let at_prompt = run.number_after(BOOT_COUNT);
