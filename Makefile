@@ -200,12 +200,20 @@ unit-tests:
 # The runner's own tests (keyboard and screen) boot stage 1: they run with it;
 # the test that GRUB and QEMU's loader hand over the same information boots
 # stage 6.
-# A stage with UEFI boot tests (tools/qemu-test/tests/stageN_uefi.rs) runs them too.
+# A stage with UEFI boot tests (tools/qemu-test/tests/stageN_uefi.rs) runs them
+# too: beside the others, since each of their boots (OVMF, then GRUB) takes
+# seconds that the fast boots do not; their report follows the others'.
+BIOS_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
+	$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) $(if $(filter 6,$(BOOT_TEST_STAGES)),--test loaders)
+UEFI_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi))
+BOOT_TEST_RUN = $(CARGO) test -q --no-fail-fast -p qemu-test --features qemu
+UEFI_LOG := build/uefi-boot-tests.log
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
-	$(CARGO) test -q --no-fail-fast -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n) \
-		$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi)) \
-		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) $(if $(filter 6,$(BOOT_TEST_STAGES)),--test loaders) \
-		-- --show-output $(TEST)
+	$(BOOT_TEST_RUN) --no-run $(BIOS_BOOT_TESTS) $(UEFI_BOOT_TESTS)
+	@$(if $(UEFI_BOOT_TESTS),$(BOOT_TEST_RUN) $(UEFI_BOOT_TESTS) -- --show-output $(TEST) > $(UEFI_LOG) 2>&1 &) \
+	uefi=$$!; $(BOOT_TEST_RUN) $(BIOS_BOOT_TESTS) -- --show-output $(TEST); status=$$?; \
+	$(if $(UEFI_BOOT_TESTS),wait $$uefi || status=1; echo "==> the UEFI boot tests:"; cat $(UEFI_LOG);) \
+	exit $$status
 
 book-check: book-output
 	@tools/install-deps.sh mdbook
