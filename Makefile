@@ -59,6 +59,7 @@ help:
 	@echo "Measuring and attacking the kernel:"
 	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
 	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
+	@echo "  make bench-boot       where a boot's time goes, and the fast test boot's median (also part of make bench)"
 	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
 	@echo
@@ -203,12 +204,23 @@ clippy:
 unit-tests:
 	$(CARGO) test --workspace -q
 
-# The runner's own tests (keyboard and screen) boot stage 1: they run with it.
-# A stage with UEFI boot tests (tools/qemu-test/tests/stageN_uefi.rs) runs them too.
+# The runner's own tests (keyboard and screen) boot stage 1: they run with it;
+# the test that GRUB and QEMU's loader hand over the same information boots
+# stage 6.
+# A stage with UEFI boot tests (tools/qemu-test/tests/stageN_uefi.rs) runs them
+# too: beside the others, since each of their boots (OVMF, then GRUB) takes
+# seconds that the fast boots do not; their report follows the others'.
+BIOS_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
+	$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) $(if $(filter 6,$(BOOT_TEST_STAGES)),--test loaders)
+UEFI_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi))
+BOOT_TEST_RUN = $(CARGO) test -q --no-fail-fast -p qemu-test --features qemu
+UEFI_LOG := build/uefi-boot-tests.log
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
-	$(CARGO) test -q --no-fail-fast -p qemu-test --features qemu $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n) \
-		$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi)) \
-		$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) -- --show-output $(TEST)
+	$(BOOT_TEST_RUN) --no-run $(BIOS_BOOT_TESTS) $(UEFI_BOOT_TESTS)
+	@$(if $(UEFI_BOOT_TESTS),$(BOOT_TEST_RUN) $(UEFI_BOOT_TESTS) -- --show-output $(TEST) > $(UEFI_LOG) 2>&1 &) \
+	uefi=$$!; $(BOOT_TEST_RUN) $(BIOS_BOOT_TESTS) -- --show-output $(TEST); status=$$?; \
+	$(if $(UEFI_BOOT_TESTS),wait $$uefi || status=1; echo "==> the UEFI boot tests:"; cat $(UEFI_LOG);) \
+	exit $$status
 
 # The book check: no stage keeps a byte-identical copy of its predecessor's
 # file (tools/stage-diffs.sh --check), then check-book.sh, which generates
@@ -220,16 +232,36 @@ book-check: book-output
 	$(CARGO) run --release -q -p qemu-test --bin book-commands
 
 # Every step runs even if an earlier one fails (so a broken format does not
-# hide which test notices a change); the failed steps are listed at the end.
-TEST_STEPS := fmt-check clippy unit-tests boot-tests book-check
+# hide which test notices a change); the failed steps are listed at the end,
+# after the time each step took, so that the next slow step shows. mdBook,
+# which only book-check needs, is built (once, into .tools/) meanwhile, in
+# the background: book-check waits for it.
+TEST_STEPS := fmt-check clippy unit-tests binaries boot-tests book-check
+MDBOOK_LOG := build/mdbook-install.log
 test:
-	@failed=""; \
+	@mkdir -p build; \
+	tools/install-deps.sh mdbook > $(MDBOOK_LOG) 2>&1 & mdbook=$$!; \
+	failed=""; times=""; started=$$(date +%s); \
 	for step in $(TEST_STEPS); do \
-		echo "==> make $$step"; \
+		echo "==> make $$step"; step_started=$$(date +%s); \
+		if [ $$step = book-check ] && ! wait $$mdbook; then \
+			cat $(MDBOOK_LOG); failed="$$failed mdbook"; \
+		fi; \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+		times="$$times$$(printf '  %-12s %4d s' $$step $$(( $$(date +%s) - step_started )))\n"; \
 	done; \
+	printf "make test: time of each step\n$$times  %-12s %4d s\n" total $$(( $$(date +%s) - started )); \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all checks passed"
+
+# binaries: every kernel, user program and host tool that the images, the
+# book and the graders use, in one cargo run, so that cargo builds them side
+# by side on every core (each image-N's own cargo run then has nothing left
+# to do).
+KERNEL_PACKAGES := $(foreach n,$(STAGES),$(call stage_package,$(n)) $(call rinit_package,$(n))) $(PROGRAMS)
+.PHONY: binaries
+binaries:
+	$(CARGO) build --release -q -p qemu-test $(addprefix -p ,$(sort $(KERNEL_PACKAGES)))
 
 # The system-call fuzzer (programs/fuzz): boots stage 6 headless with
 # fuzz=SEED,COUNT, with the exit device, and shows the end of the
@@ -287,6 +319,16 @@ book: book-output diffs
 BENCH_REPS ?= 1000
 bench: image-$(NEWEST)
 	$(CARGO) run --release -q -p qemu-test --bin bench -- --reps $(BENCH_REPS) --output book/src/costs-table.md
+	@$(MAKE) --no-print-directory bench-boot
+
+# Where a boot's time goes, and the fast boot of the tests (qboot and QEMU's
+# own loader) to the prompt: BOOT_RUNS wall-clock runs of each way (median),
+# and the instructions under -icount (tools/qemu-test/src/bin/bench-boot.rs);
+# written into the book (book/src/boot-table.md).
+BOOT_RUNS ?= 7
+.PHONY: bench-boot
+bench-boot: image-$(NEWEST)
+	$(CARGO) run --release -q -p qemu-test --bin bench-boot -- --runs $(BOOT_RUNS) --output book/src/boot-table.md
 
 # The null system call broken down into phases (stages/06-channels/src/phases.rs):
 # a kernel built with the feature bench-phases, in its own target folder,

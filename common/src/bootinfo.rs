@@ -5,11 +5,18 @@
 //! parses the tags; this module finds the block, checks it, and prints what a
 //! kernel needs to know: who booted it, with which command line, what memory
 //! the machine has and which modules were loaded.
+//!
+//! The fast test boots come through QEMU's own loader and Multiboot 1
+//! instead: [`load`] tells them apart by the magic and has
+//! [`crate::multiboot1`] rewrite that information as a Multiboot2 block, so
+//! the rest of the kernel reads one format.
 
-use crate::memory::{Span, boot_window};
+use crate::memory::{BOOT_WINDOW_SIZE, KERNEL_VMA, Span, boot_window};
 use crate::memory_map::{MAX_REGIONS, MemoryMap};
+use crate::multiboot1::{self, MULTIBOOT1_BOOTLOADER_MAGIC};
 use core::fmt::{self, Write};
 use multiboot2::{BootInformation, BootInformationHeader, MemoryArea, MemoryAreaType};
+use spin::Once;
 
 /// The value a Multiboot2 loader leaves in EAX.
 pub const MULTIBOOT2_BOOTLOADER_MAGIC: u32 = 0x36D7_6289;
@@ -23,6 +30,8 @@ pub enum BootInfoError {
     OutOfReach(u64),
     /// The `multiboot2` crate rejected the block.
     Malformed,
+    /// Multiboot 1 information that could not be translated.
+    Multiboot1(multiboot1::Error),
 }
 
 impl fmt::Display for BootInfoError {
@@ -33,6 +42,7 @@ impl fmt::Display for BootInfoError {
                 write!(f, "boot information at {address:#x} is beyond the boot mapping")
             }
             Self::Malformed => write!(f, "malformed boot information"),
+            Self::Multiboot1(error) => write!(f, "{error}"),
         }
     }
 }
@@ -44,6 +54,10 @@ impl fmt::Display for BootInfoError {
 /// `magic` and `address` must be the values the loader passed in EAX and
 /// EBX, and the memory of the block must not have been reused since.
 pub unsafe fn load(magic: u32, address: u64) -> Result<BootInformation<'static>, BootInfoError> {
+    if magic == MULTIBOOT1_BOOTLOADER_MAGIC {
+        // SAFETY: the caller's promise, passed on.
+        return unsafe { load_multiboot1(address) };
+    }
     if magic != MULTIBOOT2_BOOTLOADER_MAGIC {
         return Err(BootInfoError::WrongMagic(magic));
     }
@@ -55,6 +69,48 @@ pub unsafe fn load(magic: u32, address: u64) -> Result<BootInformation<'static>,
         .map_err(|_| BootInfoError::Malformed)
 }
 // ANCHOR_END: load
+
+/// The Multiboot2 block a Multiboot 1 boot's information is rewritten
+/// into: in the kernel image (its bss), so it needs no reservation of its
+/// own; the original information is not used again once it is read.
+#[repr(C, align(8))]
+struct Translated([u8; 8192]);
+
+static TRANSLATED: Once<Result<Translated, multiboot1::Error>> = Once::new();
+
+/// Physical memory through the boot window (the first GiB, mapped at
+/// [`KERNEL_VMA`] by the boot page tables).
+struct BootWindow;
+
+impl multiboot1::PhysicalMemory for BootWindow {
+    fn bytes(&self, address: u64, len: usize) -> Option<&[u8]> {
+        let end = address.checked_add(len as u64)?;
+        if end > BOOT_WINDOW_SIZE {
+            return None;
+        }
+        // SAFETY: the boot page tables map all of the first GiB, read-write,
+        // at KERNEL_VMA; what lies there the kernel only reads, and nothing
+        // writes to it while the slice lives (the boot is single-threaded).
+        Some(unsafe { core::slice::from_raw_parts((KERNEL_VMA + address) as *const u8, len) })
+    }
+}
+
+/// [`load`] for a Multiboot 1 loader (QEMU's `-kernel`): translates its
+/// information once, then parses the translation like GRUB's block.
+///
+/// # Safety
+/// As for [`load`].
+unsafe fn load_multiboot1(address: u64) -> Result<BootInformation<'static>, BootInfoError> {
+    let translated = TRANSLATED.call_once(|| {
+        let mut block = Translated([0; 8192]);
+        multiboot1::translate(&BootWindow, address, &mut block.0).map(|_| block)
+    });
+    let block = translated.as_ref().map_err(|&error| BootInfoError::Multiboot1(error))?;
+    // SAFETY: `translate` wrote a complete block (size, tags, end tag) into
+    // this 8-byte aligned static buffer, which is never written again.
+    unsafe { BootInformation::load(block.0.as_ptr().cast::<BootInformationHeader>()) }
+        .map_err(|_| BootInfoError::Malformed)
+}
 
 /// A short name for a memory-map region type.
 pub fn region_name(kind: MemoryAreaType) -> &'static str {
@@ -188,8 +244,8 @@ mod tests {
     #[test]
     fn rejects_a_wrong_magic() {
         // SAFETY: with a wrong magic `load` returns before touching memory.
-        let result = unsafe { load(0x2BAD_B002, 0x1000) };
-        assert_eq!(result.err(), Some(BootInfoError::WrongMagic(0x2BAD_B002)));
+        let result = unsafe { load(0x1BAD_B002, 0x1000) };
+        assert_eq!(result.err(), Some(BootInfoError::WrongMagic(0x1BAD_B002)));
     }
 
     /// A Multiboot2 boot information block, written byte by byte as GRUB

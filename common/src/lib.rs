@@ -3,6 +3,7 @@
 //! - [`console`]: `print!`/`println!` to COM1 ([`serial`]) and the VGA text
 //!   screen ([`vga`]) at once;
 //! - [`bootinfo`]: the Multiboot2 boot information GRUB hands over;
+//!   [`multiboot1`]: QEMU's Multiboot 1 information, rewritten as Multiboot2;
 //! - [`gdt`] and [`trap`]: segments, interrupt stacks and the interrupt
 //!   table; [`exceptions`]: reports of CPU exceptions;
 //! - [`panic`] and [`qemu`]: reporting failures and stopping the machine;
@@ -35,6 +36,7 @@ pub mod kernel_space;
 pub mod memory;
 pub mod memory_map;
 pub mod memory_plan;
+pub mod multiboot1;
 pub mod paging;
 pub mod panic;
 pub mod pic;

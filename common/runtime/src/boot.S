@@ -1,16 +1,23 @@
-// The boot stub: from GRUB's 32-bit protected mode to `kmain` in the higher half.
+// The boot stub: from the loader's 32-bit protected mode to `kmain` in the higher half.
 //
 // GRUB enters `_start` in 32-bit protected mode with paging off, EAX holding
 // the Multiboot2 magic and EBX the physical address of the boot information.
-// The stub checks the CPU, builds the boot page tables, switches to long
-// mode, jumps to the higher half, enables SSE and calls
-// `kmain(magic, boot_info_phys)`.
+// QEMU's `-kernel` loader (for fast test boots) does the same through
+// Multiboot 1, with its own magic and information block; `kmain` tells the
+// two apart by the magic (common::bootinfo). The stub checks the CPU,
+// builds the boot page tables, switches to long mode, jumps to the higher
+// half, enables SSE and calls `kmain(magic, boot_info_phys)`.
 //
 // Intel syntax, assembled by LLVM through `global_asm!`.
 
 .set KERNEL_VMA,        0xFFFFFFFF80000000
 .set MULTIBOOT2_MAGIC,  0xE85250D6      // in the header, for the loader
 .set MULTIBOOT2_ANSWER, 0x36D76289      // in EAX, from the loader
+.set MULTIBOOT1_MAGIC,  0x1BADB002      // the same for Multiboot 1
+.set MULTIBOOT1_ANSWER, 0x2BADB002
+// Multiboot 1 header flags: modules page-aligned (bit 0), a memory map
+// wanted (bit 1), and the load addresses given in the header (bit 16).
+.set MULTIBOOT1_FLAGS,  (1 << 0) | (1 << 1) | (1 << 16)
 .set BOOT_STACK_SIZE,   128 * 1024
 
 .set PAGE_PRESENT,  1 << 0
@@ -34,10 +41,32 @@ multiboot_header:
 multiboot_header_end:
 // ANCHOR_END: multiboot_header
 
+// ANCHOR: multiboot1_header
+// The Multiboot 1 header, which QEMU's `-kernel` reads (it does not know
+// Multiboot2): magic, flags, checksum, then where the image goes, because
+// QEMU loads no 64-bit ELF files by their program headers. It copies the
+// file from this header's position on, as one block: the header's own
+// address, the load start, the end of the bytes in the file, the end of
+// the zeroed memory after them (.bss), and the entry point. The linker
+// script keeps the file one plain copy of memory from .boot to .data.
+// Looked for in the first 8 KiB of the file, 4-byte aligned.
+.align 4
+multiboot1_header:
+    .long MULTIBOOT1_MAGIC
+    .long MULTIBOOT1_FLAGS
+    .long 0x100000000 - (MULTIBOOT1_MAGIC + MULTIBOOT1_FLAGS)
+    .long multiboot1_header         // header_addr
+    .long __kernel_phys_start       // load_addr
+    .long __kernel_file_end         // load_end_addr
+    .long __kernel_phys_end         // bss_end_addr
+    .long _start                    // entry_addr
+// ANCHOR_END: multiboot1_header
+
 // Boot page tables and the boot stack. They live at physical addresses, so
-// the 32-bit code can use them before paging is on; GRUB zero-fills this
-// section like any other bss.
-.section .boot.bss, "aw", @nobits
+// the 32-bit code can use them before paging is on. They are zeros stored
+// in the file (not bss), so that the file stays one plain copy of memory
+// up to the end of .data, as the Multiboot 1 header above needs.
+.section .boot.zeroed, "aw", @progbits
 .align 4096
 boot_pml4:      .skip 4096
 boot_pdpt_low:  .skip 4096      // identity map: virtual = physical
@@ -51,6 +80,8 @@ __stack_guard:  .skip 4096      // left unmapped: running off the stack faults h
 __stack_bottom: .skip BOOT_STACK_SIZE
 .global __stack_top
 __stack_top:
+.global boot_entry_tsc
+boot_entry_tsc: .skip 8         // the time stamp counter as _start began
 
 .section .boot.text, "ax"
 .code32
@@ -64,7 +95,16 @@ _start:
     mov esi, ebx                    // kmain's second: the boot information
 
     cmp eax, MULTIBOOT2_ANSWER
-    jne .Lnot_multiboot2
+    je .Lloaded_by_multiboot
+    cmp eax, MULTIBOOT1_ANSWER
+    jne .Lnot_multiboot
+.Lloaded_by_multiboot:
+    // The time stamp counter at entry: under `-icount shift=0` the number
+    // of instructions the firmware and the loader took (`make bench-boot`
+    // reads it from memory).
+    rdtsc
+    mov [boot_entry_tsc], eax
+    mov [boot_entry_tsc + 4], edx
 
     // Long mode and no-execute are both reported by CPUID leaf 0x80000001.
     mov eax, 0x80000000
@@ -78,6 +118,23 @@ _start:
     test edx, 1 << 20               // NX: no-execute pages
     jz .Lno_nx
 // ANCHOR_END: entry32
+
+// ANCHOR: virtual_wire
+    // The 8259 interrupt controllers' line reaches the CPU through the
+    // local APIC's LINT0 input, which passes it on only when set to
+    // "external interrupt" ("virtual wire" mode). SeaBIOS and UEFI set it
+    // so; qboot, the minimal firmware of the fast test boots, leaves it
+    // masked, and the timer would never tick. Set it here, with paging
+    // still off so that the APIC's registers are at their physical
+    // address (given by the IA32_APIC_BASE register), if the APIC is on.
+    mov ecx, 0x1B                   // IA32_APIC_BASE
+    rdmsr
+    test eax, 1 << 11               // the local APIC is enabled
+    jz .Lno_local_apic
+    and eax, 0xFFFFF000
+    mov dword ptr [eax + 0x350], 0x700  // LVT LINT0: external interrupt, not masked
+.Lno_local_apic:
+// ANCHOR_END: virtual_wire
 
 // ANCHOR: boot_tables
     // PML4[0] -> identity PDPT, PML4[511] -> higher-half PDPT.
@@ -154,8 +211,8 @@ _start:
 
 // Print the NUL-terminated message at EBX on COM1 and the VGA screen, then
 // stop (exiting QEMU with the failure code where the exit device exists).
-.Lnot_multiboot2:
-    mov ebx, offset message_not_multiboot2
+.Lnot_multiboot:
+    mov ebx, offset message_not_multiboot
     jmp .Lboot_failed
 .Lno_long_mode:
     mov ebx, offset message_no_long_mode
@@ -205,8 +262,8 @@ boot_gdt:
 boot_gdt_pointer:
     .short boot_gdt_pointer - boot_gdt - 1
     .long boot_gdt
-message_not_multiboot2:
-    .asciz "boot error: not loaded by a Multiboot2 loader"
+message_not_multiboot:
+    .asciz "boot error: not loaded by a Multiboot loader"
 message_no_long_mode:
     .asciz "boot error: this CPU has no 64-bit long mode"
 message_no_nx:

@@ -12,7 +12,10 @@ fn image_is_a_multiboot2_kernel() {
 
 #[test]
 fn switches_to_its_own_tables_and_demonstrates_capabilities() {
+    // Through the BIOS and GRUB, as `make run` boots; the other tests boot
+    // fast, by QEMU's own loader (see qemu_test::Boot).
     Boot::stage(STAGE)
+        .through_grub()
         .run()
         .expect_success()
         .expect_lines(&[

@@ -12,7 +12,10 @@ fn image_is_a_multiboot2_kernel() {
 
 #[test]
 fn builds_the_address_space_from_retyped_objects() {
+    // Through the BIOS and GRUB, as `make run` boots; the other tests boot
+    // fast, by QEMU's own loader (see qemu_test::Boot).
     Boot::stage(STAGE)
+        .through_grub()
         .run()
         .expect_success()
         .expect_lines(&[

@@ -12,7 +12,9 @@ fn image_is_a_multiboot2_kernel() {
 
 #[test]
 fn builds_the_root_pool_as_the_abi_lays_it_out() {
-    Boot::stage(STAGE).run().expect_success().expect_lines(&[
+    // Through the BIOS and GRUB, as `make run` boots; the other tests boot
+    // fast, by QEMU's own loader (see qemu_test::Boot).
+    Boot::stage(STAGE).through_grub().run().expect_success().expect_lines(&[
         "Stage 4: capability pools",
         "page tables retyped from the kernel's untyped",
         "  CPool              6144        8",

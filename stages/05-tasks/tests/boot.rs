@@ -14,7 +14,9 @@ fn image_is_a_multiboot2_kernel() {
 // ANCHOR: first_task_test
 #[test]
 fn rinit_runs_in_user_mode_and_exits() {
-    Boot::stage(STAGE).run().expect_success().expect_lines(&[
+    // Through the BIOS and GRUB, as `make run` boots; the other tests boot
+    // fast, by QEMU's own loader (see qemu_test::Boot).
+    Boot::stage(STAGE).through_grub().run().expect_success().expect_lines(&[
         "Stage 5: tasks",
         "first task: rinit (",
         "timer: 100 ticks a second; running the first task",

@@ -5,7 +5,7 @@
 //! the exit device, as `make stage-N` does, and stop at a line the kernel
 //! prints when it halts. The binaries: `mkiso` (used by the Makefile),
 //! `book-output` (records the book's output samples), `book-commands`
-//! (runs every command the book shows) and `bench`.
+//! (runs every command the book shows), `bench` and `bench-boot`.
 //!
 //! A boot test reads like what a person would do:
 //!
@@ -31,14 +31,19 @@
 //! run.expect_lines(&["Hi"]).expect_screen_lines(&["> echo Hi", "Hi"]);
 //! ```
 //!
-//! A boot uses the PC BIOS (SeaBIOS, QEMU's default firmware) unless it asks
-//! for UEFI with [`Boot::uefi`]: QEMU then runs OVMF, a UEFI firmware, and
-//! boots the same ISO through GRUB's EFI platform.
+//! A boot is fast unless it asks for GRUB: QEMU loads the kernel and its
+//! modules itself (`-kernel`, through the kernel's Multiboot 1 header) and
+//! starts it from qboot, a minimal firmware, in a fraction of the time
+//! SeaBIOS and GRUB take. [`Boot::through_grub`] boots the stage's GRUB ISO
+//! with the PC BIOS (SeaBIOS) instead, as `make run` and a real machine do;
+//! [`Boot::uefi`] boots the same ISO with OVMF, a UEFI firmware, through
+//! GRUB's EFI platform. Every stage keeps tests of both GRUB boots.
 //!
 //! The images come from `make images`: `build/stage-N.iso`, with the kernel
 //! also at `build/stage-N/kernel.elf` and any modules in
-//! `build/stage-N/modules/`, from which variants with another kernel command
-//! line are made.
+//! `build/stage-N/modules/`. A fast boot passes those files to QEMU
+//! directly, with its kernel command line as a QEMU argument; a GRUB boot
+//! with another command line gets a variant ISO made for it.
 
 pub mod bench;
 pub mod image;
@@ -56,6 +61,26 @@ use std::{fs, thread};
 
 pub use image::Firmware;
 use monitor::Monitor;
+
+/// How the kernel gets loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loader {
+    /// QEMU loads the kernel and its modules itself (`-kernel`, `-initrd`,
+    /// `-append`: Multiboot 1), after qboot: the fast boot of the tests
+    /// that are not about booting.
+    Qemu,
+    /// The firmware boots the stage's ISO and GRUB loads the kernel
+    /// (Multiboot2), as `make run`, real machines and UEFI do.
+    Grub,
+}
+
+/// qboot, the minimal firmware of fast boots (Debian's qemu-system-data
+/// ships it): it sets up the machine and starts QEMU's loader without
+/// SeaBIOS's device scan and boot menu. It sets up no VGA text mode and no
+/// keyboard, so the kernel finds no text screen: a fast boot that presses
+/// keys or reads the screen keeps SeaBIOS (still without GRUB). Without
+/// qboot, SeaBIOS starts every fast boot, more slowly.
+pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 
 /// QEMU's exit status when the kernel reports success through isa-debug-exit.
 pub const EXIT_SUCCESS: i32 = 33;
@@ -81,22 +106,26 @@ pub fn stage_iso(stage: u32) -> PathBuf {
 }
 
 /// Checks that stage `stage`'s kernel image carries a valid Multiboot2
-/// header and that its ISO boots with BIOS and with UEFI, and prints its
-/// sizes: loaded in memory, on disk, and the ISO.
+/// header and a Multiboot 1 header under which QEMU loads it right, and
+/// that its ISO boots with BIOS and with UEFI, and prints its sizes:
+/// loaded in memory, on disk, and the ISO.
 pub fn check_and_report_image(stage: u32) {
     let kernel_path = stage_build_dir(stage).join("kernel.elf");
     let kernel = fs::read(&kernel_path)
         .unwrap_or_else(|_| panic!("{} is missing: run `make images`", kernel_path.display()));
     let offset =
         image::multiboot2_header_offset(&kernel).expect("no valid Multiboot2 header in the first 32 KiB");
+    let multiboot1 = image::check_multiboot1_layout(&kernel)
+        .unwrap_or_else(|error| panic!("QEMU's loader cannot load {}: {error}", kernel_path.display()));
     let loaded = image::loaded_size(&kernel).expect("the kernel is a valid ELF file");
     iso::check_boots_everywhere(&stage_iso(stage)).unwrap_or_else(|error| panic!("{error}"));
     let iso = fs::metadata(stage_iso(stage)).expect("the ISO exists").len();
     println!(
-        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB (boots with BIOS and UEFI), Multiboot2 header at offset {offset:#x}",
+        "stage {stage}: kernel image {} KiB loaded ({} KiB file with debug information), ISO {} KiB (boots with BIOS and UEFI), Multiboot2 header at offset {offset:#x}, Multiboot 1 header at {:#x}",
         loaded / 1024,
         kernel.len() / 1024,
-        iso / 1024
+        iso / 1024,
+        multiboot1.offset
     );
 }
 
@@ -119,6 +148,8 @@ enum Action {
     Keys(Vec<String>),
     /// Capture the VGA text screen.
     Screen,
+    /// Read the 64-bit word at this physical address.
+    ReadWord(u64),
 }
 
 impl Action {
@@ -127,6 +158,7 @@ impl Action {
             Action::Type(_) | Action::TypeFrom(_) => "typing",
             Action::Keys(_) => "pressing keys",
             Action::Screen => "capturing the screen",
+            Action::ReadWord(_) => "reading memory",
         }
     }
 }
@@ -148,10 +180,13 @@ pub struct Boot {
     timeout: Duration,
     icount: bool,
     firmware: Firmware,
+    loader: Loader,
+    seabios: bool,
 }
 
 impl Boot {
-    /// Boots `build/stage-N.iso` with 128 MiB of memory.
+    /// Boots stage N's kernel and modules (QEMU's loader) with 128 MiB of
+    /// memory.
     pub fn stage(stage: u32) -> Self {
         Self {
             stage,
@@ -163,7 +198,24 @@ impl Boot {
             timeout: Duration::from_secs(60),
             icount: false,
             firmware: Firmware::Bios,
+            loader: Loader::Qemu,
+            seabios: false,
         }
+    }
+
+    /// A fast boot (QEMU's loader) started by SeaBIOS rather than qboot:
+    /// to measure what the firmware costs (`make bench-boot`).
+    pub fn with_seabios(mut self) -> Self {
+        self.seabios = true;
+        self
+    }
+
+    /// Boots `build/stage-N.iso` through the PC BIOS (SeaBIOS) and GRUB,
+    /// as `make run` does, instead of QEMU's loader: for the tests of the
+    /// boot path itself.
+    pub fn through_grub(mut self) -> Self {
+        self.loader = Loader::Grub;
+        self
     }
 
     /// Gives the machine `mib` MiB of memory.
@@ -217,14 +269,31 @@ impl Boot {
         self.step(prompt, Action::Screen)
     }
 
+    /// Waits until the serial console has printed `prompt`, then reads
+    /// the 64-bit word at physical address `address` through QEMU's
+    /// monitor: [`Transcript::words`] returns what such steps read, in
+    /// order. Like a screen capture, it leaves `prompt` for the next step.
+    pub fn read_word_after(self, prompt: &str, address: u64) -> Self {
+        self.step(prompt, Action::ReadWord(address))
+    }
+
     fn step(mut self, prompt: &str, action: Action) -> Self {
         self.steps.push(Step { prompt: prompt.to_string(), action });
         self
     }
 
-    /// Whether the run needs QEMU's monitor: for keys or screens.
+    /// Whether the run needs QEMU's monitor: for keys, screens or memory.
     fn uses_monitor(&self) -> bool {
-        self.steps.iter().any(|step| matches!(step.action, Action::Keys(_) | Action::Screen))
+        self.steps
+            .iter()
+            .any(|step| matches!(step.action, Action::Keys(_) | Action::Screen | Action::ReadWord(_)))
+    }
+
+    /// Whether a fast boot starts from SeaBIOS: when asked, or when it
+    /// uses the keyboard or the VGA text screen, which SeaBIOS sets up
+    /// and qboot does not.
+    fn with_pc_bios(&self) -> bool {
+        self.seabios || self.steps.iter().any(|step| matches!(step.action, Action::Keys(_) | Action::Screen))
     }
 
     /// Whether the test asked for screen captures.
@@ -274,6 +343,7 @@ impl Boot {
     /// OVMF prints its own lines on the serial console before GRUB's.
     pub fn uefi(mut self) -> Self {
         self.firmware = Firmware::Uefi;
+        self.loader = Loader::Grub;
         self
     }
     // ANCHOR_END: uefi
@@ -295,19 +365,18 @@ impl Boot {
         if self.icount {
             label += ", counting instructions (-icount shift=0)";
         }
-        if self.firmware == Firmware::Uefi {
-            label += ", UEFI firmware (OVMF)";
-        }
+        label += match (self.loader, self.firmware) {
+            (Loader::Qemu, _) if self.with_pc_bios() => ", loaded by QEMU (-kernel) after SeaBIOS",
+            (Loader::Qemu, _) => ", loaded by QEMU (-kernel)",
+            (Loader::Grub, Firmware::Bios) => ", BIOS and GRUB",
+            (Loader::Grub, Firmware::Uefi) => ", UEFI firmware (OVMF) and GRUB",
+        };
         label
     }
 
-    /// The ISO to boot, made first when it is a command-line variant.
-    fn iso(&self) -> PathBuf {
-        let Some(command_line) = &self.command_line else {
-            let iso = stage_iso(self.stage);
-            assert!(iso.exists(), "{} is missing: run `make images` first", iso.display());
-            return iso;
-        };
+    /// The kernel and the modules of this boot's stage, each module with
+    /// its name (its command line), in the order of their paths.
+    fn kernel_and_modules(&self) -> (PathBuf, Vec<(PathBuf, String)>) {
         let dir = stage_build_dir(self.stage);
         let kernel = dir.join("kernel.elf");
         assert!(kernel.exists(), "{} is missing: run `make images` first", kernel.display());
@@ -320,6 +389,45 @@ impl Boot {
             })
             .unwrap_or_default();
         modules.sort();
+        (kernel, modules)
+    }
+
+    // ANCHOR: direct_boot
+    /// QEMU's arguments for loading the kernel itself: the kernel, its
+    /// command line, and its modules as `-initrd "file name,file name"`
+    /// (each module's command line is what follows its file's name).
+    fn direct_boot_arguments(&self) -> Vec<String> {
+        let (kernel, modules) = self.kernel_and_modules();
+        let plain = |path: &Path| {
+            let text = path.display().to_string();
+            assert!(!text.contains([',', ' ']), "{text}: QEMU's -initrd cannot pass a path with ',' or ' '");
+            text
+        };
+        let mut arguments = vec!["-kernel".to_string(), plain(&kernel)];
+        if let Some(command_line) = &self.command_line {
+            arguments.extend(["-append".to_string(), command_line.clone()]);
+        }
+        if !modules.is_empty() {
+            let list: Vec<String> =
+                modules.iter().map(|(path, name)| format!("{} {name}", plain(path))).collect();
+            arguments.extend(["-initrd".to_string(), list.join(",")]);
+        }
+        if !self.with_pc_bios() && Path::new(QBOOT).exists() {
+            arguments.extend(["-bios".to_string(), QBOOT.to_string()]);
+        }
+        arguments
+    }
+    // ANCHOR_END: direct_boot
+
+    /// The ISO to boot, made first when it is a command-line variant.
+    fn iso(&self) -> PathBuf {
+        let Some(command_line) = &self.command_line else {
+            let iso = stage_iso(self.stage);
+            assert!(iso.exists(), "{} is missing: run `make images` first", iso.display());
+            return iso;
+        };
+        let (kernel, modules) = self.kernel_and_modules();
+        let dir = stage_build_dir(self.stage);
         let name: String =
             command_line.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let variants = dir.join("variants");
@@ -343,13 +451,17 @@ impl Boot {
     /// printed and the screens captured.
     pub fn run(&self) -> Transcript {
         let label = self.label();
-        let iso = self.iso();
+        let iso = (self.loader == Loader::Grub).then(|| self.iso());
         let started = Instant::now();
         // Keys and screens go through QEMU's monitor, on this boot's own socket.
         let monitor_files = self.uses_monitor().then(MonitorFiles::new);
         let monitor_argument = monitor_files.as_ref().map_or("none".to_string(), MonitorFiles::qemu_argument);
         let mut command = Command::new("qemu-system-x86_64");
-        command.arg("-cdrom").arg(&iso).args(["-m", &format!("{}M", self.memory_mib)]).args([
+        match &iso {
+            Some(iso) => command.arg("-cdrom").arg(iso),
+            None => command.args(self.direct_boot_arguments()),
+        };
+        command.args(["-m", &format!("{}M", self.memory_mib)]).args([
             "-serial",
             "stdio",
             "-display",
@@ -369,7 +481,8 @@ impl Boot {
         let uefi_variables = (self.firmware == Firmware::Uefi).then(|| {
             // Without an EFI boot image OVMF would go on to the network
             // and its shell until the timeout: say why at once.
-            iso::check_boots_everywhere(&iso).unwrap_or_else(|error| panic!("{label}: {error}"));
+            let iso = iso.as_ref().expect("a UEFI boot goes through GRUB's ISO");
+            iso::check_boots_everywhere(iso).unwrap_or_else(|error| panic!("{label}: {error}"));
             let files = ovmf().unwrap_or_else(|error| panic!("{label}: {error}"));
             let variables = ScratchFile::copy_of(&files.variables, "ovmf-vars");
             command.args(files.qemu_arguments(&variables.0));
@@ -381,7 +494,7 @@ impl Boot {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start qemu-system-x86_64 (is QEMU installed? `make test` installs it)");
-        let output = Output::capture(&mut qemu);
+        let output = Output::capture(&mut qemu, started);
         let deadline = started + self.timeout;
 
         let mut failure = None;
@@ -394,6 +507,7 @@ impl Boot {
             }
         }
         let mut screens = Vec::new();
+        let mut words = Vec::new();
         let mut seen = 0;
         for step in &self.steps {
             if failure.is_some() {
@@ -405,7 +519,7 @@ impl Boot {
             };
             // Looking at the screen prints nothing: the prompt it waited
             // for is still there for the next step, or for `stop_at`.
-            if !matches!(step.action, Action::Screen) {
+            if !matches!(step.action, Action::Screen | Action::ReadWord(_)) {
                 seen = end;
             }
             let prompt = &step.prompt;
@@ -436,6 +550,13 @@ impl Boot {
                     }
                     Err(error) => Some(format!("cannot capture the screen after {prompt:?}: {error}")),
                 },
+                (Action::ReadWord(address), Some(monitor), _) => match monitor.read_physical_word(*address) {
+                    Ok(word) => {
+                        words.push(word);
+                        None
+                    }
+                    Err(error) => Some(format!("cannot read memory after {prompt:?}: {error}")),
+                },
                 _ => unreachable!("the monitor is connected for keys and screens"),
             };
         }
@@ -463,12 +584,13 @@ impl Boot {
         let status = wait_or_kill(&mut qemu, Instant::now());
         let elapsed = started.elapsed();
         output.wait_until_closed(Instant::now() + Duration::from_secs(10));
-        if self.command_line.is_some() {
-            let _ = fs::remove_file(&iso);
+        if let (Some(iso), Some(_)) = (&iso, &self.command_line) {
+            let _ = fs::remove_file(iso);
         }
         drop(monitor_files);
         drop(uefi_variables);
-        let transcript = Transcript { label, text: output.text(), status, elapsed, screens, final_screen };
+        let (text, arrivals) = output.text_and_arrivals();
+        let transcript = Transcript { label, text, status, elapsed, screens, final_screen, words, arrivals };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -646,12 +768,15 @@ struct Output {
 #[derive(Default)]
 struct Printed {
     bytes: Vec<u8>,
+    /// When each piece arrived: the length of `bytes` with it, and the
+    /// time since QEMU was started.
+    arrivals: Vec<(usize, Duration)>,
     /// QEMU has closed its standard output: nothing more will come.
     closed: bool,
 }
 
 impl Output {
-    fn capture(qemu: &mut Child) -> Self {
+    fn capture(qemu: &mut Child, started: Instant) -> Self {
         let shared = Arc::new((Mutex::new(Printed::default()), Condvar::new()));
         let mut stdout = qemu.stdout.take().expect("stdout is piped");
         let writer = Arc::clone(&shared);
@@ -662,7 +787,11 @@ impl Output {
                 if n == 0 {
                     break;
                 }
-                printed.lock().unwrap().bytes.extend_from_slice(&buffer[..n]);
+                let mut printed = printed.lock().unwrap();
+                printed.bytes.extend_from_slice(&buffer[..n]);
+                let length = printed.bytes.len();
+                printed.arrivals.push((length, started.elapsed()));
+                drop(printed);
                 arrived.notify_all();
             }
             printed.lock().unwrap().closed = true;
@@ -717,8 +846,23 @@ impl Output {
 
     /// Everything printed so far, with the serial line's `\r` removed.
     fn text(&self) -> String {
+        self.text_and_arrivals().0
+    }
+
+    /// [`Output::text`], and when each piece of it arrived: its length in
+    /// bytes of the text with that piece, and the time since QEMU started.
+    fn text_and_arrivals(&self) -> (String, Vec<(usize, Duration)>) {
         let printed = self.shared.0.lock().unwrap();
-        String::from_utf8_lossy(&printed.bytes).replace('\r', "")
+        let mut text = String::new();
+        let mut arrivals = Vec::new();
+        let mut from = 0;
+        for &(end, time) in &printed.arrivals {
+            text += &String::from_utf8_lossy(&printed.bytes[from..end]).replace('\r', "");
+            arrivals.push((text.len(), time));
+            from = end;
+        }
+        text += &String::from_utf8_lossy(&printed.bytes[from..]).replace('\r', "");
+        (text, arrivals)
     }
 }
 
@@ -736,6 +880,10 @@ pub struct Transcript {
     screens: Vec<Vec<String>>,
     /// The screen at the end of the run (see [`Transcript::final_screen`]).
     final_screen: Option<Vec<String>>,
+    /// The words the [`Boot::read_word_after`] steps read, in order.
+    words: Vec<u64>,
+    /// When the text arrived (see [`Output::text_and_arrivals`]).
+    arrivals: Vec<(usize, Duration)>,
 }
 
 impl Transcript {
@@ -749,6 +897,19 @@ impl Transcript {
     /// [`screen`]). `None` if the boot captured no screen.
     pub fn screen(&self) -> Option<Vec<String>> {
         self.screens.last().cloned()
+    }
+
+    /// The words the [`Boot::read_word_after`] steps read, in order.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// How long after QEMU started the serial console had printed the
+    /// first occurrence of `text` (to a few milliseconds: when the piece
+    /// holding its end reached the harness), if it printed it.
+    pub fn arrival(&self, text: &str) -> Option<Duration> {
+        let end = self.text.find(text)? + text.len();
+        self.arrivals.iter().find(|&&(length, _)| length >= end).map(|&(_, time)| time)
     }
 
     /// Every screen the [`Boot::screen_after`] steps captured, in order.
@@ -902,6 +1063,8 @@ mod tests {
             elapsed: Duration::ZERO,
             screens: Vec::new(),
             final_screen: None,
+            words: Vec::new(),
+            arrivals: Vec::new(),
         }
     }
 
@@ -910,7 +1073,7 @@ mod tests {
     #[test]
     fn types_into_a_program_and_waits_for_its_answer() {
         let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-        let output = Output::capture(&mut child);
+        let output = Output::capture(&mut child, Instant::now());
         let deadline = Instant::now() + Duration::from_secs(10);
         type_slowly(&mut child, "echo one\n");
         let end = output.wait_for("echo one", 0, deadline).expect("cat echoes what was typed");
@@ -923,9 +1086,26 @@ mod tests {
     }
 
     #[test]
+    fn the_arrival_of_each_piece_of_text_is_recorded() {
+        let mut child = Command::new("printf").arg("one\\r\\ntwo\\n").stdout(Stdio::piped()).spawn().unwrap();
+        let started = Instant::now();
+        let output = Output::capture(&mut child, started);
+        output.wait_until_closed(started + Duration::from_secs(10));
+        let _ = child.wait();
+        let (text, arrivals) = output.text_and_arrivals();
+        assert_eq!(text, "one\ntwo\n");
+        assert_eq!(arrivals.last().map(|&(length, _)| length), Some(text.len()));
+        let mut run = transcript(&text);
+        run.arrivals = arrivals;
+        let two = run.arrival("two").expect("printed");
+        assert!(run.arrival("one").unwrap() <= two && two <= started.elapsed());
+        assert_eq!(run.arrival("three"), None);
+    }
+
+    #[test]
     fn waiting_stops_when_the_program_ends_without_printing() {
         let mut child = Command::new("echo").arg("bye").stdout(Stdio::piped()).spawn().unwrap();
-        let output = Output::capture(&mut child);
+        let output = Output::capture(&mut child, Instant::now());
         let started = Instant::now();
         assert_eq!(output.wait_for("never", 0, started + Duration::from_secs(30)), None);
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -1009,8 +1189,18 @@ mod tests {
         assert!(path.exists());
         drop(copy);
         assert!(!path.exists());
-        assert!(Boot::stage(1).uefi().label().ends_with(", UEFI firmware (OVMF)"));
+        assert!(Boot::stage(1).uefi().label().ends_with(", UEFI firmware (OVMF) and GRUB"));
         assert_eq!(Boot::stage(1).firmware, Firmware::Bios);
+        assert_eq!(Boot::stage(1).uefi().loader, Loader::Grub);
+    }
+
+    #[test]
+    fn boots_are_fast_unless_they_ask_for_grub() {
+        assert_eq!(Boot::stage(1).loader, Loader::Qemu);
+        assert!(Boot::stage(1).label().ends_with(", loaded by QEMU (-kernel)"));
+        let grub = Boot::stage(1).through_grub();
+        assert_eq!((grub.loader, grub.firmware), (Loader::Grub, Firmware::Bios));
+        assert!(grub.label().ends_with(", BIOS and GRUB"));
     }
 
     #[test]

@@ -88,6 +88,13 @@ impl Monitor {
         }
     }
 
+    /// The 64-bit word at physical `address` (`xp /1gx`, which answers
+    /// `ADDRESS: 0xVALUE`).
+    pub fn read_physical_word(&mut self, address: u64) -> Result<u64, String> {
+        let answer = self.command(&format!("xp /1gx {address:#x}")).map_err(|error| error.to_string())?;
+        parse_word(&answer).ok_or(format!("xp {address:#x}: {answer}"))
+    }
+
     /// Reads until the monitor prints its prompt; returns everything read.
     fn read_until_prompt(&mut self) -> io::Result<Vec<u8>> {
         let mut raw = Vec::new();
@@ -110,6 +117,12 @@ fn answer(raw: &[u8]) -> String {
     let text = text.strip_suffix(PROMPT).unwrap_or(&text);
     let after_echo = text.split_once("\r\n").map_or("", |(_, rest)| rest);
     after_echo.replace("\r\n", "\n").trim_end().to_string()
+}
+
+/// The value in an `xp /1gx` answer: `0000000000101000: 0x00000000000000ff`.
+fn parse_word(answer: &str) -> Option<u64> {
+    let (_, value) = answer.trim().split_once(": ")?;
+    u64::from_str_radix(value.trim().strip_prefix("0x")?, 16).ok()
 }
 
 #[cfg(test)]
@@ -149,6 +162,13 @@ mod tests {
             }
         });
         path
+    }
+
+    #[test]
+    fn reads_a_word_from_an_xp_answer() {
+        assert_eq!(parse_word("0000000000101000: 0x00000000000000ff\r\n"), Some(255));
+        assert_eq!(parse_word("Cannot access memory"), None);
+        assert_eq!(parse_word("00: 0xzz"), None);
     }
 
     #[test]

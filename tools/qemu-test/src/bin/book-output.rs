@@ -138,7 +138,8 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     for sample in SAMPLES {
-        let mut boot = Boot::stage(sample.stage);
+        // Through GRUB, as `make run` boots: the book shows what a reader sees.
+        let mut boot = Boot::stage(sample.stage).through_grub();
         if let Some(command_line) = sample.command_line {
             boot = boot.command_line(command_line);
         }
