@@ -33,8 +33,8 @@ use core::fmt;
 use echo::{REPLY, REQUEST, rdtsc};
 use ulib::println;
 use ulib::syscall::{
-    channel_put, channel_take, decode, map_page, raw, retype, revoke, task_set, task_start, task_stop,
-    yield_now,
+    channel_call, channel_put, channel_take, decode, map_page, raw, retype, revoke, task_set, task_start,
+    task_stop, yield_now,
 };
 use ulib::task::{self, Stack};
 
@@ -238,7 +238,20 @@ fn messages(space: &str, reps: usize, cost: u64) -> Result<(), Error> {
         let spent = since(start);
         channel_take(reply, reply)?;
         Ok(spent)
+    })?;
+    // ANCHOR: call_figures
+    // The same two with `ChannelCall`: the request and the wait for the
+    // reply in one system call, answered the same way by the echo.
+    figure(format_args!("call-one-way-{space}"), reps, || {
+        let (_, one_way) = channel_call(request, MessageKind::Raw, rdtsc(), reply, reply)?;
+        Ok(one_way.wrapping_sub(cost))
+    })?;
+    figure(format_args!("call-round-trip-{space}"), reps, || {
+        let start = rdtsc();
+        channel_call(request, MessageKind::Raw, start, reply, reply)?;
+        Ok(since(start))
     })
+    // ANCHOR_END: call_figures
 }
 // ANCHOR_END: messages
 

@@ -30,7 +30,18 @@ use core::arch::asm;
 /// (Every call the typed wrappers make is fine; see the module
 /// documentation.)
 pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
-    let (rax, rdx): (u64, u64);
+    // SAFETY: the caller's promise.
+    let (rax, rdx, _) = unsafe { raw_with_kind(number, args) };
+    (rax, rdx)
+}
+
+/// [`raw`], and `rsi` as the kernel left it: the message kind of a take.
+///
+/// # Safety
+/// As for [`raw`].
+#[inline(always)]
+unsafe fn raw_with_kind(number: u64, args: [u64; 6]) -> (u64, u64, u64) {
+    let (rax, rdx, rsi): (u64, u64, u64);
     // SAFETY: `syscall` enters the kernel, which preserves every register
     // but rcx and r11 (the CPU's), rax and rdx (the result) and, for a
     // take, rsi (the message kind): all declared as outputs. The kernel
@@ -42,7 +53,7 @@ pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
             "syscall",
             inlateout("rax") number => rax,
             in("rdi") args[0],
-            inlateout("rsi") args[1] => _,
+            inlateout("rsi") args[1] => rsi,
             inlateout("rdx") args[2] => rdx,
             in("r10") args[3],
             in("r8") args[4],
@@ -52,7 +63,7 @@ pub unsafe fn raw(number: u64, args: [u64; 6]) -> (u64, u64) {
             options(nostack),
         );
     }
-    (rax, rdx)
+    (rax, rdx, rsi)
 }
 // ANCHOR_END: raw
 
@@ -210,23 +221,35 @@ pub fn channel_put_payload(channel: CAddr, bytes: &[u8]) -> Result<u64, Error> {
 /// `abi::syscall::REVOKED_IN_FLIGHT` if the object was destroyed while the
 /// message waited.
 pub fn channel_take(channel: CAddr, destination: CAddr) -> Result<(MessageKind, u64), Error> {
-    let (rax, rdx, rsi): (u64, u64, u64);
-    // SAFETY: as in `raw`, with one difference the ABI documents for this
-    // call: the kernel returns the message kind in rsi, so rsi is an output
-    // too. Taking a message writes at most the task buffer and the empty
-    // destination slot: nothing Rust code here owns.
-    unsafe {
-        asm!(
-            "syscall",
-            inlateout("rax") u64::from(Call::ChannelTake) => rax,
-            in("rdi") channel.to_raw(),
-            inlateout("rsi") destination.to_raw() => rsi,
-            lateout("rdx") rdx,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
+    take_call(Call::ChannelTake, [channel.to_raw(), destination.to_raw(), 0, 0, 0, 0])
+}
+
+/// Puts a number on `put_on` and takes the oldest message of `take_from`,
+/// waiting for one if it is empty, in one system call (`ChannelCall`): a
+/// client's call (put the request, wait for the reply), or a server's
+/// answer (put the reply, wait for the next request). `kind` and `value`
+/// are [`channel_put`]'s, `destination` and the result
+/// [`channel_take`]'s. If the put is refused, nothing was taken either.
+pub fn channel_call(
+    put_on: CAddr,
+    kind: MessageKind,
+    value: u64,
+    take_from: CAddr,
+    destination: CAddr,
+) -> Result<(MessageKind, u64), Error> {
+    let args = [put_on.to_raw(), u64::from(kind), value, take_from.to_raw(), destination.to_raw(), 0];
+    take_call(Call::ChannelCall, args)
+}
+
+/// A call that answers as a take does: its value in rax and rdx, the
+/// message's kind in rsi.
+#[inline(always)]
+fn take_call(number: Call, args: [u64; 6]) -> Result<(MessageKind, u64), Error> {
+    // SAFETY: `raw`'s contract: its outputs include rsi, where the kernel
+    // returns the message kind of a take. Taking a message writes at most
+    // the task buffer and the empty destination slot: nothing Rust code
+    // here owns.
+    let (rax, rdx, rsi) = unsafe { raw_with_kind(u64::from(number), args) };
     let value = decode(rax, rdx)?;
     let kind =
         MessageKind::try_from(rsi).unwrap_or_else(|unknown| panic!("the kernel took a message of {unknown}"));

@@ -9,10 +9,13 @@
 //! The bench puts a number, the time it read just before the put, on
 //! [`REQUEST`]; the echo reads the time as soon as its take returns and puts
 //! the difference (the one-way time) on [`REPLY`]. A capability arrives in
-//! [`RECEIVED`], is deleted, and is answered with 0.
+//! [`RECEIVED`], is deleted, and is answered with 0. The echo answers
+//! and waits for the next request in one call (`ChannelCall`), so a
+//! client that calls it with `ChannelCall` too makes a whole round trip
+//! on the kernel's fast path.
 
 use ulib::abi::syscall::MessageKind;
-use ulib::syscall::{channel_put, channel_take, delete};
+use ulib::syscall::{channel_call, channel_take, delete};
 use ulib::{CAddr, Error};
 
 /// The channel the bench puts requests on (a slot of rinit's root pool:
@@ -43,18 +46,21 @@ pub fn rdtsc() -> u64 {
 // ANCHOR: echo
 /// Answers every request on [`REQUEST`] on [`REPLY`], for ever: a number
 /// with the time since the number (read as a time), a capability with 0.
+/// Each answer and the wait for the next request are one system call
+/// (`ChannelCall`), as a server's reply-and-wait is in L4.
 pub fn echo() -> Result<(), Error> {
+    let (request, reply, received) = (CAddr::root(REQUEST), CAddr::root(REPLY), CAddr::root(RECEIVED));
+    let (mut kind, mut value) = channel_take(request, received)?;
     loop {
-        let (kind, value) = channel_take(CAddr::root(REQUEST), CAddr::root(RECEIVED))?;
         let now = rdtsc();
         let answer = match kind {
             MessageKind::Raw => now.wrapping_sub(value),
             _ => {
-                delete(CAddr::root(RECEIVED))?;
+                delete(received)?;
                 0
             }
         };
-        channel_put(CAddr::root(REPLY), MessageKind::Raw, answer)?;
+        (kind, value) = channel_call(reply, MessageKind::Raw, answer, request, received)?;
     }
 }
 // ANCHOR_END: echo

@@ -15,6 +15,8 @@ use abi::{CAddr, Call, Error};
 /// Root slots the tests use (1 is the untyped).
 const CHANNEL: u8 = 2;
 const SECOND_UNTYPED: u8 = 3;
+/// A second channel, for the replies of `ChannelCall`.
+const REPLY: u8 = 4;
 
 /// Tasks sharing one root pool, each with its own buffer page, and a
 /// channel. The tasks go before the memory they live in.
@@ -29,6 +31,7 @@ fn world(tasks: usize) -> World {
     root.slot(0).downgrade(root).unwrap();
     let untyped = CAddr::root(1);
     cpool::retype(root, untyped, ObjectKind::Channel, 0, CAddr::root(CHANNEL)).unwrap();
+    cpool::retype(root, untyped, ObjectKind::Channel, 0, CAddr::root(REPLY)).unwrap();
     cpool::retype(root, untyped, ObjectKind::Untyped, 16 * 4096, CAddr::root(SECOND_UNTYPED)).unwrap();
     let tasks = (0..tasks as u8)
         .map(|index| {
@@ -49,12 +52,21 @@ fn raw(slot: u8) -> u64 {
     CAddr::root(slot).to_raw()
 }
 
+/// The arguments of a `ChannelCall` of the number `value`.
+fn call_args(put_on: u8, value: u64, take_from: u8) -> [u64; 6] {
+    [raw(put_on), MessageKind::Raw as u64, value, raw(take_from), 0, 0]
+}
+
 impl World {
     /// Task `index` makes `call`; returns the result in its registers, the
     /// message kind in `rsi`, and what the scheduler is told.
     fn call(&self, index: usize, call: Call, args: [u64; 6]) -> (Result<u64, Error>, u64, Next) {
         self.set_call(index, call, args);
         let next = syscalls::handle_general(&self.tasks[index], &self.system.root);
+        if self.tasks[index].run_state() == TaskState::Blocked {
+            // No answer yet: its registers still hold the call.
+            return (Ok(0), 0, next);
+        }
         (self.registers(index).0, self.registers(index).1, next)
     }
 
@@ -67,7 +79,13 @@ impl World {
     /// path: the number of the task it switched to, if it took it.
     fn fast(&self, index: usize, call: Call, args: [u64; 6]) -> Option<u64> {
         self.set_call(index, call, args);
-        fastpath::put_to_waiting_taker(&self.tasks[index], &self.system.root).map(|next| next.id())
+        let (sender, root) = (&self.tasks[index], &self.system.root);
+        let receiver = match call {
+            Call::ChannelCall => fastpath::call_to_waiting_taker(sender, root, &sender.call()),
+            // `handle` tries the put's fast path for every other call.
+            _ => fastpath::put_to_waiting_taker(sender, root),
+        };
+        receiver.map(|next| next.id())
     }
 
     /// Task `index`'s put of `value`, by the fast path if it is taken, by
@@ -101,6 +119,30 @@ impl World {
 
     fn take(&self, index: usize, destination: u64) -> (Result<u64, Error>, u64, Next) {
         self.call(index, Call::ChannelTake, [raw(CHANNEL), destination, 0, 0, 0, 0])
+    }
+
+    /// Task `index`'s `ChannelCall` of the number `value`: put on
+    /// `put_on`, take from `take_from` (a capability into slot 0's
+    /// address, which tests of numbers never use).
+    fn call_raw(
+        &self,
+        index: usize,
+        put_on: u8,
+        value: u64,
+        take_from: u8,
+    ) -> (Result<u64, Error>, u64, Next) {
+        self.call(index, Call::ChannelCall, call_args(put_on, value, take_from))
+    }
+
+    /// The tasks waiting on the channel in `slot`, as indices into
+    /// `tasks` (task numbers differ from world to world).
+    fn takers_by_index(&self, slot: u8) -> Vec<usize> {
+        let position = |id| self.tasks.iter().position(|task| task.id() == id).expect("a task of this world");
+        self.channel_in(slot).takers(8).map(position).collect()
+    }
+
+    fn channel_in(&self, slot: u8) -> ManagedArc<Channel> {
+        self.system.root.slot(slot).upgrade::<Channel>().unwrap()
     }
 
     /// Task `index`'s buffer.
@@ -342,3 +384,203 @@ fn the_fast_path_leaves_the_same_state_as_the_general_path() {
     assert_eq!(outcome(true), outcome(false));
 }
 // ANCHOR_END: fastpath_tests
+
+// ANCHOR: call_tests
+/// `ChannelCall` is a put, then a take: the client's request reaches the
+/// waiting server and the client waits on its reply channel; the server's
+/// reply reaches the client, and the server waits for the next request.
+#[test]
+fn a_call_puts_the_request_and_waits_for_the_reply_and_the_server_answers_the_same_way() {
+    let _queue = run_queue();
+    let world = world(2);
+    let (client, server) = (0, 1);
+    assert_eq!(world.take(server, 0).2, Next::Other, "the server waits for a request");
+
+    assert_eq!(world.call_raw(client, CHANNEL, 5, REPLY).2, Next::Other, "the client waits");
+    assert_eq!(world.tasks[client].run_state(), TaskState::Blocked);
+    assert_eq!(world.channel_in(REPLY).takers(8).collect::<Vec<_>>(), [world.tasks[client].id()]);
+    assert_eq!(world.registers(server), (Ok(5), MessageKind::Raw as u64), "the request arrived");
+    assert_eq!(scheduler::ready_tasks(8).collect::<Vec<_>>(), [world.tasks[server].id()]);
+    RUN_QUEUE.pop_front().unwrap().set_run_state(TaskState::Running);
+
+    assert_eq!(world.call_raw(server, REPLY, 6, CHANNEL).2, Next::Other, "the server waits again");
+    assert_eq!(world.registers(client), (Ok(6), MessageKind::Raw as u64), "the reply arrived");
+    assert_eq!(world.tasks[client].run_state(), TaskState::Ready);
+    assert_eq!(world.tasks[server].run_state(), TaskState::Blocked);
+    assert_eq!(world.channel().takers(8).collect::<Vec<_>>(), [world.tasks[server].id()]);
+    assert!(world.channel().is_empty() && world.channel_in(REPLY).is_empty());
+}
+
+/// A reply already waiting is taken at once; a payload or a capability
+/// travels in the put half as with `ChannelPut`.
+#[test]
+fn a_call_whose_reply_waits_returns_at_once_and_any_message_kind_can_be_put() {
+    let _queue = run_queue();
+    let world = world(1);
+    assert_eq!(
+        world.call_raw(0, REPLY, 7, REPLY),
+        (Ok(7), MessageKind::Raw as u64, Next::Caller),
+        "its own message"
+    );
+    world.buffer(0)[..2].copy_from_slice(b"hi");
+    let payload = [raw(REPLY), MessageKind::Payload as u64, 2, raw(CHANNEL), 0, 0];
+    assert_eq!(world.put_raw(0, 8), Ok(0));
+    assert_eq!(world.call(0, Call::ChannelCall, payload).0, Ok(8));
+    world.buffer(0)[..2].copy_from_slice(b"--");
+    let take_reply = [raw(REPLY), 0, 0, 0, 0, 0];
+    assert_eq!(
+        world.call(0, Call::ChannelTake, take_reply),
+        (Ok(2), MessageKind::Payload as u64, Next::Caller)
+    );
+    assert_eq!(&world.buffer(0)[..2], b"hi");
+}
+
+/// A refused call changes nothing: a missing or wrong channel on either
+/// side, a refused put (a full channel, a bad kind): nothing is put,
+/// nothing taken, nobody waits.
+#[test]
+fn a_refused_call_changes_nothing() {
+    let _queue = run_queue();
+    let world = world(2);
+    for value in 0..CAPACITY as u64 {
+        assert_eq!(world.put_raw(0, value), Ok(0));
+    }
+    assert_eq!(world.call(1, Call::ChannelPut, [raw(REPLY), MessageKind::Raw as u64, 42, 0, 0, 0]).0, Ok(0));
+    let cases = [
+        (call_args(CHANNEL, 1, REPLY), Error::ChannelFull),
+        (call_args(REPLY, 1, 1), Error::WrongKind),
+        (call_args(REPLY, 1, 99), Error::EmptySlot),
+        (call_args(1, 1, REPLY), Error::WrongKind),
+        (call_args(99, 1, REPLY), Error::EmptySlot),
+        ([raw(REPLY), 0, 1, raw(REPLY), 0, 0], Error::OutOfRange),
+        ([raw(REPLY), MessageKind::Raw as u64, 1, 0x0909, 0, 0], Error::MalformedAddress),
+        ([raw(REPLY), MessageKind::Payload as u64, 4097, raw(REPLY), 0, 0], Error::BufferTooLong),
+    ];
+    for (args, error) in cases {
+        let state = |world: &World| {
+            (world.snapshot()[1..].to_vec(), world.channel().len(), world.channel_in(REPLY).len())
+        };
+        let before = state(&world);
+        let (result, _, next) = world.call(0, Call::ChannelCall, args);
+        assert_eq!((result, next), (Err(error), Next::Caller), "{args:x?}");
+        assert_eq!(state(&world), before, "{args:x?}: changed nothing");
+        assert_eq!(world.tasks[0].run_state(), TaskState::Running);
+        assert!(
+            world.channel().takers(8).next().is_none() && world.channel_in(REPLY).takers(8).next().is_none()
+        );
+    }
+    assert_eq!(world.take(0, 0).0, Ok(0), "the full channel is as it was");
+    assert_eq!(world.call_raw(0, CHANNEL, 3, REPLY).0, Ok(42), "and takes calls again");
+}
+
+/// The fast path takes a call both ways: the client's request to the
+/// waiting server (the client then waits for its reply), and the server's
+/// reply to the waiting client (the server then waits for the next
+/// request). Two calls are a whole round trip, and nobody is left in the
+/// run queue.
+#[test]
+fn the_fast_path_takes_a_round_trip_of_two_calls() {
+    let _queue = run_queue();
+    let world = world(2);
+    let (client, server) = (0, 1);
+    assert_eq!(world.take(server, 0).2, Next::Other);
+    for round in 0..3 {
+        let request = world.fast(client, Call::ChannelCall, call_args(CHANNEL, 100 + round, REPLY));
+        assert_eq!(request, Some(world.tasks[server].id()), "round {round}: the request");
+        assert_eq!(world.registers(server), (Ok(100 + round), MessageKind::Raw as u64));
+        assert_eq!(world.tasks[client].run_state(), TaskState::Blocked);
+        assert_eq!(world.tasks[server].run_state(), TaskState::Running);
+
+        let reply = world.fast(server, Call::ChannelCall, call_args(REPLY, 200 + round, CHANNEL));
+        assert_eq!(reply, Some(world.tasks[client].id()), "round {round}: the reply");
+        assert_eq!(world.registers(client), (Ok(200 + round), MessageKind::Raw as u64));
+        assert_eq!(world.tasks[server].run_state(), TaskState::Blocked);
+        assert_eq!(world.tasks[client].run_state(), TaskState::Running);
+        assert!(scheduler::ready_tasks(8).next().is_none(), "no detour through the run queue");
+        assert!(world.channel().is_empty() && world.channel_in(REPLY).is_empty());
+    }
+}
+
+/// When a condition does not hold for a call, the fast path changes
+/// nothing: no taker waits, a reply waits already (the take would not
+/// block), the reply slot holds no channel, the message is not a number,
+/// another task is ready. The general path then does the call.
+#[test]
+fn the_fast_path_declines_a_call_otherwise_and_changes_nothing() {
+    let _queue = run_queue();
+    let world = world(3);
+    let lengths = |world: &World| (world.channel().len(), world.channel_in(REPLY).len());
+    let declined = |world: &World, args: [u64; 6], why: &str| {
+        let before = (world.snapshot(), lengths(world));
+        assert_eq!(world.fast(0, Call::ChannelCall, args), None, "{why}");
+        assert_eq!(
+            (world.snapshot()[1..].to_vec(), lengths(world)),
+            (before.0[1..].to_vec(), before.1),
+            "{why}"
+        );
+    };
+    declined(&world, call_args(CHANNEL, 1, REPLY), "no taker waits");
+    assert_eq!(world.take(1, 0).2, Next::Other);
+    assert_eq!(world.call(2, Call::ChannelPut, [raw(REPLY), MessageKind::Raw as u64, 9, 0, 0, 0]).0, Ok(0));
+    declined(&world, call_args(CHANNEL, 1, REPLY), "a reply waits already");
+    assert_eq!(world.call(2, Call::ChannelTake, [raw(REPLY), 0, 0, 0, 0, 0]).0, Ok(9));
+    declined(&world, call_args(CHANNEL, 1, 1), "the reply slot holds an untyped");
+    declined(&world, call_args(CHANNEL, 1, 99), "the reply slot is empty");
+    declined(&world, [raw(CHANNEL), MessageKind::Raw as u64, 1, 0x0909, 0, 0], "a malformed reply address");
+    world.buffer(0)[0] = b'x';
+    declined(&world, [raw(CHANNEL), MessageKind::Payload as u64, 1, raw(REPLY), 0, 0], "a payload");
+    declined(
+        &world,
+        [raw(CHANNEL), MessageKind::Capability as u64, raw(0), raw(REPLY), 0, 0],
+        "a capability",
+    );
+    world.tasks[2].set_run_state(TaskState::Inactive);
+    make_ready(&world.tasks[2]);
+    declined(&world, call_args(CHANNEL, 1, REPLY), "another task is ready");
+
+    assert_eq!(world.call_raw(0, CHANNEL, 1, REPLY).2, Next::Other, "the general path does the call");
+    assert_eq!(world.registers(1), (Ok(1), MessageKind::Raw as u64));
+    assert_eq!(world.tasks[0].run_state(), TaskState::Blocked);
+    let ready = [world.tasks[2].id(), world.tasks[1].id()];
+    assert_eq!(scheduler::ready_tasks(8).collect::<Vec<_>>(), ready);
+}
+
+/// A round trip of calls leaves what the general path leaves: the same
+/// registers, states, takers and channels. The general path gets there
+/// through the run queue (each call makes the other task ready, and the
+/// scheduler runs it next, since nothing else is ready).
+#[test]
+fn a_round_trip_on_the_fast_path_leaves_the_same_state_as_the_general_path() {
+    let outcome = |fast: bool| {
+        let _queue = run_queue();
+        let world = world(2);
+        let (client, server) = (0, 1);
+        assert_eq!(world.take(server, 0).2, Next::Other);
+        let mut seen = Vec::new();
+        for (from, value, put_on, take_from) in
+            [(client, 1, CHANNEL, REPLY), (server, 2, REPLY, CHANNEL), (client, 3, CHANNEL, REPLY)]
+        {
+            let args = call_args(put_on, value, take_from);
+            match fast {
+                true => assert!(world.fast(from, Call::ChannelCall, args).is_some(), "taken"),
+                false => {
+                    assert_eq!(world.call(from, Call::ChannelCall, args).2, Next::Other);
+                    RUN_QUEUE.pop_front().expect("the other is ready").set_run_state(TaskState::Running);
+                }
+            }
+            seen.push((world.snapshot(), world.takers_by_index(CHANNEL), world.takers_by_index(REPLY)));
+        }
+        // The channels afterwards: the reply channel fills and empties.
+        for value in 0..CAPACITY as u64 {
+            assert_eq!(
+                world.call(server, Call::ChannelPut, [raw(REPLY), MessageKind::Raw as u64, value, 0, 0, 0]).0,
+                Ok(0)
+            );
+        }
+        assert!(RUN_QUEUE.pop_front().is_some(), "the client got the first");
+        seen.push((world.snapshot(), world.takers_by_index(REPLY), vec![world.channel_in(REPLY).len()]));
+        seen
+    };
+    assert_eq!(outcome(true), outcome(false));
+}
+// ANCHOR_END: call_tests

@@ -110,7 +110,7 @@ fn random_call(rng: &mut Rng) -> (u64, [u64; 6]) {
             rng,
         )
     };
-    let call = match rng.below(20) {
+    let call = match rng.below(21) {
         0..=4 => Call::Retype,
         5 | 6 => Call::Copy,
         7 => Call::Move,
@@ -124,6 +124,7 @@ fn random_call(rng: &mut Rng) -> (u64, [u64; 6]) {
         16 => Call::ChannelPut,
         17 => Call::ChannelTake,
         18 => Call::ListPool,
+        19 => Call::ChannelCall,
         _ => return (pick([0, 1, 2, 17, 18, 99, u64::MAX], rng), [0; 6].map(|_: u64| rng.next())),
     };
     let args = match call {
@@ -150,6 +151,10 @@ fn random_call(rng: &mut Rng) -> (u64, [u64; 6]) {
         Call::ChannelPut => {
             let value = pick([rng.next(), 0, 16, 256, 257, source(rng), source(rng)], rng);
             [target(rng), pick([1, 2, 3, 3, 0, 4], rng), value, 0, 0, 0]
+        }
+        Call::ChannelCall => {
+            let value = pick([rng.next(), 0, 16, 256, 257, source(rng), source(rng)], rng);
+            [target(rng), pick([1, 1, 2, 3, 0, 4], rng), value, target(rng), target(rng), 0]
         }
         _ => [target(rng), target(rng), 0, 0, 0, 0],
     };

@@ -102,9 +102,9 @@ impl Reply {
 /// Handles the system call `task` just made, with its root pool `root`:
 /// leaves the result in its registers, and says what runs next.
 ///
-/// A put of a number to a waiting taker may take the fast path
+/// A put or a call of a number to a waiting taker may take the fast path
 /// (`fastpath.rs`), which switches straight to the taker; every other
-/// call, and every put the fast path declines, takes the general path.
+/// call, and every one the fast path declines, takes the general path.
 #[inline]
 pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
     match fastpath::put_to_waiting_taker(task, root) {
@@ -134,14 +134,32 @@ fn general_path(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, call: &Syscal
 /// path: `handle` without `fastpath.rs`.
 #[cfg(test)]
 pub fn handle_general(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
-    general_path(task, root, &task.call())
+    let call = task.call();
+    match call.number == Call::Nop as u64 {
+        true => general_path(task, root, &call),
+        false => general_call(task, root, &call),
+    }
 }
 
-/// Handles every call but `Nop`: decodes its number, runs its handler,
-/// and writes what the handler returned into the task's registers.
+/// Handles every call but `Nop`: a call's fast path first, then the
+/// general path.
 #[inline(never)]
 fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, args: &SyscallArgs) -> Next {
     crate::phases::follow(false, 0, 0);
+    // The fast path of a call (`fastpath.rs`) is tried here, off the way
+    // of every other call: a put's is tried in `handle`, before `Nop`.
+    if args.number == Call::ChannelCall as u64
+        && let Some(receiver) = fastpath::call_to_waiting_taker(task, root, args)
+    {
+        return Next::Switch(receiver);
+    }
+    general_call(task, root, args)
+}
+
+/// The general path of every call but `Nop`: decodes its number, runs its
+/// handler, and writes what the handler returned into the task's registers.
+#[inline]
+fn general_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, args: &SyscallArgs) -> Next {
     match args.call().and_then(|call| act(call, args, task, root)) {
         Ok(Reply { value, next }) => {
             if let Some(value) = value {
@@ -202,6 +220,7 @@ fn act(
         Call::TaskStart => task_start(&cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(task, &cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
         Call::ChannelPut => channel_put(args, task, root),
+        Call::ChannelCall => channel_call(args, task, root),
         Call::ChannelTake => channel_take(args, task, root),
         Call::Audit => match scheduler::audit() {
             Ok(report) => Ok(Reply::value(report.objects as u64)),
@@ -317,6 +336,13 @@ fn channel_put(
     task: &ManagedArc<Task>,
     root: &ManagedArc<CPool>,
 ) -> Result<Reply, Error> {
+    put_message(args, task, root)?;
+    Ok(Reply::value(0))
+}
+
+/// The put of `ChannelPut` and of `ChannelCall`, whose first three
+/// arguments are the same: the channel, the message's kind, its value.
+fn put_message(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Result<(), Error> {
     let channel = cpool::lookup_object::<Channel>(root, args.caddr(0)?)?;
     let kind = MessageKind::try_from(args.arg(1)).map_err(|_| Error::OutOfRange)?;
     let value = args.arg(2);
@@ -334,7 +360,7 @@ fn channel_put(
             channel.put(Outgoing::Capability(found.slot()))?;
         }
     }
-    Ok(Reply::value(0))
+    Ok(())
 }
 
 /// `ChannelTake(channel, destination)`: the oldest message, or the task
@@ -345,18 +371,51 @@ fn channel_take(
     root: &ManagedArc<CPool>,
 ) -> Result<Reply, Error> {
     let channel = cpool::lookup_object::<Channel>(root, args.caddr(0)?)?;
-    match channel.take(task, args.arg(1)) {
+    Ok(take_message(&channel, task, args.arg(1)))
+}
+
+/// The take of `ChannelTake` and of `ChannelCall`: the oldest message of
+/// `channel` for `task` (a capability into its slot `destination`), or
+/// the task waits in the channel's queue of takers.
+fn take_message(channel: &ManagedArc<Channel>, task: &ManagedArc<Task>, destination: u64) -> Reply {
+    match channel.take(task, destination) {
         Some(answer) => {
             task.set_take_answer(answer);
-            Ok(Reply::answered(Next::Caller))
+            Reply::answered(Next::Caller)
         }
         None => {
             channel.wait(task);
-            Ok(Reply::answered(Next::Other))
+            Reply::answered(Next::Other)
         }
     }
 }
 // ANCHOR_END: channel_calls
+
+// ANCHOR: channel_call
+/// `ChannelCall(put_on, kind, value, take_from, destination)`: a put on
+/// `put_on`, then a take from `take_from`, in one system call. The
+/// channel to take from is looked up first, so that a refused call
+/// (either channel missing, or the put refused) has changed nothing; once
+/// the put is done, the take half answers as `ChannelTake` would, or the
+/// caller waits for the reply.
+///
+/// Unlike seL4, where a server's `ReplyRecv` answers through a one-time
+/// reply capability that `Call` made, a reply here is an ordinary
+/// message on a channel the client takes from. So the client's call
+/// (put the request, take the reply) and the server's answer (put the
+/// reply, take the next request) are the same operation, with the
+/// channels the other way round: one system call serves both, and
+/// `ulib` names it both ways (`call`, `reply_and_take`).
+fn channel_call(
+    args: &SyscallArgs,
+    task: &ManagedArc<Task>,
+    root: &ManagedArc<CPool>,
+) -> Result<Reply, Error> {
+    let take_from = cpool::lookup_object::<Channel>(root, args.caddr(3)?)?;
+    put_message(args, task, root)?;
+    Ok(take_message(&take_from, task, args.arg(4)))
+}
+// ANCHOR_END: channel_call
 
 // ANCHOR: errors
 impl From<CapError> for Error {

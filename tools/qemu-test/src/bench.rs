@@ -189,6 +189,10 @@ pub const BUDGETS: &[Budget] = &[
     Budget { name: "one-way-two-spaces", median: 445 },
     Budget { name: "round-trip-two-spaces", median: 2100 },
     Budget { name: "put-two-spaces", median: 1570 },
+    Budget { name: "call-one-way-same-space", median: 830 },
+    Budget { name: "call-round-trip-same-space", median: 1665 },
+    Budget { name: "call-one-way-two-spaces", median: 830 },
+    Budget { name: "call-round-trip-two-spaces", median: 1665 },
     Budget { name: "retype-page", median: 5150 },
     Budget { name: "map-page", median: 835 },
     Budget { name: "revoke-1", median: 630 },
@@ -223,6 +227,14 @@ pub fn describe(name: &str) -> String {
         "round-trip-two-spaces" => "round trip, two address spaces",
         "put-two-spaces" => {
             "put of a number to a blocked receiver, two address spaces (until the sender runs again)"
+        }
+        "call-one-way-same-space" => "one-way message by `ChannelCall`, server waiting, same address space",
+        "call-round-trip-same-space" => {
+            "round trip by `ChannelCall` (call, reply and take), same address space"
+        }
+        "call-one-way-two-spaces" => "one-way message by `ChannelCall`, server waiting, two address spaces",
+        "call-round-trip-two-spaces" => {
+            "round trip by `ChannelCall` (call, reply and take), two address spaces"
         }
         "retype-page" => "retype of one page (zeroing it: `rep stosb`, 4096 counted)",
         "map-page" => "map of one page",

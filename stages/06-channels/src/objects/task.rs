@@ -17,8 +17,8 @@ use super::weak::Slot;
 use super::{
     KernelObject, Layout, Link, ManagedArc, ObjectKind, Placement, RawPage, RetypeError, reach, window,
 };
-use abi::Error;
 use abi::syscall::{MessageKind, SyscallArgs, encode_result};
+use abi::{Call, Error};
 use common::user::{self, Fault, Trap, UserContext};
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -311,11 +311,16 @@ impl ManagedArc<Task> {
         frame.rsi = answer.map_or(0, |(kind, _)| kind as u64);
     }
 
-    /// The slot a take the task is blocked in names for a capability: its
-    /// second argument, still in its registers.
+    /// The slot a take the task is blocked in names for a capability,
+    /// still in its registers: a `ChannelTake`'s second argument, a
+    /// `ChannelCall`'s fifth.
     #[inline]
     pub fn take_destination(&self) -> u64 {
-        self.call().arg(1)
+        let call = self.call();
+        match call.number == Call::ChannelCall as u64 {
+            true => call.arg(4),
+            false => call.arg(1),
+        }
     }
 
     /// Sets the value a task that has not run yet finds in `rdi`, its

@@ -1,0 +1,13 @@
+/work/h20b/target-base/release/deps/xmas_elf-d57910b41956c928.d: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/header.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/sections.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/program.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/symbol_table.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/dynamic.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/hash.rs
+
+/work/h20b/target-base/release/deps/libxmas_elf-d57910b41956c928.rlib: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/header.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/sections.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/program.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/symbol_table.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/dynamic.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/hash.rs
+
+/work/h20b/target-base/release/deps/libxmas_elf-d57910b41956c928.rmeta: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/header.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/sections.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/program.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/symbol_table.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/dynamic.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/hash.rs
+
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/lib.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/header.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/sections.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/program.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/symbol_table.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/dynamic.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/xmas-elf-0.10.0/src/hash.rs:
