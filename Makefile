@@ -54,7 +54,11 @@ help:
 	@echo "Exercises (exercises/README.md):"
 	@echo "  make grade STAGE=N   run chapter N's graded exercises and print a score (without STAGE: every chapter)"
 	@echo "  make grade STAGE=N EXERCISE=id   ... one exercise"
-	@echo "  make grade-check     (CI) every exercise test fails as shipped and passes with its solution"
+	@echo "  make grade-check     (CI) every exercise test fails as shipped, passes with its solution, and"
+	@echo "                       a chapter's solutions pass together; then the hand-out round trip"
+	@echo "  make handout DIR=d   (teacher) write the tree to give the class: no solutions, no hidden tests"
+	@echo "  make handin          (student) write handin.patch: your work since the hand-out"
+	@echo "  make grade-handin FILE=f   (teacher) grade a hand-in with every test, hidden ones included"
 	@echo
 	@echo "Measuring and attacking the kernel:"
 	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
@@ -295,12 +299,29 @@ clean:
 
 # The chapters' graded exercises (exercises/README.md): `make grade STAGE=N`
 # runs chapter N's exercise tests and prints a score; without STAGE, every
-# chapter's; EXERCISE=id runs one. `make grade-check` (CI) checks that each
-# test fails as shipped and passes with its solution (solutions/stage-N/).
+# chapter's and a total; EXERCISE=id runs one. It fails when any exercise
+# fails, and writes build/grade/results.json (Gradescope's format; RESULTS=
+# puts it elsewhere). `make grade-check` (CI) checks that each test fails as
+# shipped, passes with its solution (solutions/stage-N/), and that a
+# chapter's solutions pass all its tests together, then the hand-out round
+# trip. For a class: `make handout DIR=...` writes the tree to hand out (no
+# solutions, no hidden tests); `make handin` there writes handin.patch;
+# `make grade-handin FILE=...` here grades it with every test.
 GRADE := target/release/grade
-GRADE_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE),$(STAGES))
+GRADE_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE))
 EXERCISE ?=
-.PHONY: grade grade-check
-grade grade-check:
+RESULTS ?=
+.PHONY: grade grade-check handout handin grade-handin
+$(GRADE): $(wildcard tools/qemu-test/src/*.rs tools/qemu-test/src/bin/grade/*.rs)
 	@$(CARGO) build --release -q -p qemu-test --bin grade
-	@$(GRADE) $(if $(filter grade,$@),run,check) $(if $(EXERCISE),--only $(EXERCISE)) $(GRADE_STAGES)
+grade grade-check: $(GRADE)
+	@$(GRADE) $(if $(filter grade,$@),run,check) $(if $(EXERCISE),--only $(EXERCISE)) \
+		$(if $(and $(RESULTS),$(filter grade,$@)),--results $(RESULTS)) $(GRADE_STAGES)
+handout:
+	@if [ -z "$(DIR)" ]; then echo "make handout DIR=path: the folder to write the hand-out to"; exit 2; fi
+	@tools/handout.sh "$(DIR)"
+handin:
+	@tools/handin.sh $(if $(FILE),"$(FILE)")
+grade-handin: $(GRADE)
+	@if [ -z "$(FILE)" ]; then echo "make grade-handin FILE=path: the hand-in (make handin wrote it)"; exit 2; fi
+	@$(GRADE) handin "$(FILE)" $(if $(RESULTS),--results $(RESULTS)) $(GRADE_STAGES)
