@@ -8,6 +8,9 @@
 #   book must be well-formed XML with an <svg> root and a viewBox (a broken
 #   SVG shows as an empty box, again without a warning), and every file in
 #   figures/ must be shown somewhere;
+# - every listing names the file it comes from (tools/check-listings.py),
+#   and the facts of tools/check-book-facts.py agree with the code;
+# - no page points into ../shared/ (what a reader needs is in the book);
 # - mdbook build must succeed without warnings or errors.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,6 +94,13 @@ sys.exit(1 if problems else 0)
 PY
 then
     echo "check-book: broken images or figures (see above)" >&2
+    exit 1
+fi
+
+python3 "$root/tools/check-listings.py" || exit 1
+python3 "$root/tools/check-book-facts.py" || exit 1
+if grep -rn '\.\./shared/' --include='*.md' . >&2; then
+    echo "check-book: the pages above point into ../shared/, which readers do not have" >&2
     exit 1
 fi
 

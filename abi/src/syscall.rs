@@ -10,6 +10,8 @@
 //! -- back in user mode --
 //! rax                          0 on success, else an Error code
 //! rdx                          the returned value (0 if the call has none)
+//! rsi                          kept, but for ChannelTake (stage 6), which
+//!                              returns the message kind there
 //! rcx, r11                     clobbered (the CPU keeps the user's rip and
 //!                              rflags there); every other register is kept
 //! ```

@@ -253,16 +253,16 @@ fn bench_figures_stay_within_their_budgets() {
     run.expect_success();
     let report = qemu_test::bench::Report::parse(run.text());
     println!("{}", report.markdown(None));
-    let problems = report.over_budget();
+    // The maintainers' check (make bench-check, CI) adds: the book's table
+    // shows what the kernel costs now. Without it, a student's changed
+    // kernel passes as long as it stays within the budgets.
+    let table = std::env::var_os(qemu_test::bench::TABLE_CHECK).map(|_| {
+        std::fs::read_to_string(qemu_test::repository_root().join("book/src/costs-table.md"))
+            .expect("book/src/costs-table.md (written by make bench)")
+    });
+    let problems = report.problems(table.as_deref());
     if !problems.is_empty() {
-        run.fail(&format!("over budget:\n  {}", problems.join("\n  ")));
-    }
-    // The book's table must show what the kernel costs now.
-    let table = std::fs::read_to_string(qemu_test::repository_root().join("book/src/costs-table.md"))
-        .expect("book/src/costs-table.md (written by make bench)");
-    let stale = report.differences_from_table(&table);
-    if !stale.is_empty() {
-        run.fail(&format!("book/src/costs-table.md is stale: run make bench\n  {}", stale.join("\n  ")));
+        run.fail(&format!("over budget or stale:\n  {}", problems.join("\n  ")));
     }
 }
 // ANCHOR_END: budget_test

@@ -494,6 +494,17 @@ mod tests {
     }
 
     #[test]
+    fn the_guide_shows_chapter_1_as_it_is() {
+        let root = qemu_test::repository_root();
+        let guide = fs::read_to_string(root.join("exercises/README.md")).unwrap();
+        let exercises = load_manifest(&root, 1).unwrap().unwrap();
+        let points: u32 = exercises.iter().map(|exercise| exercise.level.points()).sum();
+        let count = format!("Chapter 1: {} exercise(s), exercises/stage-1.txt", exercises.len());
+        assert!(guide.contains(&count), "exercises/README.md's sample should say {count:?}");
+        assert!(guide.contains(&format!("Chapter 1 score: 1/{points}")), "the sample's score is out of {points}");
+    }
+
+    #[test]
     fn an_unknown_chapter_or_exercise_lists_the_valid_ones() {
         let root = qemu_test::repository_root();
         let mut options = Options::parse(&["run".to_string(), "7".to_string()]).unwrap();
