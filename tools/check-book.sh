@@ -10,7 +10,8 @@
 #   figures/ must be shown somewhere;
 # - every listing names the file it comes from (tools/check-listings.py),
 #   and the facts of tools/check-book-facts.py agree with the code;
-# - no page points into ../shared/ (what a reader needs is in the book);
+# - no file of the project points into ../shared/, and the appendix The
+#   shell is in SUMMARY.md;
 # - mdbook build must succeed without warnings or errors.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,8 +100,13 @@ fi
 
 python3 "$root/tools/check-listings.py" || exit 1
 python3 "$root/tools/check-book-facts.py" || exit 1
-if grep -rn '\.\./shared/' --include='*.md' . >&2; then
-    echo "check-book: the pages above point into ../shared/, which readers do not have" >&2
+# What a reader needs is in the repository: no file points outside it.
+if git -C "$root" grep -n -e '\.\./shared/' -- . ':!tools/check-book.sh' >&2; then
+    echo "check-book: the files above point into ../shared/, which readers do not have" >&2
+    exit 1
+fi
+if ! grep -q '(shell.md)' SUMMARY.md; then
+    echo "check-book: the appendix The shell (shell.md) is not in SUMMARY.md" >&2
     exit 1
 fi
 

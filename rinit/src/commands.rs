@@ -36,7 +36,7 @@ use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
 
 /// The slot `start child` makes the child's task in (the walkthrough of
-/// `SHELL.md` uses it too).
+/// the shell's reference, `book/src/shell.md`, uses it too).
 pub const CHILD_TASK: u8 = 249;
 
 /// One parameter of a command: what the parser accepts for it, and its

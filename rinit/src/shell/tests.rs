@@ -1,5 +1,5 @@
 //! The shell against the model kernel: typed over serial (and once on the
-//! keyboard), as `SHELL.md`'s users would, checking every line printed.
+//! keyboard), as the users of the shell's reference (`book/src/shell.md`) would, checking every line printed.
 
 use super::*;
 use crate::commands::{CHILD_TASK, COMMANDS, Failure, Line};

@@ -1,8 +1,9 @@
 //! Boot tests of stage 6, the full system: boot `build/stage-6.iso` and
 //! drive the shell as a person would, typing on the serial line (and on
 //! the keyboard), then check what it printed. Run by `make test` (they
-//! need `make images` first). `../shared/SHELL.md` is the contract these
-//! tests hold the shell to.
+//! need `make images` first). The shell's reference, the book's appendix
+//! "The shell" (`book/src/shell.md`), is the contract these tests hold the
+//! shell to.
 
 use qemu_test::{Boot, check_and_report_image};
 
@@ -47,7 +48,7 @@ fn boots_to_the_shell_with_the_child_addresses() {
 }
 
 // ANCHOR: walkthrough_test
-/// The walkthrough of `SHELL.md`, typed word for word, with the two values
+/// The walkthrough of the shell's reference (`book/src/shell.md`), typed word for word, with the two values
 /// the shell printed at boot typed back in.
 #[test]
 fn the_walkthrough_typed_word_for_word() {
@@ -119,7 +120,7 @@ fn a_burst_of_messages_arrives_in_order_and_a_full_channel_is_an_error() {
 // ANCHOR_END: burst_test
 
 // ANCHOR: bad_input_test
-/// Everything `SHELL.md` says users will also try: each gets one line of
+/// Everything the shell's reference says users will also try: each gets one line of
 /// error, and the next command still works.
 #[test]
 fn every_bad_input_gets_an_error_and_the_shell_goes_on() {
