@@ -236,7 +236,7 @@ impl MapRights {
 /// byte 1      object kind code (abi::ObjectKind)
 /// bytes 2..8  zero
 /// bytes 8..16 detail, little-endian: an Untyped's free bytes, a CPool's
-///             used slots, else 0
+///             used slots, a Task's number (stage 6), else 0
 /// ```
 ///
 /// A pool has 256 slots, so a full list is exactly one page.

@@ -96,11 +96,9 @@ impl Report {
     pub fn problems(&self, table: Option<&str>) -> Vec<String> {
         let mut problems = self.over_budget();
         if let Some(table) = table {
-            problems.extend(
-                self.differences_from_table(table)
-                    .into_iter()
-                    .map(|difference| format!("book/src/costs-table.md is stale (run make bench): {difference}")),
-            );
+            problems.extend(self.differences_from_table(table).into_iter().map(|difference| {
+                format!("book/src/costs-table.md is stale (run make bench): {difference}")
+            }));
         }
         problems
     }
@@ -304,14 +302,21 @@ mod tests {
     fn a_changed_kernel_under_its_budgets_passes_unless_the_table_is_checked() {
         let table = BUDGETS
             .iter()
-            .map(|budget| format!("| {} | {} | {} | | |", describe(budget.name), budget.median - 7, budget.median - 7))
+            .map(|budget| {
+                format!("| {} | {} | {} | | |", describe(budget.name), budget.median - 7, budget.median - 7)
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let mut report = Report { done: true, ..Report::default() };
         for budget in BUDGETS {
             // A few instructions more than the book shows: an extra call in `act`.
             let measured = budget.median - 4;
-            report.figures.push(Figure { name: budget.name.into(), min: measured, median: measured, reps: 100 });
+            report.figures.push(Figure {
+                name: budget.name.into(),
+                min: measured,
+                median: measured,
+                reps: 100,
+            });
         }
         assert_eq!(report.problems(None), Vec::<String>::new(), "a student's tree passes");
         assert_eq!(report.problems(Some(&table)).len(), BUDGETS.len(), "the maintainers see the stale table");

@@ -13,6 +13,10 @@ fn read_only_leaves_the_original_whole() {
         .memory_mib(1024)
         .run()
         .expect_success()
-        .expect_lines(&["copy 8 to 93, read-only: ok", "retype a RawPage from 8 into 94: ok", "stage 4 complete"])
+        .expect_lines(&[
+            "copy 8 to 93, read-only: ok",
+            "retype a RawPage from 8 into 94: ok",
+            "stage 4 complete",
+        ])
         .expect_absent(&["NOT REFUSED"]);
 }

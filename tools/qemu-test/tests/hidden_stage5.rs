@@ -15,6 +15,12 @@ fn position(run: &Transcript, text: &str) -> usize {
 fn equal_priorities_take_turns() {
     let run = Boot::stage(STAGE).run();
     run.expect_success().expect_lines(&["rinit: done"]).expect_absent(&["MISMATCH", "runs at priority"]);
-    assert!(position(&run, "child: 1") < position(&run, "parent: 5"), "the child ran while the parent counted");
-    assert!(position(&run, "parent: 1") < position(&run, "child: 5"), "the parent ran while the child counted");
+    assert!(
+        position(&run, "child: 1") < position(&run, "parent: 5"),
+        "the child ran while the parent counted"
+    );
+    assert!(
+        position(&run, "parent: 1") < position(&run, "child: 5"),
+        "the parent ran while the child counted"
+    );
 }

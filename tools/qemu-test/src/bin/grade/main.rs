@@ -501,7 +501,10 @@ mod tests {
         let points: u32 = exercises.iter().map(|exercise| exercise.level.points()).sum();
         let count = format!("Chapter 1: {} exercise(s), exercises/stage-1.txt", exercises.len());
         assert!(guide.contains(&count), "exercises/README.md's sample should say {count:?}");
-        assert!(guide.contains(&format!("Chapter 1 score: 1/{points}")), "the sample's score is out of {points}");
+        assert!(
+            guide.contains(&format!("Chapter 1 score: 1/{points}")),
+            "the sample's score is out of {points}"
+        );
     }
 
     #[test]
