@@ -70,7 +70,7 @@ save_solution() {
     local index="$dir.index"
     rm -f "$index"
     GIT_INDEX_FILE=$index git -C "$dir" read-tree HEAD
-    GIT_INDEX_FILE=$index git -C "$dir" add --all -- . ':!target'
+    GIT_INDEX_FILE=$index git -C "$dir" add --all -- .
     GIT_INDEX_FILE=$index git -C "$dir" diff --cached --unified=1 HEAD > "$(patch_of "$stage" "$id")"
     rm -f "$index"
     echo "saved $(patch_of "$stage" "$id" | sed "s|^$ROOT/||")"
