@@ -160,13 +160,14 @@ $(addprefix image-,$(STAGES)): image-%: modules-%
 
 # With a display: QEMU's window shows the VGA screen and the terminal shows
 # the serial console. Without one: the serial console only, in this terminal.
-# The exit device is there as in the tests, so a kernel that is done (stage
-# 6's `shutdown`, the end of stages 1 to 5) ends QEMU; the serial console
-# keeps what it printed. QEMU then exits with the kernel's status (33 for
+# Stages 1 to 5 have no exit device here, so the kernel halts at the end and
+# leaves its output up (the VGA window too) for a person to read; its last
+# line says how to quit. Stage 6 has one, as in the tests: its shell's
+# `shutdown` ends QEMU. QEMU then exits with the kernel's status (33 for
 # success, 35 for a failure it reports, shown as such), which is no error
-# of make's. A kernel that halts instead (a crash) leaves its output up,
-# and its last line says how to quit.
-EXIT_DEVICE := -device isa-debug-exit,iobase=0xf4,iosize=0x04
+# of make's.
+SHUTDOWN_STAGES := 6
+exit_device = $(if $(filter $(SHUTDOWN_STAGES),$(1)),-device isa-debug-exit$(comma)iobase=0xf4$(comma)iosize=0x04)
 # The shell commands that read QEMU's status: the kernel's success is make's.
 kernel_status = status=$$?; case $$status in 0|33) ;; \
 	35) echo "(the kernel stopped with a failure: QEMU exit status 35)"; exit 1;; *) exit $$status;; esac
@@ -181,10 +182,10 @@ $(addprefix boot-,$(STAGES)): boot-%:
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) in a QEMU window (serial console below)."; \
 		echo "Quit: close the window, or Ctrl-A, then X in this terminal."; \
-		$(QEMU_BASE) $(firmware) $(EXIT_DEVICE) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
+		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
 	else \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) without a display: serial console here. Quit with Ctrl-A, then X."; \
-		$(QEMU_BASE) $(firmware) $(EXIT_DEVICE) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
+		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
 	fi; $(kernel_status)
 
 run: stage-$(STAGE)
