@@ -505,6 +505,12 @@ mod tests {
             guide.contains(&format!("Chapter 1 score: 1/{points}")),
             "the sample's score is out of {points}"
         );
+        let mut total = 0;
+        for stage in chapters(&root) {
+            total +=
+                load_manifest(&root, stage).unwrap().unwrap().iter().map(|e| e.level.points()).sum::<u32>();
+        }
+        assert!(guide.contains(&format!("{total} points in all")), "the schedule's total is {total} points");
     }
 
     #[test]
