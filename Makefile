@@ -335,10 +335,11 @@ GRADE := target/release/grade
 GRADE_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE))
 EXERCISE ?=
 RESULTS ?=
-.PHONY: grade grade-check handout handin grade-handin
-$(GRADE): $(wildcard tools/qemu-test/src/*.rs tools/qemu-test/src/bin/grade/*.rs)
+.PHONY: grade grade-check handout handin grade-handin grade-binary
+# Always through cargo, which rebuilds the grader only when it changed.
+grade-binary:
 	@$(CARGO) build --release -q -p qemu-test --bin grade
-grade grade-check: $(GRADE)
+grade grade-check: grade-binary
 	@$(GRADE) $(if $(filter grade,$@),run,check) $(if $(EXERCISE),--only $(EXERCISE)) \
 		$(if $(and $(RESULTS),$(filter grade,$@)),--results $(RESULTS)) $(GRADE_STAGES)
 handout:
@@ -346,6 +347,6 @@ handout:
 	@tools/handout.sh "$(DIR)"
 handin:
 	@tools/handin.sh $(if $(FILE),"$(FILE)")
-grade-handin: $(GRADE)
+grade-handin: grade-binary
 	@if [ -z "$(FILE)" ]; then echo "make grade-handin FILE=path: the hand-in (make handin wrote it)"; exit 2; fi
 	@$(GRADE) handin "$(FILE)" $(if $(RESULTS),--results $(RESULTS)) $(GRADE_STAGES)
