@@ -54,12 +54,17 @@ help:
 	@echo "Exercises (exercises/README.md):"
 	@echo "  make grade STAGE=N   run chapter N's graded exercises and print a score (without STAGE: every chapter)"
 	@echo "  make grade STAGE=N EXERCISE=id   ... one exercise"
-	@echo "  make grade-check     (CI) every exercise test fails as shipped and passes with its solution"
+	@echo "  make grade-check     (CI) every exercise test fails as shipped, passes with its solution, and"
+	@echo "                       a chapter's solutions pass together; then the hand-out round trip"
+	@echo "  make handout DIR=d   (teacher) write the tree to give the class: no solutions, no hidden tests"
+	@echo "  make handin          (student) write handin.patch: your work since the hand-out"
+	@echo "  make grade-handin FILE=f   (teacher) grade a hand-in with every test, hidden ones included"
 	@echo
 	@echo "Measuring and attacking the kernel:"
 	@echo "  make bench            count the instructions of the kernel's paths (stage $(NEWEST) under -icount),"
 	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
 	@echo "  make bench-boot       where a boot's time goes, and the fast test boot's median (also part of make bench)"
+	@echo "  make bench-check      (maintainers, CI) the budgets, and that the book's table is current"
 	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
 	@echo
@@ -163,19 +168,33 @@ $(addprefix image-,$(STAGES)): image-%: modules-%
 
 # With a display: QEMU's window shows the VGA screen and the terminal shows
 # the serial console. Without one: the serial console only, in this terminal.
-# There is no exit device here, so the kernel halts at the end and leaves
-# its output up for a person to read; its last line says how to quit.
+# Stages 1 to 5 have no exit device here, so the kernel halts at the end and
+# leaves its output up (the VGA window too) for a person to read; its last
+# line says how to quit. Stage 6 has one, as in the tests: its shell's
+# `shutdown` ends QEMU. QEMU then exits with the kernel's status (33 for
+# success, 35 for a failure it reports, shown as such), which is no error
+# of make's.
+SHUTDOWN_STAGES := 6
+exit_device = $(if $(filter $(SHUTDOWN_STAGES),$(1)),-device isa-debug-exit$(comma)iobase=0xf4$(comma)iosize=0x04)
+# The shell commands that read QEMU's status: the kernel's success is make's.
+kernel_status = status=$$?; case $$status in 0|33) ;; \
+	35) echo "(the kernel stopped with a failure: QEMU exit status 35)"; exit 1;; *) exit $$status;; esac
+# boot-N boots what image-N built, without building (the boot test of
+# make run's exit, in stages/06-channels/tests/boot.rs, runs it).
+.PHONY: $(addprefix boot-,$(STAGES))
 $(addprefix stage-,$(STAGES)): stage-%: image-%
 	$(if $(CMDLINE),$(call mkiso,$*,$(CMDLINE),build/stage-$*/cmdline.iso))
+	@$(MAKE) --no-print-directory boot-$*
+$(addprefix boot-,$(STAGES)): boot-%:
 	@$(prepare_firmware)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) in a QEMU window (serial console below)."; \
 		echo "Quit: close the window, or Ctrl-A, then X in this terminal."; \
-		$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
+		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
 	else \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) without a display: serial console here. Quit with Ctrl-A, then X."; \
-		$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
-	fi
+		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
+	fi; $(kernel_status)
 
 run: stage-$(STAGE)
 
@@ -330,6 +349,15 @@ BOOT_RUNS ?= 7
 bench-boot: image-$(NEWEST)
 	$(CARGO) run --release -q -p qemu-test --bin bench-boot -- --runs $(BOOT_RUNS) --output book/src/boot-table.md
 
+# The maintainers' check that the book's table is current: the budget
+# test with BENCH_TABLE_CHECK set (CI sets it for all of make test, in
+# .ci/run). Without it, make test checks the budgets only, so a student's
+# changed kernel does not fail for costing a few instructions more than the
+# book shows.
+.PHONY: bench-check
+bench-check:
+	BENCH_TABLE_CHECK=1 $(MAKE) --no-print-directory boot-tests STAGE=$(NEWEST) TEST=bench_figures_stay_within_their_budgets
+
 # The null system call broken down into phases (stages/06-channels/src/phases.rs):
 # a kernel built with the feature bench-phases, in its own target folder,
 # booted with the bench under icount; prints the bench's lines and the phases.
@@ -349,12 +377,30 @@ clean:
 
 # The chapters' graded exercises (exercises/README.md): `make grade STAGE=N`
 # runs chapter N's exercise tests and prints a score; without STAGE, every
-# chapter's; EXERCISE=id runs one. `make grade-check` (CI) checks that each
-# test fails as shipped and passes with its solution (solutions/stage-N/).
+# chapter's and a total; EXERCISE=id runs one. It fails when any exercise
+# fails, and writes build/grade/results.json (Gradescope's format; RESULTS=
+# puts it elsewhere). `make grade-check` (CI) checks that each test fails as
+# shipped, passes with its solution (solutions/stage-N/), and that a
+# chapter's solutions pass all its tests together, then the hand-out round
+# trip. For a class: `make handout DIR=...` writes the tree to hand out (no
+# solutions, no hidden tests); `make handin` there writes handin.patch;
+# `make grade-handin FILE=...` here grades it with every test.
 GRADE := target/release/grade
-GRADE_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE),$(STAGES))
+GRADE_STAGES := $(if $(filter command line environment,$(origin STAGE)),$(STAGE))
 EXERCISE ?=
-.PHONY: grade grade-check
-grade grade-check:
+RESULTS ?=
+.PHONY: grade grade-check handout handin grade-handin grade-binary
+# Always through cargo, which rebuilds the grader only when it changed.
+grade-binary:
 	@$(CARGO) build --release -q -p qemu-test --bin grade
-	@$(GRADE) $(if $(filter grade,$@),run,check) $(if $(EXERCISE),--only $(EXERCISE)) $(GRADE_STAGES)
+grade grade-check: grade-binary
+	@$(GRADE) $(if $(filter grade,$@),run,check) $(if $(EXERCISE),--only $(EXERCISE)) \
+		$(if $(and $(RESULTS),$(filter grade,$@)),--results $(RESULTS)) $(GRADE_STAGES)
+handout:
+	@if [ -z "$(DIR)" ]; then echo "make handout DIR=path: the folder to write the hand-out to"; exit 2; fi
+	@tools/handout.sh "$(DIR)"
+handin:
+	@tools/handin.sh $(if $(FILE),"$(FILE)")
+grade-handin: grade-binary
+	@if [ -z "$(FILE)" ]; then echo "make grade-handin FILE=path: the hand-in (make handin wrote it)"; exit 2; fi
+	@$(GRADE) handin "$(FILE)" $(if $(RESULTS),--results $(RESULTS)) $(GRADE_STAGES)

@@ -9,6 +9,10 @@
 #   book must be well-formed XML with an <svg> root and a viewBox (a broken
 #   SVG shows as an empty box, again without a warning), and every file in
 #   figures/ must be shown somewhere;
+# - every listing names the file it comes from (tools/check-listings.py),
+#   and the facts of tools/check-book-facts.py agree with the code;
+# - no file of the project points into ../shared/, and the appendix The
+#   shell is in SUMMARY.md;
 # - mdbook build must succeed without warnings or errors.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,6 +100,18 @@ sys.exit(1 if problems else 0)
 PY
 then
     echo "check-book: broken images or figures (see above)" >&2
+    exit 1
+fi
+
+python3 "$root/tools/check-listings.py" || exit 1
+python3 "$root/tools/check-book-facts.py" || exit 1
+# What a reader needs is in the repository: no file points outside it.
+if git -C "$root" grep -n -e '\.\./shared/' -- . ':!tools/check-book.sh' >&2; then
+    echo "check-book: the files above point into ../shared/, which readers do not have" >&2
+    exit 1
+fi
+if ! grep -q '(shell.md)' SUMMARY.md; then
+    echo "check-book: the appendix The shell (shell.md) is not in SUMMARY.md" >&2
     exit 1
 fi
 

@@ -1,6 +1,7 @@
 //! Where the kernel puts the first task's capabilities in its root pool,
 //! from stage 5 on: what the first task needs to build more tasks, plus the
-//! slots `../shared/SHELL.md` fixes for the stage-6 shell (2, 3, 250, 255)
+//! slots the stage-6 shell's reference fixes (2, 3, 250, 255: the book's
+//! appendix "The shell", `book/src/shell.md`)
 //! and the stage-6 input channel (7),
 //! so that stage 6 adds to this layout rather than renumbering it.
 //!
@@ -82,7 +83,7 @@ mod tests {
 
     #[test]
     fn the_shell_finds_its_slots() {
-        // ../shared/SHELL.md fixes these numbers.
+        // The shell's reference (book/src/shell.md) fixes these numbers.
         assert_eq!((CPOOL, UNTYPED, PML4, SPARE_BUFFER, CHANNEL), (0, 2, 3, 250, 255));
         let single = |slot: u8| LAYOUT.iter().any(|&(first, last, _)| first == slot && last == slot);
         for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, INPUT, SPARE_BUFFER, CHANNEL] {

@@ -29,7 +29,7 @@ pub enum Crash {
 }
 
 /// Every crash, with the name the command line uses for it.
-const NAMES: [(&str, Crash); 6] = [
+const NAMES: &[(&str, Crash)] = &[
     ("page-fault", Crash::PageFault),
     ("stack-overflow", Crash::StackOverflow),
     ("invalid-opcode", Crash::InvalidOpcode),

@@ -36,7 +36,7 @@ use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
 
 /// The slot `start child` makes the child's task in (the walkthrough of
-/// `SHELL.md` uses it too).
+/// the shell's reference, `book/src/shell.md`, uses it too).
 pub const CHILD_TASK: u8 = 249;
 
 /// One parameter of a command: what the parser accepts for it, and its
@@ -168,6 +168,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub struct Context<'s> {
     /// The kernel and the console.
     pub sys: &'s mut dyn System,
+    /// Which fields of which task the shell has set.
+    pub configured: &'s mut Configured,
     /// Where the child starts (printed at boot).
     pub child: Child,
     /// The other programs GRUB loaded, for `run`.
@@ -176,6 +178,61 @@ pub struct Context<'s> {
 
 /// Where the child task starts: what `start child` sets, and what the
 /// manual walkthrough types.
+/// The fields a task cannot start without (the kernel's `TaskStart`
+/// refuses it until they are set), with their `set` words: where it
+/// starts, its root pool and its page table. Its stack pointer and task
+/// buffer may stay unset.
+pub const REQUIRED: [(TaskField, &str); 3] =
+    [(TaskField::Instruction, "instruction"), (TaskField::CPool, "cpool"), (TaskField::Table, "table")];
+
+/// Which fields the shell has set on the task in each slot, so that
+/// `set active` on a task that cannot start yet names what it lacks.
+/// (The kernel only says "not configured"; a task configured by another
+/// program is not known here, and then every required field is named.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Configured([u8; 256]);
+
+impl Configured {
+    pub const fn new() -> Configured {
+        Configured([0; 256])
+    }
+
+    /// The shell names tasks by root slot (a one-step address).
+    fn index(slot: CAddr) -> usize {
+        usize::from(slot.path().first().copied().unwrap_or(0))
+    }
+
+    fn bit(field: TaskField) -> u8 {
+        1 << (u64::from(field) - 1)
+    }
+
+    /// `slot` holds a new task: nothing set.
+    pub fn clear(&mut self, slot: CAddr) {
+        self.0[Configured::index(slot)] = 0;
+    }
+
+    pub fn set(&mut self, slot: CAddr, field: TaskField) {
+        self.0[Configured::index(slot)] |= Configured::bit(field);
+    }
+
+    /// The `set` words of the required fields not set on the task in
+    /// `slot` (all of them if the shell set none of them: it may not know).
+    pub fn missing(&self, slot: CAddr) -> impl Iterator<Item = &'static str> + '_ {
+        let bits = self.0[Configured::index(slot)];
+        let known = REQUIRED.iter().any(|&(field, _)| bits & Configured::bit(field) != 0);
+        REQUIRED
+            .iter()
+            .filter(move |&&(field, _)| !known || bits & Configured::bit(field) == 0)
+            .map(|&(_, word)| word)
+    }
+}
+
+impl Default for Configured {
+    fn default() -> Self {
+        Configured::new()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Child {
     /// Its entry (instruction pointer).
@@ -351,7 +408,13 @@ fn list(cx: &mut Context, _: &Args) -> Result<(), Failure> {
     let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
     let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
     for entry in &entries[..count] {
-        say!(cx.sys, "{}", Listed(entry));
+        match cx.programs.all().iter().find(|program| program.slot == entry.slot) {
+            // Slots 240 on: the programs GRUB loaded, for `run`.
+            Some(program) => {
+                say!(cx.sys, "{}, the program {} (run {})", Listed(entry), program.name(), program.name())
+            }
+            None => say!(cx.sys, "{}", Listed(entry)),
+        }
     }
     Ok(())
 }
@@ -367,6 +430,8 @@ impl fmt::Display for Listed<'_> {
         match ObjectKind::try_from(u64::from(kind)) {
             Ok(kind @ ObjectKind::Untyped) => write!(f, "{kind}, {detail} bytes free"),
             Ok(kind @ ObjectKind::CPool) => write!(f, "{kind}, {detail} slots used"),
+            // The number the kernel names the task by in its reports.
+            Ok(kind @ ObjectKind::Task) => write!(f, "{kind} {detail}"),
             Ok(kind) => write!(f, "{kind}"),
             Err(_) => write!(f, "unknown kind {kind}"),
         }
@@ -384,6 +449,7 @@ fn retype_task(cx: &mut Context, args: &Args) -> Result<(), Failure> {
 fn retype(cx: &mut Context, args: &Args, kind: ObjectKind) -> Result<(), Failure> {
     let (untyped, destination) = (args.slot(0), args.slot(1));
     cx.sys.retype(untyped, kind, destination)?;
+    cx.configured.clear(destination);
     say!(cx.sys, "slot {destination}: {} {kind} made from untyped slot {untyped}", kind.article());
     Ok(())
 }
@@ -414,6 +480,7 @@ fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<()
         Err(Error::InUse) => return Err(Failure::Refused(RUNNING)),
         result => result?,
     }
+    cx.configured.set(task, field);
     match field {
         TaskField::Stack => say!(cx.sys, "task {task}: stack pointer {value:#x}"),
         TaskField::Instruction => say!(cx.sys, "task {task}: instruction pointer {value:#x}"),
@@ -442,18 +509,36 @@ const RUNNING: &str = "the object is in use: the task runs (set active <task> 0 
 fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
     match cx.sys.task_start(task) {
         Ok(()) => {
-            say!(cx.sys, "task {task}: started");
+            match task_number(cx, task) {
+                Some(number) => say!(cx.sys, "task {task}: started (the kernel's task {number})"),
+                None => say!(cx.sys, "task {task}: started"),
+            }
             Ok(())
         }
-        Err(Error::NotConfigured) => Err(Failure::Refused(
-            "the task is not fully configured: set stack, instruction, cpool, table, buffer",
-        )),
+        Err(Error::NotConfigured) => {
+            let mut missing = Line::new();
+            for (index, word) in cx.configured.missing(task).enumerate() {
+                let _ = fmt::write(&mut missing, format_args!("{}{word}", if index > 0 { ", " } else { "" }));
+            }
+            Err(Failure::explained(format_args!(
+                "the task is not fully configured: set {} first",
+                missing.as_str()
+            )))
+        }
         Err(Error::InUse) => Err(Failure::Refused(RUNNING)),
         Err(error) => Err(error.into()),
     }
 }
 
 // ANCHOR: start_child
+/// The number the kernel names the task in `task` by (its `ListPool`
+/// detail), if the shell can find it.
+fn task_number(cx: &mut Context, task: CAddr) -> Option<u64> {
+    let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
+    let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries).ok()?;
+    entries[..count].iter().find(|entry| CAddr::root(entry.slot) == task).map(|entry| entry.detail)
+}
+
 fn start_child(cx: &mut Context, _: &Args) -> Result<(), Failure> {
     let task = CAddr::root(CHILD_TASK);
     match cx.sys.retype(CAddr::root(UNTYPED), ObjectKind::Task, task) {
@@ -470,6 +555,9 @@ fn start_child(cx: &mut Context, _: &Args) -> Result<(), Failure> {
     cx.sys.task_set(task, TaskField::CPool, CAddr::root(CPOOL).to_raw())?;
     cx.sys.task_set(task, TaskField::Table, CAddr::root(PML4).to_raw())?;
     cx.sys.task_set(task, TaskField::Buffer, CAddr::root(SPARE_BUFFER).to_raw())?;
+    for field in TaskField::ALL {
+        cx.configured.set(task, *field);
+    }
     say!(cx.sys, "task {task}: the child, entry {entry:#x}, stack pointer {stack_pointer:#x}");
     start(cx, task)
 }

@@ -1,4 +1,5 @@
-//! The shell of stage 6 (`../shared/SHELL.md` is its contract): everything
+//! The shell of stage 6 (its reference, every command, slot and line: the
+//! book's appendix "The shell", `book/src/shell.md`): everything
 //! in it that is logic rather than system calls, so that the host tests run
 //! it (`cargo test -p rinit`), against a model of the kernel. The program
 //! (`main.rs`) adds the system calls (`syscalls.rs`), the child task

@@ -153,6 +153,8 @@ impl System for Model {
             let Some(object) = object else { continue };
             let detail = match object {
                 Object::Untyped { free } => *free,
+                // The model numbers a task by its slot, plus 1000.
+                Object::Task { .. } => 1000 + slot as u64,
                 _ if slot == usize::from(CPOOL) => self.slots.iter().flatten().count() as u64,
                 _ => 0,
             };
@@ -216,7 +218,10 @@ impl System for Model {
         if *running {
             return Err(Error::InUse);
         }
-        if fields.iter().any(Option::is_none) {
+        // As the kernel: where it starts, its root pool and its page table
+        // are needed; the stack pointer and the buffer are not.
+        let needed = [TaskField::Instruction, TaskField::CPool, TaskField::Table];
+        if needed.iter().any(|&field| fields[u64::from(field) as usize - 1].is_none()) {
             return Err(Error::NotConfigured);
         }
         *running = true;

@@ -10,7 +10,7 @@
 //! alike: the echo of each key, the command's lines, one line for any
 //! error, and the prompt again.
 
-use crate::commands::{Child, Context};
+use crate::commands::{Child, Configured, Context};
 use crate::input::Keys;
 use crate::line::{Edit, LineEditor, MAX_LINE};
 use crate::parse::{ParseError, parse};
@@ -27,12 +27,13 @@ pub struct Shell {
     editor: LineEditor,
     child: Child,
     programs: Programs,
+    configured: Configured,
 }
 
 impl Shell {
     /// A shell that starts children at `child`, and `programs` by name.
     pub const fn new(child: Child, programs: Programs) -> Shell {
-        Shell { keys: Keys::new(), editor: LineEditor::new(), child, programs }
+        Shell { keys: Keys::new(), editor: LineEditor::new(), child, programs, configured: Configured::new() }
     }
 
     // ANCHOR: run
@@ -61,7 +62,8 @@ impl Shell {
             Edit::Nothing => {}
             Edit::Line(line) => {
                 sys.print(format_args!("\n"));
-                run_line(&mut Context { sys, child: self.child, programs: &self.programs }, line);
+                let configured = &mut self.configured;
+                run_line(&mut Context { sys, configured, child: self.child, programs: &self.programs }, line);
                 sys.print(format_args!("{PROMPT}"));
             }
             Edit::TooLong { ignored } => {

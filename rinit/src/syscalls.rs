@@ -45,7 +45,7 @@ impl System for Kernel {
 
     fn task_start(&mut self, task: CAddr) -> Result<(), Error> {
         // SAFETY: **teaching shortcut.** The shell starts whatever task its
-        // user configured, as the walkthrough of SHELL.md asks. Configured
+        // user configured, as the walkthrough of the shell's reference (book/src/shell.md) asks. Configured
         // as printed at boot (or by `start child`), the task is the child:
         // its own stack and task buffer, nothing shared with the shell but
         // channel 255. Configured with other values, a task in this address

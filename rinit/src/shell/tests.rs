@@ -1,5 +1,5 @@
 //! The shell against the model kernel: typed over serial (and once on the
-//! keyboard), as `SHELL.md`'s users would, checking every line printed.
+//! keyboard), as the users of the shell's reference (`book/src/shell.md`) would, checking every line printed.
 
 use super::*;
 use crate::commands::{CHILD_TASK, COMMANDS, Failure, Line};
@@ -115,7 +115,7 @@ fn list_prints_each_occupied_slot() {
             "  1: DevicePage",
             "  2: Untyped, 65536 bytes free",
             "  3: PML4",
-            "  4: Task",
+            "  4: Task 1004",
             "  5: CPool, 0 slots used",
             "  6: RawPage",
             "  7: Channel",
@@ -136,7 +136,7 @@ fn the_walkthrough_of_shell_md() {
         ("set cpool 249 0".to_owned(), "task 249: root CPool from slot 0"),
         ("set table 249 3".to_owned(), "task 249: page table from slot 3"),
         ("set buffer 249 250".to_owned(), "task 249: task buffer from slot 250"),
-        ("set active 249 1".to_owned(), "task 249: started"),
+        ("set active 249 1".to_owned(), "task 249: started (the kernel's task 1249)"),
     ];
     for (line, expected) in &lines {
         assert_eq!(one_line(&mut model, &mut shell, line), *expected);
@@ -167,7 +167,10 @@ fn start_child_does_the_walkthrough_in_one_step_once() {
     let (mut model, mut shell) = start();
     assert_eq!(
         answer(&mut model, &mut shell, "start child"),
-        ["task 249: the child, entry 0x401a20, stack pointer 0x41fff0", "task 249: started"]
+        [
+            "task 249: the child, entry 0x401a20, stack pointer 0x41fff0",
+            "task 249: started (the kernel's task 1249)"
+        ]
     );
     assert_eq!(
         model.calls,
@@ -179,6 +182,8 @@ fn start_child_does_the_walkthrough_in_one_step_once() {
             "task_set(249, Table, 0x301)",
             "task_set(249, Buffer, 0xfa01)",
             "task_start(249)",
+            // For the task's number, which the start line shows.
+            "list_pool(0)",
         ]
     );
     let before = model.slots.clone();
@@ -187,9 +192,48 @@ fn start_child_does_the_walkthrough_in_one_step_once() {
         "start child: slot 249 is not empty: the child was made already (one child at a time)"
     );
     assert_eq!(model.slots, before, "nothing changed");
-    assert_eq!(model.calls.len(), 8, "only the refused retype");
+    assert_eq!(model.calls.len(), 9, "only the refused retype");
     assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new());
     assert_eq!(model.channel(), &[Sent::Raw(5)]);
+}
+
+#[test]
+fn set_active_names_the_required_fields_still_missing() {
+    let (mut model, mut shell) = start();
+    one_line(&mut model, &mut shell, "retype task 2 249");
+    let refused = |model: &mut Model, shell: &mut Shell| one_line(model, shell, "set active 249 1");
+    assert_eq!(
+        refused(&mut model, &mut shell),
+        "set active: the task is not fully configured: set instruction, cpool, table first"
+    );
+    // The stack pointer and the buffer are optional: not named, not needed.
+    one_line(&mut model, &mut shell, "set stack 249 0x1000");
+    one_line(&mut model, &mut shell, "set cpool 249 0");
+    assert_eq!(
+        refused(&mut model, &mut shell),
+        "set active: the task is not fully configured: set instruction, table first"
+    );
+    one_line(&mut model, &mut shell, "set instruction 249 0x401000");
+    assert_eq!(
+        refused(&mut model, &mut shell),
+        "set active: the task is not fully configured: set table first"
+    );
+    one_line(&mut model, &mut shell, "set table 249 3");
+    assert_eq!(refused(&mut model, &mut shell), "task 249: started (the kernel's task 1249)");
+    // A new task in the slot starts from nothing again.
+    one_line(&mut model, &mut shell, "set active 249 0");
+    one_line(&mut model, &mut shell, "retype task 2 248");
+    assert_eq!(
+        one_line(&mut model, &mut shell, "set active 248 1"),
+        "set active: the task is not fully configured: set instruction, cpool, table first"
+    );
+}
+
+#[test]
+fn list_names_the_programs_of_slots_240_on() {
+    let (mut model, mut shell) = start_with("program=hello@241");
+    let lines = answer(&mut model, &mut shell, "list");
+    assert!(lines.contains(&"241: Task 1241, the program hello (run hello)".to_owned()), "{lines:?}");
 }
 
 #[test]
@@ -245,7 +289,7 @@ fn kernel_refusals_are_one_line_with_the_kernel_text() {
         ("set buffer 249 100", "set buffer: the capability slot is empty"),
         (
             "set active 249 1",
-            "set active: the task is not fully configured: set stack, instruction, cpool, table, buffer",
+            "set active: the task is not fully configured: set instruction, cpool, table first",
         ),
     ];
     for (line, expected) in cases {

@@ -23,6 +23,7 @@ pub mod objects;
 pub mod paging;
 pub mod phases;
 pub mod scheduler;
+pub mod shared_console;
 pub mod syscalls;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::objects::audit::{self, AuditError, AuditReport};
 use crate::objects::task::{RUN_QUEUE, Stop, TaskState, make_ready};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
 use crate::phases::{self, Mark};
+use crate::shared_console::kernel_line;
 use crate::syscalls::{self, Next};
 use common::println;
 use common::qemu::{self, ExitCode};
@@ -27,8 +28,11 @@ use x86_64::structures::paging::PhysFrame;
 /// interrupt when none is ready. The machine stops when the first task,
 /// `first`, exits.
 pub fn run_forever(first: u64) -> ! {
+    crate::shared_console::set_owner(first);
     loop {
         let Some(task) = RUN_QUEUE.pop_front() else {
+            // Below what other tasks printed, the shell's prompt again.
+            crate::shared_console::idle();
             // Tasks blocked in a take wait for a put, and input arrives by
             // interrupt: idle until one comes, unless input is waiting in
             // the serial chip already.
@@ -145,9 +149,13 @@ fn requeue(task: &ManagedArc<Task>) -> Option<Exit> {
 /// Stops `task` for `why`, with a report; the other tasks go on.
 fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<Exit> {
     match why {
-        Stop::Fault(fault) => println!("task {} stopped by a fault: {fault}", task.id()),
-        Stop::NoPool => println!("task {} stopped: its root capability pool was destroyed", task.id()),
-        Stop::NoTable => println!("task {} stopped: its page table was destroyed", task.id()),
+        Stop::Fault(fault) => kernel_line(format_args!("task {} stopped by a fault: {fault}", task.id())),
+        Stop::NoPool => {
+            kernel_line(format_args!("task {} stopped: its root capability pool was destroyed", task.id()))
+        }
+        Stop::NoTable => {
+            kernel_line(format_args!("task {} stopped: its page table was destroyed", task.id()))
+        }
     }
     task.set_run_state(TaskState::Faulted(why));
     None

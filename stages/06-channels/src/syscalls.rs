@@ -25,7 +25,6 @@ use abi::syscall::{
     ListEntry, MAX_PAYLOAD, MapRights, MessageKind, SyscallArgs, TASK_BUFFER_SIZE, TaskField,
 };
 use abi::{CAddr, Call, Error};
-use common::print;
 use common::user::is_user_address;
 
 // ANCHOR: next
@@ -248,7 +247,9 @@ pub fn page_rights(rights: MapRights) -> Rights {
 fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
-    print!("{text}");
+    // The shell's prompt line is kept and printed again below another
+    // task's lines (`shared_console.rs`).
+    crate::shared_console::task_print(task.id(), text);
     Ok(Reply::value(len as u64))
 }
 // ANCHOR_END: buffer

@@ -89,6 +89,20 @@ impl Report {
         problems
     }
 
+    /// What the budget test reports: the budgets broken (a ceiling a
+    /// slower kernel breaks, with room for a student's extra call), and,
+    /// with `table` (the maintainers' check: [`TABLE_CHECK`]), how the
+    /// book's table differs from this report.
+    pub fn problems(&self, table: Option<&str>) -> Vec<String> {
+        let mut problems = self.over_budget();
+        if let Some(table) = table {
+            problems.extend(self.differences_from_table(table).into_iter().map(|difference| {
+                format!("book/src/costs-table.md is stale (run make bench): {difference}")
+            }));
+        }
+        problems
+    }
+
     /// How the book's table (`book/src/costs-table.md`, written by `make
     /// bench`) differs from this report: each figure whose least count is
     /// not the one the table shows, and each one the table lacks.
@@ -162,6 +176,13 @@ impl Report {
     }
 }
 
+/// The environment variable that turns on the maintainers' check that the
+/// book's table is current (`make bench-check`, and CI: `.ci/run`). Off,
+/// the budget test checks the budgets only: a changed kernel (a student's
+/// exercise) costs a few instructions more or less than the book shows,
+/// which is no failure of theirs.
+pub const TABLE_CHECK: &str = "BENCH_TABLE_CHECK";
+
 /// The budget of one figure: the most instructions its median may take.
 pub struct Budget {
     pub name: &'static str,
@@ -169,10 +190,15 @@ pub struct Budget {
 }
 
 // ANCHOR: budgets
-/// The budgets, in instructions (medians). Each is set a little above what
-/// the bench measures, so that a change that makes a path longer fails
-/// `make test` (the `bench_figures_stay_within_their_budgets` boot test of
-/// stage 6).
+/// The budgets, in instructions (medians). Each is about 10 % above what
+/// the bench measures (the null call: its goal, 150), so that a change
+/// that makes a path clearly longer fails `make test` (the
+/// `bench_figures_stay_within_their_budgets` boot test of stage 6), while
+/// the graded exercises' solutions do not: with `get-ticks` and `take`
+/// solved (a call more in `act`, a take that may not wait) a round trip
+/// measured 2111 instructions, 5 % over the 2017 of the shipped kernel.
+/// That the book's table shows the current counts is checked apart
+/// ([`TABLE_CHECK`]).
 ///
 /// To update after a change that is meant to cost more (or less): run
 /// `make bench`, and set the budget a few percent above the new median;
@@ -180,24 +206,24 @@ pub struct Budget {
 /// 600 for a one-way message between address spaces; both are met (the
 /// message by the IPC fast path, `stages/06-channels/src/fastpath.rs`).
 pub const BUDGETS: &[Budget] = &[
-    Budget { name: "null-syscall", median: 148 },
-    Budget { name: "yield", median: 415 },
-    Budget { name: "one-way-same-space", median: 445 },
-    Budget { name: "round-trip-same-space", median: 2100 },
-    Budget { name: "put-same-space", median: 1570 },
-    Budget { name: "put-capability", median: 1235 },
-    Budget { name: "one-way-two-spaces", median: 445 },
-    Budget { name: "round-trip-two-spaces", median: 2100 },
-    Budget { name: "put-two-spaces", median: 1570 },
-    Budget { name: "call-one-way-same-space", median: 830 },
-    Budget { name: "call-round-trip-same-space", median: 1665 },
-    Budget { name: "call-one-way-two-spaces", median: 830 },
-    Budget { name: "call-round-trip-two-spaces", median: 1665 },
-    Budget { name: "retype-page", median: 5150 },
-    Budget { name: "map-page", median: 835 },
-    Budget { name: "revoke-1", median: 630 },
-    Budget { name: "revoke-10", median: 1500 },
-    Budget { name: "revoke-100", median: 10300 },
+    Budget { name: "null-syscall", median: 150 },
+    Budget { name: "yield", median: 440 },
+    Budget { name: "one-way-same-space", median: 465 },
+    Budget { name: "round-trip-same-space", median: 2220 },
+    Budget { name: "put-same-space", median: 1655 },
+    Budget { name: "put-capability", median: 1295 },
+    Budget { name: "one-way-two-spaces", median: 470 },
+    Budget { name: "round-trip-two-spaces", median: 2225 },
+    Budget { name: "put-two-spaces", median: 1660 },
+    Budget { name: "call-one-way-same-space", median: 870 },
+    Budget { name: "call-round-trip-same-space", median: 1745 },
+    Budget { name: "call-one-way-two-spaces", median: 870 },
+    Budget { name: "call-round-trip-two-spaces", median: 1745 },
+    Budget { name: "retype-page", median: 5390 },
+    Budget { name: "map-page", median: 880 },
+    Budget { name: "revoke-1", median: 660 },
+    Budget { name: "revoke-10", median: 1580 },
+    Budget { name: "revoke-100", median: 10790 },
 ];
 // ANCHOR_END: budgets
 
@@ -287,6 +313,32 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_kernel_under_its_budgets_passes_unless_the_table_is_checked() {
+        let table = BUDGETS
+            .iter()
+            .map(|budget| {
+                format!("| {} | {} | {} | | |", describe(budget.name), budget.median - 7, budget.median - 7)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut report = Report { done: true, ..Report::default() };
+        for budget in BUDGETS {
+            // A few instructions more than the book shows: an extra call in `act`.
+            let measured = budget.median - 4;
+            report.figures.push(Figure {
+                name: budget.name.into(),
+                min: measured,
+                median: measured,
+                reps: 100,
+            });
+        }
+        assert_eq!(report.problems(None), Vec::<String>::new(), "a student's tree passes");
+        assert_eq!(report.problems(Some(&table)).len(), BUDGETS.len(), "the maintainers see the stale table");
+        report.figures[0].median = BUDGETS[0].median + 1;
+        assert_eq!(report.problems(None).len(), 1, "a slower kernel fails either way");
+    }
+
+    #[test]
     fn a_figure_over_its_budget_or_missing_is_reported() {
         let mut report = Report::parse(SAMPLE);
         let problems = report.over_budget();
@@ -301,7 +353,7 @@ mod tests {
     #[test]
     fn the_table_has_a_row_per_figure_and_the_references() {
         let table = Report::parse(SAMPLE).markdown(Some(1.5));
-        assert!(table.contains("| null system call, round trip (`Nop`) | 140 | 141 | 148 | 148 |"));
+        assert!(table.contains("| null system call, round trip (`Nop`) | 140 | 141 | 150 | 148 |"));
         assert!(table.contains("1.50 s"));
         assert!(table.contains("| 1234 |"));
     }

@@ -44,6 +44,12 @@ impl KernelObject for Task {
     unsafe fn destroy(object: &Header, _: &mut Doomed) {
         destroy(object);
     }
+
+    /// The task's number, the one the kernel's reports name it by: the
+    /// shell shows it beside the slot.
+    fn detail(task: &ManagedArc<Task>) -> u64 {
+        task.id()
+    }
 }
 // ANCHOR_END: kind
 

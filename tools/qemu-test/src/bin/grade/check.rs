@@ -7,7 +7,12 @@
 //! 2. Every exercise test FAILS on the tree as it is (a test that does not
 //!    build, or names no test, is a problem too).
 //! 3. Every solution, applied with `git apply` to a scratch copy of the
-//!    tree, makes its test PASS. The scratch copy is one git worktree,
+//!    tree, makes its test PASS; then every solution of a chapter, applied
+//!    together in the manifest's (the book's) order, makes every test of
+//!    the chapter PASS, the hidden ones included.
+//! 4. The hand-out round trip (see [`crate::handin::round_trip`]): a
+//!    hand-out with two solutions applied, handed in and graded, scores
+//!    what they are worth, and a hand-in that edits a test is reported. The scratch copy is one git worktree,
 //!    `build/grade/tree`, checked out at a snapshot of the tree as it is
 //!    (uncommitted changes included), reset before each solution. Its
 //!    `target` is `build/grade/target`, shared by all solutions, so each
@@ -40,7 +45,7 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
     let mut chapters = Vec::new();
     for &stage in &options.stages {
         match load_manifest(root, stage) {
-            Ok(None) => println!("grade-check: chapter {stage}: no exercises yet for stage {stage}"),
+            Ok(None) => {}
             Ok(Some(exercises)) => {
                 problems.extend(check_chapter(root, stage, &exercises));
                 chapters.push((stage, exercises));
@@ -60,7 +65,7 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         for exercise in selected {
             let outcome = match (&prepared, &exercise.test) {
                 (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
-                _ => shipped.test(*stage, exercise),
+                _ => shipped.test(*stage, exercise, false),
             };
             println!("  stage {stage} {:<22} {}", exercise.id, outcome.word());
             if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
@@ -93,7 +98,7 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
                     Err(error) if matches!(exercise.test, TestSpec::Boot { .. }) => {
                         Outcome::BuildError(error)
                     }
-                    _ => solved.test(*stage, exercise),
+                    _ => solved.test(*stage, exercise, false),
                 },
             };
             println!(
@@ -110,7 +115,53 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
             }
         }
     }
+
+    println!(
+        "grade-check: each chapter's solutions together, in the book's order (every test must pass, hidden ones too)"
+    );
+    let together = Workspace { root: &scratch.path, logs: root.join("build/grade/logs"), label: "together-" };
+    for (stage, exercises) in &chapters {
+        if options.only.is_some() {
+            break;
+        }
+        let patches: Vec<PathBuf> = exercises
+            .iter()
+            .map(|exercise| solution(root, *stage, exercise))
+            .filter(|patch| patch.exists())
+            .collect();
+        let step_started = Instant::now();
+        if let Err(error) = scratch.reset_and_apply_all(&patches) {
+            problems.push(format!("stage {stage}: the solutions do not apply together: {error}"));
+            continue;
+        }
+        let all: Vec<&Exercise> = exercises.iter().collect();
+        let prepared = together.prepare(*stage, &all);
+        let mut words = Vec::new();
+        for exercise in exercises {
+            let outcome = match (&prepared, &exercise.test) {
+                (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
+                _ => together.test(*stage, exercise, true),
+            };
+            words.push(format!("{} {}", exercise.id, outcome.word()));
+            if let Some(detail) = outcome.detail() {
+                problems.push(format!(
+                    "stage {stage} {}: with the chapter's solutions together: {detail}",
+                    exercise.id
+                ));
+            }
+        }
+        println!("  stage {stage}: {} ({:.0} s)", words.join(", "), step_started.elapsed().as_secs_f64());
+    }
     scratch.reset()?;
+
+    if options.only.is_none() && options.stages.contains(&1) {
+        println!("grade-check: the hand-out round trip (hand out, solve two, hand in, grade)");
+        match crate::handin::round_trip(root, &scratch) {
+            Ok(()) => println!("  passed"),
+            Err(error) => problems.push(format!("the hand-out round trip: {error}")),
+        }
+        scratch.reset()?;
+    }
 
     println!("grade-check summary:");
     println!("  stage exercise               as shipped  with its solution");
@@ -213,14 +264,14 @@ fn lint(root: &Path, chapters: &[(u32, Vec<Exercise>)]) -> Vec<String> {
 }
 
 /// The scratch copy the solutions are applied to: a git worktree.
-struct Scratch {
-    path: PathBuf,
+pub struct Scratch {
+    pub path: PathBuf,
     /// The commit it is reset to: a snapshot of the tree as it is.
     snapshot: String,
 }
 
 impl Scratch {
-    fn new(root: &Path) -> Result<Scratch, String> {
+    pub fn new(root: &Path) -> Result<Scratch, String> {
         let grade = root.join("build/grade");
         fs::create_dir_all(&grade).map_err(|error| error.to_string())?;
         let snapshot = snapshot(root, &grade.join("snapshot.index"))?;
@@ -247,14 +298,24 @@ impl Scratch {
 
     /// Back to the snapshot: tracked files restored, new files removed
     /// (but not the build outputs, which are ignored, or `target`).
-    fn reset(&self) -> Result<(), String> {
+    pub fn reset(&self) -> Result<(), String> {
         git(&self.path, &["checkout", "--quiet", "--force", "--detach", &self.snapshot], &[])?;
         git(&self.path, &["clean", "-fdq", "-e", "/target"], &[]).map(drop)
     }
 
     fn reset_and_apply(&self, patch: &Path) -> Result<(), String> {
+        self.reset_and_apply_all(&[patch.to_path_buf()])
+    }
+
+    /// Back to the snapshot, then `patches` applied one after the other.
+    pub fn reset_and_apply_all(&self, patches: &[PathBuf]) -> Result<(), String> {
         self.reset()?;
-        git(&self.path, &["apply", &patch.to_string_lossy()], &[]).map(drop)
+        for patch in patches {
+            let name = patch.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            git(&self.path, &["apply", &patch.to_string_lossy()], &[])
+                .map_err(|error| format!("{name}: {error}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -282,7 +343,7 @@ fn snapshot(root: &Path, index: &Path) -> Result<String, String> {
 }
 
 /// Runs git in `dir`; its output, trimmed, or its error message.
-fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+pub fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
     let output = Command::new("git")
         .current_dir(dir)
         .args(args)

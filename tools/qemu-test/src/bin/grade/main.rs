@@ -1,31 +1,47 @@
-//! `grade`: runs the chapters' graded exercises (`make grade`, `make grade-check`).
+//! `grade`: runs the chapters' graded exercises (`make grade`,
+//! `make grade-check`, `make grade-handin`).
 //!
 //! ```text
-//! grade run   [--only ID] N...    each exercise of chapters N: PASS or FAIL, and a score
-//! grade check [--only ID] N...    CI: every test fails as shipped, every solution passes
+//! grade run    [--only ID] [--results FILE] [N...]   each exercise of chapters N (all without N):
+//!                                                    PASS or FAIL, a score per chapter and a total
+//! grade check  [--only ID] [N...]                    CI: every test fails as shipped, every solution
+//!                                                    passes alone, and a chapter's all together
+//! grade handin FILE [--results FILE] [N...]          a student's hand-in (`make handin`), graded
+//!                                                    with every test, hidden ones included
 //! ```
 //!
 //! A chapter's exercises are listed in `exercises/stage-N.txt` (see
-//! [`manifest`]); each names the test that decides it. `run` builds what
-//! the tests need (`make image-N` for boot tests), runs each test with
-//! `cargo test`, and scores it: easy 1 point, moderate 2, hard 3. What each
-//! test printed goes to `build/grade/logs/`. `check` is in [`check`].
+//! [`manifest`]); each names the test that decides it, and the teacher's
+//! tree may add hidden tests. `run` builds what the tests need (`make
+//! image-N` for boot tests), runs each test with `cargo test`, and scores
+//! it: easy 1 point, moderate 2, hard 3, when all of its tests pass. What
+//! each test printed goes to `build/grade/logs/`. Besides the summary it
+//! writes a results file in the Gradescope autograder format
+//! (`build/grade/results.json` unless `--results` says where; see
+//! [`results`]). It exits with 1 when any exercise fails, 2 on a usage
+//! error (an unknown chapter or exercise: the message lists the valid
+//! ones). `check` is in [`check`], `handin` in [`handin`].
 
 mod check;
+mod handin;
 mod manifest;
+mod results;
 
 use manifest::{Exercise, TestSpec};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Instant;
 use std::{env, fs};
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    let result = Options::parse(&args).and_then(|options| {
+    let result = Options::parse(&args).and_then(|mut options| {
         let root = qemu_test::repository_root().canonicalize().map_err(|error| error.to_string())?;
+        options.resolve(&root)?;
         match options.command.as_str() {
             "run" => run(&root, &options),
             "check" => check::check(&root, &options),
+            "handin" => handin::grade(&root, &options),
             other => Err(format!("unknown command '{other}'")),
         }
     });
@@ -34,7 +50,9 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(message) => {
             eprintln!("grade: {message}");
-            eprintln!("usage: grade run|check [--only ID] STAGE...");
+            eprintln!(
+                "usage: grade run|check [--only ID] [--results FILE] [STAGE...]; grade handin FILE [STAGE...]"
+            );
             ExitCode::from(2)
         }
     }
@@ -43,28 +61,72 @@ fn main() -> ExitCode {
 /// What the command line asks for.
 pub struct Options {
     command: String,
+    /// The chapters; all that have exercises when none is given.
     stages: Vec<u32>,
     only: Option<String>,
+    /// Where the results file goes (`grade run` and `grade handin`).
+    results: Option<PathBuf>,
+    /// The hand-in to grade (`grade handin`).
+    file: Option<PathBuf>,
 }
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let (command, mut rest) = args.split_first().ok_or("no command")?;
-        let mut options = Options { command: command.clone(), stages: Vec::new(), only: None };
+        let mut options =
+            Options { command: command.clone(), stages: Vec::new(), only: None, results: None, file: None };
         while let Some((word, tail)) = rest.split_first() {
             rest = tail;
-            if word == "--only" {
-                let (id, tail) = rest.split_first().ok_or("--only needs an exercise id")?;
-                options.only = Some(id.clone());
+            let mut value = |what: &str| -> Result<String, String> {
+                let (value, tail) = rest.split_first().ok_or(format!("{word} needs {what}"))?;
                 rest = tail;
-            } else {
-                options.stages.push(word.parse().map_err(|_| format!("'{word}' is not a stage number"))?);
+                Ok(value.clone())
+            };
+            match word.as_str() {
+                "--only" => options.only = Some(value("an exercise id")?).filter(|id| !id.is_empty()),
+                "--results" => options.results = Some(value("a file name")?.into()),
+                _ if options.command == "handin" && options.file.is_none() => {
+                    options.file = Some(word.into())
+                }
+                _ => {
+                    options.stages.push(word.parse().map_err(|_| format!("'{word}' is not a stage number"))?)
+                }
             }
         }
-        if options.stages.is_empty() {
-            return Err("no stage given".into());
+        if options.command == "handin" && options.file.is_none() {
+            return Err("grade handin needs the hand-in file (make grade-handin FILE=...)".into());
         }
         Ok(options)
+    }
+
+    /// Checks the chapters and the exercise asked for against the
+    /// manifests of `root` (no chapter: every chapter that has exercises).
+    fn resolve(&mut self, root: &Path) -> Result<(), String> {
+        let chapters = chapters(root);
+        let listed = || chapters.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+        if self.stages.is_empty() {
+            self.stages = chapters.clone();
+        }
+        if let Some(stage) = self.stages.iter().find(|stage| !chapters.contains(stage)) {
+            return Err(format!(
+                "chapter {stage} has no exercises; the chapters with exercises: {}",
+                listed()
+            ));
+        }
+        if let Some(id) = &self.only {
+            let mut known = Vec::new();
+            for &stage in &self.stages {
+                known.extend(load_manifest(root, stage)?.into_iter().flatten().map(|exercise| exercise.id));
+            }
+            if !known.contains(id) {
+                return Err(format!(
+                    "no exercise '{id}' in chapter(s) {}; the exercises there: {}",
+                    self.stages.iter().map(u32::to_string).collect::<Vec<_>>().join(" "),
+                    known.join(" ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the command line selects this exercise.
@@ -73,14 +135,38 @@ impl Options {
     }
 }
 
-/// The manifest of chapter `stage` in `root`; `None` when it has none yet.
+/// The chapters of `root` that have exercises (`exercises/stage-N.txt`), in order.
+pub fn chapters(root: &Path) -> Vec<u32> {
+    let mut chapters: Vec<u32> = fs::read_dir(root.join("exercises"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("stage-")?.strip_suffix(".txt")?.parse().ok()
+        })
+        .collect();
+    chapters.sort_unstable();
+    chapters
+}
+
+/// The manifest of chapter `stage` in `root`, with its hidden tests if
+/// the tree has them; `None` when it has no exercises.
 pub fn load_manifest(root: &Path, stage: u32) -> Result<Option<Vec<Exercise>>, String> {
-    let path = root.join(format!("exercises/stage-{stage}.txt"));
-    match fs::read_to_string(&path) {
-        Ok(text) => manifest::parse(&text).map(Some).map_err(|error| format!("{}: {error}", path.display())),
+    let read = |path: PathBuf| match fs::read_to_string(&path) {
+        Ok(text) => Ok(Some((text, path))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    };
+    let Some((text, path)) = read(root.join(format!("exercises/stage-{stage}.txt")))? else {
+        return Ok(None);
+    };
+    let mut exercises = manifest::parse(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+    if let Some((text, path)) = read(root.join(format!("exercises/hidden/stage-{stage}.txt")))? {
+        manifest::add_hidden(&mut exercises, &text)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
     }
+    Ok(Some(exercises))
 }
 
 /// How one run of an exercise's test ended.
@@ -96,7 +182,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn word(&self) -> &'static str {
+    pub fn word(&self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
             Outcome::Fail(_) => "FAIL",
@@ -105,7 +191,7 @@ impl Outcome {
         }
     }
 
-    fn detail(&self) -> Option<String> {
+    pub fn detail(&self) -> Option<String> {
         match self {
             Outcome::Pass => None,
             Outcome::Fail(reason) => Some(reason.clone()),
@@ -129,7 +215,11 @@ impl Workspace<'_> {
     /// Builds `build/stage-N.iso` if any of `exercises` boots it; the error
     /// is the end of make's output.
     pub fn prepare(&self, stage: u32, exercises: &[&Exercise]) -> Result<(), String> {
-        if !exercises.iter().any(|exercise| matches!(exercise.test, TestSpec::Boot { .. })) {
+        if !exercises
+            .iter()
+            .flat_map(|exercise| exercise.tests())
+            .any(|test| matches!(test, TestSpec::Boot { .. }))
+        {
             return Ok(());
         }
         let mut make = Command::new("make");
@@ -142,21 +232,44 @@ impl Workspace<'_> {
         }
     }
 
-    /// Runs the test of `exercise`, of chapter `stage`.
-    pub fn test(&self, stage: u32, exercise: &Exercise) -> Outcome {
+    /// Runs the tests of `exercise`, of chapter `stage`: its own, then
+    /// (with `hidden`) its hidden ones; the first that does not pass
+    /// decides the outcome.
+    pub fn test(&self, stage: u32, exercise: &Exercise, hidden: bool) -> Outcome {
+        for (number, test) in exercise.tests().enumerate().take(if hidden { usize::MAX } else { 1 }) {
+            let log = match number {
+                0 => self.log(stage, &exercise.id),
+                _ => self.log(stage, &format!("{}-hidden-{number}", exercise.id)),
+            };
+            match self.test_one(stage, test, &log) {
+                Outcome::Pass => {}
+                Outcome::Fail(reason) if number > 0 => {
+                    return Outcome::Fail(format!("hidden test: {reason}"));
+                }
+                other => return other,
+            }
+        }
+        Outcome::Pass
+    }
+
+    /// Where the log of a test of chapter `stage` goes.
+    pub fn log(&self, stage: u32, name: &str) -> PathBuf {
+        self.logs.join(format!("{}stage-{stage}-{name}.log", self.label))
+    }
+
+    fn test_one(&self, stage: u32, test: &TestSpec, log: &Path) -> Outcome {
         let mut cargo = Command::new(env::var("CARGO").unwrap_or("cargo".into()));
         cargo.current_dir(self.root).args(["test", "-q"]);
-        match &exercise.test {
-            TestSpec::Boot { name } => cargo
+        match test {
+            TestSpec::Boot { name, hidden } => cargo
                 .args(["-p", "qemu-test", "--features", "exercises", "--test"])
-                .arg(format!("exercises_stage{stage}"))
+                .arg(format!("{}_stage{stage}", if *hidden { "hidden" } else { "exercises" }))
                 .args(["--", "--exact", name]),
             TestSpec::Unit { package, name } => {
                 cargo.args(["-p", package, "--features", "exercises", "--", "--exact", name])
             }
         };
-        let log = self.logs.join(format!("{}stage-{stage}-{}.log", self.label, exercise.id));
-        let (success, output) = run_logged(cargo, &log);
+        let (success, output) = run_logged(cargo, log);
         classify(success, &output)
     }
 }
@@ -232,15 +345,32 @@ fn shorten(line: &str) -> String {
     }
 }
 
-/// `grade run`: runs and scores the exercises of each stage asked for.
-fn run(root: &Path, options: &Options) -> Result<bool, String> {
-    let workspace = Workspace { root, logs: root.join("build/grade/logs"), label: "" };
-    let (mut score, mut possible) = (0, 0);
-    for &stage in &options.stages {
-        let Some(exercises) = load_manifest(root, stage)? else {
-            println!("Chapter {stage}: no exercises yet for stage {stage}");
-            continue;
-        };
+/// One exercise, graded.
+pub struct Graded<'e> {
+    pub stage: u32,
+    pub exercise: &'e Exercise,
+    pub outcome: Outcome,
+}
+
+impl Graded<'_> {
+    pub fn score(&self) -> u32 {
+        if self.outcome == Outcome::Pass { self.exercise.level.points() } else { 0 }
+    }
+}
+
+/// Grades the exercises `options` selects in `workspace`, with their
+/// hidden tests if `hidden`, printing each and a score per chapter and in
+/// all; `where_logs` is how the logs' folder is named to the reader.
+pub fn grade_chapters<'e>(
+    workspace: &Workspace,
+    chapters: &'e [(u32, Vec<Exercise>)],
+    options: &Options,
+    hidden: bool,
+    where_logs: &str,
+) -> Vec<Graded<'e>> {
+    let mut graded = Vec::new();
+    for (stage, exercises) in chapters {
+        let stage = *stage;
         let selected: Vec<&Exercise> =
             exercises.iter().filter(|exercise| options.selects(exercise)).collect();
         if selected.is_empty() {
@@ -252,40 +382,55 @@ fn run(root: &Path, options: &Options) -> Result<bool, String> {
         for exercise in selected {
             let outcome = match (&prepared, &exercise.test) {
                 (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
-                _ => workspace.test(stage, exercise),
+                _ => workspace.test(stage, exercise, hidden),
             };
-            let points = exercise.level.points();
-            chapter_possible += points;
-            if outcome == Outcome::Pass {
-                chapter_score += points;
-            }
+            let row = Graded { stage, exercise, outcome };
+            chapter_possible += exercise.level.points();
+            chapter_score += row.score();
             println!(
                 "  {:<7} {:<9} {:<22} {}",
-                outcome.word(),
+                row.outcome.word(),
                 exercise.level.name(),
                 exercise.id,
                 exercise.title
             );
-            if let Some(detail) = outcome.detail() {
+            if let Some(detail) = row.outcome.detail() {
                 println!("          {detail}");
-                println!("          log: build/grade/logs/stage-{stage}-{}.log", exercise.id);
+                println!("          log: {where_logs}/stage-{stage}-{}.log", exercise.id);
             }
+            graded.push(row);
         }
         println!("Chapter {stage} score: {chapter_score}/{chapter_possible}");
-        score += chapter_score;
-        possible += chapter_possible;
     }
-    if options.stages.len() > 1 {
-        println!("Score: {score}/{possible}");
+    let score: u32 = graded.iter().map(Graded::score).sum();
+    let possible: u32 = graded.iter().map(|row| row.exercise.level.points()).sum();
+    let passed = graded.iter().filter(|row| row.outcome == Outcome::Pass).count();
+    println!("Total: {score}/{possible} points, {passed} of {} exercise(s) passed", graded.len());
+    graded
+}
+
+/// Every chapter `options` asks for, with its exercises.
+pub fn load_chapters(root: &Path, options: &Options) -> Result<Vec<(u32, Vec<Exercise>)>, String> {
+    let mut chapters = Vec::new();
+    for &stage in &options.stages {
+        if let Some(exercises) = load_manifest(root, stage)? {
+            chapters.push((stage, exercises));
+        }
     }
-    if possible == 0 && options.only.is_some() {
-        return Err(format!(
-            "no exercise '{}' in the stages asked for",
-            options.only.as_deref().unwrap_or("")
-        ));
-    }
-    // A low score is not an error: the run itself went well.
-    Ok(true)
+    Ok(chapters)
+}
+
+/// `grade run`: runs and scores the exercises of each stage asked for;
+/// succeeds only if every one passes.
+fn run(root: &Path, options: &Options) -> Result<bool, String> {
+    let started = Instant::now();
+    let workspace = Workspace { root, logs: root.join("build/grade/logs"), label: "" };
+    let chapters = load_chapters(root, options)?;
+    let graded = grade_chapters(&workspace, &chapters, options, true, "build/grade/logs");
+    let path = options.results.clone().unwrap_or(root.join("build/grade/results.json"));
+    results::write(&path, &graded, "", started.elapsed())?;
+    println!("Results file (Gradescope's results.json format): {}", path.display());
+    Ok(graded.iter().all(|row| row.outcome == Outcome::Pass))
 }
 
 #[cfg(test)]
@@ -335,7 +480,50 @@ mod tests {
         let options = Options::parse(&args).unwrap();
         assert_eq!((options.command.as_str(), options.stages.as_slice()), ("run", &[1, 2][..]));
         assert_eq!(options.only.as_deref(), Some("divide-error"));
-        assert!(Options::parse(&["run".to_string()]).is_err());
+        assert!(Options::parse(&["run".to_string()]).unwrap().stages.is_empty());
         assert!(Options::parse(&["run".to_string(), "x".to_string()]).is_err());
+        let handin: Vec<String> =
+            ["handin", "work.patch", "--results", "r.json", "3"].map(String::from).into();
+        let options = Options::parse(&handin).unwrap();
+        assert_eq!(options.file.as_deref(), Some(Path::new("work.patch")));
+        assert_eq!(
+            (options.results.as_deref(), options.stages.as_slice()),
+            (Some(Path::new("r.json")), &[3][..])
+        );
+        assert!(Options::parse(&["handin".to_string()]).is_err());
+    }
+
+    #[test]
+    fn the_guide_shows_chapter_1_as_it_is() {
+        let root = qemu_test::repository_root();
+        let guide = fs::read_to_string(root.join("exercises/README.md")).unwrap();
+        let exercises = load_manifest(&root, 1).unwrap().unwrap();
+        let points: u32 = exercises.iter().map(|exercise| exercise.level.points()).sum();
+        let count = format!("Chapter 1: {} exercise(s), exercises/stage-1.txt", exercises.len());
+        assert!(guide.contains(&count), "exercises/README.md's sample should say {count:?}");
+        assert!(
+            guide.contains(&format!("Chapter 1 score: 1/{points}")),
+            "the sample's score is out of {points}"
+        );
+        let mut total = 0;
+        for stage in chapters(&root) {
+            total +=
+                load_manifest(&root, stage).unwrap().unwrap().iter().map(|e| e.level.points()).sum::<u32>();
+        }
+        assert!(guide.contains(&format!("{total} points in all")), "the schedule's total is {total} points");
+    }
+
+    #[test]
+    fn an_unknown_chapter_or_exercise_lists_the_valid_ones() {
+        let root = qemu_test::repository_root();
+        let mut options = Options::parse(&["run".to_string(), "7".to_string()]).unwrap();
+        let error = options.resolve(&root).unwrap_err();
+        assert!(error.contains("chapter 7 has no exercises") && error.contains("1 2 3 4 5 6"), "{error}");
+        let args: Vec<String> = ["run", "--only", "nope", "1"].map(String::from).into();
+        let error = Options::parse(&args).unwrap().resolve(&root).unwrap_err();
+        assert!(error.contains("no exercise 'nope'") && error.contains("divide-error"), "{error}");
+        let mut all = Options::parse(&["run".to_string()]).unwrap();
+        all.resolve(&root).unwrap();
+        assert_eq!(all.stages, [1, 2, 3, 4, 5, 6]);
     }
 }

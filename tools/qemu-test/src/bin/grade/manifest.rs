@@ -9,6 +9,12 @@
 //! `tools/qemu-test/tests/exercises_stageN.rs`, or
 //! `unit:<package>:<test-name>`, a host test of `<package>` built with its
 //! feature `exercises`.
+//!
+//! The teacher's tree may also have hidden tests, which the hand-out
+//! (`make handout`) leaves out: `exercises/hidden/stage-N.txt`, one test a
+//! line, `<id> <test>`, where a `boot:<fn>` test is in
+//! `tools/qemu-test/tests/hidden_stageN.rs`. An exercise scores its points
+//! only when its test and every hidden test of it pass.
 
 use std::fmt;
 
@@ -48,8 +54,9 @@ impl Level {
 /// The test that decides whether an exercise is solved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TestSpec {
-    /// A boot test: function `name` in `tests/exercises_stageN.rs` of qemu-test.
-    Boot { name: String },
+    /// A boot test: function `name` in `tests/exercises_stageN.rs` of
+    /// qemu-test (`tests/hidden_stageN.rs` if `hidden`).
+    Boot { name: String, hidden: bool },
     /// A host unit test of a crate, built with its feature `exercises`.
     Unit { package: String, name: String },
 }
@@ -57,7 +64,8 @@ pub enum TestSpec {
 impl fmt::Display for TestSpec {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            TestSpec::Boot { name } => write!(f, "boot:{name}"),
+            TestSpec::Boot { name, hidden: false } => write!(f, "boot:{name}"),
+            TestSpec::Boot { name, hidden: true } => write!(f, "boot:{name} (hidden)"),
             TestSpec::Unit { package, name } => write!(f, "unit:{package}:{name}"),
         }
     }
@@ -70,6 +78,15 @@ pub struct Exercise {
     pub level: Level,
     pub test: TestSpec,
     pub title: String,
+    /// Its hidden tests (`exercises/hidden/stage-N.txt`), if any.
+    pub hidden: Vec<TestSpec>,
+}
+
+impl Exercise {
+    /// Its test, then its hidden tests.
+    pub fn tests(&self) -> impl Iterator<Item = &TestSpec> {
+        core::iter::once(&self.test).chain(&self.hidden)
+    }
 }
 
 /// Parses a manifest. Errors name the line (counting from 1).
@@ -108,15 +125,39 @@ fn parse_line(line: &str) -> Result<Exercise, String> {
     if title.is_empty() {
         return Err("the title is missing".into());
     }
-    Ok(Exercise { id: id.into(), level, test: parse_test(test)?, title: title.into() })
+    Ok(Exercise {
+        id: id.into(),
+        level,
+        test: parse_test(test, false)?,
+        title: title.into(),
+        hidden: Vec::new(),
+    })
 }
 
-fn parse_test(test: &str) -> Result<TestSpec, String> {
+/// Reads a list of hidden tests (`<id> <test>` a line) into `exercises`.
+pub fn add_hidden(exercises: &mut [Exercise], text: &str) -> Result<(), String> {
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |error: String| format!("line {}: {error}", number + 1);
+        let (id, test) = line.split_once(char::is_whitespace).ok_or(at("expected `<id> <test>`".into()))?;
+        let exercise = exercises
+            .iter_mut()
+            .find(|exercise| exercise.id == id)
+            .ok_or_else(|| at(format!("no exercise '{id}' in the chapter's list")))?;
+        exercise.hidden.push(parse_test(test.trim(), true).map_err(at)?);
+    }
+    Ok(())
+}
+
+fn parse_test(test: &str, hidden: bool) -> Result<TestSpec, String> {
     let valid =
         |name: &str| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "_:-".contains(c));
     match test.split_once(':') {
         Some(("boot", name)) if valid(name) && !name.contains(':') => {
-            Ok(TestSpec::Boot { name: name.into() })
+            Ok(TestSpec::Boot { name: name.into(), hidden })
         }
         Some(("unit", rest)) => match rest.split_once(':') {
             Some((package, name)) if valid(package) && valid(name) => {
@@ -144,8 +185,9 @@ mod tests {
                 Exercise {
                     id: "divide-error".into(),
                     level: Level::Easy,
-                    test: TestSpec::Boot { name: "divide_error".into() },
+                    test: TestSpec::Boot { name: "divide_error".into(), hidden: false },
                     title: "A divide error, on request".into(),
+                    hidden: Vec::new(),
                 },
                 Exercise {
                     id: "largest-free".into(),
@@ -155,11 +197,25 @@ mod tests {
                         name: "untyped::exercises::largest".into()
                     },
                     title: "The largest block".into(),
+                    hidden: Vec::new(),
                 },
             ]
         );
         assert_eq!(exercises[1].test.to_string(), "unit:stage3-untyped:untyped::exercises::largest");
         assert_eq!(parse("").unwrap(), []);
+    }
+
+    #[test]
+    fn hidden_tests_join_their_exercise() {
+        let mut exercises = parse("a easy boot:f One\nb hard boot:g Two\n").unwrap();
+        add_hidden(&mut exercises, "# hidden\nb boot:g_again\nb unit:common:x\n").unwrap();
+        assert!(exercises[0].hidden.is_empty());
+        assert_eq!(
+            exercises[1].tests().map(ToString::to_string).collect::<Vec<_>>(),
+            ["boot:g", "boot:g_again (hidden)", "unit:common:x"]
+        );
+        assert!(add_hidden(&mut exercises, "c boot:h\n").unwrap_err().contains("no exercise 'c'"));
+        assert!(add_hidden(&mut exercises, "a\n").unwrap_err().starts_with("line 1"));
     }
 
     #[test]
