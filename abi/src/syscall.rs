@@ -109,6 +109,12 @@ numbered_enum! {
         /// `make bench` times (stage 6; earlier kernels answer
         /// [`Error::UnknownCall`]). Number 17 is `Audit`'s.
         Nop = 18,
+        /// `TaskResume(task)`: a task suspended by a fault (stage 6; see
+        /// [`crate::fault`]) runs again from the instruction that faulted.
+        /// A task that is not suspended is [`Error::NotSuspended`]. Numbers
+        /// 19 to 29 are kept for other calls; earlier kernels answer
+        /// [`Error::UnknownCall`].
+        TaskResume = 30,
     }
 }
 // ANCHOR_END: call
@@ -127,6 +133,11 @@ numbered_enum! {
         Table = 4,
         /// The task buffer page, a RawPage (a capability address).
         Buffer = 5,
+        /// The fault channel, a Channel (a capability address; stage 6,
+        /// earlier kernels answer [`Error::OutOfRange`]): a fault of the
+        /// task then suspends it and puts a [`MessageKind::Fault`] message
+        /// there, instead of stopping it ([`crate::fault`]).
+        FaultChannel = 6,
     }
 }
 // ANCHOR_END: task_field
@@ -134,7 +145,7 @@ numbered_enum! {
 impl TaskField {
     /// Whether the value is a capability address (else a user address).
     pub const fn takes_capability(self) -> bool {
-        matches!(self, TaskField::CPool | TaskField::Table | TaskField::Buffer)
+        matches!(self, TaskField::CPool | TaskField::Table | TaskField::Buffer | TaskField::FaultChannel)
     }
 }
 
@@ -154,6 +165,13 @@ numbered_enum! {
         /// (the destination it named), or [`REVOKED_IN_FLIGHT`] if the
         /// object was destroyed while the message waited.
         Capability = 3,
+        /// A fault (stage 6), put by the kernel only (a put of this kind is
+        /// [`Error::OutOfRange`]): a capability to the task that faulted,
+        /// which goes to the destination slot as for `Capability` (the
+        /// value says where, or [`REVOKED_IN_FLIGHT`]), and a
+        /// [`crate::fault::FaultMessage`] into the taker's task buffer.
+        /// Number 4 is kept for interrupts.
+        Fault = 5,
     }
 }
 // ANCHOR_END: message_kind
@@ -383,6 +401,7 @@ mod tests {
             (Call::ChannelTake, 16),
             (Call::Audit, 17),
             (Call::Nop, 18),
+            (Call::TaskResume, 30),
         ];
         assert_eq!(Call::ALL.len(), expected.len());
         for (call, number) in expected {
@@ -394,7 +413,7 @@ mod tests {
 
     #[test]
     fn unknown_call_numbers_are_refused() {
-        for number in [0, 19, 999, u64::MAX] {
+        for number in [0, 19, 29, 31, 999, u64::MAX] {
             assert_eq!(Call::try_from(number), Err(UnknownNumber(number)));
             assert_eq!(SyscallArgs { number, args: [0; 6] }.call(), Err(Error::UnknownCall));
         }
@@ -406,7 +425,8 @@ mod tests {
             assert_eq!(u64::from(field), index as u64 + 1);
             assert_eq!(TaskField::try_from(u64::from(field)), Ok(field));
         }
-        assert_eq!(TaskField::ALL.len(), 5);
+        assert_eq!(TaskField::ALL.len(), 6);
+        assert!(TaskField::FaultChannel.takes_capability());
         let args = SyscallArgs::new(Call::TaskSet, [0, 99, 0, 0, 0, 0]);
         assert_eq!(args.task_field(1), Err(Error::OutOfRange));
         assert_eq!(args.task_field(0), Err(Error::OutOfRange));
@@ -482,13 +502,17 @@ mod tests {
 
     #[test]
     fn message_kinds_round_trip_with_the_design_numbers() {
-        for (kind, number) in [(MessageKind::Raw, 1), (MessageKind::Payload, 2), (MessageKind::Capability, 3)]
-        {
+        for (kind, number) in [
+            (MessageKind::Raw, 1),
+            (MessageKind::Payload, 2),
+            (MessageKind::Capability, 3),
+            (MessageKind::Fault, 5),
+        ] {
             assert_eq!(u64::from(kind), number);
             assert_eq!(MessageKind::try_from(number), Ok(kind));
         }
-        assert_eq!(MessageKind::ALL.len(), 3);
-        for number in [0, 4, u64::MAX] {
+        assert_eq!(MessageKind::ALL.len(), 4);
+        for number in [0, 4, 6, u64::MAX] {
             assert_eq!(MessageKind::try_from(number), Err(UnknownNumber(number)));
         }
     }

@@ -15,7 +15,8 @@
 //! memory runs out, copy, move, delete and revoke across nested pools,
 //! map pages and tables, channel puts and takes with capabilities,
 //! configuring and starting *victim* tasks in the arena (whose pools and
-//! stacks a revoke destroys while they run), and faults on purpose.
+//! stacks a revoke destroys while they run), faults on purpose, and fault
+//! channels (victims suspended by a fault, resumed or stopped at random).
 //!
 //! The main task restarts children that stopped, blocked or faulted, asks
 //! the kernel to audit its invariants every [`AUDIT_EVERY`] calls, and at
@@ -82,9 +83,21 @@ static STOP: AtomicBool = AtomicBool::new(false);
 /// kernel did and how many it refused: what the run covered.
 static DONE: [AtomicU64; COUNTERS] = [const { AtomicU64::new(0) }; COUNTERS];
 static REFUSED: [AtomicU64; COUNTERS] = [const { AtomicU64::new(0) }; COUNTERS];
-/// One counter per call number (they run from 1 with no gaps), and index 0
-/// for unknown numbers.
-const COUNTERS: usize = Call::ALL.len() + 1;
+/// One counter per call number up to the highest (numbers between that
+/// name no call stay 0), and index 0 for unknown numbers.
+const COUNTERS: usize = highest_call() as usize + 1;
+
+/// The highest call number.
+const fn highest_call() -> u64 {
+    let (mut highest, mut index) = (0, 0);
+    while index < Call::ALL.len() {
+        if Call::ALL[index] as u64 > highest {
+            highest = Call::ALL[index] as u64;
+        }
+        index += 1;
+    }
+    highest
+}
 
 // ANCHOR: rng
 /// xorshift64*: a tiny generator; the same seed gives the same sequence.
@@ -437,7 +450,7 @@ fn step(rng: &mut Fuzzer) {
     match rng.below(100) {
         // Any number, any arguments.
         0..=3 => {
-            let number = pick([0, 17, 18, 64, u64::MAX, rng.below(20)], rng);
+            let number = pick([0, 17, 18, 29, 30, 31, 64, u64::MAX, rng.below(34)], rng);
             // Never the calls that would end or stall this loop for good.
             if number != Call::Exit as u64 && number != Call::ChannelTake as u64 {
                 let args = core::array::from_fn(|_| if rng.one_in(2) { target(rng) } else { rng.next() });
@@ -577,17 +590,24 @@ fn map_chain(rng: &mut Fuzzer) {
 /// Configures, starts and stops tasks in the fuzz slots.
 fn task_calls(rng: &mut Fuzzer) {
     let task = rng.known(ObjectKind::Task);
-    match rng.below(4) {
+    match rng.below(5) {
         0 | 1 => {
-            let field = pick([1, 2, 3, 4, 5, 0, 6, rng.next()], rng);
+            let field = pick([1, 2, 3, 4, 5, 0, 6, 6, 7, rng.next()], rng);
             let value = match field {
                 1 | 2 => pick([entry(), rng.next(), 0x8000_0000_0000, VICTIM_STACKS + 4096], rng),
+                6 if rng.one_in(2) => rng.known(ObjectKind::Channel),
                 _ => source(rng),
             };
             call(Call::TaskSet, [task, field, value, 0, 0, 0]);
         }
         2 => {
             call(Call::TaskStart, [task, 0, 0, 0, 0, 0]);
+        }
+        // Resume a task, suspended by a fault or not (a take of a fault
+        // message may have put a capability to it in any target slot).
+        3 => {
+            let task = if rng.one_in(2) { task } else { target(rng) };
+            call(Call::TaskResume, [task, 0, 0, 0, 0, 0]);
         }
         _ => {
             call(Call::TaskStop, [task, 0, 0, 0, 0, 0]);
@@ -640,6 +660,13 @@ fn spawn_victim(rng: &mut Fuzzer) {
     call(Call::TaskSet, [at(task), TaskField::Buffer as u64, at(stack), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Instruction as u64, entry(), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Stack as u64, VICTIM_STACKS + (page + 1) * 4096, 0, 0, 0]);
+    // Often a fault channel: its faults then suspend it, and a fuzzing
+    // task's take of the message gets a capability to resume or stop it
+    // with (or never answers; or the channel goes while the message waits).
+    if rng.one_in(2) {
+        let channel = rng.known(ObjectKind::Channel);
+        call(Call::TaskSet, [at(task), TaskField::FaultChannel as u64, channel, 0, 0, 0]);
+    }
     call(Call::TaskStart, [at(task), 0, 0, 0, 0, 0]);
 }
 // ANCHOR_END: victim
@@ -674,7 +701,9 @@ fn channel_calls(rng: &mut Fuzzer) {
 }
 
 /// A fault on purpose: the kernel stops the task, and the main task starts
-/// it again later.
+/// it again later (a victim with a fault channel is suspended instead, and
+/// a resume runs the same faulting instruction again: a fault storm the
+/// kernel ends).
 fn fault(rng: &mut Fuzzer) {
     // SAFETY: each of these traps at once, on purpose; the kernel stops the
     // task there, and it only ever restarts at its entry.

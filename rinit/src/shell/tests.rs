@@ -144,7 +144,8 @@ fn the_walkthrough_of_shell_md() {
     assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new(), "the child answers");
     assert_eq!(model.channel(), &[Sent::Raw(5)]);
     assert_eq!(model.yields, 1, "the shell lets the child print first");
-    let fields = [Some(CHILD.stack_pointer), Some(CHILD.entry), Some(0x0001), Some(0x0301), Some(0xfa01)];
+    let fields =
+        [Some(CHILD.stack_pointer), Some(CHILD.entry), Some(0x0001), Some(0x0301), Some(0xfa01), None];
     assert_eq!(model.slot(CHILD_TASK), Some(&Object::Task { fields, running: true }));
     assert_eq!(one_line(&mut model, &mut shell, "set active 249 0"), "task 249: stopped");
 }
@@ -243,6 +244,10 @@ fn kernel_refusals_are_one_line_with_the_kernel_text() {
         ("set stack 249 0xffff800000000000", "set stack: the address is not in the user half"),
         ("set table 249 0", "set table: the capability is of the wrong kind for this call"),
         ("set buffer 249 100", "set buffer: the capability slot is empty"),
+        ("set fault 249 0", "set fault: the capability is of the wrong kind for this call"),
+        ("set fault 249 100", "set fault: the capability slot is empty"),
+        ("set fault 4 255", "set fault: the object is in use: the task runs (set active <task> 0 stops it)"),
+        ("set fault 249 255", "task 249: fault channel from slot 255"),
         (
             "set active 249 1",
             "set active: the task is not fully configured: set stack, instruction, cpool, table, buffer",
@@ -338,8 +343,8 @@ fn run_starts_a_program_by_name() {
     assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
     assert_eq!(model.calls, ["task_start(240)"]);
     assert_eq!(model.yields, 1, "the shell lets the program print first");
-    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 5], running: true }));
-    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 5], running: false }));
+    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 6], running: true }));
+    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 6], running: false }));
     assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 241)");
 }
 

@@ -118,8 +118,11 @@ fn act(
         }
         Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(&find::<Task>(root, args.caddr(0)?)?),
-        // Channels arrive in stage 6, with the audit and the null call.
-        Call::ChannelPut | Call::ChannelTake | Call::Audit | Call::Nop => Err(Error::UnknownCall),
+        // Channels arrive in stage 6, with the audit, the null call and
+        // fault handlers.
+        Call::ChannelPut | Call::ChannelTake | Call::Audit | Call::Nop | Call::TaskResume => {
+            Err(Error::UnknownCall)
+        }
     }
 }
 // ANCHOR_END: dispatch
@@ -194,6 +197,8 @@ fn task_set(
         TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
         TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
+        // Fault channels arrive in stage 6.
+        TaskField::FaultChannel => return Err(Error::OutOfRange),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
     let object = find::<AnyObject>(root, address)?;

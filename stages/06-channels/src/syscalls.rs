@@ -169,6 +169,7 @@ fn act(
         }
         Call::TaskStart => task_start(&find::<Task>(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(&find::<Task>(root, args.caddr(0)?)?),
+        Call::TaskResume => crate::faults::resume(&find::<Task>(root, args.caddr(0)?)?),
         Call::ChannelPut => channel_put(args, task, root),
         Call::Audit => match scheduler::audit() {
             Ok(report) => Ok(report.objects as u64),
@@ -232,7 +233,10 @@ fn task_set(
     field: TaskField,
     value: u64,
 ) -> Result<u64, Error> {
-    if matches!(task.run_state(), TaskState::Ready | TaskState::Running | TaskState::Blocked) {
+    if matches!(
+        task.run_state(),
+        TaskState::Ready | TaskState::Running | TaskState::Blocked | TaskState::Suspended(_)
+    ) {
         return Err(Error::InUse);
     }
     let (slot, kind): (&Slot, ObjectKind) = match field {
@@ -249,6 +253,7 @@ fn task_set(
         TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
         TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
+        TaskField::FaultChannel => (task.fault_channel_slot(), ObjectKind::Channel),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
     let object = find::<AnyObject>(root, address)?;
@@ -262,7 +267,10 @@ fn task_set(
 
 /// `TaskStart(task)`: a configured task joins the run queue.
 fn task_start(task: &ManagedArc<Task>) -> Result<u64, Error> {
-    if matches!(task.run_state(), TaskState::Ready | TaskState::Running | TaskState::Blocked) {
+    if matches!(
+        task.run_state(),
+        TaskState::Ready | TaskState::Running | TaskState::Blocked | TaskState::Suspended(_)
+    ) {
         return Err(Error::InUse);
     }
     if !task.has_entry() || task.cpool_slot().is_empty() || task.table_slot().is_empty() {
@@ -300,6 +308,8 @@ fn channel_put(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CP
             let found = cpool::find(root, address)?;
             channel.put(Outgoing::Capability(found.slot()))?;
         }
+        // Only the kernel reports faults (`faults.rs`).
+        MessageKind::Fault => return Err(Error::OutOfRange),
     }
     Ok(0)
 }

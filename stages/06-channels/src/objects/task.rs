@@ -2,8 +2,8 @@
 //!
 //! A task is its saved registers ([`UserContext`]: general registers,
 //! instruction and stack pointers, flags, SSE state), a [`TaskState`], and
-//! three *weak* pointers: to its root capability pool, its top-level page
-//! table and its task buffer page. A task pins nothing: revoking any of
+//! four *weak* pointers: to its root capability pool, its top-level page
+//! table, its task buffer page and its fault channel (`faults.rs`). A task pins nothing: revoking any of
 //! the three empties the slot, and the kernel then refuses to run the task
 //! (it is stopped, with the reason printed) rather than keeping the object
 //! alive for it.
@@ -59,6 +59,9 @@ pub enum TaskState {
     Blocked,
     /// Stopped by a fault, or because what it needs was destroyed.
     Faulted(Stop),
+    /// Waiting, in no queue, for the handler on its fault channel to
+    /// resume or stop it after this fault (`faults.rs`).
+    Suspended(Fault),
 }
 
 /// Why the kernel stopped a task.
@@ -83,6 +86,7 @@ pub struct TaskBody {
     cpool: Slot,
     table: Slot,
     buffer: Slot,
+    fault_channel: Slot,
     state: Cell<TaskState>,
     /// A number for reports, unique since boot.
     id: Cell<u64>,
@@ -95,6 +99,9 @@ pub struct TaskBody {
     queue: Cell<usize>,
     previous: Cell<Link>,
     next: Cell<Link>,
+    /// The task's last fault and how many times in a row it took it:
+    /// how `faults.rs` tells a fault storm.
+    last_fault: Cell<Option<(Fault, u32)>>,
 }
 // ANCHOR_END: task_body
 
@@ -108,6 +115,7 @@ fn initialize(at: u64) {
         cpool: Slot::empty(),
         table: Slot::empty(),
         buffer: Slot::empty(),
+        fault_channel: Slot::empty(),
         state: Cell::new(TaskState::Inactive),
         id: Cell::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
         entry: Cell::new(None),
@@ -115,6 +123,7 @@ fn initialize(at: u64) {
         queue: Cell::new(0),
         previous: Cell::new(Link::NONE),
         next: Cell::new(Link::NONE),
+        last_fault: Cell::new(None),
     };
     let address = window().virtual_address(PhysAddr::new(at)) as *mut TaskBody;
     // SAFETY: retype just carved and zeroed this memory for the task, with
@@ -143,18 +152,19 @@ fn destroy(task: &Header) {
     body.cpool.clear();
     body.table.clear();
     body.buffer.clear();
+    body.fault_channel.clear();
 }
 
-/// What the audit reads of the live task whose header is `task`: its three
-/// slots (pool, table, buffer), its state, and the queue it says it is in
-/// (0: none).
+/// What the audit reads of the live task whose header is `task`: its four
+/// slots (pool, table, buffer, fault channel), its state, and the queue it
+/// says it is in (0: none).
 ///
 /// # Safety
 /// `task` must be a live task's header, for as long as the slots are used.
-pub(super) unsafe fn audit_view<'a>(task: &Header) -> ([&'a Slot; 3], TaskState, usize) {
+pub(super) unsafe fn audit_view<'a>(task: &Header) -> ([&'a Slot; 4], TaskState, usize) {
     // SAFETY: the caller's promise.
     let body: &'a TaskBody = unsafe { body_of(task) };
-    ([&body.cpool, &body.table, &body.buffer], body.state.get(), body.queue.get())
+    ([&body.cpool, &body.table, &body.buffer, &body.fault_channel], body.state.get(), body.queue.get())
 }
 
 /// Walks `queue` front to back, at most `bound` tasks, checking each link:
@@ -237,6 +247,22 @@ impl ManagedArc<Task> {
         &self.body().buffer
     }
 
+    /// The slot naming the task's fault channel (empty: a fault stops it).
+    pub fn fault_channel_slot(&self) -> &Slot {
+        &self.body().fault_channel
+    }
+
+    /// Records that the task took `fault`, and returns how many times in a
+    /// row it has taken this same fault (1 for a new one).
+    pub fn note_fault(&self, fault: Fault) -> u32 {
+        let repeats = match self.body().last_fault.get() {
+            Some((last, repeats)) if last == fault => repeats.saturating_add(1),
+            _ => 1,
+        };
+        self.body().last_fault.set(Some((fault, repeats)));
+        repeats
+    }
+
     /// Whether an instruction pointer has been set.
     pub fn has_entry(&self) -> bool {
         self.body().entry.get().is_some()
@@ -264,6 +290,7 @@ impl ManagedArc<Task> {
         let context = UserContext::new(body.entry.get().unwrap_or(0), body.stack.get());
         // SAFETY: as in `set_entry`.
         unsafe { *body.context.get() = context };
+        body.last_fault.set(None);
     }
 
     /// The task's buffer page and its bytes, as the kernel sees them
