@@ -343,6 +343,7 @@ fn help(cx: &mut Context, _: &Args) -> Result<(), Failure> {
         say!(cx.sys, "  {:<31} {}", usage.as_str(), command.help);
     }
     say!(cx.sys, "Programs to run: {}", cx.programs);
+    crate::pager::help(cx);
     Ok(())
 }
 // ANCHOR_END: help
@@ -534,6 +535,7 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
         });
     };
     let slot = program.slot;
+    crate::pager::attach_if_paged(cx, name, slot)?;
     match cx.sys.task_start(CAddr::root(slot)) {
         Err(Error::InUse) => {
             return Err(Failure::explained(format_args!(

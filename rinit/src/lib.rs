@@ -25,6 +25,7 @@ pub mod line;
 #[cfg(test)]
 mod model;
 pub mod number;
+pub mod pager;
 pub mod parse;
 pub mod programs;
 pub mod received;

@@ -257,6 +257,23 @@ impl System for Model {
         Ok(())
     }
 
+    fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("attach_pager({program}, {pager})"));
+        // As the real one: the program's fault channel first, then the pager's start.
+        if let Object::Task { running: true, .. } = self.kind_at(program, ObjectKind::Task)? {
+            return Err(Error::InUse);
+        }
+        let Object::Task { running, .. } = self.kind_at(pager, ObjectKind::Task)? else { unreachable!() };
+        if *running {
+            return Err(Error::InUse);
+        }
+        *running = true;
+        if let Object::Task { fields, .. } = self.get(program)? {
+            fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfb01);
+        }
+        Ok(())
+    }
+
     fn yield_now(&mut self) {
         self.yields += 1;
     }

@@ -474,3 +474,52 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn run_lazy_gives_it_the_pager_first() {
+    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 240)");
+    assert_eq!(model.calls[model.calls.len() - 2..], ["attach_pager(240, 241)", "task_start(240)"]);
+    let Some(Object::Task { fields, running: true }) = model.slot(240) else { panic!("lazy runs") };
+    assert!(fields[5].is_some(), "lazy has a fault channel");
+    assert!(matches!(model.slot(241), Some(Object::Task { running: true, .. })), "the pager runs");
+    // Both still running: refused, with how to stop them.
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run lazy"),
+        "run: lazy or its pager is still running (set active 240 0, set active 241 0 stop them)"
+    );
+    assert_eq!(model.slots, before, "a refusal changes nothing");
+    // Other programs start as before.
+    let (mut model, mut shell) = start_with("program=hello@240 program=pager@241");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
+    assert_eq!(model.calls, ["task_start(240)"]);
+}
+
+#[test]
+fn run_lazy_without_its_pager_or_beside_a_child_is_refused() {
+    let (mut model, mut shell) = start_with("program=lazy@240");
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run lazy"),
+        "run: lazy needs the pager program, which was not loaded"
+    );
+    assert_eq!(model.slots, before);
+    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    one_line(&mut model, &mut shell, "retype task 2 249");
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run lazy"),
+        "run: lazy's pager is handed its capabilities on channel 255, where the child in 249 takes"
+    );
+    assert_eq!(model.slots, before);
+}
+
+#[test]
+fn help_says_lazy_is_paged_when_it_was_loaded() {
+    let paged = "  (run lazy: its buffer is mapped by the pager, one page fault per page)";
+    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    assert!(answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
+    let (mut model, mut shell) = start_with("program=hello@240");
+    assert!(!answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
+}

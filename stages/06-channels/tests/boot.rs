@@ -292,3 +292,7 @@ fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
         ]);
 }
 // ANCHOR_END: fuzz_test
+
+/// Faults handled in user space: the pager, and fault channels.
+#[path = "faults.rs"]
+mod faults;
