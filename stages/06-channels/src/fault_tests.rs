@@ -334,8 +334,22 @@ fn a_fault_storm_is_stopped_and_progress_is_not_a_storm() {
         assert_eq!(world.resume(task_slot(PROGRAM)), Ok(0));
         scheduler::run_queue().pop_front().unwrap();
     }
-    // A storm: a handler that resumes without mending anything.
+    // The same fault again and again, but the task ran on in between (a
+    // register changed: a pager that takes pages back, a counter): no storm.
     let fault = page_fault(0x20_0000, 0x40_0000);
+    for round in 0..3 * STORM_LIMIT as u64 {
+        // SAFETY: the test is the task's only user.
+        unsafe { world.tasks[PROGRAM].context() }.frame.rax = round;
+        assert_eq!(world.fault(PROGRAM, fault), Ok(()), "round {round}");
+        assert!(world.take_fault().1.is_some());
+        world.system.root.slot(FAULTED).clear();
+        assert_eq!(world.resume(task_slot(PROGRAM)), Ok(0));
+        scheduler::run_queue().pop_front().unwrap();
+    }
+    // A storm: a handler that resumes without mending anything, so the
+    // task faults again before it runs one instruction.
+    // SAFETY: as above.
+    unsafe { world.tasks[PROGRAM].context() }.frame.rax = u64::MAX;
     for _ in 1..STORM_LIMIT {
         assert_eq!(world.fault(PROGRAM, fault), Ok(()));
         assert!(world.take_fault().1.is_some());

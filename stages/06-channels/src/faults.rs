@@ -25,9 +25,12 @@
 //! - the channel is full (the handler is not keeping up);
 //! - the task is its channel's own handler (it took the last fault message
 //!   from it): suspended, it could never take its own fault;
-//! - a fault storm: the same fault, at the same instruction and address, for
-//!   the [`STORM_LIMIT`]th time in a row; a handler that resumes without
-//!   mending anything would otherwise bounce the task for ever.
+//! - a fault storm: the same fault with every register the same, for the
+//!   [`STORM_LIMIT`]th time in a row: the task has not run one instruction
+//!   since the last one, so a handler that resumes it without mending
+//!   anything would bounce it for ever. (The same fault after the task ran
+//!   on, say the same page touched again once a pager took it back, is
+//!   not a storm: some register differs.)
 //!
 //! A channel destroyed or revoked is as no channel: the fault stops the
 //! task. A channel destroyed while a fault message waits in it stops that
@@ -45,9 +48,11 @@ use common::println;
 use common::user::Fault;
 use core::fmt;
 
-/// The most times in a row a task may take the very same fault: the next
-/// one stops it. (A teaching shortcut: a handler that mends a fault never
-/// sees it twice in a row, so a small number is enough.)
+/// The most times in a row a task may take the very same fault, with the
+/// very same registers: the next one stops it. (A teaching shortcut: a
+/// handler that mends a fault never sees it twice so, and a task that ran
+/// on between two faults has changed some register, if only its counter
+/// or its stack pointer; so a small number is enough.)
 pub const STORM_LIMIT: u32 = 8;
 
 /// Why a fault was not delivered to a handler.
@@ -96,7 +101,7 @@ pub fn suspend(task: &ManagedArc<Task>, fault: Fault) -> Result<(), Undelivered>
 /// Checks the fault can go to a handler, and puts its message.
 fn deliver(task: &ManagedArc<Task>, fault: Fault) -> Result<(), Undelivered> {
     let channel = task.fault_channel_slot().upgrade::<Channel>().map_err(|_| Undelivered::NoChannel)?;
-    if task.note_fault(fault) >= STORM_LIMIT {
+    if task.note_fault(fingerprint(task, fault)) >= STORM_LIMIT {
         return Err(Undelivered::Storm);
     }
     if channel.handler() == task.id() {
@@ -106,6 +111,39 @@ fn deliver(task: &ManagedArc<Task>, fault: Fault) -> Result<(), Undelivered> {
     channel.put(Outgoing::Fault { task, record: &record }).map_err(|_| Undelivered::Full)
 }
 // ANCHOR_END: suspend
+
+/// A fingerprint of `fault` and of every general register, the
+/// instruction and stack pointers and the flags of `task` (FNV-1a over
+/// the words): equal fingerprints in a row mean no progress.
+fn fingerprint(task: &ManagedArc<Task>, fault: Fault) -> u64 {
+    // SAFETY: the task just trapped and is not running; the kernel holds
+    // no other reference to its registers here.
+    let frame = &unsafe { task.context() }.frame;
+    let words = [
+        fault.vector,
+        fault.error_code,
+        fault.address.unwrap_or(u64::MAX),
+        frame.rip,
+        frame.rsp,
+        frame.rflags,
+        frame.rax,
+        frame.rbx,
+        frame.rcx,
+        frame.rdx,
+        frame.rsi,
+        frame.rdi,
+        frame.rbp,
+        frame.r8,
+        frame.r9,
+        frame.r10,
+        frame.r11,
+        frame.r12,
+        frame.r13,
+        frame.r14,
+        frame.r15,
+    ];
+    words.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &word| (hash ^ word).wrapping_mul(0x0100_0000_01b3))
+}
 
 /// The fault message for `task`'s `fault`.
 pub fn message(task: &ManagedArc<Task>, fault: Fault) -> FaultMessage {

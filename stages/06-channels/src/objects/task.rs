@@ -99,9 +99,10 @@ pub struct TaskBody {
     queue: Cell<usize>,
     previous: Cell<Link>,
     next: Cell<Link>,
-    /// The task's last fault and how many times in a row it took it:
-    /// how `faults.rs` tells a fault storm.
-    last_fault: Cell<Option<(Fault, u32)>>,
+    /// A fingerprint of the task's last fault (the fault and every
+    /// register) and how many times in a row it was the same: how
+    /// `faults.rs` tells a fault storm.
+    last_fault: Cell<Option<(u64, u32)>>,
 }
 // ANCHOR_END: task_body
 
@@ -252,14 +253,14 @@ impl ManagedArc<Task> {
         &self.body().fault_channel
     }
 
-    /// Records that the task took `fault`, and returns how many times in a
-    /// row it has taken this same fault (1 for a new one).
-    pub fn note_fault(&self, fault: Fault) -> u32 {
+    /// Records that the task faulted in the state `fingerprint` names, and
+    /// returns how many times in a row it has (1 for a new one).
+    pub fn note_fault(&self, fingerprint: u64) -> u32 {
         let repeats = match self.body().last_fault.get() {
-            Some((last, repeats)) if last == fault => repeats.saturating_add(1),
+            Some((last, repeats)) if last == fingerprint => repeats.saturating_add(1),
             _ => 1,
         };
-        self.body().last_fault.set(Some((fault, repeats)));
+        self.body().last_fault.set(Some((fingerprint, repeats)));
         repeats
     }
 
