@@ -118,3 +118,14 @@ fn the_pager_maps_two_pages_per_fault() {
         .expect_lines(&["lazy: touched 80 pages, the pager mapped 80 in 40 faults"])
         .expect_absent(&["pager: task", "stopped by a fault"]);
 }
+
+/// `read-only-first` (hard): a system call `UnmapPage`, and a pager that
+/// maps each page read-only at the first read and writable at the first
+/// write (the same page, unmapped and mapped again).
+#[test]
+fn the_pager_maps_read_only_first_and_writable_at_the_first_write() {
+    run_lazy()
+        .expect_success()
+        .expect_lines(&["lazy: touched 80 pages, the pager mapped 80 read-only and made 80 writable"])
+        .expect_absent(&["pager: task", "stopped by a fault"]);
+}
