@@ -278,6 +278,27 @@ fn destroying_a_channel_with_a_fault_waiting_stops_the_task() {
 }
 
 #[test]
+fn destroying_a_channel_with_an_old_fault_leaves_a_task_suspended_for_a_new_one() {
+    let _queue = run_queue();
+    let world = world();
+    // A second fault channel, outside the untyped that will be revoked.
+    let other = CAddr::root(5);
+    cpool::retype(&world.system.root, CAddr::root(1), ObjectKind::Channel, 0, other).unwrap();
+    assert_eq!(world.set_fault_channel(PROGRAM, CHANNEL), Ok(0));
+    assert_eq!(world.fault(PROGRAM, page_fault(0x2000, 0x40_0000)), Ok(()));
+    // Stopped by someone, given the other channel, started, and faulting again.
+    let program = raw(task_slot(PROGRAM));
+    assert_eq!(world.call(HANDLER, Call::TaskStop, [program, 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(world.set_fault_channel(PROGRAM, 5), Ok(0));
+    let second = page_fault(0x3000, 0x40_0008);
+    assert_eq!(world.fault(PROGRAM, second), Ok(()));
+    // The first channel goes, with the old message: the task waits on.
+    assert_eq!(world.call(HANDLER, Call::Revoke, [raw(SECOND_UNTYPED), 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(world.tasks[PROGRAM].run_state(), TaskState::Suspended(second));
+    world.audit();
+}
+
+#[test]
 fn a_handler_that_never_answers_leaves_the_task_suspended_in_no_queue() {
     let _queue = run_queue();
     let world = world();

@@ -70,12 +70,17 @@ pub enum Undelivered {
 
 impl fmt::Display for Undelivered {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            Undelivered::NoChannel => "it has no fault channel",
-            Undelivered::Full => "its fault channel is full",
-            Undelivered::OwnHandler => "it is its own fault channel's handler",
-            Undelivered::Storm => "a fault storm: the same fault again and again",
-        })
+        match self {
+            Undelivered::NoChannel => f.write_str("it has no fault channel"),
+            Undelivered::Full => f.write_str("its fault channel is full"),
+            Undelivered::OwnHandler => f.write_str("it is its own fault channel's handler"),
+            Undelivered::Storm => {
+                write!(
+                    f,
+                    "a fault storm: the same fault {STORM_LIMIT} times in a row, with nothing run between"
+                )
+            }
+        }
     }
 }
 
@@ -168,10 +173,14 @@ pub fn resume(task: &ManagedArc<Task>) -> Result<u64, Error> {
 }
 // ANCHOR_END: resume
 
-/// Stops `task` if it is suspended: its fault message was in a channel
-/// being destroyed, so no handler will ever hear of it.
-pub fn stop_unheard(task: &ManagedArc<Task>) {
-    if let TaskState::Suspended(fault) = task.run_state() {
+/// Stops `task` if it is suspended for the fault of `record`: that fault's
+/// message was in a channel being destroyed, so no handler will ever hear
+/// of it. (A task stopped and started since, now suspended for another
+/// fault, waits for that one's handler.)
+pub fn stop_unheard(task: &ManagedArc<Task>, record: &[u8]) {
+    if let TaskState::Suspended(fault) = task.run_state()
+        && message(task, fault).encode()[..] == *record
+    {
         scheduler::report_stop(task, Stop::Fault(fault));
         println!("task {}: its fault channel was destroyed before a handler took the fault", task.id());
     }

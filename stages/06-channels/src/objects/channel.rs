@@ -94,7 +94,10 @@ impl KernelObject for Channel {
         for index in 0..body.count.get() {
             let message = &body.messages[(body.first.get() + index) % CAPACITY];
             if message.kind.get() == MessageKind::Fault as u64 {
-                stop_unheard(&message.capability);
+                // SAFETY: a waiting message's payload, which only the
+                // channel writes.
+                let payload = unsafe { &*message.payload.get() };
+                stop_unheard(&message.capability, &payload[..FaultMessage::SIZE]);
             }
         }
         for message in &body.messages {
@@ -294,10 +297,11 @@ fn kind_of(message: &Outgoing) -> MessageKind {
     }
 }
 
-/// Stops the task a fault message in a channel being destroyed names, if it
-/// still lives and waits for that fault's handler (`faults.rs`). A task
-/// doomed in the same destruction is left to it (see `pop_front_living`).
-fn stop_unheard(capability: &Slot) {
+/// Stops the task a fault message (`record`) in a channel being destroyed
+/// names, if it still lives and waits for that fault's handler
+/// (`faults.rs`). A task doomed in the same destruction is left to it (see
+/// `pop_front_living`).
+fn stop_unheard(capability: &Slot, record: &[u8]) {
     let Some(task) = capability.links().0.get() else { return };
     // SAFETY: a waiting message's capability names a live (or doomed, not
     // yet destroyed) object.
@@ -305,7 +309,7 @@ fn stop_unheard(capability: &Slot) {
         return;
     }
     if let Ok(task) = capability.upgrade::<Task>() {
-        crate::faults::stop_unheard(&task);
+        crate::faults::stop_unheard(&task, record);
     }
 }
 
