@@ -18,6 +18,8 @@
 //! stacks a revoke destroys while they run), faults on purpose, and fault
 //! channels (victims suspended by a fault, resumed or stopped at random).
 //!
+//! The first children have a fault channel (slot 11) the fuzzing tasks
+//! take from often, resuming or stopping the task a fault message names.
 //! The main task restarts children that stopped, blocked or faulted, asks
 //! the kernel to audit its invariants every [`AUDIT_EVERY`] calls, and at
 //! the end revokes the arena, audits once more and answers rinit. The
@@ -51,6 +53,10 @@ const SPACE: u8 = 3;
 const ARENA: u8 = 8;
 const OWN: u8 = 9;
 const ANSWER: u8 = 10;
+/// The fault channel of the first children (`FAULTED_CHILDREN`): their
+/// faults suspend them, and the fuzzing tasks take from it often.
+const CHILD_FAULTS: u8 = 11;
+const FAULTED_CHILDREN: u8 = 2;
 const FIRST_CHILD: u8 = 16;
 const FIRST_CHILD_BUFFER: u8 = 20;
 const FIRST_OWN_TABLE: u8 = 24;
@@ -262,6 +268,7 @@ fn prepare_children() -> Result<(), Error> {
     };
     map_tables(CHILD_STACKS)?;
     map_tables(VICTIM_STACKS)?;
+    retype(own, ObjectKind::Channel, CAddr::root(CHILD_FAULTS), 0)?;
     for child in 0..CHILDREN {
         retype(own, ObjectKind::Task, CAddr::root(FIRST_CHILD + child), 0)?;
         retype(own, ObjectKind::RawPage, CAddr::root(FIRST_CHILD_BUFFER + child), 0)?;
@@ -269,6 +276,9 @@ fn prepare_children() -> Result<(), Error> {
         task_set(task, TaskField::CPool, CAddr::root(POOL).to_raw())?;
         task_set(task, TaskField::Table, CAddr::root(SPACE).to_raw())?;
         task_set(task, TaskField::Buffer, CAddr::root(FIRST_CHILD_BUFFER + child).to_raw())?;
+        if child < FAULTED_CHILDREN {
+            task_set(task, TaskField::FaultChannel, CAddr::root(CHILD_FAULTS).to_raw())?;
+        }
         let base = CHILD_STACKS + u64::from(child) * STACK_STRIDE;
         for page in 0..STACK_PAGES {
             // The stack pages have no slot of their own: they are named
@@ -678,6 +688,10 @@ fn channel_calls(rng: &mut Fuzzer) {
         let rax = call(Call::Retype, [untyped(rng), code, slot, 0, 0, 0]);
         rng.made(rax, code, slot);
     }
+    if rng.one_in(4) {
+        take_and_answer(rng, CAddr::root(CHILD_FAULTS).to_raw());
+        return;
+    }
     let channel = rng.known(ObjectKind::Channel);
     match rng.below(6) {
         0 => {
@@ -693,10 +707,22 @@ fn channel_calls(rng: &mut Fuzzer) {
             call(Call::ChannelPut, [channel, pick([0, 4, rng.next()], rng), rng.next(), 0, 0, 0]);
         }
         // A take may block: a put by another task, or the main task's
-        // restart, ends it.
-        _ => {
-            call(Call::ChannelTake, [channel, target(rng), 0, 0, 0, 0]);
-        }
+        // restart, ends it. A fault message's capability to the suspended
+        // task (or any capability) lands at `to`: answer it now and then.
+        _ => take_and_answer(rng, channel),
+    }
+}
+
+/// A take from `channel` (it may block: a put by another task, or the main
+/// task's restart, ends it). A fault message's capability to the suspended
+/// task (or any capability) lands at `to`: most often answer it at once,
+/// with a resume or a stop.
+fn take_and_answer(rng: &mut Fuzzer, channel: u64) {
+    let to = target(rng);
+    let (rax, rdx) = sys(Call::ChannelTake as u64, [channel, to, 0, 0, 0, 0]);
+    if rax == 0 && rdx == to && !rng.one_in(4) {
+        let answer = if rng.one_in(4) { Call::TaskStop } else { Call::TaskResume };
+        call(answer, [to, 0, 0, 0, 0, 0]);
     }
 }
 

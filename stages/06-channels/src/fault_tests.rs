@@ -337,6 +337,14 @@ fn a_fault_inside_the_handler_of_its_own_channel_stops_it() {
     assert_eq!(world.fault(HANDLER, fault), Err(Undelivered::OwnHandler));
     assert_eq!(world.tasks[HANDLER].run_state(), TaskState::Faulted(Stop::Fault(fault)));
     assert!(world.channel().is_empty());
+    // Had another task been waiting to take, that one would have got it.
+    // (Its registers hold its result only once a put answers it.)
+    let _ = world.call(PROGRAM, Call::ChannelTake, [raw(CHANNEL), raw(FAULTED + 1), 0, 0, 0, 0]);
+    assert_eq!(world.tasks[PROGRAM].run_state(), TaskState::Blocked);
+    assert_eq!(world.fault(HANDLER, Fault { rip: 0x40_0104, ..fault }), Ok(()));
+    assert_eq!(world.tasks[PROGRAM].run_state(), TaskState::Ready, "the other taker has it");
+    assert!(world.system.root.slot(FAULTED + 1).names(&world.tasks[HANDLER]));
+    scheduler::run_queue().pop_front().unwrap();
     // A handler with no fault channel of its own is stopped as any task.
     world.tasks[HANDLER].fault_channel_slot().clear();
     assert_eq!(world.fault(HANDLER, fault), Err(Undelivered::NoChannel));

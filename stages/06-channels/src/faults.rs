@@ -24,7 +24,8 @@
 //!
 //! - the channel is full (the handler is not keeping up);
 //! - the task is its channel's own handler (it took the last fault message
-//!   from it): suspended, it could never take its own fault;
+//!   from it) and no other task waits to take: suspended, it could never
+//!   take its own fault;
 //! - a fault storm: the same fault with every register the same, for the
 //!   [`STORM_LIMIT`]th time in a row: the task has not run one instruction
 //!   since the last one, so a handler that resumes it without mending
@@ -109,7 +110,7 @@ fn deliver(task: &ManagedArc<Task>, fault: Fault) -> Result<(), Undelivered> {
     if task.note_fault(fingerprint(task, fault)) >= STORM_LIMIT {
         return Err(Undelivered::Storm);
     }
-    if channel.handler() == task.id() {
+    if channel.handler() == task.id() && channel.takers(1).next().is_none() {
         return Err(Undelivered::OwnHandler);
     }
     let record = message(task, fault).encode();
