@@ -115,6 +115,9 @@ numbered_enum! {
         ChannelClosed = 20,
         /// The kernel's invariant audit found a broken one (stage 6).
         AuditFailed = 21,
+        /// The task is not suspended by a fault, so it cannot be resumed
+        /// (stage 6).
+        NotSuspended = 22,
     }
 }
 // ANCHOR_END: error
@@ -144,6 +147,7 @@ impl Error {
             Error::ChannelEmpty => "the channel is empty",
             Error::ChannelClosed => "the channel is closed",
             Error::AuditFailed => "the kernel's invariant audit failed",
+            Error::NotSuspended => "the task is not suspended by a fault",
         }
     }
 }

@@ -9,6 +9,7 @@
 use core::fmt;
 
 pub mod error;
+pub mod fault;
 mod kind;
 pub mod syscall;
 #[path = "root.rs"]

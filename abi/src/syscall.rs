@@ -126,6 +126,11 @@ numbered_enum! {
         /// and takes nothing. (Numbers 19 to 23 are the
         /// exercises'.)
         ChannelCall = 24,
+        /// `TaskResume(task)`: a task suspended by a fault (stage 6; see
+        /// [`crate::fault`]) runs again from the instruction that faulted.
+        /// A task that is not suspended is [`Error::NotSuspended`]. Earlier
+        /// kernels answer [`Error::UnknownCall`].
+        TaskResume = 30,
     }
 }
 // ANCHOR_END: call
@@ -144,6 +149,11 @@ numbered_enum! {
         Table = 4,
         /// The task buffer page, a RawPage (a capability address).
         Buffer = 5,
+        /// The fault channel, a Channel (a capability address; stage 6,
+        /// earlier kernels answer [`Error::OutOfRange`]): a fault of the
+        /// task then suspends it and puts a [`MessageKind::Fault`] message
+        /// there, instead of stopping it ([`crate::fault`]).
+        FaultChannel = 6,
     }
 }
 // ANCHOR_END: task_field
@@ -151,7 +161,7 @@ numbered_enum! {
 impl TaskField {
     /// Whether the value is a capability address (else a user address).
     pub const fn takes_capability(self) -> bool {
-        matches!(self, TaskField::CPool | TaskField::Table | TaskField::Buffer)
+        matches!(self, TaskField::CPool | TaskField::Table | TaskField::Buffer | TaskField::FaultChannel)
     }
 }
 
@@ -171,6 +181,13 @@ numbered_enum! {
         /// (the destination it named), or [`REVOKED_IN_FLIGHT`] if the
         /// object was destroyed while the message waited.
         Capability = 3,
+        /// A fault (stage 6), put by the kernel only (a put of this kind is
+        /// [`Error::OutOfRange`]): a capability to the task that faulted,
+        /// which goes to the destination slot as for `Capability` (the
+        /// value says where, or [`REVOKED_IN_FLIGHT`]), and a
+        /// [`crate::fault::FaultMessage`] into the taker's task buffer.
+        /// Number 4 is kept for interrupts.
+        Fault = 5,
     }
 }
 // ANCHOR_END: message_kind
@@ -401,6 +418,7 @@ mod tests {
             (Call::Audit, 17),
             (Call::Nop, 18),
             (Call::ChannelCall, 24),
+            (Call::TaskResume, 30),
         ];
         // The design's numbers are fixed; a call an exercise adds takes a
         // number of its own (so that solutions combine) and needs no line here.
@@ -420,7 +438,7 @@ mod tests {
     #[test]
     fn unknown_call_numbers_are_refused() {
         let past_the_last = Call::ALL.iter().map(|&call| u64::from(call)).max().unwrap_or(0) + 1;
-        for number in [0, past_the_last, 999, u64::MAX] {
+        for number in [0, 25, past_the_last, 999, u64::MAX] {
             assert_eq!(Call::try_from(number), Err(UnknownNumber(number)));
             assert_eq!(SyscallArgs { number, args: [0; 6] }.call(), Err(Error::UnknownCall));
         }
@@ -432,7 +450,8 @@ mod tests {
             assert_eq!(u64::from(field), index as u64 + 1);
             assert_eq!(TaskField::try_from(u64::from(field)), Ok(field));
         }
-        assert_eq!(TaskField::ALL.len(), 5);
+        assert_eq!(TaskField::ALL.len(), 6);
+        assert!(TaskField::FaultChannel.takes_capability());
         let args = SyscallArgs::new(Call::TaskSet, [0, 99, 0, 0, 0, 0]);
         assert_eq!(args.task_field(1), Err(Error::OutOfRange));
         assert_eq!(args.task_field(0), Err(Error::OutOfRange));
@@ -508,13 +527,17 @@ mod tests {
 
     #[test]
     fn message_kinds_round_trip_with_the_design_numbers() {
-        for (kind, number) in [(MessageKind::Raw, 1), (MessageKind::Payload, 2), (MessageKind::Capability, 3)]
-        {
+        for (kind, number) in [
+            (MessageKind::Raw, 1),
+            (MessageKind::Payload, 2),
+            (MessageKind::Capability, 3),
+            (MessageKind::Fault, 5),
+        ] {
             assert_eq!(u64::from(kind), number);
             assert_eq!(MessageKind::try_from(number), Ok(kind));
         }
-        assert_eq!(MessageKind::ALL.len(), 3);
-        for number in [0, 4, u64::MAX] {
+        assert_eq!(MessageKind::ALL.len(), 4);
+        for number in [0, 4, 6, u64::MAX] {
             assert_eq!(MessageKind::try_from(number), Err(UnknownNumber(number)));
         }
     }

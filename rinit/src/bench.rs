@@ -50,6 +50,11 @@ const PAGE: u8 = 222;
 const SENT: u8 = 223;
 const YIELDER: u8 = 225;
 const ECHO: u8 = 226;
+/// The page-fault figure's task, its fault channel, and where the fault
+/// message's capability to it goes.
+const TOUCHER: u8 = 227;
+const FAULTS: u8 = 228;
+const FAULTED: u8 = 229;
 /// An untyped of 1 MiB, room for the 100 children of the revoke figure.
 const UNTYPED_SIZE: u64 = 1 << 20;
 /// Where the map figure maps its page: under the page table that already
@@ -121,6 +126,8 @@ fn reading_cost() -> u64 {
 static YIELDER_STACK: Stack<{ 4 * 4096 }> = Stack::new();
 #[unsafe(link_section = ".stacks")]
 static ECHO_STACK: Stack<{ 4 * 4096 }> = Stack::new();
+#[unsafe(link_section = ".stacks")]
+static TOUCHER_STACK: Stack<{ 4 * 4096 }> = Stack::new();
 
 /// The yielding task: gives the CPU straight back, for ever.
 fn yielder() -> Result<(), Error> {
@@ -207,6 +214,7 @@ pub fn run(reps: usize, boot: u64, args: &str) -> Result<(), Error> {
     // ANCHOR_END: peer
 
     memory_figures(reps, cost)?;
+    page_fault_figure(reps, cost)?;
     println!("bench: done");
     Ok(())
 }
@@ -291,6 +299,55 @@ fn memory_figures(reps: usize, cost: u64) -> Result<(), Error> {
     Ok(())
 }
 // ANCHOR_END: memory
+
+// ANCHOR: page_fault
+/// The page-fault figure's task: at each request, touches the unmapped
+/// page at [`MAP_ADDRESS`] between two readings of the counter, and
+/// replies with the count: from just before the faulting instruction to
+/// just after it ran again, with the pager's whole answer in between.
+fn toucher() -> Result<(), Error> {
+    let (request, reply) = (CAddr::root(REQUEST), CAddr::root(REPLY));
+    let word = core::ptr::with_exposed_provenance::<u64>(MAP_ADDRESS as usize);
+    loop {
+        let (_, cost) = channel_take(request, request)?;
+        let start = rdtsc();
+        // SAFETY: nothing of this program lives at MAP_ADDRESS: the read
+        // faults until the bench (the pager here) maps a page there.
+        let _ = unsafe { word.read_volatile() };
+        channel_put(reply, MessageKind::Raw, rdtsc().wrapping_sub(start).wrapping_sub(cost))?;
+    }
+}
+
+/// A page fault handled by a pager in user space: the bench is the pager.
+/// Each round it retypes a page (not counted), lets the toucher fault,
+/// takes the fault message, maps the page where it faulted and resumes
+/// it; then revokes the page (which unmaps it) for the next round.
+fn page_fault_figure(reps: usize, cost: u64) -> Result<(), Error> {
+    let (untyped, page) = (CAddr::root(UNTYPED_FOR_CHILDREN), CAddr::root(PAGE));
+    let (faults, faulted) = (CAddr::root(FAULTS), CAddr::root(FAULTED));
+    retype(CAddr::root(UNTYPED), ObjectKind::Channel, faults, 0)?;
+    let toucher_task = prepare_task(TOUCHER, &TOUCHER_STACK, toucher)?;
+    task_set(toucher_task, TaskField::FaultChannel, faults.to_raw())?;
+    // SAFETY: the toucher runs on its own stack and reads only MAP_ADDRESS.
+    unsafe { task_start(toucher_task) }?;
+    yield_now()?;
+    figure(format_args!("page-fault-pager"), reps, || {
+        retype(untyped, ObjectKind::RawPage, page, 0)?;
+        channel_put(CAddr::root(REQUEST), MessageKind::Raw, cost)?;
+        let (kind, _) = channel_take(faults, faulted)?;
+        if kind != MessageKind::Fault {
+            return Err(Error::OutOfRange);
+        }
+        map_page(page, CAddr::root(PML4), MAP_ADDRESS, MapRights::WRITABLE)?;
+        ulib::syscall::task_resume(faulted)?;
+        ulib::syscall::delete(faulted)?;
+        let (_, spent) = channel_take(CAddr::root(REPLY), CAddr::root(REPLY))?;
+        revoke(untyped)?;
+        Ok(spent)
+    })?;
+    task_stop(toucher_task).map(drop)
+}
+// ANCHOR_END: page_fault
 
 /// The bench's objects, from rinit's untyped: its two channels, an
 /// untyped for the memory figures, a pool for the revoked children, a page

@@ -125,6 +125,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: set_buffer,
     },
     CommandSpec {
+        words: "set fault",
+        params: &[Param::Slot("task"), Param::Slot("slot")],
+        help: "the task's fault channel (faults suspend it)",
+        run: set_fault,
+    },
+    CommandSpec {
         words: "set active",
         params: &[Param::Slot("task"), Param::OnOff],
         help: "starts (1) or stops (0) the task",
@@ -394,6 +400,7 @@ fn help(cx: &mut Context, _: &Args) -> Result<(), Failure> {
         say!(cx.sys, "  {:<31} {}", usage.as_str(), command.help);
     }
     say!(cx.sys, "Programs to run: {}", cx.programs);
+    crate::pager::help(cx);
     Ok(())
 }
 // ANCHOR_END: help
@@ -474,6 +481,10 @@ fn set_buffer(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     set(cx, args, TaskField::Buffer, args.slot(1).to_raw())
 }
 
+fn set_fault(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    set(cx, args, TaskField::FaultChannel, args.slot(1).to_raw())
+}
+
 fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<(), Failure> {
     let task = args.slot(0);
     match cx.sys.task_set(task, field, value) {
@@ -487,6 +498,7 @@ fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<()
         TaskField::CPool => say!(cx.sys, "task {task}: root CPool from slot {}", args.slot(1)),
         TaskField::Table => say!(cx.sys, "task {task}: page table from slot {}", args.slot(1)),
         TaskField::Buffer => say!(cx.sys, "task {task}: task buffer from slot {}", args.slot(1)),
+        TaskField::FaultChannel => say!(cx.sys, "task {task}: fault channel from slot {}", args.slot(1)),
     }
     Ok(())
 }
@@ -611,6 +623,7 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
         });
     };
     let slot = program.slot;
+    crate::pager::attach_if_paged(cx, name, slot)?;
     match cx.sys.task_start(CAddr::root(slot)) {
         Err(Error::InUse) => {
             return Err(Failure::explained(format_args!(

@@ -26,6 +26,7 @@ pub mod line;
 #[cfg(test)]
 mod model;
 pub mod number;
+pub mod pager;
 pub mod parse;
 pub mod programs;
 pub mod received;

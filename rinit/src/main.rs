@@ -20,6 +20,7 @@
 mod bench;
 mod child;
 mod fuzz;
+mod pager_setup;
 mod syscalls;
 
 use rinit::programs::Programs;

@@ -25,9 +25,18 @@ const OBJECT_SIZE: u64 = 4096;
 /// What a slot holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Object {
-    Untyped { free: u64 },
-    Task { fields: [Option<u64>; 5], running: bool },
-    Channel { messages: VecDeque<Sent> },
+    Untyped {
+        free: u64,
+    },
+    /// One entry per `TaskField`, in order; the last (the fault channel)
+    /// is optional.
+    Task {
+        fields: [Option<u64>; 6],
+        running: bool,
+    },
+    Channel {
+        messages: VecDeque<Sent>,
+    },
     Other(ObjectKind),
 }
 
@@ -72,7 +81,7 @@ impl Model {
         put(VGA, Object::Other(ObjectKind::DevicePage));
         put(UNTYPED, Object::Untyped { free: 16 * OBJECT_SIZE });
         put(PML4, Object::Other(ObjectKind::Pml4));
-        put(TASK, Object::Task { fields: [Some(1); 5], running: true });
+        put(TASK, Object::Task { fields: [Some(1); 6], running: true });
         put(IMAGE_POOL, Object::Other(ObjectKind::CPool));
         put(TASK_BUFFER, Object::Other(ObjectKind::RawPage));
         put(INPUT, Object::Channel { messages: VecDeque::new() });
@@ -92,7 +101,7 @@ impl Model {
     /// With the task of a program GRUB loaded in `slot`, as the kernel
     /// makes it: configured, not running.
     pub fn with_program(mut self, slot: u8) -> Model {
-        self.slots[usize::from(slot)] = Some(Object::Task { fields: [Some(1); 5], running: false });
+        self.slots[usize::from(slot)] = Some(Object::Task { fields: [Some(1); 6], running: false });
         self
     }
 
@@ -181,7 +190,7 @@ impl System for Model {
             *free -= OBJECT_SIZE;
         }
         let object = match kind {
-            ObjectKind::Task => Object::Task { fields: [None; 5], running: false },
+            ObjectKind::Task => Object::Task { fields: [None; 6], running: false },
             ObjectKind::Channel => Object::Channel { messages: VecDeque::new() },
             other => Object::Other(other),
         };
@@ -200,6 +209,7 @@ impl System for Model {
             let wanted = match field {
                 TaskField::CPool => ObjectKind::CPool,
                 TaskField::Table => ObjectKind::Pml4,
+                TaskField::FaultChannel => ObjectKind::Channel,
                 _ => ObjectKind::RawPage,
             };
             self.kind_at(at, wanted)?;
@@ -249,6 +259,23 @@ impl System for Model {
             return Err(Error::ChannelFull);
         }
         messages.push_back(sent);
+        Ok(())
+    }
+
+    fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("attach_pager({program}, {pager})"));
+        // As the real one: the program's fault channel first, then the pager's start.
+        if let Object::Task { running: true, .. } = self.kind_at(program, ObjectKind::Task)? {
+            return Err(Error::InUse);
+        }
+        let Object::Task { running, .. } = self.kind_at(pager, ObjectKind::Task)? else { unreachable!() };
+        if *running {
+            return Err(Error::InUse);
+        }
+        *running = true;
+        if let Object::Task { fields, .. } = self.get(program)? {
+            fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfb01);
+        }
         Ok(())
     }
 

@@ -44,6 +44,7 @@ impl fmt::Display for Received<'_> {
                 Ok(slot) => write!(f, "a capability, put in slot {slot}"),
                 Err(_) => write!(f, "a capability, at the malformed address {:#x}", self.value),
             },
+            MessageKind::Fault => write!(f, "a fault message (only the kernel sends these)"),
             MessageKind::Payload => {
                 write!(f, "{} bytes: \"", self.value)?;
                 // Text as typed; quotes, backslashes, control characters

@@ -71,6 +71,10 @@ impl System for Kernel {
         .map(drop)
     }
 
+    fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
+        crate::pager_setup::attach(program, pager)
+    }
+
     fn yield_now(&mut self) {
         // Yield cannot fail; if it did, not yielding is harmless.
         let _ = syscall::yield_now();

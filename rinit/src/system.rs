@@ -45,6 +45,10 @@ pub trait System {
     /// Puts `message` on the channel in `channel` (never waits: a full
     /// channel is an error).
     fn channel_put(&mut self, channel: CAddr, message: Message) -> Result<(), Error>;
+    /// Gives the program task in `program` a fault channel, and starts the
+    /// pager program in `pager` to serve it (`ulib::pager`): several calls,
+    /// behind one method. `InUse` if either is running.
+    fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error>;
     /// Lets the other ready tasks run first.
     fn yield_now(&mut self);
     /// Ends this task; the first task's end stops the machine.

@@ -6,6 +6,7 @@
 //! - [`syscall`]: the `syscall` instruction and one typed wrapper per call;
 //! - [`io`]: `print!`/`println!` through the task buffer;
 //! - [`task`]: stacks and the entry of the tasks a program starts itself;
+//! - [`pager`]: the protocol of the pager and the programs it serves;
 //! - the panic handler (print the message and where, then exit with
 //!   [`PANIC_EXIT_CODE`]) and `memcpy` and friends (the kernel's own, from
 //!   `common/runtime`).
@@ -33,6 +34,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod io;
+pub mod pager;
 pub mod syscall;
 pub mod task;
 

@@ -183,6 +183,13 @@ pub fn task_stop(task: CAddr) -> Result<u64, Error> {
     call(Call::TaskStop, [task.to_raw(), 0, 0, 0, 0, 0])
 }
 
+/// Resumes the task in `task`, suspended by a fault (stage 6), at the
+/// instruction that faulted; a task that is not suspended is
+/// [`Error::NotSuspended`].
+pub fn task_resume(task: CAddr) -> Result<u64, Error> {
+    call(Call::TaskResume, [task.to_raw(), 0, 0, 0, 0, 0])
+}
+
 /// Asks the kernel to audit its invariants (stage 6): the number of objects
 /// if they hold, else [`Error::AuditFailed`] (and the kernel prints why).
 pub fn audit() -> Result<u64, Error> {

@@ -15,8 +15,11 @@
 //! memory runs out, copy, move, delete and revoke across nested pools,
 //! map pages and tables, channel puts and takes with capabilities,
 //! configuring and starting *victim* tasks in the arena (whose pools and
-//! stacks a revoke destroys while they run), and faults on purpose.
+//! stacks a revoke destroys while they run), faults on purpose, and fault
+//! channels (victims suspended by a fault, resumed or stopped at random).
 //!
+//! The first children have a fault channel (slot 11) the fuzzing tasks
+//! take from often, resuming or stopping the task a fault message names.
 //! The main task restarts children that stopped, blocked or faulted, asks
 //! the kernel to audit its invariants every [`AUDIT_EVERY`] calls, and at
 //! the end revokes the arena, audits once more and answers rinit. The
@@ -50,6 +53,10 @@ const SPACE: u8 = 3;
 const ARENA: u8 = 8;
 const OWN: u8 = 9;
 const ANSWER: u8 = 10;
+/// The fault channel of the first children (`FAULTED_CHILDREN`): their
+/// faults suspend them, and the fuzzing tasks take from it often.
+const CHILD_FAULTS: u8 = 11;
+const FAULTED_CHILDREN: u8 = 2;
 const FIRST_CHILD: u8 = 16;
 const FIRST_CHILD_BUFFER: u8 = 20;
 const FIRST_OWN_TABLE: u8 = 24;
@@ -82,9 +89,21 @@ static STOP: AtomicBool = AtomicBool::new(false);
 /// kernel did and how many it refused: what the run covered.
 static DONE: [AtomicU64; COUNTERS] = [const { AtomicU64::new(0) }; COUNTERS];
 static REFUSED: [AtomicU64; COUNTERS] = [const { AtomicU64::new(0) }; COUNTERS];
-/// One counter per call number (they run from 1 with no gaps), and index 0
-/// for unknown numbers.
-const COUNTERS: usize = Call::ALL.len() + 1;
+/// One counter per call number up to the highest (numbers between that
+/// name no call stay 0), and index 0 for unknown numbers.
+const COUNTERS: usize = highest_call() as usize + 1;
+
+/// The highest call number.
+const fn highest_call() -> u64 {
+    let (mut highest, mut index) = (0, 0);
+    while index < Call::ALL.len() {
+        if Call::ALL[index] as u64 > highest {
+            highest = Call::ALL[index] as u64;
+        }
+        index += 1;
+    }
+    highest
+}
 
 // ANCHOR: rng
 /// xorshift64*: a tiny generator; the same seed gives the same sequence.
@@ -249,6 +268,7 @@ fn prepare_children() -> Result<(), Error> {
     };
     map_tables(CHILD_STACKS)?;
     map_tables(VICTIM_STACKS)?;
+    retype(own, ObjectKind::Channel, CAddr::root(CHILD_FAULTS), 0)?;
     for child in 0..CHILDREN {
         retype(own, ObjectKind::Task, CAddr::root(FIRST_CHILD + child), 0)?;
         retype(own, ObjectKind::RawPage, CAddr::root(FIRST_CHILD_BUFFER + child), 0)?;
@@ -256,6 +276,9 @@ fn prepare_children() -> Result<(), Error> {
         task_set(task, TaskField::CPool, CAddr::root(POOL).to_raw())?;
         task_set(task, TaskField::Table, CAddr::root(SPACE).to_raw())?;
         task_set(task, TaskField::Buffer, CAddr::root(FIRST_CHILD_BUFFER + child).to_raw())?;
+        if child < FAULTED_CHILDREN {
+            task_set(task, TaskField::FaultChannel, CAddr::root(CHILD_FAULTS).to_raw())?;
+        }
         let base = CHILD_STACKS + u64::from(child) * STACK_STRIDE;
         for page in 0..STACK_PAGES {
             // The stack pages have no slot of their own: they are named
@@ -437,7 +460,7 @@ fn step(rng: &mut Fuzzer) {
     match rng.below(100) {
         // Any number, any arguments.
         0..=3 => {
-            let number = pick([0, 17, 18, 64, u64::MAX, rng.below(20)], rng);
+            let number = pick([0, 17, 18, 29, 30, 31, 64, u64::MAX, rng.below(34)], rng);
             // Never the calls that would end or stall this loop for good.
             if number != Call::Exit as u64 && number != Call::ChannelTake as u64 {
                 let args = core::array::from_fn(|_| if rng.one_in(2) { target(rng) } else { rng.next() });
@@ -577,17 +600,24 @@ fn map_chain(rng: &mut Fuzzer) {
 /// Configures, starts and stops tasks in the fuzz slots.
 fn task_calls(rng: &mut Fuzzer) {
     let task = rng.known(ObjectKind::Task);
-    match rng.below(4) {
+    match rng.below(5) {
         0 | 1 => {
-            let field = pick([1, 2, 3, 4, 5, 0, 6, rng.next()], rng);
+            let field = pick([1, 2, 3, 4, 5, 0, 6, 6, 7, rng.next()], rng);
             let value = match field {
                 1 | 2 => pick([entry(), rng.next(), 0x8000_0000_0000, VICTIM_STACKS + 4096], rng),
+                6 if rng.one_in(2) => rng.known(ObjectKind::Channel),
                 _ => source(rng),
             };
             call(Call::TaskSet, [task, field, value, 0, 0, 0]);
         }
         2 => {
             call(Call::TaskStart, [task, 0, 0, 0, 0, 0]);
+        }
+        // Resume a task, suspended by a fault or not (a take of a fault
+        // message may have put a capability to it in any target slot).
+        3 => {
+            let task = if rng.one_in(2) { task } else { target(rng) };
+            call(Call::TaskResume, [task, 0, 0, 0, 0, 0]);
         }
         _ => {
             call(Call::TaskStop, [task, 0, 0, 0, 0, 0]);
@@ -640,6 +670,13 @@ fn spawn_victim(rng: &mut Fuzzer) {
     call(Call::TaskSet, [at(task), TaskField::Buffer as u64, at(stack), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Instruction as u64, entry(), 0, 0, 0]);
     call(Call::TaskSet, [at(task), TaskField::Stack as u64, VICTIM_STACKS + (page + 1) * 4096, 0, 0, 0]);
+    // Often a fault channel: its faults then suspend it, and a fuzzing
+    // task's take of the message gets a capability to resume or stop it
+    // with (or never answers; or the channel goes while the message waits).
+    if rng.one_in(2) {
+        let channel = rng.known(ObjectKind::Channel);
+        call(Call::TaskSet, [at(task), TaskField::FaultChannel as u64, channel, 0, 0, 0]);
+    }
     call(Call::TaskStart, [at(task), 0, 0, 0, 0, 0]);
 }
 // ANCHOR_END: victim
@@ -650,6 +687,10 @@ fn channel_calls(rng: &mut Fuzzer) {
         let (slot, code) = (CAddr::root(fuzz_slot(rng)).to_raw(), ObjectKind::Channel as u64);
         let rax = call(Call::Retype, [untyped(rng), code, slot, 0, 0, 0]);
         rng.made(rax, code, slot);
+    }
+    if rng.one_in(4) {
+        take_and_answer(rng, CAddr::root(CHILD_FAULTS).to_raw());
+        return;
     }
     let channel = rng.known(ObjectKind::Channel);
     match rng.below(6) {
@@ -666,15 +707,29 @@ fn channel_calls(rng: &mut Fuzzer) {
             call(Call::ChannelPut, [channel, pick([0, 4, rng.next()], rng), rng.next(), 0, 0, 0]);
         }
         // A take may block: a put by another task, or the main task's
-        // restart, ends it.
-        _ => {
-            call(Call::ChannelTake, [channel, target(rng), 0, 0, 0, 0]);
-        }
+        // restart, ends it. A fault message's capability to the suspended
+        // task (or any capability) lands at `to`: answer it now and then.
+        _ => take_and_answer(rng, channel),
+    }
+}
+
+/// A take from `channel` (it may block: a put by another task, or the main
+/// task's restart, ends it). A fault message's capability to the suspended
+/// task (or any capability) lands at `to`: most often answer it at once,
+/// with a resume or a stop.
+fn take_and_answer(rng: &mut Fuzzer, channel: u64) {
+    let to = target(rng);
+    let (rax, rdx) = sys(Call::ChannelTake as u64, [channel, to, 0, 0, 0, 0]);
+    if rax == 0 && rdx == to && !rng.one_in(4) {
+        let answer = if rng.one_in(4) { Call::TaskStop } else { Call::TaskResume };
+        call(answer, [to, 0, 0, 0, 0, 0]);
     }
 }
 
 /// A fault on purpose: the kernel stops the task, and the main task starts
-/// it again later.
+/// it again later (a victim with a fault channel is suspended instead, and
+/// a resume runs the same faulting instruction again: a fault storm the
+/// kernel ends).
 fn fault(rng: &mut Fuzzer) {
     // SAFETY: each of these traps at once, on purpose; the kernel stops the
     // task there, and it only ever restarts at its entry.

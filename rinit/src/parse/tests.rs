@@ -117,10 +117,13 @@ fn unknown_commands_and_typos() {
 fn a_first_word_that_needs_a_second() {
     assert_eq!(error("retype"), "retype: expected cpool or task after retype");
     assert_eq!(error("retype pool 2 3"), "retype: expected cpool or task, not \"pool\"");
-    assert_eq!(error("set"), "set: expected stack, instruction, cpool, table, buffer or active after set");
+    assert_eq!(
+        error("set"),
+        "set: expected stack, instruction, cpool, table, buffer, fault or active after set"
+    );
     assert_eq!(
         error("set stak 249 1"),
-        "set: expected stack, instruction, cpool, table, buffer or active, not \"stak\""
+        "set: expected stack, instruction, cpool, table, buffer, fault or active, not \"stak\""
     );
     assert_eq!(error("send"), "send: expected raw, cap or text after send");
     assert_eq!(error("send 5"), "send: expected raw, cap or text, not \"5\"");

@@ -144,7 +144,8 @@ fn the_walkthrough_of_shell_md() {
     assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new(), "the child answers");
     assert_eq!(model.channel(), &[Sent::Raw(5)]);
     assert_eq!(model.yields, 1, "the shell lets the child print first");
-    let fields = [Some(CHILD.stack_pointer), Some(CHILD.entry), Some(0x0001), Some(0x0301), Some(0xfa01)];
+    let fields =
+        [Some(CHILD.stack_pointer), Some(CHILD.entry), Some(0x0001), Some(0x0301), Some(0xfa01), None];
     assert_eq!(model.slot(CHILD_TASK), Some(&Object::Task { fields, running: true }));
     assert_eq!(one_line(&mut model, &mut shell, "set active 249 0"), "task 249: stopped");
 }
@@ -287,6 +288,10 @@ fn kernel_refusals_are_one_line_with_the_kernel_text() {
         ("set stack 249 0xffff800000000000", "set stack: the address is not in the user half"),
         ("set table 249 0", "set table: the capability is of the wrong kind for this call"),
         ("set buffer 249 100", "set buffer: the capability slot is empty"),
+        ("set fault 249 0", "set fault: the capability is of the wrong kind for this call"),
+        ("set fault 249 100", "set fault: the capability slot is empty"),
+        ("set fault 4 255", "set fault: the object is in use: the task runs (set active <task> 0 stops it)"),
+        ("set fault 249 255", "task 249: fault channel from slot 255"),
         (
             "set active 249 1",
             "set active: the task is not fully configured: set instruction, cpool, table first",
@@ -382,8 +387,8 @@ fn run_starts_a_program_by_name() {
     assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
     assert_eq!(model.calls, ["task_start(240)"]);
     assert_eq!(model.yields, 1, "the shell lets the program print first");
-    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 5], running: true }));
-    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 5], running: false }));
+    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 6], running: true }));
+    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 6], running: false }));
     assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 241)");
 }
 
@@ -512,4 +517,53 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn run_lazy_gives_it_the_pager_first() {
+    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 240)");
+    assert_eq!(model.calls[model.calls.len() - 2..], ["attach_pager(240, 241)", "task_start(240)"]);
+    let Some(Object::Task { fields, running: true }) = model.slot(240) else { panic!("lazy runs") };
+    assert!(fields[5].is_some(), "lazy has a fault channel");
+    assert!(matches!(model.slot(241), Some(Object::Task { running: true, .. })), "the pager runs");
+    // Both still running: refused, with how to stop them.
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run lazy"),
+        "run: lazy or its pager is still running (set active 240 0, set active 241 0 stop them)"
+    );
+    assert_eq!(model.slots, before, "a refusal changes nothing");
+    // Other programs start as before.
+    let (mut model, mut shell) = start_with("program=hello@240 program=pager@241");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
+    assert_eq!(model.calls, ["task_start(240)"]);
+}
+
+#[test]
+fn run_lazy_without_its_pager_or_beside_a_child_is_refused() {
+    let (mut model, mut shell) = start_with("program=lazy@240");
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run lazy"),
+        "run: lazy needs the pager program, which was not loaded"
+    );
+    assert_eq!(model.slots, before);
+    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    one_line(&mut model, &mut shell, "retype task 2 249");
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run lazy"),
+        "run: lazy's pager is handed its capabilities on channel 255, where the child in 249 takes"
+    );
+    assert_eq!(model.slots, before);
+}
+
+#[test]
+fn help_says_lazy_is_paged_when_it_was_loaded() {
+    let paged = "  (run lazy: its buffer is mapped by the pager, one page fault per page)";
+    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    assert!(answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
+    let (mut model, mut shell) = start_with("program=hello@240");
+    assert!(!answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
 }

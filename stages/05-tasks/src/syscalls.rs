@@ -191,6 +191,8 @@ fn task_set(
         TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
         TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
+        // Fault channels arrive in stage 6.
+        TaskField::FaultChannel => return Err(Error::OutOfRange),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
     let object = cpool::lookup_object::<AnyObject>(root, address)?;

@@ -1,6 +1,7 @@
 //! Stage 6's kernel pieces, host-testable where they need no hardware:
 //! kernel objects, tasks and channels among them ([`objects`]); the system
-//! calls ([`syscalls`]); the scheduler with blocking and the idle loop
+//! calls ([`syscalls`]); faults sent to handlers in user space
+//! ([`faults`]); the scheduler with blocking and the idle loop
 //! ([`scheduler`]); device interrupts and input ([`devices`]); the first
 //! task and the other programs, built from their ELF modules
 //! ([`first_task`]); the division of RAM ([`memory_plan`]), paging levels
@@ -16,6 +17,7 @@
 
 pub mod devices;
 pub mod fastpath;
+pub mod faults;
 pub mod first_task;
 pub use common::kernel_space;
 pub use common::memory_plan;
@@ -28,6 +30,8 @@ pub mod syscalls;
 
 #[cfg(test)]
 mod channel_tests;
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]

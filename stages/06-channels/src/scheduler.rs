@@ -5,11 +5,13 @@
 //! the run queue, runs it with `switch_to` until it traps, and decides
 //! from the reason what happens next: a system call is handled and the
 //! task goes on; a timer tick sends it to the back of the queue; a fault
-//! stops it, with a report, and the others go on. One shortcut, kept in
+//! stops it, with a report, and the others go on (or, if it has a fault
+//! channel, suspends it for its handler: `faults.rs`). One shortcut, kept in
 //! its own module: a put to a waiting taker may hand the CPU straight to
 //! the taker (`fastpath.rs`).
 
 use crate::devices::{self, Interrupt};
+use crate::faults;
 use crate::objects::audit::{self, AuditError, AuditReport};
 use crate::objects::task::{RUN_QUEUE, Stop, TaskState, make_ready};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Task};
@@ -102,7 +104,11 @@ fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
                     return requeue(&task);
                 }
             }
-            Trap::Fault(fault) => return stop(&task, Stop::Fault(fault)),
+            Trap::Fault(fault) => {
+                // Suspended for its handler, or stopped with a report.
+                let _ = faults::suspend(&task, fault);
+                return None;
+            }
         }
     }
 }
@@ -148,6 +154,12 @@ fn requeue(task: &ManagedArc<Task>) -> Option<Exit> {
 // ANCHOR: stop
 /// Stops `task` for `why`, with a report; the other tasks go on.
 fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<Exit> {
+    report_stop(task, why);
+    None
+}
+
+/// Prints why `task` stops, and makes it Faulted (also for `faults.rs`).
+pub fn report_stop(task: &ManagedArc<Task>, why: Stop) {
     match why {
         Stop::Fault(fault) => kernel_line(format_args!("task {} stopped by a fault: {fault}", task.id())),
         Stop::NoPool => {
@@ -158,7 +170,6 @@ fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<Exit> {
         }
     }
     task.set_run_state(TaskState::Faulted(why));
-    None
 }
 // ANCHOR_END: stop
 

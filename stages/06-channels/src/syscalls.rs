@@ -218,6 +218,9 @@ fn act(
         }
         Call::TaskStart => task_start(&cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
         Call::TaskStop => task_stop(task, &cpool::lookup_object::<Task>(root, args.caddr(0)?)?),
+        Call::TaskResume => {
+            crate::faults::resume(&cpool::lookup_object::<Task>(root, args.caddr(0)?)?).map(Reply::value)
+        }
         Call::ChannelPut => channel_put(args, task, root),
         Call::ChannelCall => channel_call(args, task, root),
         Call::ChannelTake => channel_take(args, task, root),
@@ -278,7 +281,10 @@ fn task_set(
     field: TaskField,
     value: u64,
 ) -> Result<Reply, Error> {
-    if matches!(task.run_state(), TaskState::Ready | TaskState::Running | TaskState::Blocked) {
+    if matches!(
+        task.run_state(),
+        TaskState::Ready | TaskState::Running | TaskState::Blocked | TaskState::Suspended(_)
+    ) {
         return Err(Error::InUse);
     }
     let (slot, kind): (&Slot, ObjectKind) = match field {
@@ -295,6 +301,7 @@ fn task_set(
         TaskField::CPool => (task.cpool_slot(), ObjectKind::CPool),
         TaskField::Table => (task.table_slot(), ObjectKind::Pml4),
         TaskField::Buffer => (task.buffer_slot(), ObjectKind::RawPage),
+        TaskField::FaultChannel => (task.fault_channel_slot(), ObjectKind::Channel),
     };
     let address = CAddr::from_raw(value).map_err(|_| Error::MalformedAddress)?;
     let object = cpool::lookup_object::<AnyObject>(root, address)?;
@@ -308,7 +315,10 @@ fn task_set(
 
 /// `TaskStart(task)`: a configured task joins the run queue.
 fn task_start(task: &ManagedArc<Task>) -> Result<Reply, Error> {
-    if matches!(task.run_state(), TaskState::Ready | TaskState::Running | TaskState::Blocked) {
+    if matches!(
+        task.run_state(),
+        TaskState::Ready | TaskState::Running | TaskState::Blocked | TaskState::Suspended(_)
+    ) {
         return Err(Error::InUse);
     }
     if !task.has_entry() || task.cpool_slot().is_empty() || task.table_slot().is_empty() {
@@ -360,6 +370,8 @@ fn put_message(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CP
             let found = cpool::lookup(root, address)?;
             channel.put(Outgoing::Capability(found.slot()))?;
         }
+        // Only the kernel reports faults (`faults.rs`).
+        MessageKind::Fault => return Err(Error::OutOfRange),
     }
     Ok(())
 }

@@ -391,3 +391,7 @@ fn other_tasks_output_is_followed_by_a_prompt() {
     let number = started.trim_start_matches("task 247: started (the kernel's task ").trim_end_matches(')');
     assert!(fault.starts_with(&format!("task {number} ")), "the report names task {number}: {fault:?}");
 }
+
+/// Faults handled in user space: the pager, and fault channels.
+#[path = "faults.rs"]
+mod faults;

@@ -224,6 +224,7 @@ pub const BUDGETS: &[Budget] = &[
     Budget { name: "revoke-1", median: 660 },
     Budget { name: "revoke-10", median: 1580 },
     Budget { name: "revoke-100", median: 10790 },
+    Budget { name: "page-fault-pager", median: 3825 },
 ];
 // ANCHOR_END: budgets
 
@@ -267,6 +268,9 @@ pub fn describe(name: &str) -> String {
         "revoke-1" => "revoke of an untyped with 1 child",
         "revoke-10" => "revoke of an untyped with 10 children",
         "revoke-100" => "revoke of an untyped with 100 children",
+        "page-fault-pager" => {
+            "page fault handled by a user pager (the fault to the resumed instruction: take, map, resume)"
+        }
         other => return format!("`{other}`"),
     };
     text.to_string()

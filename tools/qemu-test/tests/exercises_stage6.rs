@@ -85,3 +85,47 @@ fn uptime_counts_timer_messages() {
     assert!(second >= first + 2, "3 s later, uptime went from {first} to {second} s");
     assert!(second < 90, "{second} s is longer than the whole test");
 }
+
+// The exercises of "Faults and programs in user space", the chapter after
+// this one: they change stage 6 too.
+
+/// `run lazy`, then `shutdown` once lazy has printed its line.
+fn run_lazy() -> qemu_test::Transcript {
+    Boot::stage(STAGE)
+        .timeout_secs(60)
+        .type_after(PROMPT, "run lazy\r")
+        .type_after("lazy: touched", "shutdown\r")
+        .run()
+}
+
+/// `bigger-buffer` (easy): lazy's buffer is 128 pages, and the pager has
+/// the memory to serve them all.
+#[test]
+fn lazy_touches_128_pages() {
+    run_lazy()
+        .expect_success()
+        .expect_lines(&["lazy: touched 128 pages, the pager mapped 128"])
+        .expect_absent(&["pager: task", "stopped by a fault"]);
+}
+
+/// `prefetch` (moderate): the pager maps the page after the one that
+/// faulted too, so lazy takes half the faults, and lazy prints both
+/// counts.
+#[test]
+fn the_pager_maps_two_pages_per_fault() {
+    run_lazy()
+        .expect_success()
+        .expect_lines(&["lazy: touched 80 pages, the pager mapped 80 in 40 faults"])
+        .expect_absent(&["pager: task", "stopped by a fault"]);
+}
+
+/// `read-only-first` (hard): a system call `UnmapPage`, and a pager that
+/// maps each page read-only at the first read and writable at the first
+/// write (the same page, unmapped and mapped again).
+#[test]
+fn the_pager_maps_read_only_first_and_writable_at_the_first_write() {
+    run_lazy()
+        .expect_success()
+        .expect_lines(&["lazy: touched 80 pages, the pager mapped 80 read-only and made 80 writable"])
+        .expect_absent(&["pager: task", "stopped by a fault"]);
+}

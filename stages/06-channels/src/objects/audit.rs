@@ -11,15 +11,16 @@
 //! - **Weak pointers.** Every non-empty slot, in a pool, a task or a
 //!   message waiting in a channel, names a live object (one found on a
 //!   derivation list), of the kind the holder needs (a task's pool is a
-//!   CPool, its table a PML4, its buffer a RawPage); a message that is not
-//!   waiting holds nothing.
+//!   CPool, its table a PML4, its buffer a RawPage, its fault channel a
+//!   Channel); a message that is not waiting holds nothing.
 //! - **Weak lists.** Every object's list is consistent both ways (each
 //!   slot's backward link is the slot before it) and each slot on it names
 //!   the object; the lists hold exactly the non-empty slots.
 //! - **Queues.** The run queue and every channel's takers link live tasks,
 //!   both ways; a task is Ready exactly when it is in the run queue, Blocked
-//!   exactly when it is in a channel's takers, and in no queue otherwise;
-//!   at most one task is Running (there is one CPU).
+//!   exactly when it is in a channel's takers, and in no queue otherwise
+//!   (a task Suspended by a fault waits for its handler in none); at most
+//!   one task is Running (there is one CPU).
 //! - **Mappings.** Each table's shadow names live objects whose `mapped_at`
 //!   is that entry and whose memory the entry maps; the objects that say
 //!   they are mapped are exactly those; a user table maps nothing its
@@ -276,7 +277,8 @@ impl Auditor<'_> {
                     report.tasks += 1;
                     // SAFETY: a live task.
                     let (slots, state, queue) = unsafe { task::audit_view(object) };
-                    let expected = [ObjectKind::CPool, ObjectKind::Pml4, ObjectKind::RawPage];
+                    let expected =
+                        [ObjectKind::CPool, ObjectKind::Pml4, ObjectKind::RawPage, ObjectKind::Channel];
                     for (slot, kind) in slots.into_iter().zip(expected) {
                         report.slots += self.check_slot(slot, Some(kind), &is_live)?;
                     }
@@ -284,7 +286,9 @@ impl Auditor<'_> {
                     let fits = match state {
                         TaskState::Ready => in_run_queue,
                         TaskState::Blocked => queue != 0 && !in_run_queue,
-                        _ => queue == 0,
+                        // A suspended task waits for its handler, in no queue.
+                        TaskState::Suspended(_) => queue == 0,
+                        TaskState::Inactive | TaskState::Running | TaskState::Faulted(_) => queue == 0,
                     };
                     if !fits {
                         return fail("a task's state does not match the queue it is in", at);

@@ -16,6 +16,12 @@
 //!   waits empties it (the taker then learns it was revoked in flight). The
 //!   taker names the slot of its own pool the capability goes to.
 //! - Destroying a channel wakes its takers with `ChannelClosed`.
+//! - A **fault** message is put by the kernel only (`faults.rs`): a
+//!   capability to the task that faulted, delivered as a capability is, and
+//!   a fault record, delivered into the taker's task buffer as a payload is.
+//!   Destroying a channel with fault messages still waiting stops their
+//!   tasks, with a report: no task stays suspended for a handler that can
+//!   no longer hear of it.
 //!
 //! ```text
 //!   Channel: messages [ m0 | m1 | m2 |    |    | ... ]   takers: T3 -> T5
@@ -26,12 +32,14 @@ use super::header::{Doomed, Header};
 use super::task::{TaskQueue, TaskState, make_ready};
 use super::weak::Slot;
 use super::{CPool, KernelObject, Layout, ManagedArc, ObjectKind, RetypeError, Task, cpool, reach};
+use abi::fault::FaultMessage;
 use abi::syscall::{MAX_PAYLOAD, MessageKind, REVOKED_IN_FLIGHT};
 use abi::{CAddr, Error};
 use core::cell::{Cell, UnsafeCell};
 
 /// The most messages a channel holds.
 pub const CAPACITY: usize = 16;
+const _: () = assert!(FaultMessage::SIZE <= MAX_PAYLOAD, "a fault record fits in a message");
 
 /// A channel: the marker type of its kind.
 pub struct Channel;
@@ -58,6 +66,9 @@ pub struct ChannelBody {
     count: Cell<usize>,
     /// The tasks blocked in a take, oldest first.
     takers: TaskQueue,
+    /// The number of the task that took the last fault message (0: none
+    /// yet): the channel's fault handler, as far as the kernel knows.
+    handler: Cell<u64>,
 }
 // ANCHOR_END: body
 
@@ -80,6 +91,15 @@ impl KernelObject for Channel {
         while let Some(taker) = body.takers.pop_front_living() {
             answer(&taker, Err(Error::ChannelClosed));
         }
+        for index in 0..body.count.get() {
+            let message = &body.messages[(body.first.get() + index) % CAPACITY];
+            if message.kind.get() == MessageKind::Fault as u64 {
+                // SAFETY: a waiting message's payload, which only the
+                // channel writes.
+                let payload = unsafe { &*message.payload.get() };
+                stop_unheard(&message.capability, &payload[..FaultMessage::SIZE]);
+            }
+        }
         for message in &body.messages {
             message.capability.clear();
         }
@@ -99,6 +119,12 @@ pub enum Outgoing<'a> {
     Payload(&'a [u8]),
     /// The capability in this slot (copied: the sender keeps its own).
     Capability(&'a Slot),
+    /// A fault of `task` (the kernel's only: `faults.rs`), with the fault
+    /// record for the taker's task buffer.
+    Fault {
+        task: &'a ManagedArc<Task>,
+        record: &'a [u8; FaultMessage::SIZE],
+    },
 }
 
 impl ManagedArc<Channel> {
@@ -144,6 +170,13 @@ impl ManagedArc<Channel> {
                 source.copy_to(&slot.capability).map_err(|_| Error::EmptySlot)?;
                 slot.value.set(0);
             }
+            Outgoing::Fault { task, record } => {
+                slot.capability.downgrade(task).expect("a free message holds no capability");
+                // SAFETY: a free message's payload, which nothing else uses.
+                let payload = unsafe { &mut *slot.payload.get() };
+                payload[..FaultMessage::SIZE].copy_from_slice(record);
+                slot.value.set(0);
+            }
         }
         slot.kind.set(kind_of(&message) as u64);
         body.count.set(body.count.get() + 1);
@@ -169,6 +202,9 @@ impl ManagedArc<Channel> {
         }
         let message = &body.messages[body.first.get()];
         let result = deliver(message, taker, destination);
+        if let Ok((MessageKind::Fault, _)) = result {
+            body.handler.set(taker.id());
+        }
         if result.is_ok() {
             message.capability.clear();
             body.first.set((body.first.get() + 1) % CAPACITY);
@@ -219,6 +255,13 @@ impl ManagedArc<Channel> {
     }
     // ANCHOR_END: hand_to_taker
 
+    /// The number of the task that took this channel's last fault message
+    /// (0: none has): a task that faults into a channel it handles itself
+    /// would wait for itself (`faults.rs`).
+    pub fn handler(&self) -> u64 {
+        self.body().handler.get()
+    }
+
     /// The tasks waiting to take, oldest first (at most `limit`: a bound,
     /// so that a broken link cannot make a walk spin).
     pub fn takers(&self, limit: usize) -> impl Iterator<Item = u64> + '_ {
@@ -249,6 +292,23 @@ fn kind_of(message: &Outgoing) -> MessageKind {
         Outgoing::Raw(_) => MessageKind::Raw,
         Outgoing::Payload(_) => MessageKind::Payload,
         Outgoing::Capability(_) => MessageKind::Capability,
+        Outgoing::Fault { .. } => MessageKind::Fault,
+    }
+}
+
+/// Stops the task a fault message (`record`) in a channel being destroyed
+/// names, if it still lives and waits for that fault's handler
+/// (`faults.rs`). A task doomed in the same destruction is left to it (see
+/// `pop_front_living`).
+fn stop_unheard(capability: &Slot, record: &[u8]) {
+    let Some(task) = capability.links().0.get() else { return };
+    // SAFETY: a waiting message's capability names a live (or doomed, not
+    // yet destroyed) object.
+    if unsafe { reach::<Header>(task) }.strong_count() == 0 {
+        return;
+    }
+    if let Ok(task) = capability.upgrade::<Task>() {
+        crate::faults::stop_unheard(&task, record);
     }
 }
 
@@ -271,12 +331,18 @@ fn deliver(
             buffer[..value as usize].copy_from_slice(&payload[..value as usize]);
             Ok((kind, value))
         }
-        MessageKind::Capability => {
+        MessageKind::Capability | MessageKind::Fault => {
             let address = CAddr::from_raw(destination).map_err(|_| Error::MalformedAddress)?;
             let root = taker.cpool_slot().upgrade::<CPool>().map_err(|_| Error::EmptySlot)?;
             let found = cpool::lookup(&root, address)?;
             if !found.slot().is_empty() {
                 return Err(Error::SlotOccupied);
+            }
+            if kind == MessageKind::Fault {
+                let (_page, buffer) = taker.buffer().ok_or(Error::NoBuffer)?;
+                // SAFETY: the message's payload, which only the channel writes.
+                let record = unsafe { &*message.payload.get() };
+                buffer[..FaultMessage::SIZE].copy_from_slice(&record[..FaultMessage::SIZE]);
             }
             if message.capability.is_empty() {
                 return Ok((kind, REVOKED_IN_FLIGHT));

@@ -2,8 +2,8 @@
 //!
 //! A task is its saved registers ([`UserContext`]: general registers,
 //! instruction and stack pointers, flags, SSE state), a [`TaskState`], and
-//! three *weak* pointers: to its root capability pool, its top-level page
-//! table and its task buffer page. A task pins nothing: revoking any of
+//! four *weak* pointers: to its root capability pool, its top-level page
+//! table, its task buffer page and its fault channel (`faults.rs`). A task pins nothing: revoking any of
 //! the three empties the slot, and the kernel then refuses to run the task
 //! (it is stopped, with the reason printed) rather than keeping the object
 //! alive for it.
@@ -67,6 +67,9 @@ pub enum TaskState {
     Blocked,
     /// Stopped by a fault, or because what it needs was destroyed.
     Faulted(Stop),
+    /// Waiting, in no queue, for the handler on its fault channel to
+    /// resume or stop it after this fault (`faults.rs`).
+    Suspended(Fault),
 }
 
 /// Why the kernel stopped a task.
@@ -91,6 +94,7 @@ pub struct TaskBody {
     cpool: Slot,
     table: Slot,
     buffer: Slot,
+    fault_channel: Slot,
     state: Cell<TaskState>,
     /// A number for reports, unique since boot.
     id: Cell<u64>,
@@ -103,6 +107,10 @@ pub struct TaskBody {
     queue: Cell<usize>,
     previous: Cell<Link>,
     next: Cell<Link>,
+    /// A fingerprint of the task's last fault (the fault and every
+    /// register) and how many times in a row it was the same: how
+    /// `faults.rs` tells a fault storm.
+    last_fault: Cell<Option<(u64, u32)>>,
 }
 // ANCHOR_END: task_body
 
@@ -116,6 +124,7 @@ fn initialize(at: u64) {
         cpool: Slot::empty(),
         table: Slot::empty(),
         buffer: Slot::empty(),
+        fault_channel: Slot::empty(),
         state: Cell::new(TaskState::Inactive),
         id: Cell::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
         entry: Cell::new(None),
@@ -123,6 +132,7 @@ fn initialize(at: u64) {
         queue: Cell::new(0),
         previous: Cell::new(Link::NONE),
         next: Cell::new(Link::NONE),
+        last_fault: Cell::new(None),
     };
     let address = window().virtual_address(PhysAddr::new(at)) as *mut TaskBody;
     // SAFETY: retype just carved and zeroed this memory for the task, with
@@ -151,18 +161,19 @@ fn destroy(task: &Header) {
     body.cpool.clear();
     body.table.clear();
     body.buffer.clear();
+    body.fault_channel.clear();
 }
 
-/// What the audit reads of the live task whose header is `task`: its three
-/// slots (pool, table, buffer), its state, and the queue it says it is in
-/// (0: none).
+/// What the audit reads of the live task whose header is `task`: its four
+/// slots (pool, table, buffer, fault channel), its state, and the queue it
+/// says it is in (0: none).
 ///
 /// # Safety
 /// `task` must be a live task's header, for as long as the slots are used.
-pub(super) unsafe fn audit_view<'a>(task: &Header) -> ([&'a Slot; 3], TaskState, usize) {
+pub(super) unsafe fn audit_view<'a>(task: &Header) -> ([&'a Slot; 4], TaskState, usize) {
     // SAFETY: the caller's promise.
     let body: &'a TaskBody = unsafe { body_of(task) };
-    ([&body.cpool, &body.table, &body.buffer], body.state.get(), body.queue.get())
+    ([&body.cpool, &body.table, &body.buffer, &body.fault_channel], body.state.get(), body.queue.get())
 }
 
 /// Walks `queue` front to back, at most `bound` tasks, checking each link:
@@ -245,6 +256,22 @@ impl ManagedArc<Task> {
         &self.body().buffer
     }
 
+    /// The slot naming the task's fault channel (empty: a fault stops it).
+    pub fn fault_channel_slot(&self) -> &Slot {
+        &self.body().fault_channel
+    }
+
+    /// Records that the task faulted in the state `fingerprint` names, and
+    /// returns how many times in a row it has (1 for a new one).
+    pub fn note_fault(&self, fingerprint: u64) -> u32 {
+        let repeats = match self.body().last_fault.get() {
+            Some((last, repeats)) if last == fingerprint => repeats.saturating_add(1),
+            _ => 1,
+        };
+        self.body().last_fault.set(Some((fingerprint, repeats)));
+        repeats
+    }
+
     /// Whether an instruction pointer has been set.
     pub fn has_entry(&self) -> bool {
         self.body().entry.get().is_some()
@@ -268,6 +295,7 @@ impl ManagedArc<Task> {
         let body = self.body();
         let context = UserContext::new(body.entry.get().unwrap_or(0), body.stack.get());
         *self.registers() = context;
+        body.last_fault.set(None);
     }
 
     /// The task's buffer page and its bytes, as the kernel sees them
@@ -329,6 +357,17 @@ impl ManagedArc<Task> {
         }
     }
 
+    /// The instruction and stack pointers, the flags and the fifteen
+    /// general registers, as the task trapped with them: what the fault
+    /// path compares to tell a task that makes no progress.
+    pub fn saved_registers(&self) -> [u64; 18] {
+        let f = &self.registers().frame;
+        [
+            f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.r8, f.r9, f.r10,
+            f.r11, f.r12, f.r13, f.r14, f.r15,
+        ]
+    }
+
     /// Sets the value a task that has not run yet finds in `rdi`, its
     /// entry point's first argument.
     #[inline]
@@ -367,6 +406,13 @@ impl ManagedArc<Task> {
         let frame = &mut self.registers().frame;
         frame.rax = call.number;
         [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] = call.args;
+    }
+
+    /// For host tests, which play the CPU: the instruction pointer a
+    /// trap saved.
+    #[cfg(test)]
+    pub fn set_saved_instruction_pointer(&self, rip: u64) {
+        self.registers().frame.rip = rip;
     }
 
     /// For host tests: the registers a call's result comes back in, as
