@@ -124,7 +124,8 @@ fn a_burst_of_messages_arrives_in_order_and_a_full_channel_is_an_error() {
 #[test]
 fn every_bad_input_gets_an_error_and_the_shell_goes_on() {
     let long = "x".repeat(200);
-    let bad: [(&str, &str); 16] = [
+    let long_name = format!("run {}", "y".repeat(100));
+    let bad: [(&str, &str); 17] = [
         ("lsit", "unknown command \"lsit\""),
         ("frobnicate", "unknown command \"frobnicate\""),
         ("retype", "retype: expected cpool or task"),
@@ -141,6 +142,8 @@ fn every_bad_input_gets_an_error_and_the_shell_goes_on() {
         ("start child", "start child: slot 249 is not empty"),
         (&long, "line too long"),
         ("set active 249 2", "is neither 1 (start) nor 0 (stop)"),
+        // Shortened inside its quotes, not cut at the end of the line.
+        (&long_name, "yyy...\" (programs: "),
     ];
     let mut lines = Vec::new();
     for (index, (line, _)) in bad.iter().enumerate() {
@@ -292,3 +295,4 @@ fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
         ]);
 }
 // ANCHOR_END: fuzz_test
+
