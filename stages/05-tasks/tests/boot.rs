@@ -94,6 +94,19 @@ fn a_fault_stops_only_the_task_that_made_it() {
 }
 // ANCHOR_END: fault_tests
 
+// ANCHOR: hostile_test
+/// rinit makes a system call with RFLAGS.NT set, which must come back (the
+/// kernel's `iretq` used to fault on it and stop the machine).
+#[test]
+fn a_hostile_task_cannot_crash_the_kernel_or_reach_the_next_task() {
+    Boot::stage(STAGE).command_line("hostile").run().expect_success().expect_lines(&[
+        "rinit: a system call with NT set came back",
+        "rinit: left 0x1b in ds, es, fs and gs",
+        "rinit: done",
+    ]);
+}
+// ANCHOR_END: hostile_test
+
 #[test]
 fn bad_system_calls_get_their_error_codes() {
     Boot::stage(STAGE)

@@ -296,3 +296,22 @@ fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
 }
 // ANCHOR_END: fuzz_test
 
+
+// ANCHOR: hostile_test
+/// `programs/hostile`: a system call with RFLAGS.NT set must come back
+/// (the kernel's `iretq` used to fault on it, stopping the machine).
+#[test]
+fn a_hostile_program_cannot_crash_the_kernel_or_reach_the_next_task() {
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "run hostile\r")
+        .type_after("hostile: left 0x1b", "echo still here\r")
+        .type_after("\nstill here", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[
+        "hostile: a system call with NT set came back",
+        "hostile: left 0x1b in ds, es, fs and gs",
+        "still here",
+    ]);
+}
+// ANCHOR_END: hostile_test
