@@ -96,12 +96,14 @@ fn a_fault_stops_only_the_task_that_made_it() {
 
 // ANCHOR: hostile_test
 /// rinit makes a system call with RFLAGS.NT set, which must come back (the
-/// kernel's `iretq` used to fault on it and stop the machine).
+/// kernel's `iretq` used to fault on it and stop the machine), and leaves
+/// `0x1b` in its data segment registers, which must not reach the child.
 #[test]
 fn a_hostile_task_cannot_crash_the_kernel_or_reach_the_next_task() {
     Boot::stage(STAGE).command_line("hostile").run().expect_success().expect_lines(&[
         "rinit: a system call with NT set came back",
         "rinit: left 0x1b in ds, es, fs and gs",
+        "child: I started with ds 0x0 es 0x0 fs 0x0 gs 0x0",
         "rinit: done",
     ]);
 }

@@ -298,19 +298,26 @@ fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
 
 
 // ANCHOR: hostile_test
-/// `programs/hostile`: a system call with RFLAGS.NT set must come back
-/// (the kernel's `iretq` used to fault on it, stopping the machine).
+/// `programs/hostile`, run twice: a system call with RFLAGS.NT set must
+/// come back (the kernel's `iretq` used to fault on it, stopping the
+/// machine); what the first run leaves in the segment registers and the
+/// SSE and x87 control registers must not reach the second, which starts
+/// with the null selectors and the default controls.
 #[test]
 fn a_hostile_program_cannot_crash_the_kernel_or_reach_the_next_task() {
+    let clean = "ds 0x0 es 0x0 fs 0x0 gs 0x0, mxcsr 0x1f80, x87 control 0x37f";
     let run = Boot::stage(STAGE)
         .timeout_secs(90)
         .type_after(PROMPT, "run hostile\r")
-        .type_after("hostile: left 0x1b", "echo still here\r")
+        .type_after("hostile: left 0x1b", "run hostile\r")
+        .type_after("hostile: committing", "echo still here\r")
         .type_after("\nstill here", "shutdown\r")
         .run();
     run.expect_success().expect_lines(&[
+        &format!("hostile: run 1: {clean}"),
         "hostile: a system call with NT set came back",
         "hostile: left 0x1b in ds, es, fs and gs",
+        &format!("hostile: run 2: {clean}"),
         "still here",
     ]);
 }
