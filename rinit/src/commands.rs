@@ -31,7 +31,7 @@
 use crate::programs::Programs;
 use crate::system::{Message, System, say};
 use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
-use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, UNTYPED};
+use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, TASK, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
 
@@ -452,6 +452,12 @@ fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let task = args.slot(0);
     if args.on(1) {
         start(cx, task)
+    } else if task == CAddr::root(TASK) {
+        // Stopped, the shell could never take another line: the kernel
+        // would shut the machine down (the first task is gone).
+        Err(Failure::Refused(
+            "the shell will not stop itself (slot 4 is its own task; shutdown stops the machine)",
+        ))
     } else {
         cx.sys.task_stop(task)?;
         say!(cx.sys, "task {task}: stopped");

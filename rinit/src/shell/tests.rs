@@ -415,6 +415,19 @@ fn quoted_text_is_shortened_inside_its_quotes() {
 }
 
 #[test]
+fn the_shell_will_not_stop_itself() {
+    let (mut model, mut shell) = start();
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "set active 4 0"),
+        "set active: the shell will not stop itself (slot 4 is its own task; shutdown stops the machine)"
+    );
+    assert!(model.calls.is_empty(), "nothing reached the kernel: {:?}", model.calls);
+    assert_eq!(model.slots, before);
+    assert_eq!(one_line(&mut model, &mut shell, "echo still here"), "still here");
+}
+
+#[test]
 fn shutdown_exits_with_zero() {
     let (mut model, mut shell) = start();
     assert_eq!(one_line(&mut model, &mut shell, "shutdown"), "shutting down");

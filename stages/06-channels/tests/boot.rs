@@ -296,7 +296,6 @@ fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
 }
 // ANCHOR_END: fuzz_test
 
-
 // ANCHOR: hostile_test
 /// `programs/hostile`, run twice: a system call with RFLAGS.NT set must
 /// come back (the kernel's `iretq` used to fault on it, stopping the
@@ -322,3 +321,26 @@ fn a_hostile_program_cannot_crash_the_kernel_or_reach_the_next_task() {
     ]);
 }
 // ANCHOR_END: hostile_test
+
+// ANCHOR: first_task_stopped_test
+/// The shell refuses to stop itself, in one line, and goes on; and when
+/// the first task is stopped all the same (here by its own system call,
+/// with `stop-self`), the kernel says so and stops the machine, with its
+/// audit, instead of idling for ever.
+#[test]
+fn the_first_task_stopping_stops_the_machine_and_the_shell_refuses_to() {
+    session(&["set active 4 0", "echo still here"]).run().expect_success().expect_lines(&[
+        "set active: the shell will not stop itself",
+        "still here",
+        "shutting down",
+    ]);
+    Boot::stage(STAGE)
+        .command_line("stop-self")
+        .timeout_secs(30)
+        .run()
+        .expect_failure()
+        .expect_absent(&qemu_test::FAILURE_MARKERS)
+        .expect_absent(&["MISMATCH"])
+        .expect_lines(&["rinit: stopping my own task", "the first task was stopped: stopping", "audit: "]);
+}
+// ANCHOR_END: first_task_stopped_test
