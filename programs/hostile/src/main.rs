@@ -31,14 +31,18 @@ fn main(_args: &str) -> Result<(), Error> {
     let run = RUNS.fetch_add(1, Ordering::Relaxed) + 1;
     let [ds, es, fs, gs] = hostile::segments();
     let (mxcsr, control) = (mxcsr(), x87_control_word());
-    println!("hostile: run {run}: ds {ds:#x} es {es:#x} fs {fs:#x} gs {gs:#x}, mxcsr {mxcsr:#x}, x87 control {control:#x}");
+    println!(
+        "hostile: run {run}: ds {ds:#x} es {es:#x} fs {fs:#x} gs {gs:#x}, mxcsr {mxcsr:#x}, x87 control {control:#x}"
+    );
     if run == 1 {
         let flags = hostile::yield_with_nested_task();
         println!("hostile: a system call with NT set came back (NT after it: {})", flags & NESTED_TASK != 0);
         // SAFETY: the user data selector, as `set_segments` requires.
         unsafe { hostile::set_segments(LEFT_SELECTOR) };
         set_fpu_controls();
-        println!("hostile: left {LEFT_SELECTOR:#x} in ds, es, fs and gs, and changed mxcsr and the x87 control word");
+        println!(
+            "hostile: left {LEFT_SELECTOR:#x} in ds, es, fs and gs, and changed mxcsr and the x87 control word"
+        );
         return Ok(());
     }
     println!("hostile: committing an x87 divide by zero");

@@ -68,8 +68,12 @@ impl Options {
     /// Reads the words of `args`; a word it does not know is reported and
     /// skipped.
     fn parse(args: &str) -> Options {
-        let mut options =
-            Options { fault: None, bad_calls: false, hostile: false, spin_millions: child::DEFAULT_SPIN_MILLIONS };
+        let mut options = Options {
+            fault: None,
+            bad_calls: false,
+            hostile: false,
+            spin_millions: child::DEFAULT_SPIN_MILLIONS,
+        };
         if !args.is_empty() {
             println!("rinit: arguments: {args}");
         }
@@ -85,7 +89,9 @@ impl Options {
                     Ok(millions) => options.spin_millions = millions,
                     Err(_) => println!("rinit: spin= takes a number, not '{millions}'"),
                 },
-                _ => println!("rinit: ignoring the argument '{word}' (known: fault=NAME, syscalls, hostile, spin=N)"),
+                _ => println!(
+                    "rinit: ignoring the argument '{word}' (known: fault=NAME, syscalls, hostile, spin=N)"
+                ),
             }
         }
         options
