@@ -65,7 +65,7 @@ fn two_tasks_progress_together_under_preemption() {
 
 // ANCHOR: fault_tests
 /// Each kind of fault a task can commit, and what the kernel's report says.
-const FAULTS: [(&str, &str); 9] = [
+const FAULTS: [(&str, &str); 10] = [
     ("divide-error", "divide error at rip 0x"),
     ("invalid-opcode", "invalid opcode at rip 0x"),
     ("general-protection", "general protection fault at rip 0x"),
@@ -75,6 +75,7 @@ const FAULTS: [(&str, &str); 9] = [
     ("kernel-memory", "address 0xffff800000000000 (protection violation, read, user mode)"),
     ("breakpoint", "breakpoint at rip 0x"),
     ("stack-overflow", "(page not present, write, user mode)"),
+    ("x87-error", "x87 floating-point error at rip 0x"),
 ];
 
 /// A fault stops the task that made it, with one report; the other task

@@ -33,12 +33,15 @@ pub enum Fault {
     /// Endless recursion: page fault on the unmapped guard page below the
     /// child's stack.
     StackOverflow,
+    /// An unmasked x87 divide by zero, then `fwait`: x87 floating-point
+    /// error (#MF), since the kernel sets CR0.NE.
+    X87Error,
 }
 // ANCHOR_END: faults
 
 impl Fault {
     /// Every fault with its name on the command line.
-    const ALL: [(Fault, &'static str); 9] = [
+    const ALL: [(Fault, &'static str); 10] = [
         (Fault::DivideError, "divide-error"),
         (Fault::InvalidOpcode, "invalid-opcode"),
         (Fault::GeneralProtection, "general-protection"),
@@ -48,11 +51,12 @@ impl Fault {
         (Fault::KernelMemory, "kernel-memory"),
         (Fault::Breakpoint, "breakpoint"),
         (Fault::StackOverflow, "stack-overflow"),
+        (Fault::X87Error, "x87-error"),
     ];
 
     /// The names, for a usage message.
     pub const NAMES: &str = "divide-error, invalid-opcode, general-protection, null-pointer, \
-        write-read-only, execute-nx, kernel-memory, breakpoint, stack-overflow";
+        write-read-only, execute-nx, kernel-memory, breakpoint, stack-overflow, x87-error";
 
     /// The fault called `name` on the command line.
     pub fn from_name(name: &str) -> Option<Fault> {
@@ -116,6 +120,7 @@ impl Fault {
             Fault::StackOverflow => {
                 core::hint::black_box(recurse(0));
             }
+            Fault::X87Error => ulib::hostile::x87_divide_by_zero(),
         }
     }
     // ANCHOR_END: commit
