@@ -13,10 +13,11 @@
 
 use crate::exceptions::{PAGE_FAULT, name};
 use crate::gdt::{self, Selectors};
+use crate::println;
 use crate::trap::TrapFrame;
 use core::fmt;
 use x86_64::VirtAddr;
-use x86_64::registers::control::{Cr0, Cr0Flags};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 
@@ -212,6 +213,7 @@ pub fn init(selectors: &Selectors) {
     // SAFETY: turning on the `syscall` instruction; its target is set.
     unsafe { Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
     report_x87_errors_as_exceptions();
+    hide_descriptor_tables();
 }
 // ANCHOR_END: init
 
@@ -227,6 +229,28 @@ fn report_x87_errors_as_exceptions() {
     unsafe { Cr0::update(|flags| flags.insert(Cr0Flags::NUMERIC_ERROR)) };
 }
 // ANCHOR_END: numeric_error
+
+// ANCHOR: umip
+/// Turns on UMIP (user-mode instruction prevention, CR4 bit 11) where the
+/// CPU has it (CPUID leaf 7, ECX bit 2): `sgdt`, `sidt`, `sldt`, `smsw`
+/// and `str` are then a general protection fault in ring 3, instead of
+/// telling a task where the kernel keeps its GDT, IDT and TSS. Without it,
+/// they work: the book's chapter 5 says what that gives away.
+fn hide_descriptor_tables() {
+    // A CPU without leaf 7 would answer with another leaf's values: ask
+    // only one whose highest leaf (leaf 0's EAX) is 7 or more.
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    let has_umip = __cpuid(0).eax >= 7 && __cpuid_count(7, 0).ecx & (1 << 2) != 0;
+    if !has_umip {
+        println!("UMIP: not on this CPU: ring 3 can read the descriptor tables' addresses");
+        return;
+    }
+    // SAFETY: UMIP affects only those five instructions in ring 3; the
+    // kernel never runs ring 3 code that needs them.
+    unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION)) };
+    println!("UMIP on: ring 3 cannot read the descriptor tables");
+}
+// ANCHOR_END: umip
 
 // ANCHOR: run
 /// Runs the task whose registers are `context` in ring 3 until it traps,

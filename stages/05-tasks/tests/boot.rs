@@ -110,6 +110,19 @@ fn a_hostile_task_cannot_crash_the_kernel_or_reach_the_next_task() {
 }
 // ANCHOR_END: hostile_test
 
+/// On a CPU with UMIP (QEMU's `max`), `sgdt` in ring 3 is a general
+/// protection fault: no kernel address comes out.
+#[test]
+fn ring_3_cannot_read_the_descriptor_tables_where_the_cpu_has_umip() {
+    let run = Boot::stage(STAGE).cpu("max").command_line("fault=umip").run();
+    run.expect_success().expect_absent(&["MISMATCH"]).expect_lines(&[
+        "UMIP on: ring 3 cannot read the descriptor tables",
+        "child: committing the fault umip",
+        "task 2 stopped by a fault: general protection fault at rip 0x",
+        "rinit: done",
+    ]);
+}
+
 #[test]
 fn bad_system_calls_get_their_error_codes() {
     Boot::stage(STAGE)

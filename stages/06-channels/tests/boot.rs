@@ -348,3 +348,24 @@ fn the_first_task_stopping_stops_the_machine_and_the_shell_refuses_to() {
         .expect_lines(&["rinit: stopping my own task", "the first task was stopped: stopping", "audit: "]);
 }
 // ANCHOR_END: first_task_stopped_test
+
+// ANCHOR: umip_test
+/// On a CPU with UMIP (QEMU's `max` has it), `sgdt` in ring 3 is a general
+/// protection fault that stops the task: no kernel address comes out.
+#[test]
+fn ring_3_cannot_read_the_descriptor_tables_where_the_cpu_has_umip() {
+    let run = Boot::stage(STAGE)
+        .cpu("max")
+        .timeout_secs(90)
+        .type_after(PROMPT, "run umip\r")
+        .type_after("umip: sgdt from ring 3", "echo after\r")
+        .type_after("\nafter", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[
+        "UMIP on: ring 3 cannot read the descriptor tables",
+        "umip: sgdt from ring 3",
+        "stopped by a fault: general protection fault at rip 0x",
+    ]);
+    run.expect_absent(&["umip: sgdt gave"]);
+}
+// ANCHOR_END: umip_test

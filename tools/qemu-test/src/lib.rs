@@ -147,6 +147,8 @@ pub struct Boot {
     stop_at: Option<String>,
     timeout: Duration,
     icount: bool,
+    /// QEMU's `-cpu` model; `None` for its default (`qemu64`).
+    cpu: Option<String>,
     firmware: Firmware,
 }
 
@@ -162,6 +164,7 @@ impl Boot {
             stop_at: None,
             timeout: Duration::from_secs(60),
             icount: false,
+            cpu: None,
             firmware: Firmware::Bios,
         }
     }
@@ -265,6 +268,14 @@ impl Boot {
         self
     }
 
+    /// Emulates the CPU model `model` (QEMU's `-cpu`), e.g. `max` for every
+    /// feature QEMU can emulate (UMIP among them), instead of the default
+    /// `qemu64`.
+    pub fn cpu(mut self, model: &str) -> Self {
+        self.cpu = Some(model.to_string());
+        self
+    }
+
     // ANCHOR: uefi
     /// Boots with UEFI firmware (OVMF, see [`ovmf`]) instead of the BIOS:
     /// GRUB then starts from the ISO's EFI boot image and hands the kernel
@@ -363,6 +374,9 @@ impl Boot {
         }
         if self.icount {
             command.args(["-icount", "shift=0"]);
+        }
+        if let Some(model) = &self.cpu {
+            command.args(["-cpu", model]);
         }
         // UEFI keeps its settings in a flash chip that it writes: each boot
         // gets its own copy, removed when the boot ends.
