@@ -369,3 +369,23 @@ fn ring_3_cannot_read_the_descriptor_tables_where_the_cpu_has_umip() {
     run.expect_absent(&["umip: sgdt gave"]);
 }
 // ANCHOR_END: umip_test
+
+// ANCHOR: busy_input_test
+/// A line pasted in one write (40 bytes, more than the input channel
+/// holds) while a task keeps the CPU busy for ever reaches the shell
+/// whole: no byte lost, none stuck in the serial chip.
+#[test]
+fn input_typed_while_a_task_spins_all_arrives() {
+    let line = format!("echo {}", "0123456789abcdefghijklmnopqrstuvwxy");
+    assert_eq!(line.len(), 40);
+    let run = Boot::stage(STAGE)
+        .timeout_secs(60)
+        .type_after(PROMPT, "run spinner\r")
+        .paste_after("spinner: spinning for ever", &format!("{line}\r"))
+        // The echo's output begins a line ("\r\n" before it on the wire).
+        .type_after("\n0123456789abcdefghijklmnopqrstuvwxy", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[&line, "0123456789abcdefghijklmnopqrstuvwxy", "shutting down"]);
+    run.expect_absent(&["bytes were lost"]);
+}
+// ANCHOR_END: busy_input_test

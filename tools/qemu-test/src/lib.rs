@@ -113,6 +113,8 @@ struct Step {
 enum Action {
     /// Type this text into the serial console.
     Type(String),
+    /// Write this text into the serial console all at once.
+    Paste(String),
     /// Type the text this function makes of everything printed so far.
     TypeFrom(fn(&str) -> String),
     /// Press these keys (`sendkey` names) on the PS/2 keyboard.
@@ -124,7 +126,7 @@ enum Action {
 impl Action {
     fn describe(&self) -> &'static str {
         match self {
-            Action::Type(_) | Action::TypeFrom(_) => "typing",
+            Action::Type(_) | Action::TypeFrom(_) | Action::Paste(_) => "typing",
             Action::Keys(_) => "pressing keys",
             Action::Screen => "capturing the screen",
         }
@@ -185,6 +187,13 @@ impl Boot {
     /// into the serial console.
     pub fn type_after(self, prompt: &str, text: &str) -> Self {
         self.step(prompt, Action::Type(text.to_string()))
+    }
+
+    /// Waits until the console has printed `prompt`, then writes `text`
+    /// into the serial console in one write, as a paste does: the bytes
+    /// arrive faster than any guest reads them one by one.
+    pub fn paste_after(self, prompt: &str, text: &str) -> Self {
+        self.step(prompt, Action::Paste(text.to_string()))
     }
 
     /// Waits until the serial console has printed `prompt`, then types
@@ -428,6 +437,10 @@ impl Boot {
                     type_slowly(&mut qemu, text);
                     None
                 }
+                (Action::Paste(text), _, _) => {
+                    paste(&mut qemu, text);
+                    None
+                }
                 (Action::TypeFrom(make), _, _) => {
                     type_slowly(&mut qemu, &make(&output.text()));
                     None
@@ -627,6 +640,13 @@ fn type_slowly(qemu: &mut Child, text: &str) {
         let _ = stdin.write_all(&[byte]).and_then(|()| stdin.flush());
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Writes `text` into the guest's serial console in one write.
+fn paste(qemu: &mut Child, text: &str) {
+    let stdin = qemu.stdin.as_mut().expect("stdin is piped");
+    // A guest that has already stopped is reported by the checks.
+    let _ = stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush());
 }
 
 /// Waits until QEMU exits or `deadline`; returns whether it exited.
