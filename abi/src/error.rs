@@ -115,6 +115,10 @@ numbered_enum! {
         ChannelClosed = 20,
         /// The kernel's invariant audit found a broken one (stage 6).
         AuditFailed = 21,
+        /// The kernel's audit did not run: there are more objects than its
+        /// scratch space holds. Nothing was checked, nothing found broken
+        /// (stage 6).
+        NotAudited = 22,
     }
 }
 // ANCHOR_END: error
@@ -144,6 +148,7 @@ impl Error {
             Error::ChannelEmpty => "the channel is empty",
             Error::ChannelClosed => "the channel is closed",
             Error::AuditFailed => "the kernel's invariant audit failed",
+            Error::NotAudited => "not audited: more objects than the audit has room for",
         }
     }
 }

@@ -172,6 +172,7 @@ fn act(
         Call::ChannelPut => channel_put(args, task, root),
         Call::Audit => match scheduler::audit() {
             Ok(report) => Ok(report.objects as u64),
+            Err(error) if error.is_too_many() => Err(Error::NotAudited),
             Err(_) => Err(Error::AuditFailed),
         },
         Call::ChannelTake => unreachable!("dispatched apart: it may block"),

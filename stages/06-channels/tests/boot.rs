@@ -389,3 +389,26 @@ fn input_typed_while_a_task_spins_all_arrives() {
     run.expect_absent(&["bytes were lost"]);
 }
 // ANCHOR_END: busy_input_test
+
+// ANCHOR: many_objects_test
+/// With memory filled with pages (rinit's `fill-memory`: about 60,000
+/// objects at 256 MiB, more than the audit's scratch space holds), the
+/// audit says it could not run, which is no failure: the shell goes on and
+/// the machine stops cleanly, with no `AUDIT FAILED`.
+#[test]
+fn an_audit_with_more_objects_than_its_room_is_not_a_failure() {
+    Boot::stage(STAGE)
+        .memory_mib(256)
+        .command_line("fill-memory")
+        .timeout_secs(120)
+        .type_after(PROMPT, "shutdown\r")
+        .run()
+        .expect_success()
+        .expect_lines(&[
+            "rinit: retyped and deleted ",
+            "rinit: audit: not audited: more objects than the audit has room for",
+            "shutting down",
+            "audit: not done: more objects than its room for 32768",
+        ]);
+}
+// ANCHOR_END: many_objects_test
