@@ -35,6 +35,10 @@ fn main(_args: &str) -> Result<(), Error> {
         "hostile: run {run}: ds {ds:#x} es {es:#x} fs {fs:#x} gs {gs:#x}, mxcsr {mxcsr:#x}, x87 control {control:#x}"
     );
     if run == 1 {
+        // Lines that look like the kernel's reports: they must not fail a
+        // boot test, nor could they hide a real one (the tests read the
+        // kernel's reports on its own channel, which no task can write).
+        println!("hostile: EXCEPTION: forged; AUDIT FAILED: forged; KERNEL PANIC: forged");
         let flags = hostile::yield_with_nested_task();
         println!("hostile: a system call with NT set came back (NT after it: {})", flags & NESTED_TASK != 0);
         // SAFETY: the user data selector, as `set_segments` requires.

@@ -24,7 +24,6 @@ use abi::syscall::{
     ListEntry, MAX_PAYLOAD, MapRights, MessageKind, SyscallArgs, TASK_BUFFER_SIZE, TaskField,
 };
 use abi::{CAddr, Call, Error};
-use common::print;
 use common::user::is_user_address;
 
 /// What the scheduler does after a system call.
@@ -204,7 +203,8 @@ pub fn page_rights(rights: MapRights) -> Rights {
 fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<u64, Error> {
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
-    print!("{text}");
+    // On the console, not on the kernel's own channel: see `console`.
+    common::console::print_from_task(text);
     Ok(len as u64)
 }
 // ANCHOR_END: buffer

@@ -62,8 +62,14 @@ pub const EXIT_SUCCESS: i32 = 33;
 /// QEMU's exit status when the kernel reports a failure.
 pub const EXIT_FAILURE: i32 = 35;
 
-/// Lines that must never appear in a run that is meant to succeed.
+// ANCHOR: failure_markers
+/// Lines that must never appear in what the kernel itself printed, in a
+/// run that is meant to succeed. They are looked for in the kernel's own
+/// channel (QEMU's debug console, I/O port `0xe9`, which only ring 0 can
+/// write: [`Transcript::kernel_text`]), so that a task printing them on
+/// the serial console fails nothing, and cannot hide a real one.
 pub const FAILURE_MARKERS: [&str; 3] = ["KERNEL PANIC", "EXCEPTION:", "AUDIT FAILED"];
+// ANCHOR_END: failure_markers
 
 /// The repository's root folder.
 pub fn repository_root() -> PathBuf {
@@ -387,6 +393,9 @@ impl Boot {
         if let Some(model) = &self.cpu {
             command.args(["-cpu", model]);
         }
+        // What the kernel alone prints (see FAILURE_MARKERS), into a file.
+        let kernel_channel = ScratchFile::empty("debugcon");
+        command.arg("-debugcon").arg(format!("file:{}", kernel_channel.0.display()));
         // UEFI keeps its settings in a flash chip that it writes: each boot
         // gets its own copy, removed when the boot ends.
         let uefi_variables = (self.firmware == Firmware::Uefi).then(|| {
@@ -495,7 +504,11 @@ impl Boot {
         }
         drop(monitor_files);
         drop(uefi_variables);
-        let transcript = Transcript { label, text: output.text(), status, elapsed, screens, final_screen };
+        let kernel_text =
+            String::from_utf8_lossy(&fs::read(&kernel_channel.0).unwrap_or_default()).replace('\r', "");
+        drop(kernel_channel);
+        let transcript =
+            Transcript { label, text: output.text(), kernel_text, status, elapsed, screens, final_screen };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -567,6 +580,11 @@ impl Ovmf {
 struct ScratchFile(PathBuf);
 
 impl ScratchFile {
+    /// The name of a file that does not exist yet (QEMU makes it).
+    fn empty(name: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("qemu-test-{}.{name}", unique_suffix())))
+    }
+
     fn copy_of(original: &Path, name: &str) -> Self {
         let path = std::env::temp_dir().join(format!("qemu-test-{}.{name}", unique_suffix()));
         fs::copy(original, &path).unwrap_or_else(|error| {
@@ -762,6 +780,8 @@ impl Output {
 pub struct Transcript {
     label: String,
     text: String,
+    /// What the kernel wrote to its own channel (the debug console).
+    kernel_text: String,
     /// QEMU's exit status; `None` when it was killed at the timeout.
     pub status: Option<i32>,
     /// From starting QEMU to its exit.
@@ -776,6 +796,14 @@ impl Transcript {
     /// Everything the serial console printed.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// What the kernel itself printed, on its own channel (QEMU's debug
+    /// console, port `0xe9`), which no task can write to: every line the
+    /// kernel prints goes there as well as to the console, and no line a
+    /// task prints does.
+    pub fn kernel_text(&self) -> &str {
+        &self.kernel_text
     }
 
     /// The VGA text screen captured by the last [`Boot::screen_after`]
@@ -850,10 +878,19 @@ impl Transcript {
     /// Checks that the kernel stopped with its success code and printed no
     /// panic or exception report; prints the boot time.
     pub fn expect_success(&self) -> &Self {
-        self.expect_absent(&FAILURE_MARKERS).expect_status(EXIT_SUCCESS);
+        self.expect_no_kernel_report().expect_status(EXIT_SUCCESS);
         println!("{}: success (exit {EXIT_SUCCESS}) in {:.2} s", self.label, self.elapsed.as_secs_f64());
         self
     }
+
+    // ANCHOR: expect_no_kernel_report
+    /// Checks that the kernel printed no panic, exception or failed-audit
+    /// report on its own channel (a task's lines saying so do not count),
+    /// and that the channel works at all: the kernel's first line is there.
+    pub fn expect_no_kernel_report(&self) -> &Self {
+        self.or_fail(self.check_no_kernel_report())
+    }
+    // ANCHOR_END: expect_no_kernel_report
 
     /// Checks that the kernel stopped with its failure code.
     pub fn expect_failure(&self) -> &Self {
@@ -884,6 +921,18 @@ impl Transcript {
 
     fn check_lines(&self, expected: &[&str]) -> Result<(), String> {
         check_in_order(self.text.lines(), expected)
+    }
+
+    fn check_no_kernel_report(&self) -> Result<(), String> {
+        if !self.kernel_text.contains("Stage ") {
+            return Err("the kernel's own channel (debug console) has not even its first line".to_string());
+        }
+        for text in FAILURE_MARKERS {
+            if let Some(line) = self.kernel_text.lines().find(|line| line.contains(text)) {
+                return Err(format!("the kernel reported {text:?}: {line:?}"));
+            }
+        }
+        Ok(())
     }
 
     fn check_absent(&self, forbidden: &[&str]) -> Result<(), String> {
@@ -932,6 +981,7 @@ mod tests {
         Transcript {
             label: "test".into(),
             text: text.into(),
+            kernel_text: "Stage 0: test\n".into(),
             status: Some(EXIT_SUCCESS),
             elapsed: Duration::ZERO,
             screens: Vec::new(),
@@ -1065,6 +1115,22 @@ mod tests {
         assert!(run.check_absent(&FAILURE_MARKERS).is_err());
         assert!(transcript("fine\n").check_absent(&FAILURE_MARKERS).is_ok());
     }
+
+    // ANCHOR: forged_report_test
+    #[test]
+    fn only_the_kernels_own_channel_tells_of_its_failures() {
+        // A task printed a report on the serial console: not the kernel's.
+        let forged = transcript("task: EXCEPTION: forged\nAUDIT FAILED: forged\n");
+        assert!(forged.check_no_kernel_report().is_ok());
+        // The kernel's own report fails the run, whatever the console shows.
+        let mut real = transcript("fine\n");
+        real.kernel_text = "Stage 6: channels\nEXCEPTION: page fault (vector 14)\n".into();
+        assert!(real.check_no_kernel_report().is_err());
+        // No channel at all is a failure too: nothing could be told.
+        real.kernel_text = String::new();
+        assert!(real.check_no_kernel_report().is_err());
+    }
+    // ANCHOR_END: forged_report_test
 
     #[test]
     fn exit_status_must_match() {
