@@ -31,16 +31,12 @@ ulib::entry!(main);
 /// Prepares the child, then runs the shell (until `shutdown`); `args`
 /// names the other programs GRUB loaded (`program=NAME@SLOT`). With
 /// `fuzz=SEED,COUNT` in `args`, runs the fuzzer instead (`fuzz.rs`); with
-/// `bench` or `bench=N`, the bench (`bench.rs`); with `stop-self`, it
-/// stops its own task first (a boot test of the kernel).
+/// `bench` or `bench=N`, the bench (`bench.rs`).
 fn main(args: &str) -> Result<(), ulib::Error> {
     match fuzz::requested(args) {
         Some(Ok((seed, count))) => fuzz::run(args, seed, count),
         Some(Err(word)) => ulib::println!("rinit: fuzz={word}: expected fuzz=SEED,COUNT; running the shell"),
         None => {}
-    }
-    if args.split_ascii_whitespace().any(|word| word == "stop-self") {
-        stop_self();
     }
     if args.split_ascii_whitespace().any(|word| word == "fill-memory") {
         fill_memory();
@@ -75,13 +71,4 @@ fn fill_memory() {
         Ok(objects) => ulib::println!("rinit: audit ok, {objects} objects"),
         Err(error) => ulib::println!("rinit: audit: {error}"),
     }
-}
-
-/// `stop-self`, for a boot test of the kernel's rule that the machine
-/// stops with its first task: rinit stops its own task with the system
-/// call, as the shell refuses to (`set active 4 0`).
-fn stop_self() {
-    ulib::println!("rinit: stopping my own task (stop-self)");
-    let _ = ulib::syscall::task_stop(ulib::CAddr::root(ulib::abi::task_root::TASK));
-    ulib::println!("rinit: MISMATCH: still running after stopping my own task");
 }

@@ -19,7 +19,6 @@ use crate::syscalls::{self, After};
 use common::println;
 use common::qemu::{self, ExitCode};
 use common::user::{self, Trap};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::PhysAddr;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::PhysFrame;
@@ -54,21 +53,15 @@ pub fn make_inactive(task: &ManagedArc<Task>) {
         _ => {}
     }
     task.set_run_state(TaskState::Inactive);
-    first_task_stopped(task);
 }
 // ANCHOR_END: run_queue
 
 // ANCHOR: run_forever
 /// The kernel's main loop: runs ready tasks for ever, and waits for an
 /// interrupt when none is ready. The machine stops when the first task,
-/// `first`, exits, or is stopped for any reason ([`first_task_stopped`]).
+/// `first`, exits.
 pub fn run_forever(first: u64) -> ! {
-    FIRST_TASK.store(first, Ordering::Relaxed);
     loop {
-        if FIRST_TASK_STOPPED.load(Ordering::Relaxed) {
-            println!("the first task was stopped: stopping");
-            shut_down(false);
-        }
         let Some(task) = RUN_QUEUE.pop_front() else {
             // Tasks blocked in a take wait for a put, and input arrives by
             // interrupt: idle until one comes, unless input is waiting in
@@ -105,24 +98,6 @@ fn shut_down(success: bool) -> ! {
     qemu::exit(if success && clean { ExitCode::Success } else { ExitCode::Failure });
 }
 // ANCHOR_END: run_forever
-
-// ANCHOR: first_task_stopped
-/// The first task's number, once `run_forever` runs.
-static FIRST_TASK: AtomicU64 = AtomicU64::new(u64::MAX);
-/// Set when the first task is stopped (by itself, by another task, by a
-/// fault, or because its pool or page table is gone): it is the one that
-/// drives the machine (rinit's shell), so nothing could start it again,
-/// and the machine would idle for ever. `run_forever` says so and stops.
-static FIRST_TASK_STOPPED: AtomicBool = AtomicBool::new(false);
-
-/// Notes that `task` stopped; if it is the first task, the main loop
-/// stops the machine before it runs another task.
-fn first_task_stopped(task: &ManagedArc<Task>) {
-    if task.id() == FIRST_TASK.load(Ordering::Relaxed) {
-        FIRST_TASK_STOPPED.store(true, Ordering::Relaxed);
-    }
-}
-// ANCHOR_END: first_task_stopped
 
 /// A task that ended: its number and exit code.
 struct Exit {
@@ -224,7 +199,6 @@ fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<Exit> {
         Stop::NoTable => println!("task {} stopped: its page table was destroyed", task.id()),
     }
     task.set_run_state(TaskState::Faulted(why));
-    first_task_stopped(task);
     None
 }
 // ANCHOR_END: stop
