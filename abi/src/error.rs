@@ -118,6 +118,10 @@ numbered_enum! {
         /// The task is not suspended by a fault, so it cannot be resumed
         /// (stage 6).
         NotSuspended = 22,
+        /// The kernel's audit did not run: there are more objects than its
+        /// scratch space holds. Nothing was checked, nothing found broken
+        /// (stage 6).
+        NotAudited = 23,
     }
 }
 // ANCHOR_END: error
@@ -148,6 +152,7 @@ impl Error {
             Error::ChannelClosed => "the channel is closed",
             Error::AuditFailed => "the kernel's invariant audit failed",
             Error::NotSuspended => "the task is not suspended by a fault",
+            Error::NotAudited => "not audited: more objects than the audit has room for",
         }
     }
 }

@@ -28,6 +28,11 @@ pub const EXCEPTION_IST_INDEX: u16 = 0;
 /// IST slot of the double fault, so that a fault while handling another
 /// fault still finds a good stack.
 pub const DOUBLE_FAULT_IST_INDEX: u16 = 1;
+/// IST slot of the non-maskable interrupt and the machine check, which can
+/// arrive at any instruction, even while the kernel is still using the
+/// exception stack (stage 5's `user_trap_exit` copies a frame off it):
+/// on a stack of their own, they cannot write over that frame.
+pub const NON_MASKABLE_IST_INDEX: u16 = 2;
 
 const IST_STACK_SIZE: usize = 16 * 1024;
 
@@ -37,6 +42,7 @@ struct Stack([u8; IST_STACK_SIZE]);
 
 static mut EXCEPTION_STACK: Stack = Stack([0; IST_STACK_SIZE]);
 static mut DOUBLE_FAULT_STACK: Stack = Stack([0; IST_STACK_SIZE]);
+static mut NON_MASKABLE_STACK: Stack = Stack([0; IST_STACK_SIZE]);
 
 /// The selectors of the kernel's segments.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +83,8 @@ pub fn init() -> Selectors {
                 top_of(&raw const EXCEPTION_STACK);
             (*tss).interrupt_stack_table[usize::from(DOUBLE_FAULT_IST_INDEX)] =
                 top_of(&raw const DOUBLE_FAULT_STACK);
+            (*tss).interrupt_stack_table[usize::from(NON_MASKABLE_IST_INDEX)] =
+                top_of(&raw const NON_MASKABLE_STACK);
         }
         let mut gdt = GlobalDescriptorTable::new();
         let kernel_code = gdt.append(Descriptor::kernel_code_segment());

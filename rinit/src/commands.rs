@@ -31,7 +31,7 @@
 use crate::programs::Programs;
 use crate::system::{Message, System, say};
 use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
-use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, UNTYPED};
+use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, TASK, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
 
@@ -262,15 +262,39 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// A refusal explained with formatted text (cut at [`Line::MAX`] bytes):
-    /// `Failure::explained(format_args!("no program named {name:?}"))`.
+    /// A refusal explained with formatted text (cut at [`Line::MAX`] bytes,
+    /// and then ending in `...`, so that a cut line says it was cut):
+    /// `Failure::explained(format_args!("no program named {}", Quoted(name)))`.
     pub fn explained(text: fmt::Arguments) -> Failure {
         let mut line = Line::new();
         // Text longer than a line is cut, which is an error to `write`.
-        let _ = fmt::write(&mut line, text);
+        if fmt::write(&mut line, text).is_err() {
+            line.mark_cut();
+        }
         Failure::Explained(line)
     }
 }
+
+// ANCHOR: quoted
+/// What the user typed, in quotes, shortened to [`Quoted::MAX`] characters
+/// and `...`, so that an error line naming it stays short and still closes
+/// its quotes.
+pub struct Quoted<'t>(pub &'t str);
+
+impl Quoted<'_> {
+    /// The most characters of the text shown.
+    pub const MAX: usize = 32;
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.0.char_indices().nth(Quoted::MAX) {
+            Some((end, _)) => write!(f, "\"{}...\"", &self.0[..end]),
+            None => write!(f, "\"{}\"", self.0),
+        }
+    }
+}
+// ANCHOR_END: quoted
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
@@ -507,6 +531,12 @@ fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let task = args.slot(0);
     if args.on(1) {
         start(cx, task)
+    } else if task == CAddr::root(TASK) {
+        // Stopped, the shell could never take another line: the kernel
+        // would shut the machine down (the first task is gone).
+        Err(Failure::Refused(
+            "the shell will not stop itself (slot 4 is its own task; shutdown stops the machine)",
+        ))
     } else {
         cx.sys.task_stop(task)?;
         say!(cx.sys, "task {task}: stopped");
@@ -618,8 +648,12 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let name = args.text(0);
     let Some(program) = cx.programs.find(name) else {
         return Err(match cx.programs.all() {
-            [] => Failure::explained(format_args!("no program named \"{name}\" (no programs)")),
-            _ => Failure::explained(format_args!("no program named \"{name}\" (programs: {})", cx.programs)),
+            [] => Failure::explained(format_args!("no program named {} (no programs)", Quoted(name))),
+            _ => Failure::explained(format_args!(
+                "no program named {} (programs: {})",
+                Quoted(name),
+                cx.programs
+            )),
         });
     };
     let slot = program.slot;
@@ -660,6 +694,19 @@ impl Line {
 
     const fn new() -> Line {
         Line { bytes: [0; Line::MAX], len: 0 }
+    }
+
+    /// Ends the line in `...`, in place of its last characters if it is
+    /// full: for a line that was cut.
+    fn mark_cut(&mut self) {
+        const MARK: &str = "...";
+        let mut end = usize::from(self.len).min(Line::MAX - MARK.len());
+        while !self.as_str().is_char_boundary(end) {
+            end -= 1;
+        }
+        self.bytes[end..end + MARK.len()].copy_from_slice(MARK.as_bytes());
+        // At most Line::MAX, which fits.
+        self.len = (end + MARK.len()) as u8;
     }
 
     /// The text.

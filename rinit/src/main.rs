@@ -39,6 +39,9 @@ fn main(args: &str) -> Result<(), ulib::Error> {
         Some(Err(word)) => ulib::println!("rinit: fuzz={word}: expected fuzz=SEED,COUNT; running the shell"),
         None => {}
     }
+    if args.split_ascii_whitespace().any(|word| word == "fill-memory") {
+        fill_memory();
+    }
     let child = child::prepare();
     if let Some(reps) = bench::requested(args) {
         // Where the shell would print its prompt: the instructions since
@@ -48,3 +51,25 @@ fn main(args: &str) -> Result<(), ulib::Error> {
     Shell::new(child, Programs::from_args(args)).run(&mut syscalls::Kernel)
 }
 // ANCHOR_END: main
+
+/// `fill-memory`, for a boot test of the kernel's audit with as many
+/// objects as memory holds: retypes pages out of every untyped and deletes
+/// each capability, until memory runs out, then asks for an audit.
+fn fill_memory() {
+    use ulib::abi::task_root::{FIRST_UNTYPED, MAX_UNTYPED, UNTYPED};
+    use ulib::abi::{CAddr, ObjectKind};
+    let scratch = CAddr::root(ulib::abi::task_root::FIRST_FREE);
+    let untypeds = core::iter::once(UNTYPED).chain(FIRST_UNTYPED..FIRST_UNTYPED + MAX_UNTYPED);
+    let mut pages = 0u64;
+    for untyped in untypeds {
+        while ulib::syscall::retype(CAddr::root(untyped), ObjectKind::RawPage, scratch, 0).is_ok() {
+            let _ = ulib::syscall::delete(scratch);
+            pages += 1;
+        }
+    }
+    ulib::println!("rinit: retyped and deleted {pages} pages (fill-memory)");
+    match ulib::syscall::audit() {
+        Ok(objects) => ulib::println!("rinit: audit ok, {objects} objects"),
+        Err(error) => ulib::println!("rinit: audit: {error}"),
+    }
+}

@@ -5,6 +5,7 @@
 //!   with [`entry!`]) and exits with what it returns;
 //! - [`syscall`]: the `syscall` instruction and one typed wrapper per call;
 //! - [`io`]: `print!`/`println!` through the task buffer;
+//! - [`hostile`]: what a hostile program does, for the kernel's boot tests;
 //! - [`task`]: stacks and the entry of the tasks a program starts itself;
 //! - [`pager`]: the protocol of the pager and the programs it serves;
 //! - the panic handler (print the message and where, then exit with
@@ -33,6 +34,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod hostile;
 pub mod io;
 pub mod pager;
 pub mod syscall;

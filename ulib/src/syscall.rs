@@ -191,7 +191,9 @@ pub fn task_resume(task: CAddr) -> Result<u64, Error> {
 }
 
 /// Asks the kernel to audit its invariants (stage 6): the number of objects
-/// if they hold, else [`Error::AuditFailed`] (and the kernel prints why).
+/// if they hold, else [`Error::AuditFailed`] (and the kernel prints why),
+/// or [`Error::NotAudited`] if there are more objects than the audit has
+/// room for (no failure: nothing was checked).
 pub fn audit() -> Result<u64, Error> {
     call(Call::Audit, [0; 6])
 }

@@ -8,7 +8,7 @@
 
 mod idt;
 
-use crate::gdt::{DOUBLE_FAULT_IST_INDEX, EXCEPTION_IST_INDEX};
+use crate::gdt::{DOUBLE_FAULT_IST_INDEX, EXCEPTION_IST_INDEX, NON_MASKABLE_IST_INDEX};
 use idt::{Gate, Idt};
 use spin::Once;
 use x86_64::registers::segmentation::SegmentSelector;
@@ -95,6 +95,10 @@ pub type Handler = fn(&mut TrapFrame);
 pub const EXCEPTION_VECTORS: usize = 32;
 /// Vector of the double fault exception.
 pub const DOUBLE_FAULT: u64 = 8;
+/// Vector of the non-maskable interrupt.
+pub const NMI: u64 = 2;
+/// Vector of the machine check exception.
+pub const MACHINE_CHECK: u64 = 18;
 /// Vector of the breakpoint exception (`int3`).
 const BREAKPOINT: u64 = crate::exceptions::BREAKPOINT;
 
@@ -118,6 +122,7 @@ pub fn init(kernel_code: SegmentSelector, handler: Handler) {
             let stub = (&raw const trap_stubs) as u64 + 16 * vector as u64;
             let stack = match vector as u64 {
                 DOUBLE_FAULT => Some(DOUBLE_FAULT_IST_INDEX),
+                NMI | MACHINE_CHECK => Some(NON_MASKABLE_IST_INDEX),
                 v if (v as usize) < EXCEPTION_VECTORS => Some(EXCEPTION_IST_INDEX),
                 _ => None,
             };

@@ -13,9 +13,11 @@
 
 use crate::exceptions::{PAGE_FAULT, name};
 use crate::gdt::{self, Selectors};
+use crate::println;
 use crate::trap::TrapFrame;
 use core::fmt;
 use x86_64::VirtAddr;
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 
@@ -169,6 +171,37 @@ impl fmt::Display for Fault {
     }
 }
 
+// ANCHOR: syscall_mask
+/// The flags `syscall` clears as it enters the kernel (the SFMASK
+/// register): every flag a task can leave set that changes how the
+/// kernel's own instructions behave. A task's `popfq` can set all of these
+/// but IOPL; `syscall` itself clears RF, and VM cannot be set in 64-bit
+/// mode (Intel SDM vol. 2, SYSCALL and POPF; AMD APM vol. 3, SYSCALL).
+/// - IF: the kernel runs with interrupts off.
+/// - TF: single-stepping would trap (#DB) on the kernel's next instruction.
+/// - DF: Rust code assumes string instructions count up.
+/// - AC: with SMAP, AC set lets the kernel touch user pages unnoticed.
+/// - NT: `iretq` with NT set is a task return, #GP in 64-bit mode: the
+///   kernel's `iretq` back to any task would fault, stopping the machine.
+/// - IOPL and RF: no task can set them, cleared all the same, so that the
+///   kernel never runs with a value it did not choose.
+///
+/// The arithmetic flags are left as they are: no kernel code reads them
+/// before setting them. An interrupt or exception from ring 3 clears IF,
+/// TF, NT and RF itself (an interrupt gate does), and the entry path
+/// clears DF (`cld`); AC matters there only with SMAP, which the kernel
+/// does not turn on. The way back (`iretq` in `switch_to`) loads the
+/// task's own flags, within [`USER_CHANGEABLE_FLAGS`].
+const SYSCALL_CLEARED_FLAGS: RFlags = RFlags::INTERRUPT_FLAG
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::NESTED_TASK)
+    .union(RFlags::IOPL_HIGH)
+    .union(RFlags::IOPL_LOW)
+    .union(RFlags::RESUME_FLAG);
+// ANCHOR_END: syscall_mask
+
 // ANCHOR: init
 /// Sets the CPU up for system calls: `syscall` jumps to `syscall_entry`
 /// in ring 0 with interrupts off, and the user segments are the ones
@@ -179,15 +212,48 @@ pub fn init(selectors: &Selectors) {
     Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
         .expect("the GDT has the segment order syscall and sysret need");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-    // Flags cleared on entry: interrupts, single-stepping, direction,
-    // alignment checks.
-    SFMask::write(
-        RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK,
-    );
+    SFMask::write(SYSCALL_CLEARED_FLAGS);
     // SAFETY: turning on the `syscall` instruction; its target is set.
     unsafe { Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
+    report_x87_errors_as_exceptions();
+    hide_descriptor_tables();
 }
 // ANCHOR_END: init
+
+// ANCHOR: numeric_error
+/// Sets CR0.NE: an unmasked x87 error then raises #MF (vector 16) in the
+/// task that made it, at its next x87 instruction, a fault like the others.
+/// With NE clear (how the boot leaves it) the CPU signals it the way of the
+/// 1980s, on a pin to the interrupt controller that nothing listens to, and
+/// the error goes unnoticed.
+fn report_x87_errors_as_exceptions() {
+    // SAFETY: NE changes only how x87 errors are reported; the kernel
+    // itself uses no x87 instructions but `fninit`, which reports nothing.
+    unsafe { Cr0::update(|flags| flags.insert(Cr0Flags::NUMERIC_ERROR)) };
+}
+// ANCHOR_END: numeric_error
+
+// ANCHOR: umip
+/// Turns on UMIP (user-mode instruction prevention, CR4 bit 11) where the
+/// CPU has it (CPUID leaf 7, ECX bit 2): `sgdt`, `sidt`, `sldt`, `smsw`
+/// and `str` are then a general protection fault in ring 3, instead of
+/// telling a task where the kernel keeps its GDT, IDT and TSS. Without it,
+/// they work: the book's chapter 5 says what that gives away.
+fn hide_descriptor_tables() {
+    // A CPU without leaf 7 would answer with another leaf's values: ask
+    // only one whose highest leaf (leaf 0's EAX) is 7 or more.
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    let has_umip = __cpuid(0).eax >= 7 && __cpuid_count(7, 0).ecx & (1 << 2) != 0;
+    if !has_umip {
+        println!("UMIP: not on this CPU: ring 3 can read the descriptor tables' addresses");
+        return;
+    }
+    // SAFETY: UMIP affects only those five instructions in ring 3; the
+    // kernel never runs ring 3 code that needs them.
+    unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION)) };
+    println!("UMIP on: ring 3 cannot read the descriptor tables");
+}
+// ANCHOR_END: umip
 
 // ANCHOR: run
 /// Runs the task whose registers are `context` in ring 3 until it traps,
@@ -275,6 +341,21 @@ mod tests {
         assert_eq!(trap_of(&frame(36)), Trap::Interrupt(4));
         let divide = Trap::Fault(Fault { vector: 0, error_code: 0, rip: 0x1234, address: None });
         assert_eq!(trap_of(&frame(0)), divide);
+    }
+
+    #[test]
+    fn syscall_clears_every_flag_that_changes_the_kernel() {
+        // A task's NT reaching the kernel's `iretq` stopped the machine.
+        let must = RFlags::INTERRUPT_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::ALIGNMENT_CHECK
+            | RFlags::NESTED_TASK;
+        assert!(SYSCALL_CLEARED_FLAGS.contains(must));
+        // Nothing a task may set for itself is a flag the kernel clears,
+        // but DF: masked on the way in, the task's own on the way back.
+        let kept = USER_CHANGEABLE_FLAGS & !RFlags::DIRECTION_FLAG.bits();
+        assert_eq!(SYSCALL_CLEARED_FLAGS.bits() & kept, 0);
     }
 
     #[test]

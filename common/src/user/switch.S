@@ -36,6 +36,19 @@ switch_to:
     push %r15
     mov %rsp, kernel_resume_rsp(%rip)
     fxrstor64 {frame_size}(%rdi) // the task's SSE and x87 state
+    // ANCHOR: data_segments
+    // DS, ES, FS and GS are not part of a task's saved registers: in 64-bit
+    // mode they hold no base or limit a task could use (FS and GS bases
+    // stay 0: no descriptor has another, and the kernel leaves FSGSBASE
+    // off). But a task can load a selector into them, and `iretq` keeps
+    // it: the next task would read it. Every task enters with the null
+    // selector in all four.
+    xor %eax, %eax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %fs
+    mov %ax, %gs
+    // ANCHOR_END: data_segments
     mov %rdi, %rsp              // the saved frame, lowest word first
     RESTORE_GENERAL_REGISTERS   // trap/registers.S
     add $16, %rsp               // skip the vector and the error code

@@ -2,7 +2,7 @@
 //! keyboard), as the users of the shell's reference (`book/src/shell.md`) would, checking every line printed.
 
 use super::*;
-use crate::commands::{CHILD_TASK, COMMANDS, Failure, Line};
+use crate::commands::{CHILD_TASK, COMMANDS, Failure, Line, Quoted};
 use crate::model::{CHANNEL_CAPACITY, Model, Object, Sent};
 use crate::programs::Programs;
 use abi::ObjectKind;
@@ -431,9 +431,10 @@ fn run_with_a_bad_argument_or_slot() {
     let (mut model, mut shell) = start_with("program=hello@240");
     assert_eq!(one_line(&mut model, &mut shell, "run"), "run: missing <name> (usage: run <name>)");
     assert_eq!(one_line(&mut model, &mut shell, "run hello 2"), "run: unexpected \"2\" (usage: run <name>)");
+    // A long name is shortened inside its quotes: the line closes them.
     let long = "x".repeat(110);
     let line = one_line(&mut model, &mut shell, &format!("run {long}"));
-    assert_eq!(line, format!("run: no program named \"{}", &long[..Line::MAX - 18]), "cut short");
+    assert_eq!(line, format!("run: no program named \"{}...\" (programs: hello)", &long[..Quoted::MAX]));
     assert!(model.calls.is_empty());
     // The kernel named a slot that does not hold the task (any more).
     let (mut model, mut shell) = (Model::new(), Shell::new(CHILD, Programs::from_args("program=ghost@241")));
@@ -443,10 +444,36 @@ fn run_with_a_bad_argument_or_slot() {
 
 #[test]
 fn an_explained_refusal_is_cut_between_characters() {
+    // Cut, a line ends in `...` (said in the line's last bytes), never in
+    // half a character.
     let failure = Failure::explained(format_args!("{}", "é".repeat(Line::MAX)));
-    assert_eq!(failure.to_string(), "é".repeat(Line::MAX / 2));
+    assert_eq!(failure.to_string(), format!("{}...", "é".repeat((Line::MAX - 3) / 2)));
     let failure = Failure::explained(format_args!("a{}", "é".repeat(Line::MAX)));
-    assert_eq!(failure.to_string(), format!("a{}", "é".repeat(Line::MAX / 2 - 1)), "not half an é");
+    assert_eq!(failure.to_string(), format!("a{}...", "é".repeat((Line::MAX - 4) / 2)), "not half an é");
+    let fits = "y".repeat(Line::MAX);
+    assert_eq!(Failure::explained(format_args!("{fits}")).to_string(), fits, "a line that fits is not cut");
+}
+
+#[test]
+fn quoted_text_is_shortened_inside_its_quotes() {
+    assert_eq!(Quoted("hello").to_string(), "\"hello\"");
+    let long = "é".repeat(40);
+    assert_eq!(Quoted(&long).to_string(), format!("\"{}...\"", "é".repeat(Quoted::MAX)));
+    let exact = "z".repeat(Quoted::MAX);
+    assert_eq!(Quoted(&exact).to_string(), format!("\"{exact}\""));
+}
+
+#[test]
+fn the_shell_will_not_stop_itself() {
+    let (mut model, mut shell) = start();
+    let before = model.slots.clone();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "set active 4 0"),
+        "set active: the shell will not stop itself (slot 4 is its own task; shutdown stops the machine)"
+    );
+    assert!(model.calls.is_empty(), "nothing reached the kernel: {:?}", model.calls);
+    assert_eq!(model.slots, before);
+    assert_eq!(one_line(&mut model, &mut shell, "echo still here"), "still here");
 }
 
 #[test]

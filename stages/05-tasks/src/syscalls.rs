@@ -21,7 +21,6 @@ use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, RetypeError, Task
 use crate::paging::{PagingError, Rights};
 use abi::syscall::{ListEntry, MapRights, SyscallArgs, TASK_BUFFER_SIZE, TaskField};
 use abi::{CAddr, Call, Error};
-use common::print;
 use common::user::is_user_address;
 
 // ANCHOR: next
@@ -145,8 +144,9 @@ pub fn page_rights(rights: MapRights) -> Rights {
 fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
     let (_page, bytes) = task.buffer().ok_or(Error::NoBuffer)?;
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
-    print!("{text}");
-    Ok(Reply::value(len as u64))
+    // On the console, not on the kernel's own channel: see `console`.
+    common::console::print_from_task(text);
+    Ok(len as u64)
 }
 // ANCHOR_END: buffer
 

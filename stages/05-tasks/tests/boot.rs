@@ -67,7 +67,7 @@ fn two_tasks_progress_together_under_preemption() {
 
 // ANCHOR: fault_tests
 /// Each kind of fault a task can commit, and what the kernel's report says.
-const FAULTS: [(&str, &str); 9] = [
+const FAULTS: [(&str, &str); 10] = [
     ("divide-error", "divide error at rip 0x"),
     ("invalid-opcode", "invalid opcode at rip 0x"),
     ("general-protection", "general protection fault at rip 0x"),
@@ -77,6 +77,7 @@ const FAULTS: [(&str, &str); 9] = [
     ("kernel-memory", "address 0xffff800000000000 (protection violation, read, user mode)"),
     ("breakpoint", "breakpoint at rip 0x"),
     ("stack-overflow", "(page not present, write, user mode)"),
+    ("x87-error", "x87 floating-point error at rip 0x"),
 ];
 
 /// A fault stops the task that made it, with one report; the other task
@@ -95,6 +96,36 @@ fn a_fault_stops_only_the_task_that_made_it() {
     }
 }
 // ANCHOR_END: fault_tests
+
+// ANCHOR: hostile_test
+/// rinit makes a system call with RFLAGS.NT set, which must come back (the
+/// kernel's `iretq` used to fault on it and stop the machine), and leaves
+/// `0x1b` in its data segment registers, which must not reach the child.
+#[test]
+fn a_hostile_task_cannot_crash_the_kernel_or_reach_the_next_task() {
+    Boot::stage(STAGE).command_line("hostile").run().expect_success().expect_lines(&[
+        // On the serial console, from a task: no kernel report.
+        "rinit: EXCEPTION: forged; AUDIT FAILED: forged; KERNEL PANIC: forged",
+        "rinit: a system call with NT set came back",
+        "rinit: left 0x1b in ds, es, fs and gs",
+        "child: I started with ds 0x0 es 0x0 fs 0x0 gs 0x0",
+        "rinit: done",
+    ]);
+}
+// ANCHOR_END: hostile_test
+
+/// On a CPU with UMIP (QEMU's `max`), `sgdt` in ring 3 is a general
+/// protection fault: no kernel address comes out.
+#[test]
+fn ring_3_cannot_read_the_descriptor_tables_where_the_cpu_has_umip() {
+    let run = Boot::stage(STAGE).cpu("max").command_line("fault=umip").run();
+    run.expect_success().expect_absent(&["MISMATCH"]).expect_lines(&[
+        "UMIP on: ring 3 cannot read the descriptor tables",
+        "child: committing the fault umip",
+        "task 2 stopped by a fault: general protection fault at rip 0x",
+        "rinit: done",
+    ]);
+}
 
 #[test]
 fn bad_system_calls_get_their_error_codes() {

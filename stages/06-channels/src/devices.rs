@@ -8,8 +8,11 @@
 //!
 //! Serial bytes are read only while the channel has room: the rest wait
 //! in the serial chip (and QEMU holds back what does not fit there), and
-//! the kernel reads them when it next idles, after the shell has taken
-//! some. So a pasted line is not lost. A keyboard scancode must be read
+//! the kernel reads them at the next timer tick, or when it next idles,
+//! after the shell has taken some. So a pasted line is not lost, and it
+//! is not stuck either while a task keeps the CPU busy: the chip raises
+//! its interrupt again only once it has been emptied, so without the tick
+//! nothing would read it until the machine idled. A keyboard scancode must be read
 //! when it arrives; if the shell falls a channel's worth of messages
 //! behind, it is counted as lost, never a crash.
 
@@ -59,7 +62,9 @@ pub enum Interrupt {
 pub fn interrupt(line: u8) -> Interrupt {
     let tick = line == TIMER_IRQ;
     match line {
-        COM1_IRQ => {
+        // The tick too: bytes left in the chip when the channel was full
+        // raise no second interrupt (see the module documentation).
+        COM1_IRQ | TIMER_IRQ => {
             poll_serial();
         }
         KEYBOARD_IRQ => {

@@ -124,8 +124,17 @@ impl Default for Turns {
 
 static TURNS: Mutex<Turns> = Mutex::new(Turns::new());
 
+/// The kernel's own text: on the console and on the kernel's channel
+/// (`common::console`).
 fn to_console(text: &str) {
     common::print!("{text}");
+}
+
+/// A task's text, and the shell's line printed again: on the console
+/// only, never on the kernel's channel, so no task can make it look like
+/// a kernel report.
+fn task_text_to_console(text: &str) {
+    common::console::print_from_task(text);
 }
 
 /// The first task's line is the one kept (`scheduler::run_forever`).
@@ -135,7 +144,7 @@ pub fn set_owner(task: u64) {
 
 /// A task's `Print`.
 pub fn task_print(task: u64, text: &str) {
-    TURNS.lock().write(Some(task), text, &mut to_console);
+    TURNS.lock().write(Some(task), text, &mut task_text_to_console);
 }
 
 /// A line of the kernel's about a task (a fault report).
@@ -149,7 +158,7 @@ pub fn kernel_line(arguments: core::fmt::Arguments) {
 
 /// The scheduler found no task ready.
 pub fn idle() {
-    TURNS.lock().idle(&mut to_console);
+    TURNS.lock().idle(&mut task_text_to_console);
 }
 
 /// A line of text without the heap: a kernel report fits in it (longer

@@ -226,6 +226,7 @@ fn act(
         Call::ChannelTake => channel_take(args, task, root),
         Call::Audit => match scheduler::audit() {
             Ok(report) => Ok(Reply::value(report.objects as u64)),
+            Err(error) if error.is_too_many() => Err(Error::NotAudited),
             Err(_) => Err(Error::AuditFailed),
         },
     }

@@ -127,7 +127,8 @@ fn a_burst_of_messages_arrives_in_order_and_a_full_channel_is_an_error() {
 #[test]
 fn every_bad_input_gets_an_error_and_the_shell_goes_on() {
     let long = "x".repeat(200);
-    let bad: [(&str, &str); 16] = [
+    let long_name = format!("run {}", "y".repeat(100));
+    let bad: [(&str, &str); 17] = [
         ("lsit", "unknown command \"lsit\""),
         ("frobnicate", "unknown command \"frobnicate\""),
         ("retype", "retype: expected cpool or task"),
@@ -144,6 +145,8 @@ fn every_bad_input_gets_an_error_and_the_shell_goes_on() {
         ("start child", "start child: slot 249 is not empty"),
         (&long, "line too long"),
         ("set active 249 2", "is neither 1 (start) nor 0 (stop)"),
+        // Shortened inside its quotes, not cut at the end of the line.
+        (&long_name, "yyy...\" (programs: "),
     ];
     let mut lines = Vec::new();
     for (index, (line, _)) in bad.iter().enumerate() {
@@ -396,3 +399,110 @@ fn other_tasks_output_is_followed_by_a_prompt() {
 /// Faults handled in user space: the pager, and fault channels.
 #[path = "faults.rs"]
 mod faults;
+// ANCHOR: hostile_test
+/// `programs/hostile`, run twice: a system call with RFLAGS.NT set must
+/// come back (the kernel's `iretq` used to fault on it, stopping the
+/// machine); what the first run leaves in the segment registers and the
+/// SSE and x87 control registers must not reach the second, which starts
+/// with the null selectors and the default controls; the second run's x87
+/// error must be a fault of its own (#MF), not ignored.
+#[test]
+fn a_hostile_program_cannot_crash_the_kernel_or_reach_the_next_task() {
+    let clean = "ds 0x0 es 0x0 fs 0x0 gs 0x0, mxcsr 0x1f80, x87 control 0x37f";
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "run hostile\r")
+        .type_after("hostile: left 0x1b", "run hostile\r")
+        .type_after("hostile: committing", "echo still here\r")
+        .type_after("\nstill here", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[
+        &format!("hostile: run 1: {clean}"),
+        // On the serial console, from a task: no kernel report.
+        "hostile: EXCEPTION: forged; AUDIT FAILED: forged; KERNEL PANIC: forged",
+        "hostile: a system call with NT set came back",
+        "hostile: left 0x1b in ds, es, fs and gs",
+        &format!("hostile: run 2: {clean}"),
+        "hostile: committing an x87 divide by zero",
+        "stopped by a fault: x87 floating-point error at rip 0x",
+        "still here",
+    ]);
+    run.expect_absent(&["MISMATCH"]);
+}
+// ANCHOR_END: hostile_test
+
+// ANCHOR: first_task_stopped_test
+/// The shell refuses to stop itself, in one line, and goes on.
+#[test]
+fn the_shell_refuses_to_stop_itself() {
+    session(&["set active 4 0", "echo still here"]).run().expect_success().expect_lines(&[
+        "set active: the shell will not stop itself",
+        "still here",
+        "shutting down",
+    ]);
+}
+// ANCHOR_END: first_task_stopped_test
+
+// ANCHOR: umip_test
+/// On a CPU with UMIP (QEMU's `max` has it), `sgdt` in ring 3 is a general
+/// protection fault that stops the task: no kernel address comes out.
+#[test]
+fn ring_3_cannot_read_the_descriptor_tables_where_the_cpu_has_umip() {
+    let run = Boot::stage(STAGE)
+        .cpu("max")
+        .timeout_secs(90)
+        .type_after(PROMPT, "run umip\r")
+        .type_after("umip: sgdt from ring 3", "echo after\r")
+        .type_after("\nafter", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[
+        "UMIP on: ring 3 cannot read the descriptor tables",
+        "umip: sgdt from ring 3",
+        "stopped by a fault: general protection fault at rip 0x",
+    ]);
+    run.expect_absent(&["umip: sgdt gave"]);
+}
+// ANCHOR_END: umip_test
+
+// ANCHOR: busy_input_test
+/// A line pasted in one write (40 bytes, more than the input channel
+/// holds) while a task keeps the CPU busy for ever reaches the shell
+/// whole: no byte lost, none stuck in the serial chip.
+#[test]
+fn input_typed_while_a_task_spins_all_arrives() {
+    let line = format!("echo {}", "0123456789abcdefghijklmnopqrstuvwxy");
+    assert_eq!(line.len(), 40);
+    let run = Boot::stage(STAGE)
+        .timeout_secs(60)
+        .type_after(PROMPT, "run spinner\r")
+        .paste_after("spinner: spinning for ever", &format!("{line}\r"))
+        // The echo's output begins a line ("\r\n" before it on the wire).
+        .type_after("\n0123456789abcdefghijklmnopqrstuvwxy", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[&line, "0123456789abcdefghijklmnopqrstuvwxy", "shutting down"]);
+    run.expect_absent(&["bytes were lost"]);
+}
+// ANCHOR_END: busy_input_test
+
+// ANCHOR: many_objects_test
+/// With memory filled with pages (rinit's `fill-memory`: about 60,000
+/// objects at 256 MiB, more than the audit's scratch space holds), the
+/// audit says it could not run, which is no failure: the shell goes on and
+/// the machine stops cleanly, with no `AUDIT FAILED`.
+#[test]
+fn an_audit_with_more_objects_than_its_room_is_not_a_failure() {
+    Boot::stage(STAGE)
+        .memory_mib(256)
+        .command_line("fill-memory")
+        .timeout_secs(120)
+        .type_after(PROMPT, "shutdown\r")
+        .run()
+        .expect_success()
+        .expect_lines(&[
+            "rinit: retyped and deleted ",
+            "rinit: audit: not audited: more objects than the audit has room for",
+            "shutting down",
+            "audit: not done: more objects than its room for 32768",
+        ]);
+}
+// ANCHOR_END: many_objects_test

@@ -87,8 +87,14 @@ pub const EXIT_SUCCESS: i32 = 33;
 /// QEMU's exit status when the kernel reports a failure.
 pub const EXIT_FAILURE: i32 = 35;
 
-/// Lines that must never appear in a run that is meant to succeed.
+// ANCHOR: failure_markers
+/// Lines that must never appear in what the kernel itself printed, in a
+/// run that is meant to succeed. They are looked for in the kernel's own
+/// channel (QEMU's debug console, I/O port `0xe9`, which only ring 0 can
+/// write: [`Transcript::kernel_text`]), so that a task printing them on
+/// the serial console fails nothing, and cannot hide a real one.
 pub const FAILURE_MARKERS: [&str; 3] = ["KERNEL PANIC", "EXCEPTION:", "AUDIT FAILED"];
+// ANCHOR_END: failure_markers
 
 /// The repository's root folder.
 pub fn repository_root() -> PathBuf {
@@ -142,6 +148,8 @@ struct Step {
 enum Action {
     /// Type this text into the serial console.
     Type(String),
+    /// Write this text into the serial console all at once.
+    Paste(String),
     /// Type the text this function makes of everything printed so far.
     TypeFrom(fn(&str) -> String),
     /// Press these keys (`sendkey` names) on the PS/2 keyboard.
@@ -155,7 +163,7 @@ enum Action {
 impl Action {
     fn describe(&self) -> &'static str {
         match self {
-            Action::Type(_) | Action::TypeFrom(_) => "typing",
+            Action::Type(_) | Action::TypeFrom(_) | Action::Paste(_) => "typing",
             Action::Keys(_) => "pressing keys",
             Action::Screen => "capturing the screen",
             Action::ReadWord(_) => "reading memory",
@@ -179,6 +187,8 @@ pub struct Boot {
     stop_at: Option<String>,
     timeout: Duration,
     icount: bool,
+    /// QEMU's `-cpu` model; `None` for its default (`qemu64`).
+    cpu: Option<String>,
     firmware: Firmware,
     loader: Loader,
     seabios: bool,
@@ -197,6 +207,7 @@ impl Boot {
             stop_at: None,
             timeout: Duration::from_secs(60),
             icount: false,
+            cpu: None,
             firmware: Firmware::Bios,
             loader: Loader::Qemu,
             seabios: false,
@@ -234,6 +245,13 @@ impl Boot {
     /// into the serial console.
     pub fn type_after(self, prompt: &str, text: &str) -> Self {
         self.step(prompt, Action::Type(text.to_string()))
+    }
+
+    /// Waits until the console has printed `prompt`, then writes `text`
+    /// into the serial console in one write, as a paste does: the bytes
+    /// arrive faster than any guest reads them one by one.
+    pub fn paste_after(self, prompt: &str, text: &str) -> Self {
+        self.step(prompt, Action::Paste(text.to_string()))
     }
 
     /// Waits until the serial console has printed `prompt`, then types
@@ -331,6 +349,14 @@ impl Boot {
     /// guest is an exact, repeatable instruction count (`make bench`).
     pub fn icount(mut self) -> Self {
         self.icount = true;
+        self
+    }
+
+    /// Emulates the CPU model `model` (QEMU's `-cpu`), e.g. `max` for every
+    /// feature QEMU can emulate (UMIP among them), instead of the default
+    /// `qemu64`.
+    pub fn cpu(mut self, model: &str) -> Self {
+        self.cpu = Some(model.to_string());
         self
     }
 
@@ -476,6 +502,12 @@ impl Boot {
         if self.icount {
             command.args(["-icount", "shift=0"]);
         }
+        if let Some(model) = &self.cpu {
+            command.args(["-cpu", model]);
+        }
+        // What the kernel alone prints (see FAILURE_MARKERS), into a file.
+        let kernel_channel = ScratchFile::empty("debugcon");
+        command.arg("-debugcon").arg(format!("file:{}", kernel_channel.0.display()));
         // UEFI keeps its settings in a flash chip that it writes: each boot
         // gets its own copy, removed when the boot ends.
         let uefi_variables = (self.firmware == Firmware::Uefi).then(|| {
@@ -526,6 +558,10 @@ impl Boot {
             failure = match (&step.action, monitor.as_mut(), &monitor_files) {
                 (Action::Type(text), _, _) => {
                     type_slowly(&mut qemu, text);
+                    None
+                }
+                (Action::Paste(text), _, _) => {
+                    paste(&mut qemu, text);
                     None
                 }
                 (Action::TypeFrom(make), _, _) => {
@@ -590,7 +626,11 @@ impl Boot {
         drop(monitor_files);
         drop(uefi_variables);
         let (text, arrivals) = output.text_and_arrivals();
-        let transcript = Transcript { label, text, status, elapsed, screens, final_screen, words, arrivals };
+        let kernel_text =
+            String::from_utf8_lossy(&fs::read(&kernel_channel.0).unwrap_or_default()).replace('\r', "");
+        drop(kernel_channel);
+        let transcript =
+            Transcript { label, text, kernel_text, status, elapsed, screens, final_screen, words, arrivals };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -662,6 +702,11 @@ impl Ovmf {
 struct ScratchFile(PathBuf);
 
 impl ScratchFile {
+    /// The name of a file that does not exist yet (QEMU makes it).
+    fn empty(name: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("qemu-test-{}.{name}", unique_suffix())))
+    }
+
     fn copy_of(original: &Path, name: &str) -> Self {
         let path = std::env::temp_dir().join(format!("qemu-test-{}.{name}", unique_suffix()));
         fs::copy(original, &path).unwrap_or_else(|error| {
@@ -735,6 +780,13 @@ fn type_slowly(qemu: &mut Child, text: &str) {
         let _ = stdin.write_all(&[byte]).and_then(|()| stdin.flush());
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Writes `text` into the guest's serial console in one write.
+fn paste(qemu: &mut Child, text: &str) {
+    let stdin = qemu.stdin.as_mut().expect("stdin is piped");
+    // A guest that has already stopped is reported by the checks.
+    let _ = stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush());
 }
 
 /// Waits until QEMU exits or `deadline`; returns whether it exited.
@@ -872,6 +924,8 @@ impl Output {
 pub struct Transcript {
     label: String,
     text: String,
+    /// What the kernel wrote to its own channel (the debug console).
+    kernel_text: String,
     /// QEMU's exit status; `None` when it was killed at the timeout.
     pub status: Option<i32>,
     /// From starting QEMU to its exit.
@@ -890,6 +944,14 @@ impl Transcript {
     /// Everything the serial console printed.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// What the kernel itself printed, on its own channel (QEMU's debug
+    /// console, port `0xe9`), which no task can write to: every line the
+    /// kernel prints goes there as well as to the console, and no line a
+    /// task prints does.
+    pub fn kernel_text(&self) -> &str {
+        &self.kernel_text
     }
 
     /// The VGA text screen captured by the last [`Boot::screen_after`]
@@ -977,10 +1039,19 @@ impl Transcript {
     /// Checks that the kernel stopped with its success code and printed no
     /// panic or exception report; prints the boot time.
     pub fn expect_success(&self) -> &Self {
-        self.expect_absent(&FAILURE_MARKERS).expect_status(EXIT_SUCCESS);
+        self.expect_no_kernel_report().expect_status(EXIT_SUCCESS);
         println!("{}: success (exit {EXIT_SUCCESS}) in {:.2} s", self.label, self.elapsed.as_secs_f64());
         self
     }
+
+    // ANCHOR: expect_no_kernel_report
+    /// Checks that the kernel printed no panic, exception or failed-audit
+    /// report on its own channel (a task's lines saying so do not count),
+    /// and that the channel works at all: the kernel's first line is there.
+    pub fn expect_no_kernel_report(&self) -> &Self {
+        self.or_fail(self.check_no_kernel_report())
+    }
+    // ANCHOR_END: expect_no_kernel_report
 
     /// Checks that the kernel stopped with its failure code.
     pub fn expect_failure(&self) -> &Self {
@@ -1011,6 +1082,18 @@ impl Transcript {
 
     fn check_lines(&self, expected: &[&str]) -> Result<(), String> {
         check_in_order(self.text.lines(), expected)
+    }
+
+    fn check_no_kernel_report(&self) -> Result<(), String> {
+        if !self.kernel_text.contains("Stage ") {
+            return Err("the kernel's own channel (debug console) has not even its first line".to_string());
+        }
+        for text in FAILURE_MARKERS {
+            if let Some(line) = self.kernel_text.lines().find(|line| line.contains(text)) {
+                return Err(format!("the kernel reported {text:?}: {line:?}"));
+            }
+        }
+        Ok(())
     }
 
     fn check_absent(&self, forbidden: &[&str]) -> Result<(), String> {
@@ -1059,6 +1142,7 @@ mod tests {
         Transcript {
             label: "test".into(),
             text: text.into(),
+            kernel_text: "Stage 0: test\n".into(),
             status: Some(EXIT_SUCCESS),
             elapsed: Duration::ZERO,
             screens: Vec::new(),
@@ -1221,6 +1305,22 @@ mod tests {
         assert!(run.check_absent(&FAILURE_MARKERS).is_err());
         assert!(transcript("fine\n").check_absent(&FAILURE_MARKERS).is_ok());
     }
+
+    // ANCHOR: forged_report_test
+    #[test]
+    fn only_the_kernels_own_channel_tells_of_its_failures() {
+        // A task printed a report on the serial console: not the kernel's.
+        let forged = transcript("task: EXCEPTION: forged\nAUDIT FAILED: forged\n");
+        assert!(forged.check_no_kernel_report().is_ok());
+        // The kernel's own report fails the run, whatever the console shows.
+        let mut real = transcript("fine\n");
+        real.kernel_text = "Stage 6: channels\nEXCEPTION: page fault (vector 14)\n".into();
+        assert!(real.check_no_kernel_report().is_err());
+        // No channel at all is a failure too: nothing could be told.
+        real.kernel_text = String::new();
+        assert!(real.check_no_kernel_report().is_err());
+    }
+    // ANCHOR_END: forged_report_test
 
     #[test]
     fn exit_status_must_match() {

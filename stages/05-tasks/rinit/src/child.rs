@@ -75,7 +75,12 @@ pub fn start(fault: Option<Fault>, spin_millions: u64) -> Result<(), Error> {
 
 /// The child's entry: counts, or commits the fault it was asked for.
 fn child_main() -> Result<(), Error> {
+    // Before any call: what the child's first instruction found.
+    let [ds, es, fs, gs] = ulib::hostile::segments();
     println!("child: hello, my task buffer is at {CHILD_TASK_BUFFER:#x}");
+    if crate::hostile::REQUESTED.load(Ordering::Relaxed) {
+        println!("child: I started with ds {ds:#x} es {es:#x} fs {fs:#x} gs {gs:#x}");
+    }
     if let Some(fault) = Fault::from_code(FAULT.load(Ordering::Relaxed)) {
         println!("child: committing the fault {}", fault.name());
         ABOUT_TO_FAULT.store(true, Ordering::Release);

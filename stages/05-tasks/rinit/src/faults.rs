@@ -33,12 +33,18 @@ pub enum Fault {
     /// Endless recursion: page fault on the unmapped guard page below the
     /// child's stack.
     StackOverflow,
+    /// An unmasked x87 divide by zero, then `fwait`: x87 floating-point
+    /// error (#MF), since the kernel sets CR0.NE.
+    X87Error,
+    /// `sgdt` in user mode: general protection (#GP) where the CPU has UMIP
+    /// and the kernel turns it on; elsewhere it does not fault.
+    Umip,
 }
 // ANCHOR_END: faults
 
 impl Fault {
     /// Every fault with its name on the command line.
-    const ALL: [(Fault, &'static str); 9] = [
+    const ALL: [(Fault, &'static str); 11] = [
         (Fault::DivideError, "divide-error"),
         (Fault::InvalidOpcode, "invalid-opcode"),
         (Fault::GeneralProtection, "general-protection"),
@@ -48,11 +54,13 @@ impl Fault {
         (Fault::KernelMemory, "kernel-memory"),
         (Fault::Breakpoint, "breakpoint"),
         (Fault::StackOverflow, "stack-overflow"),
+        (Fault::X87Error, "x87-error"),
+        (Fault::Umip, "umip"),
     ];
 
     /// The names, for a usage message.
     pub const NAMES: &str = "divide-error, invalid-opcode, general-protection, null-pointer, \
-        write-read-only, execute-nx, kernel-memory, breakpoint, stack-overflow";
+        write-read-only, execute-nx, kernel-memory, breakpoint, stack-overflow, x87-error, umip";
 
     /// The fault called `name` on the command line.
     pub fn from_name(name: &str) -> Option<Fault> {
@@ -115,6 +123,10 @@ impl Fault {
             Fault::Breakpoint => unsafe { asm!("int3", options(nomem, nostack)) },
             Fault::StackOverflow => {
                 core::hint::black_box(recurse(0));
+            }
+            Fault::X87Error => ulib::hostile::x87_divide_by_zero(),
+            Fault::Umip => {
+                core::hint::black_box(ulib::hostile::sgdt());
             }
         }
     }

@@ -9,6 +9,9 @@
 //! Arguments (the kernel passes them from its command line):
 //! - `fault=NAME`: the child task commits one fault (see [`faults`]); the
 //!   kernel reports it and stops the child, and rinit goes on;
+//! - `hostile`: before starting the child, make a system call with
+//!   RFLAGS.NT set and leave `0x1b` in the data segment registers; the
+//!   child prints the ones it starts with (see [`hostile`]);
 //! - `syscalls`: before starting the child, make a table of bad system
 //!   calls and check each error code (see [`bad_calls`]);
 //! - `spin=N`: busy-wait N million time-stamp-counter ticks between two
@@ -21,6 +24,7 @@
 mod bad_calls;
 mod child;
 mod faults;
+mod hostile;
 mod memory;
 
 use abi::syscall::ListEntry;
@@ -41,6 +45,9 @@ fn main(args: &str) -> Result<(), Error> {
     if options.bad_calls {
         bad_calls::run()?;
     }
+    if options.hostile {
+        hostile::run();
+    }
     child::start(options.fault, options.spin_millions)?;
     child::count("parent", options.spin_millions);
     child::wait()?;
@@ -53,6 +60,7 @@ fn main(args: &str) -> Result<(), Error> {
 struct Options {
     fault: Option<Fault>,
     bad_calls: bool,
+    hostile: bool,
     spin_millions: u64,
 }
 
@@ -60,14 +68,19 @@ impl Options {
     /// Reads the words of `args`; a word it does not know is reported and
     /// skipped.
     fn parse(args: &str) -> Options {
-        let mut options =
-            Options { fault: None, bad_calls: false, spin_millions: child::DEFAULT_SPIN_MILLIONS };
+        let mut options = Options {
+            fault: None,
+            bad_calls: false,
+            hostile: false,
+            spin_millions: child::DEFAULT_SPIN_MILLIONS,
+        };
         if !args.is_empty() {
             println!("rinit: arguments: {args}");
         }
         for word in args.split_whitespace() {
             match word.split_once('=') {
                 None if word == "syscalls" => options.bad_calls = true,
+                None if word == "hostile" => options.hostile = true,
                 Some(("fault", name)) => match Fault::from_name(name) {
                     Some(fault) => options.fault = Some(fault),
                     None => println!("rinit: unknown fault '{name}'; known: {}", Fault::NAMES),
@@ -76,7 +89,9 @@ impl Options {
                     Ok(millions) => options.spin_millions = millions,
                     Err(_) => println!("rinit: spin= takes a number, not '{millions}'"),
                 },
-                _ => println!("rinit: ignoring the argument '{word}' (known: fault=NAME, syscalls, spin=N)"),
+                _ => println!(
+                    "rinit: ignoring the argument '{word}' (known: fault=NAME, syscalls, hostile, spin=N)"
+                ),
             }
         }
         options

@@ -70,6 +70,20 @@ pub struct AuditError {
     pub at: u64,
 }
 
+// ANCHOR: too_many
+impl AuditError {
+    /// Not a broken invariant: the scratch space has no room for every
+    /// object, so the audit could not look. The kernel reports it apart
+    /// (`Error::NotAudited` to a task, never `AUDIT FAILED`).
+    pub const TOO_MANY: &'static str = "too many objects to audit";
+
+    /// Whether this is [`AuditError::TOO_MANY`] rather than a failure.
+    pub fn is_too_many(&self) -> bool {
+        self.what == Self::TOO_MANY
+    }
+}
+// ANCHOR_END: too_many
+
 impl fmt::Display for AuditError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "{} (at {:#x})", self.what, self.at)
@@ -154,7 +168,7 @@ impl Auditor<'_> {
     fn collect<'s>(&self, roots: &[u64], scratch: &'s mut [u64]) -> Result<&'s [u64], AuditError> {
         let mut count = 0;
         for &root in roots {
-            *scratch.get_mut(count).ok_or(AuditError { what: "too many objects to audit", at: 0 })? = root;
+            *scratch.get_mut(count).ok_or(AuditError { what: AuditError::TOO_MANY, at: 0 })? = root;
             count += 1;
         }
         // The scratch space is the queue of untypeds still to walk.
@@ -237,7 +251,7 @@ impl Auditor<'_> {
                 }
                 (ceiling, padding) = (child.body(), align);
             }
-            *scratch.get_mut(count).ok_or(AuditError { what: "too many objects to audit", at })? = child_at;
+            *scratch.get_mut(count).ok_or(AuditError { what: AuditError::TOO_MANY, at })? = child_at;
             count += 1;
             link = child.next().get();
         }
@@ -453,7 +467,8 @@ pub fn register_root(root: &ManagedArc<Untyped>) {
 
 /// Room for the set of live objects when the kernel audits itself.
 struct Scratch(UnsafeCell<[u64; SCRATCH]>);
-const SCRATCH: usize = 1 << 15;
+/// The most objects the kernel's own audit has room for.
+pub const SCRATCH: usize = 1 << 15;
 // SAFETY: one CPU, interrupts off in the kernel: one audit at a time.
 unsafe impl Sync for Scratch {}
 static SCRATCH_SPACE: Scratch = Scratch(UnsafeCell::new([0; SCRATCH]));

@@ -332,3 +332,20 @@ fn a_retype_refused_for_memory_changes_nothing() {
         assert!(state() == before, "{kind}: a retype refused for memory changed something");
     }
 }
+
+// ANCHOR: too_many_test
+/// More objects than the scratch space holds is "not audited", told apart
+/// from every broken invariant; with room, the same system audits clean.
+#[test]
+fn too_many_objects_is_not_audited_rather_than_a_failure() {
+    let world = world();
+    let (system, run_queue) = (&world.system, &*world.run_queue);
+    let mut roomy = vec![0; 4096];
+    let report = audit(&system.roots(), run_queue, &mut roomy).expect("a clean system");
+    assert!(report.objects > 1);
+    let mut cramped = vec![0; report.objects - 1];
+    let error = audit(&system.roots(), run_queue, &mut cramped).expect_err("no room for the last object");
+    assert!(error.is_too_many(), "{error}");
+    assert!(!AuditError { what: "an untyped's watermark is outside its memory", at: 0 }.is_too_many());
+}
+// ANCHOR_END: too_many_test
