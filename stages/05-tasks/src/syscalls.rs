@@ -146,7 +146,7 @@ fn print_buffer(task: &ManagedArc<Task>, len: usize) -> Result<Reply, Error> {
     let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Error::InvalidUtf8)?;
     // On the console, not on the kernel's own channel: see `console`.
     common::console::print_from_task(text);
-    Ok(len as u64)
+    Ok(Reply::value(len as u64))
 }
 // ANCHOR_END: buffer
 
