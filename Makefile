@@ -61,6 +61,8 @@ help:
 	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
 	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
+	@echo "  make mutants          mutation testing (cargo-mutants) of the abi, ELF, memory-map, object and"
+	@echo "                        parser code; MUTANTS=\"elf parser\" for some (slow: not in make test)"
 	@echo
 	@echo "The book:"
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
@@ -220,6 +222,16 @@ test:
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all checks passed"
+
+# Mutation testing (tools/mutants.sh): cargo-mutants breaks the code one
+# small change at a time and counts the changes no test notices. Slow (the
+# `objects` group takes hours on two cores), so not part of `make test`;
+# MUTANTS picks the groups: `make mutants MUTANTS="elf memory-map"`.
+MUTANTS ?= abi elf memory-map parser objects
+.PHONY: mutants
+mutants:
+	@tools/install-deps.sh mutants
+	tools/mutants.sh $(MUTANTS)
 
 # The system-call fuzzer (programs/fuzz): boots stage 6 headless with
 # fuzz=SEED,COUNT, with the exit device, and shows the end of the
