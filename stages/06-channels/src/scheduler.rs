@@ -227,7 +227,7 @@ pub fn ready_tasks(limit: usize) -> impl Iterator<Item = u64> {
 }
 
 /// The run queue itself, for host tests that play the scheduler.
-#[cfg(test)]
+#[cfg(any(test, feature = "host-twin"))]
 pub fn run_queue() -> &'static TaskQueue {
     &RUN_QUEUE
 }
