@@ -61,6 +61,8 @@ help:
 	@echo "                        print the table and write it into the book (book/src/costs-table.md)"
 	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
+	@echo "  make fuzz-coverage    coverage-guided fuzzing (libFuzzer) of the host twin's system calls;"
+	@echo "                        FUZZ_TARGET=elf for ELF images, FUZZ_SECONDS=60 (fuzz/README.md)"
 	@echo "  make mutants          mutation testing (cargo-mutants) of the abi, ELF, memory-map, object and"
 	@echo "                        parser code; MUTANTS=\"elf parser\" for some (slow: not in make test)"
 	@echo
@@ -222,6 +224,16 @@ test:
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all checks passed"
+
+# The coverage-guided fuzzers (fuzz/, on libFuzzer: see fuzz/README.md):
+# FUZZ_TARGET is calls (system calls on stage 6's host twin), elf (ELF
+# images) or calls-random (the random fuzzer in the same harness, to
+# compare with); the corpus grows in build/fuzz/FUZZ_TARGET/.
+FUZZ_TARGET ?= calls
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz-coverage
+fuzz-coverage:
+	fuzz/run.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
 
 # Mutation testing (tools/mutants.sh): cargo-mutants breaks the code one
 # small change at a time and counts the changes no test notices. Slow (the
