@@ -32,7 +32,8 @@ group_args() {
     esac
 }
 
-count() { [ -f "$1" ] && grep -c . "$1" || echo 0; }
+# The number of lines of a file that may be missing or empty.
+count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
 
 for group in "${@:-abi elf memory-map parser objects}"; do
     for name in $group; do
@@ -56,6 +57,6 @@ for group in "${@:-abi elf memory-map parser objects}"; do
         score=$([ "$tested" -gt 0 ] && echo "$(((caught + timeouts) * 1000 / tested))" || echo 0)
         echo "$name: caught $caught, missed $missed, timeouts $timeouts, unviable $unviable" \
             "(score $((score / 10)).$((score % 10))%; cargo-mutants exit status $status)"
-        [ "$missed" -gt 0 ] && sed 's/^/  missed: /' "$dir/missed.txt"
+        if [ "$missed" -gt 0 ]; then sed 's/^/  missed: /' "$dir/missed.txt"; fi
     done
 done
