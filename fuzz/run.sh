@@ -6,7 +6,8 @@
 # TARGET is calls (system calls on the host twin, coverage guided),
 # calls-random (the random fuzzer in the same harness, for comparison) or
 # elf (ELF images). The corpus grows in build/fuzz/TARGET/corpus (kept
-# between runs: a later run starts where the last stopped); an input that
+# between runs: a later run starts where the last stopped; the ELF
+# fuzzer's first corpus is the programs in build/stage-6/modules); an input that
 # breaks an invariant is saved as build/fuzz/TARGET/crash-*. The last line
 # printed is the coverage reached:
 #   TARGET: N runs in S s, cov E edges, ft F features, corpus C inputs
@@ -28,6 +29,15 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
 cargo build --release -q --manifest-path "$root/fuzz/Cargo.toml" --target "$triple" --bin "$target"
 out="$root/build/fuzz/$target"
 mkdir -p "$out/corpus"
+# The ELF fuzzer starts from real programs (`make image-6` builds them):
+# from random bytes it would take long to get past the file header.
+if [ "$target" = elf ] && [ -z "$(ls -A "$out/corpus")" ]; then
+    for program in "$root"/build/stage-6/modules/*; do
+        # Stripped: the debug information is most of the file, and the
+        # loader never reads it.
+        [ -f "$program" ] && strip --strip-all -o "$out/corpus/seed-$(basename "$program")" "$program"
+    done
+fi
 log="$out/log.txt"
 set +e
 "$root/fuzz/target/$triple/release/$target" -max_total_time="$seconds" -print_final_stats=1 \
