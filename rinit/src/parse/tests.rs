@@ -269,6 +269,7 @@ fn typo_distance_and_suggestions_at_their_edges() {
     assert_eq!(typo_distance("set", &"a".repeat(33)), usize::MAX);
     assert_eq!(typo_distance("send", ""), 4);
     assert_eq!(typo_distance(&longest, &"b".repeat(32)), 32);
+    assert_eq!(typo_distance("shutdwon", "shutdown"), 1, "a swap far from the start");
     // "sed" is one letter from both set and send: the first in the table wins.
     assert_eq!(suggestion("sed"), Some("set"));
     let shown = format!("{:?}", parse("echo hi").unwrap());
