@@ -272,6 +272,8 @@ fn typo_distance_and_suggestions_at_their_edges() {
     assert_eq!(typo_distance("shutdwon", "shutdown"), 1, "a swap far from the start");
     // "sed" is one letter from both set and send: the first in the table wins.
     assert_eq!(suggestion("sed"), Some("set"));
+    // "iset" is two letters from list and one from set, which comes later.
+    assert_eq!(suggestion("iset"), Some("set"));
     let shown = format!("{:?}", parse("echo hi").unwrap());
     assert!(shown.starts_with("Command(\"echo\","), "{shown}");
 }
