@@ -67,6 +67,10 @@ help:
 	@echo "  make bench-check      (maintainers, CI) the budgets, and that the book's table is current"
 	@echo "  make bench-phases     the null system call phase by phase (a kernel built with feature bench-phases)"
 	@echo "  make fuzz SEED=S COUNT=N   boot stage 6 running the system-call fuzzer, then the kernel's audit"
+	@echo "  make fuzz-coverage    coverage-guided fuzzing (libFuzzer) of the host twin's system calls;"
+	@echo "                        FUZZ_TARGET=elf for ELF images, FUZZ_SECONDS=60 (fuzz/README.md)"
+	@echo "  make mutants          mutation testing (cargo-mutants) of the abi, ELF, memory-map, object and"
+	@echo "                        parser code; MUTANTS=\"elf parser\" for some (slow: not in make test)"
 	@echo
 	@echo "The book:"
 	@echo "  make book             build the book into book/book (open book/book/index.html)"
@@ -281,6 +285,25 @@ KERNEL_PACKAGES := $(foreach n,$(STAGES),$(call stage_package,$(n)) $(call rinit
 .PHONY: binaries
 binaries:
 	$(CARGO) build --release -q -p qemu-test $(addprefix -p ,$(sort $(KERNEL_PACKAGES)))
+# The coverage-guided fuzzers (fuzz/, on libFuzzer: see fuzz/README.md):
+# FUZZ_TARGET is calls (system calls on stage 6's host twin), elf (ELF
+# images) or calls-random (the random fuzzer in the same harness, to
+# compare with); the corpus grows in build/fuzz/FUZZ_TARGET/.
+FUZZ_TARGET ?= calls
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz-coverage
+fuzz-coverage:
+	fuzz/run.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
+
+# Mutation testing (tools/mutants.sh): cargo-mutants breaks the code one
+# small change at a time and counts the changes no test notices. Slow (the
+# `objects` group takes hours on two cores), so not part of `make test`;
+# MUTANTS picks the groups: `make mutants MUTANTS="elf memory-map"`.
+MUTANTS ?= abi elf memory-map parser objects
+.PHONY: mutants
+mutants:
+	@tools/install-deps.sh mutants
+	tools/mutants.sh $(MUTANTS)
 
 # The system-call fuzzer (programs/fuzz): boots stage 6 headless with
 # fuzz=SEED,COUNT, with the exit device, and shows the end of the

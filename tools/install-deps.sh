@@ -3,11 +3,13 @@
 #   qemu   QEMU (qemu-system-x86_64), its UEFI firmware (OVMF) and GRUB's
 #          ISO tools (grub-mkrescue with the BIOS and the UEFI modules,
 #          xorriso, mtools), through apt-get;
-#   mdbook mdBook, built with `cargo install` into the project's .tools/.
+#   mdbook mdBook, built with `cargo install` into the project's .tools/;
+#   mutants cargo-mutants, the same way (only `make mutants` needs it).
 # Running it again when everything is there costs nothing.
 set -euo pipefail
 
 MDBOOK_VERSION=0.5.4
+MUTANTS_VERSION=27.1.0
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 install_qemu_and_grub() {
@@ -63,12 +65,22 @@ install_mdbook() {
         --no-default-features --features search --root "$root/.tools"
 }
 
+install_mutants() {
+    local mutants="$root/.tools/bin/cargo-mutants"
+    if [ -x "$mutants" ] && "$mutants" mutants --version | grep -q "$MUTANTS_VERSION"; then
+        return 0
+    fi
+    echo "Building cargo-mutants $MUTANTS_VERSION into .tools/ (a few minutes, once)..."
+    cargo install cargo-mutants --version "$MUTANTS_VERSION" --locked --quiet --root "$root/.tools"
+}
+
 for what in "${@:-qemu mdbook}"; do
     for item in $what; do
         case "$item" in
             qemu) install_qemu_and_grub ;;
             mdbook) install_mdbook ;;
-            *) echo "install-deps.sh: unknown item '$item' (qemu, mdbook)" >&2; exit 2 ;;
+            mutants) install_mutants ;;
+            *) echo "install-deps.sh: unknown item '$item' (qemu, mdbook, mutants)" >&2; exit 2 ;;
         esac
     done
 done

@@ -187,6 +187,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// What a shell or a kernel report prints for these (the mutation tests
+    /// found nothing checked them).
+    #[test]
+    fn addresses_and_unknown_numbers_print_what_they_are() {
+        assert_eq!(std::format!("{:?}", CAddr::new(&[2, 0, 17]).unwrap()), "CAddr(2.0.17)");
+        assert_eq!(error::UnknownNumber(99).to_string(), "unknown number 99");
+        assert_eq!(UnknownKind(12).to_string(), "12 is not the code of a kind of object");
+    }
+
     #[test]
     fn addresses_have_one_to_seven_levels() {
         assert_eq!(CAddr::new(&[]), Err(CAddrError::Depth(0)));

@@ -712,6 +712,73 @@ mod tests {
     }
 
     #[test]
+    fn two_writable_segments_then_code_on_one_page_are_refused() {
+        // The rights of a shared page are the union of every segment on it:
+        // W with W is still W, so adding X makes it writable and executable
+        // (an exclusive or would cancel the two Ws and let the page pass).
+        let file = elf_file(
+            0x40_0020,
+            &[
+                load(R | W, 0x40_0000, b"w", 1),
+                load(R | W, 0x40_0010, b"w", 1),
+                load(R | X, 0x40_0020, &[0xc3], 1),
+            ],
+        );
+        assert_eq!(
+            plan(Aligned::new(&file).bytes()).unwrap_err(),
+            ElfError::WritableAndExecutable { page: 0x40_0000 }
+        );
+    }
+
+    #[test]
+    fn takes_exactly_the_maximum_number_of_program_headers() {
+        // One loadable segment and notes (ignored) up to the limit.
+        let note = || Header { kind: 4, flags: R, address: 0, bytes: Vec::new(), memory_size: 0 };
+        let mut headers = vec![load(R | X, 0x40_0000, &[0xc3; 16], 16)];
+        headers.extend((1..MAX_PROGRAM_HEADERS).map(|_| note()));
+        let file = Aligned::new(&elf_file(0x40_0000, &headers));
+        let plan = plan(file.bytes()).expect("exactly the maximum is allowed");
+        assert_eq!(plan.segments().len(), 1);
+        headers.push(note());
+        assert_eq!(
+            super::plan(Aligned::new(&elf_file(0x40_0000, &headers)).bytes()).unwrap_err(),
+            ElfError::TooManyProgramHeaders(MAX_PROGRAM_HEADERS as u16 + 1)
+        );
+    }
+
+    #[test]
+    fn refuses_a_program_header_table_at_offset_zero() {
+        // At offset 0 the "table" is the file header itself.
+        let mut file = elf_file(0x40_0000, &[load(R | X, 0x40_0000, &[0xc3; 16], 16)]);
+        file[32..40].copy_from_slice(&0u64.to_le_bytes());
+        assert_eq!(plan(Aligned::new(&file).bytes()).unwrap_err(), ElfError::BadProgramHeaders);
+    }
+
+    #[test]
+    fn a_segment_ending_on_a_page_boundary_does_not_touch_the_next_page() {
+        // Code fills two pages exactly; data starts on the very next page,
+        // so no page is shared (were the end counted as a page of the code,
+        // the data's page would be writable and executable).
+        let file = elf_file(
+            0x40_0000,
+            &[load(R | X, 0x40_0000, &[0xc3; 16], 0x2000), load(R | W, 0x40_2000, &[5; 8], 0x1000)],
+        );
+        let file = Aligned::new(&file);
+        let plan = plan(file.bytes()).expect("a valid program");
+        assert_eq!(plan.segments()[0].last_page(), 0x40_1000);
+        assert_eq!(plan.page_count(), 3);
+        assert_eq!(
+            plan.pages().collect::<Vec<_>>(),
+            [
+                (0x40_0000, MapRights::EXECUTABLE),
+                (0x40_1000, MapRights::EXECUTABLE),
+                (0x40_2000, MapRights::WRITABLE)
+            ]
+        );
+        check_invariants(&plan, file.bytes());
+    }
+
+    #[test]
     fn loading_stops_at_the_first_refused_page() {
         let file = Aligned::new(&typical_program());
         let plan = plan(file.bytes()).unwrap();

@@ -266,6 +266,50 @@ mod tests {
         assert!(map.regions().iter().all(|s| s.end <= MAX_REGIONS as u64 * 0x2000));
     }
 
+    #[test]
+    fn a_reserved_entry_that_cannot_split_takes_the_smaller_piece_with_it() {
+        // A set with room for one range: every split must give up a side.
+        let split = |reserved: (u64, u64)| {
+            let mut set = SpanSet::<1>::new();
+            let left_out = sanitize_into(&mut set, spans(&[(0x1_0000, 0x1_1000)]), spans(&[reserved]));
+            assert_eq!(left_out, 1, "{reserved:x?}");
+            set.as_slice().to_vec()
+        };
+        // Near the start: the piece below goes; near the end, the piece above.
+        assert_eq!(split((0x1_0100, 0x1_0200)), spans(&[(0x1_0200, 0x1_1000)]));
+        assert_eq!(split((0x1_0e00, 0x1_0f00)), spans(&[(0x1_0000, 0x1_0e00)]));
+        // Exactly in the middle: the lower piece goes.
+        assert_eq!(split((0x1_0400, 0x1_0c00)), spans(&[(0x1_0c00, 0x1_1000)]));
+    }
+
+    #[test]
+    fn removing_stops_exactly_at_range_boundaries() {
+        let full = || {
+            let mut set = SpanSet::<2>::new();
+            set.insert(Span::new(0x10, 0x20)).unwrap();
+            set.insert(Span::new(0x30, 0x40)).unwrap();
+            set
+        };
+        let removed = |span: (u64, u64)| {
+            let mut set = full();
+            let taken = set.remove(Span::new(span.0, span.1));
+            (taken, set.as_slice().to_vec())
+        };
+        // The gap between the ranges, and spans that only touch them, take nothing.
+        assert_eq!(removed((0x20, 0x30)), (Ok(0), spans(&[(0x10, 0x20), (0x30, 0x40)])));
+        assert_eq!(removed((0x0, 0x10)), (Ok(0), spans(&[(0x10, 0x20), (0x30, 0x40)])));
+        assert_eq!(removed((0x40, 0x50)), (Ok(0), spans(&[(0x10, 0x20), (0x30, 0x40)])));
+        // One byte on either side of a range's edge.
+        assert_eq!(removed((0x1f, 0x30)), (Ok(1), spans(&[(0x10, 0x1f), (0x30, 0x40)])));
+        assert_eq!(removed((0x20, 0x31)), (Ok(1), spans(&[(0x10, 0x20), (0x31, 0x40)])));
+        assert_eq!(removed((0x0f, 0x11)), (Ok(1), spans(&[(0x11, 0x20), (0x30, 0x40)])));
+        assert_eq!(removed((0x3f, 0x41)), (Ok(1), spans(&[(0x10, 0x20), (0x30, 0x3f)])));
+        // A whole range, exactly.
+        assert_eq!(removed((0x10, 0x20)), (Ok(0x10), spans(&[(0x30, 0x40)])));
+        // Strictly inside a range of a full set: no room to split.
+        assert_eq!(removed((0x11, 0x1f)), (Err(Full), spans(&[(0x10, 0x20), (0x30, 0x40)])));
+    }
+
     /// Regions on a coarse grid in a small address range, so that overlaps,
     /// containment and exact adjacency are all common.
     fn regions() -> impl Strategy<Value = Vec<Span>> {

@@ -260,3 +260,23 @@ proptest! {
         }
     }
 }
+
+/// Edges the mutation tests found unchecked: words of exactly the longest
+/// length, the empty word on either side, ties between two commands, and
+/// what a parsed command shows in a test failure.
+#[test]
+fn typo_distance_and_suggestions_at_their_edges() {
+    let longest = "a".repeat(32);
+    assert_eq!(typo_distance(&longest, "set"), 32, "32 letters are still measured");
+    assert_eq!(typo_distance("set", &longest), 32);
+    assert_eq!(typo_distance("set", &"a".repeat(33)), usize::MAX);
+    assert_eq!(typo_distance("send", ""), 4);
+    assert_eq!(typo_distance(&longest, &"b".repeat(32)), 32);
+    assert_eq!(typo_distance("shutdwon", "shutdown"), 1, "a swap far from the start");
+    // "sed" is one letter from both set and send: the first in the table wins.
+    assert_eq!(suggestion("sed"), Some("set"));
+    // "iset" is two letters from list and one from set, which comes later.
+    assert_eq!(suggestion("iset"), Some("set"));
+    let shown = format!("{:?}", parse("echo hi").unwrap());
+    assert!(shown.starts_with("Command(\"echo\","), "{shown}");
+}

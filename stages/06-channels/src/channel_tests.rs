@@ -3,13 +3,13 @@
 //! flight, and what destroying a channel or a waiting task does.
 
 use crate::fastpath;
-use crate::objects::channel::{CAPACITY, Channel};
+use crate::objects::channel::{CAPACITY, Channel, Outgoing};
 use crate::objects::task::{RUN_QUEUE, TaskState, make_ready, run_queue_for_tests as run_queue};
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::scheduler;
 use crate::syscalls::{self, Next};
-use abi::syscall::{MessageKind, REVOKED_IN_FLIGHT, SyscallArgs};
+use abi::syscall::{MAX_PAYLOAD, MessageKind, REVOKED_IN_FLIGHT, SyscallArgs};
 use abi::{CAddr, Call, Error};
 
 /// Root slots the tests use (1 is the untyped).
@@ -198,6 +198,24 @@ fn payloads_travel_from_buffer_to_buffer() {
     assert_eq!(world.call(0, Call::ChannelPut, too_long).0, Err(Error::BufferTooLong));
     assert_eq!(world.take(1, 0), (Ok(5), MessageKind::Payload as u64, Next::Caller));
     assert_eq!(&world.buffer(1)[..5], b"hello");
+}
+
+#[test]
+fn put_itself_takes_a_full_payload_and_refuses_one_byte_more() {
+    // The system call checks the length before `put` sees it; `put` must
+    // hold its own bound too, whoever calls it.
+    let world = world(2);
+    let channel = world.channel();
+    let longest = [0xa5u8; MAX_PAYLOAD];
+    assert_eq!(channel.put(Outgoing::Payload(&longest)), Ok(()));
+    assert_eq!(channel.len(), 1);
+    let too_long = [0x5au8; MAX_PAYLOAD + 1];
+    assert_eq!(channel.put(Outgoing::Payload(&too_long)), Err(Error::BufferTooLong));
+    assert_eq!(channel.len(), 1, "a refused put changes nothing");
+    assert_eq!(world.take(1, 0), (Ok(MAX_PAYLOAD as u64), MessageKind::Payload as u64, After::Continue));
+    assert_eq!(world.buffer(1)[..MAX_PAYLOAD], longest);
+    assert_eq!(world.buffer(1)[MAX_PAYLOAD], 0, "not one byte more");
+    assert!(channel.is_empty());
 }
 
 // ANCHOR: capability_tests

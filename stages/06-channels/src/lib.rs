@@ -12,7 +12,7 @@
 //! [`paging::PhysicalWindow`] shows: in the kernel, physical memory through
 //! the direct map; in the host unit tests, ordinary heap memory.
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "host-twin")), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod devices;
@@ -34,5 +34,7 @@ mod channel_tests;
 mod fault_tests;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(any(test, feature = "host-twin"))]
+pub mod fuzz_twin;
 #[cfg(test)]
 mod syscall_tests;

@@ -506,3 +506,30 @@ fn an_audit_with_more_objects_than_its_room_is_not_a_failure() {
         ]);
 }
 // ANCHOR_END: many_objects_test
+/// A revoke unmaps at once: `programs/revoke` maps a page made from the
+/// untyped the shell sends it, touches it, revokes the untyped and touches
+/// it again, which must fault (a translation left in the TLB, for want of
+/// a flush after the entry was cleared, would let the write through). The
+/// kernel stops the task with a report, and the shell goes on.
+#[test]
+fn a_page_touched_then_revoked_faults_when_touched_again() {
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "run revoke\r")
+        .type_after("revoke: waiting for an untyped", "send cap 2\r")
+        .type_after("stopped by a fault", "echo still here\r")
+        .type_after("\nstill here", "shutdown\r")
+        .run();
+    run.expect_success()
+        .expect_lines(&[
+            "revoke: waiting for an untyped on channel 255",
+            "revoke: wrote and read back 0x5eed at 0x100000000000",
+            "revoke: untyped revoked; touching the page again must fault",
+        ])
+        .expect_absent(&["STILL MAPPED"])
+        .expect_lines(&["still here", "shutting down"]);
+    let fault = run.text().lines().find(|line| line.contains("stopped by a fault"));
+    if !fault.is_some_and(|line| line.contains("0x100000000000")) {
+        run.fail("the kernel did not report the touch of the revoked page as a fault at its address");
+    }
+}

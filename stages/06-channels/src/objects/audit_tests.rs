@@ -257,6 +257,23 @@ fn broken_mapping_records_are_reported() {
     world.corrupt(world.space.address() + 8 * 200, 0x1000 | 1, "maps something its shadow does not record");
 }
 
+#[test]
+fn a_mapping_record_naming_a_dead_object_or_no_table_is_reported() {
+    // Each mapping is recorded twice (see `mapping`): the table's shadow
+    // names the object, and the object names the entry. A shadow naming a
+    // header slot no object uses, and an object claiming an entry no live
+    // table records, must both be caught.
+    let world = world();
+    let entry = world.pt.address() + 8 * crate::paging::Level::Pt.index_of(ADDRESS) as u64;
+    let free = world.pt.header_address() + 40 * HEADER_SIZE;
+    world.corrupt(entry + 4096, free, "names an object that is not alive");
+    let root = &world.system.root;
+    let inner = root.slot(2).upgrade::<super::CPool>().unwrap().slot(0).upgrade::<AnyObject>().unwrap();
+    assert!(!mapping::is_mapped(&inner), "the inner page is not mapped");
+    let unused_entry = world.pt.address() + 8 * 300;
+    world.corrupt(inner.header_address() + STATE, unused_entry, "no table's shadow records");
+}
+
 /// Defect found by reading what the fuzzer exercises: a revoke that
 /// destroys a channel and, later on the same list, a task blocked on it.
 /// Destroying the channel woke the task (taking a strong pointer to an

@@ -330,7 +330,7 @@ fn leave_if_active(table: &Header) {
 /// shortcut: flushing the one address with `invlpg` would need the address
 /// recorded too, and the cost only matters once there are many mappings.)
 fn flush_tlb() {
-    #[cfg(not(test))]
+    #[cfg(not(any(test, feature = "host-twin")))]
     x86_64::instructions::tlb::flush_all();
 }
 

@@ -44,7 +44,7 @@ pub mod weak;
 mod audit_tests;
 #[cfg(test)]
 mod model_tests;
-#[cfg(test)]
+#[cfg(any(test, feature = "host-twin"))]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -16,14 +16,23 @@
 //!   the model's count of slots naming it;
 //! - every destroyed object was destroyed exactly once, and only by a
 //!   revoke of one of its ancestors, which nothing held;
-//! - after a revoke the untyped has all its memory free again.
+//! - after a revoke the untyped has all its memory free again;
+//! - the mappings are the model's: page tables (PTs) and pages are mapped
+//!   into a fixed address space (a PML4, PDPT and PD made apart, which
+//!   nothing revokes) at a few addresses, and every address translates
+//!   to exactly the page the model maps there, so a revoke that destroys
+//!   a mapped page or table must leave nothing reachable through it.
 
 use super::cpool::{self, CapError, LookupError};
 use super::header::Header;
+use super::testing::Arena;
 use super::testing::{System, UNTYPED_SLOT, lookup_error, system, take_destroyed};
 use super::untyped::RevokeError;
 use super::weak::{WeakPool, check_weak_list};
-use super::{AnyObject, CPool, KindOps, ManagedArc, ObjectKind, PAGE, RetypeError, Untyped, reach};
+use super::{
+    AnyObject, CPool, KindOps, Link, ManagedArc, ObjectKind, PAGE, RetypeError, Untyped, mapping, reach,
+};
+use crate::paging::Rights;
 use abi::{CAddr, CPOOL_SLOTS};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -34,6 +43,17 @@ const SLOTS: u8 = 4;
 const NESTED_SLOTS: u8 = 4;
 /// Pages of the untyped the operations retype from.
 const PAGES: u64 = 48;
+
+/// Where the fixed address space's PD covers: PD entries 0 and 1 (the
+/// PTs), and in each PT entries 0 to 3 (the pages).
+const SPACE_BASE: u64 = 0x40_0000_0000;
+const PD_ENTRIES: usize = 2;
+const PT_ENTRIES: usize = 4;
+
+/// The user address of entry `pt_index` of the PT in PD entry `pd_index`.
+fn mapped_address(pd_index: usize, pt_index: usize) -> u64 {
+    SPACE_BASE + pd_index as u64 * (2 << 20) + pt_index as u64 * PAGE
+}
 
 /// An address of one or two levels.
 #[derive(Clone, Copy, Debug)]
@@ -126,6 +146,18 @@ enum Action {
     LetGo {
         index: usize,
     },
+    /// Map the table at `table` as the PT of PD entry `pd_index`.
+    MapTable {
+        table: Addr,
+        pd_index: usize,
+    },
+    /// Map the page at `page` at entry `pt_index` of the PT of PD entry
+    /// `pd_index`.
+    MapPage {
+        page: Addr,
+        pd_index: usize,
+        pt_index: usize,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -140,6 +172,9 @@ fn action() -> impl Strategy<Value = Action> {
         1 => any::<usize>().prop_map(|index| Action::HoldObject { index }),
         2 => any::<usize>().prop_map(|index| Action::LetGo { index }),
         1 => (revoke_addr(), any::<usize>()).prop_map(|(at, index)| Action::RevokeWhileHolding { at, index }),
+        2 => (addr(), 0..PD_ENTRIES).prop_map(|(table, pd_index)| Action::MapTable { table, pd_index }),
+        3 => (addr(), 0..PD_ENTRIES, 0..PT_ENTRIES)
+            .prop_map(|(page, pd_index, pt_index)| Action::MapPage { page, pd_index, pt_index }),
     ]
 }
 
@@ -164,6 +199,10 @@ struct Model {
     objects: Vec<Object>,
     slots: BTreeMap<Place, usize>,
     held: Vec<(usize, ManagedArc<AnyObject>)>,
+    /// The PT in each PD entry of the fixed address space.
+    tables: BTreeMap<usize, usize>,
+    /// The page at (PD entry, PT entry).
+    pages: BTreeMap<(usize, usize), usize>,
 }
 
 impl Model {
@@ -226,6 +265,32 @@ impl Model {
     fn held_count(&self, object: usize) -> usize {
         self.held.iter().filter(|(held, _)| *held == object).count()
     }
+
+    /// Whether the model has `object` mapped (as a PT or as a page).
+    fn is_mapped(&self, object: usize) -> bool {
+        self.tables.values().chain(self.pages.values()).any(|&mapped| mapped == object)
+    }
+}
+
+/// The fixed address space the mappings go into: a PML4 with a PDPT and
+/// a PD, from memory of its own (an untyped no slot names, so no revoke
+/// reaches them). Fields drop in order: the objects before their memory.
+struct Space {
+    pml4: ManagedArc<AnyObject>,
+    untyped: ManagedArc<Untyped>,
+    _arena: Arena,
+}
+
+fn space() -> Space {
+    let arena = Arena::for_pages(8);
+    let untyped = arena.untyped();
+    let pml4 = untyped.retype::<super::Pml4>().unwrap().into_any();
+    let pdpt = untyped.retype::<super::Pdpt>().unwrap().into_any();
+    let pd = untyped.retype::<super::Pd>().unwrap().into_any();
+    mapping::map_table(&pml4, &pdpt, SPACE_BASE).unwrap();
+    mapping::map_table(&pml4, &pd, SPACE_BASE).unwrap();
+    // The tables stay alive with their untyped (its children hold them).
+    Space { pml4, untyped, _arena: arena }
 }
 
 /// The header of a live object.
@@ -237,12 +302,24 @@ fn header_of<'a>(object: &Object) -> &'a Header {
 }
 
 /// Checks the invariants listed at the top of this file.
-fn check(system: &System, model: &Model) -> Result<(), TestCaseError> {
+fn check(system: &System, space: &Space, model: &Model) -> Result<(), TestCaseError> {
     // The kernel's own audit agrees, after every step.
     let mut scratch = vec![0; 4096];
     let run_queue = super::task::TaskQueue::new();
-    if let Err(error) = super::audit::audit(&system.roots(), &run_queue, &mut scratch) {
+    let [kernel, untyped] = system.roots();
+    if let Err(error) = super::audit::audit(&[kernel, untyped, &space.untyped], &run_queue, &mut scratch) {
         return Err(TestCaseError::fail(format!("the audit failed: {error}")));
+    }
+    // Every address of the space translates to the page the model maps
+    // there, or to nothing.
+    for pd_index in 0..PD_ENTRIES {
+        for pt_index in 0..PT_ENTRIES {
+            let address = mapped_address(pd_index, pt_index);
+            let real = mapping::translate(&space.pml4, address).map(|(frame, _)| frame);
+            let page = model.pages.get(&(pd_index, pt_index));
+            let expected = page.map(|&page| header_of(&model.objects[page]).body());
+            prop_assert_eq!(real, expected, "what {:#x} translates to", address);
+        }
     }
     let expected = |place| model.slots.get(&place).map(|&object| model.objects[object].header);
     for slot in 0..SLOTS {
@@ -259,6 +336,10 @@ fn check(system: &System, model: &Model) -> Result<(), TestCaseError> {
         let naming = model.slots.values().filter(|&&named| named == index).count();
         let weak = check_weak_list(header, 2 * CPOOL_SLOTS).map_err(TestCaseError::fail)?;
         prop_assert_eq!(weak, naming, "object {} weak count", index);
+        if matches!(object.kind, ObjectKind::Pt | ObjectKind::RawPage) {
+            let mapped = mapping::mapped_at(header) != Link::NONE;
+            prop_assert_eq!(mapped, model.is_mapped(index), "object {} mapped", index);
+        }
         if object.kind == ObjectKind::CPool {
             // SAFETY: a live pool's 256 slots are at its body.
             let slots = unsafe { WeakPool::at(header.body(), CPOOL_SLOTS) };
@@ -296,7 +377,7 @@ fn hold_object(model: &mut Model, index: usize) {
 
 /// Runs `action` on the real system and the model; fails if the result
 /// is not the one the model predicts.
-fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCaseError> {
+fn step(system: &System, space: &Space, model: &mut Model, action: Action) -> Result<(), TestCaseError> {
     let root = &system.root;
     let lookup = |address: Addr| move |error| CapError::Lookup(address.caddr(), error);
     match action {
@@ -404,10 +485,38 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
         Action::HoldObject { index } => hold_object(model, index),
         Action::RevokeWhileHolding { at, index } => {
             hold_object(model, index);
-            step(system, model, Action::Revoke { at })?;
+            step(system, space, model, Action::Revoke { at })?;
             // The held object survived (revoke refused) or was no
             // descendant: let go of it, which destroys nothing.
             model.held.pop();
+        }
+        Action::MapTable { table, pd_index } => {
+            let expected = model.object_at(table, None).ok().filter(|&object| {
+                model.objects[object].kind == ObjectKind::Pt
+                    && !model.is_mapped(object)
+                    && !model.tables.contains_key(&pd_index)
+            });
+            let result = cpool::lookup_object::<AnyObject>(root, table.caddr())
+                .map(|table| mapping::map_table(&space.pml4, &table, mapped_address(pd_index, 0)));
+            prop_assert_eq!(matches!(result, Ok(Ok(()))), expected.is_some(), "map table: {:?}", result);
+            if let Some(object) = expected {
+                model.tables.insert(pd_index, object);
+            }
+        }
+        Action::MapPage { page, pd_index, pt_index } => {
+            let expected = model.object_at(page, None).ok().filter(|&object| {
+                model.objects[object].kind == ObjectKind::RawPage
+                    && !model.is_mapped(object)
+                    && model.tables.contains_key(&pd_index)
+                    && !model.pages.contains_key(&(pd_index, pt_index))
+            });
+            let address = mapped_address(pd_index, pt_index);
+            let result = cpool::lookup_object::<AnyObject>(root, page.caddr())
+                .map(|page| mapping::map_page(&space.pml4, &page, address, Rights::WRITE));
+            prop_assert_eq!(matches!(result, Ok(Ok(()))), expected.is_some(), "map page: {:?}", result);
+            if let Some(object) = expected {
+                model.pages.insert((pd_index, pt_index), object);
+            }
         }
         Action::LetGo { index } => {
             if !model.held.is_empty() {
@@ -453,6 +562,11 @@ fn step(system: &System, model: &mut Model, action: Action) -> Result<(), TestCa
                 let in_dead_pool = matches!(*place, Place::Nested(pool, _) if !objects[pool].alive);
                 objects[*object].alive && !in_dead_pool
             });
+            // A destroyed page is unmapped; a destroyed PT takes its
+            // pages' mappings with it (the pages stay, unmapped).
+            model.tables.retain(|_, table| objects[*table].alive);
+            let tables = &model.tables;
+            model.pages.retain(|&(pd_index, _), page| objects[*page].alive && tables.contains_key(&pd_index));
             let untyped = untyped.unwrap();
             prop_assert_eq!(untyped.free(), untyped.size(), "revoke frees everything");
             prop_assert_eq!(untyped.children().count(), 0);
@@ -468,6 +582,7 @@ proptest! {
     fn objects_and_slots_agree_with_the_model(actions in proptest::collection::vec(action(), 1..100)) {
         take_destroyed();
         let system = system(PAGES);
+        let space = space();
         prop_assert_eq!(system.untyped.free(), PAGES * PAGE);
         let mut model = Model::default();
         let header = system.untyped.header_address();
@@ -475,11 +590,13 @@ proptest! {
         model.slots.insert(Place::Root(UNTYPED_SLOT), 0);
 
         for action in actions {
-            step(&system, &mut model, action)?;
+            step(&system, &space, &mut model, action)?;
             prop_assert!(take_destroyed().is_empty(), "only revoke destroys objects");
-            check(&system, &model)?;
+            check(&system, &space, &model)?;
         }
-        // The held pointers go before the system's memory does.
+        // The held pointers go before the system's memory does, and the
+        // space before the pages and tables mapped in it.
         drop(model);
+        drop(space);
     }
 }

@@ -401,7 +401,7 @@ impl ManagedArc<Task> {
 
     /// For host tests, which play the CPU: puts `call` in the registers,
     /// as the task's `syscall` instruction would.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "host-twin"))]
     pub fn set_call(&self, call: SyscallArgs) {
         let frame = &mut self.registers().frame;
         frame.rax = call.number;

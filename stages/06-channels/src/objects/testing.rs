@@ -1,6 +1,8 @@
 //! What the object tests share: heap memory standing in for RAM, a small
 //! system (a root pool and an untyped to experiment with), and a log of
-//! the objects destroyed.
+//! the objects destroyed. Also the memory of the fuzzers' host twin
+//! (`fuzz_twin`, with the feature `host-twin`), which needs only some of it.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use super::untyped::root_region_size;
 use super::{CPool, ManagedArc, Untyped};

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Mutation testing (`make mutants`): cargo-mutants changes the code one
+# small way at a time (a `<` into `<=`, a `+` into `-`, a body into
+# `Default::default()`), runs the tests of the crate, and counts the
+# mutants no test noticed ("missed"). A missed mutant is a test that would
+# pass on a broken program: each one is a test to write, or a change that
+# truly makes no difference (an equivalent mutant).
+#
+#   tools/mutants.sh [GROUP...]    groups: abi elf memory-map objects parser
+#
+# Each group is run alone, one mutant at a time (--jobs 1: the machine is
+# shared), into build/mutants/GROUP/mutants.out, and its score printed:
+#   GROUP: caught C, missed M, timeouts T, unviable U (score S%)
+# where the score is (caught + timeouts) / (caught + missed + timeouts);
+# unviable mutants (which do not compile) do not count. It is slow: minutes
+# for the small groups, hours for `objects`; it is not part of `make test`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mutants=(.tools/bin/cargo-mutants mutants)
+
+# GROUP -> the package whose tests run, and the files to mutate.
+group_args() {
+    case "$1" in
+        abi) echo "--package abi --file abi/src/*.rs" ;;
+        elf) echo "--package common --file common/src/elf.rs --cargo-test-arg=--lib" ;;
+        memory-map) echo "--package common --file common/src/memory_map.rs --cargo-test-arg=--lib" ;;
+        objects) echo "--package stage6-channels --file stages/06-channels/src/objects/*.rs \
+            --exclude *tests.rs --exclude stages/06-channels/src/objects/testing.rs --cargo-test-arg=--lib" ;;
+        parser) echo "--package rinit --file rinit/src/parse.rs --cargo-test-arg=--lib" ;;
+        *) echo "tools/mutants.sh: unknown group '$1' (abi elf memory-map objects parser)" >&2; exit 2 ;;
+    esac
+}
+
+# The number of lines of a file that may be missing or empty.
+count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
+
+for group in "${@:-abi elf memory-map parser objects}"; do
+    for name in $group; do
+        out="build/mutants/$name"
+        mkdir -p "$out"
+        echo "==> mutants: $name ($(date +%H:%M))"
+        # Globs are cargo-mutants' own, not the shell's.
+        set -f
+        # shellcheck disable=SC2046
+        status=0
+        "${mutants[@]}" --jobs 1 --no-shuffle --timeout 300 --output "$out" $(group_args "$name") \
+            >"$out/log.txt" 2>&1 || status=$?
+        set +f
+        # Exit status 2 means some mutants were missed; anything else but 0
+        # (3 timeouts, 4 the unmutated tests fail) is worth showing.
+        tail -n 3 "$out/log.txt"
+        dir="$out/mutants.out"
+        caught=$(count "$dir/caught.txt") missed=$(count "$dir/missed.txt")
+        timeouts=$(count "$dir/timeout.txt") unviable=$(count "$dir/unviable.txt")
+        tested=$((caught + missed + timeouts))
+        score=$([ "$tested" -gt 0 ] && echo "$(((caught + timeouts) * 1000 / tested))" || echo 0)
+        echo "$name: caught $caught, missed $missed, timeouts $timeouts, unviable $unviable" \
+            "(score $((score / 10)).$((score % 10))%; cargo-mutants exit status $status)"
+        if [ "$missed" -gt 0 ]; then sed 's/^/  missed: /' "$dir/missed.txt"; fi
+    done
+done
