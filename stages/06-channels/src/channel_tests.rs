@@ -212,7 +212,7 @@ fn put_itself_takes_a_full_payload_and_refuses_one_byte_more() {
     let too_long = [0x5au8; MAX_PAYLOAD + 1];
     assert_eq!(channel.put(Outgoing::Payload(&too_long)), Err(Error::BufferTooLong));
     assert_eq!(channel.len(), 1, "a refused put changes nothing");
-    assert_eq!(world.take(1, 0), (Ok(MAX_PAYLOAD as u64), MessageKind::Payload as u64, After::Continue));
+    assert_eq!(world.take(1, 0), (Ok(MAX_PAYLOAD as u64), MessageKind::Payload as u64, Next::Caller));
     assert_eq!(world.buffer(1)[..MAX_PAYLOAD], longest);
     assert_eq!(world.buffer(1)[MAX_PAYLOAD], 0, "not one byte more");
     assert!(channel.is_empty());
