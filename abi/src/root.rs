@@ -37,9 +37,9 @@ pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
 /// The first of the slots where the kernel puts the other programs GRUB
 /// loaded (stage 6): each an inactive task, ready to start, named to the
 /// first task by a word `program=NAME@SLOT` in its arguments.
-pub const FIRST_PROGRAM: u8 = 240;
+pub const FIRST_PROGRAM: u8 = 236;
 /// The most other programs the layout has room for.
-pub const MAX_PROGRAMS: u8 = 8;
+pub const MAX_PROGRAMS: u8 = 12;
 /// A spare task buffer page for a child task, free for the task to map at
 /// [`crate::CHILD_TASK_BUFFER`].
 pub const SPARE_BUFFER: u8 = 250;

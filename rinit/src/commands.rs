@@ -440,7 +440,7 @@ fn list(cx: &mut Context, _: &Args) -> Result<(), Failure> {
     let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
     for entry in &entries[..count] {
         match cx.programs.all().iter().find(|program| program.slot == entry.slot) {
-            // Slots 240 on: the programs GRUB loaded, for `run`.
+            // Slots 236 on: the programs GRUB loaded, for `run`.
             Some(program) => {
                 say!(cx.sys, "{}, the program {} (run {})", Listed(entry), program.name(), program.name())
             }

@@ -2,20 +2,20 @@
 //!
 //! The kernel makes each module other than `rinit` an inactive task, fully
 //! configured, in its own address space, and puts it in rinit's root pool
-//! from slot `abi::task_root::FIRST_PROGRAM` (240) on. It tells rinit
+//! from slot `abi::task_root::FIRST_PROGRAM` (236) on. It tells rinit
 //! which is which by adding one word per program to rinit's argument
 //! string:
 //!
 //! ```text
-//! program=hello@240 program=sh@241
+//! program=hello@236 program=sh@237
 //! ```
 //!
 //! [`Programs::from_args`] reads those words into a fixed table (no heap).
 //! The kernel wrote them, but the shell checks them all the same, and
 //! leaves out, without a word, any that is not exactly right: a name that
 //! is empty, longer than [`MAX_NAME`] or not made of `a-z`, `0-9` and `-`;
-//! a slot that is not a decimal number of the program slots (240 to 247);
-//! a name or a slot seen before; a program past the eighth. Other words
+//! a slot that is not a decimal number of the program slots (236 to 247);
+//! a name or a slot seen before; a program past the twelfth. Other words
 //! are not about programs and are ignored.
 
 use abi::task_root::{FIRST_PROGRAM, MAX_PROGRAMS};

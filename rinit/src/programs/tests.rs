@@ -43,7 +43,7 @@ fn malformed_words_are_left_out() {
         "program=hello@240@241",
         "program=hello@256",
         "program=hello@99999999999999999999999",
-        "program=hello@239",
+        "program=hello@235",
         "program=hello@248",
         "program=hello@4",
         "program=Hello@240",
@@ -73,12 +73,14 @@ fn a_name_or_slot_seen_before_is_left_out() {
 }
 
 #[test]
-fn at_most_eight_programs() {
-    let words: Vec<String> = (0..12).map(|n| format!("program=p{n}@{}", 240 + n % 8)).collect();
+fn at_most_max_programs() {
+    let max = usize::from(MAX_PROGRAMS);
+    let words: Vec<String> =
+        (0..max + 4).map(|n| format!("program=p{n}@{}", usize::from(FIRST_PROGRAM) + n % max)).collect();
     let programs = Programs::from_args(&words.join(" "));
-    assert_eq!(programs.all().len(), usize::from(MAX_PROGRAMS));
-    assert_eq!(programs.all()[7].name(), "p7");
-    assert_eq!(programs.find("p8"), None);
+    assert_eq!(programs.all().len(), max);
+    assert_eq!(programs.all()[max - 1].name(), format!("p{}", max - 1));
+    assert_eq!(programs.find(&format!("p{max}")), None);
 }
 
 #[test]

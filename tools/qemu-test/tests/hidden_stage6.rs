@@ -19,19 +19,3 @@ fn timer_messages_stay_quiet() {
         .expect_lines(&["up ", "between", "up "])
         .expect_absent(&["unknown command", "Received from master"]);
 }
-
-/// `read-only-first`: the pager's two-step mapping holds up when `lazy`
-/// runs twice (the pager gives its pages back between runs), and the shell
-/// goes on answering.
-#[test]
-fn read_only_first_works_twice_in_a_row() {
-    let line = "lazy: touched 80 pages, the pager mapped 80 read-only and made 80 writable";
-    let run = Boot::stage(STAGE)
-        .timeout_secs(120)
-        .type_after(PROMPT, "run lazy\r")
-        .type_after(line, "run lazy\r")
-        .type_after(PROMPT, "echo after\r")
-        .type_after("after", "shutdown\r")
-        .run();
-    run.expect_success().expect_lines(&[line, line, "after"]).expect_absent(&["stopped by a fault"]);
-}
