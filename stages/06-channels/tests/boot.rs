@@ -441,6 +441,30 @@ fn the_shell_refuses_to_stop_itself() {
         "shutting down",
     ]);
 }
+
+/// When the first task is stopped all the same, by its own `TaskStop`
+/// (rinit's `stop-self`) or by a fault (`fault-self`), the kernel says so
+/// and stops the machine, with its audit, instead of idling for ever.
+#[test]
+fn the_machine_stops_when_the_first_task_is_stopped() {
+    let cases: [(&str, &[&str]); 2] = [
+        ("stop-self", &["rinit: stopping my own task", "was stopped (inactive): stopping"]),
+        (
+            "fault-self",
+            &[
+                "rinit: reading address 0",
+                "stopped by a fault: page fault",
+                "was stopped (faulted): stopping",
+            ],
+        ),
+    ];
+    for (word, lines) in cases {
+        let run = Boot::stage(STAGE).command_line(word).timeout_secs(30).run();
+        run.expect_no_kernel_report().expect_failure().expect_absent(&["MISMATCH"]).expect_lines(lines);
+        let audit = run.text().lines().skip_while(|line| !line.contains("was stopped (")).nth(1);
+        assert!(audit.is_some_and(|line| line.starts_with("audit: ") && line.ends_with(": ok")), "{audit:?}");
+    }
+}
 // ANCHOR_END: first_task_stopped_test
 
 // ANCHOR: umip_test
