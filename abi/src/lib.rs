@@ -18,7 +18,8 @@ pub mod task_root;
 pub use error::Error;
 pub use kind::{ObjectKind, UnknownKind};
 pub use syscall::{
-    CHILD_TASK_BUFFER, Call, PAGE_SIZE, TASK_BUFFER, USER_END, USER_IMAGE_BASE, is_user_range,
+    CHILD_TASK_BUFFER, Call, PAGE_SIZE, STACK_PAGES, STACK_TOP, TASK_BUFFER, USER_END, USER_IMAGE_BASE,
+    is_user_range,
 };
 
 /// The deepest a capability address reaches: one byte per level, so that

@@ -44,6 +44,11 @@ pub const TASK_BUFFER: u64 = 0x3000_0000;
 pub const CHILD_TASK_BUFFER: u64 = 0x3000_1000;
 /// The size of a task buffer: one page.
 pub const TASK_BUFFER_SIZE: usize = PAGE_SIZE as usize;
+/// The top of the stack the kernel gives each task it builds from a boot
+/// module, and its size in pages; the page below it is left unmapped, a
+/// guard, so that an overflow faults.
+pub const STACK_TOP: u64 = 0x0000_7FFF_FFFF_0000;
+pub const STACK_PAGES: u64 = 16;
 
 /// Whether the `len` bytes from `address` lie entirely in the user half
 /// (an empty range may sit at [`USER_END`] itself). Page 0 counts as user

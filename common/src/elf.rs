@@ -19,6 +19,9 @@
 //!   share a page: **a shared page gets the union of their rights**, except
 //!   that a page both writable and executable is refused (W^X: no page the
 //!   program can rewrite is ever code), whether from one segment or two;
+//! - segments whose pages keep off what the kernel maps itself in every
+//!   task it builds ([`RESERVED`]: the stack, its guard page, the task
+//!   buffer);
 //! - an entry point inside the file bytes of an executable segment.
 //!
 //! How [`LoadPlan::load`] loads: each page any segment touches is asked for
@@ -29,7 +32,7 @@
 //! segment flags: writable only with `PF_W`, executable only with `PF_X`;
 //! every user page is readable (x86 has no unreadable present page).
 
-use abi::syscall::{MapRights, PAGE_SIZE, USER_END};
+use abi::syscall::{MapRights, PAGE_SIZE, STACK_PAGES, STACK_TOP, TASK_BUFFER, USER_END};
 use core::fmt;
 use xmas_elf::ElfFile;
 use xmas_elf::header::{Class, Data, Machine, Type as FileType, Version};
@@ -45,6 +48,17 @@ const PROGRAM_HEADER_SIZE: usize = 56;
 const FILE_HEADER_SIZE: usize = 64;
 /// Page size as a `usize`, for buffers.
 const PAGE: usize = PAGE_SIZE as usize;
+
+// ANCHOR: reserved
+/// The user addresses the kernel maps itself in every task it builds from
+/// a module, which no segment may touch: the stack with the guard page
+/// below it (unmapped, so that an overflow faults), and the task buffer.
+/// Each is `(start, end, what)`, page aligned.
+pub const RESERVED: [(u64, u64, &str); 2] = [
+    (STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE, STACK_TOP, "the stack and its guard page"),
+    (TASK_BUFFER, TASK_BUFFER + PAGE_SIZE, "the task buffer"),
+];
+// ANCHOR_END: reserved
 
 // ANCHOR: elf_error
 /// Why an ELF file cannot be loaded. `segment` numbers are indices in the
@@ -81,6 +95,8 @@ pub enum ElfError {
     FileSizeOverMemorySize { segment: u16 },
     /// A segment is not entirely in the user half, or touches page 0.
     NotUserAddress { segment: u16 },
+    /// A segment touches a page the kernel maps itself ([`RESERVED`]).
+    Reserved { segment: u16, what: &'static str, start: u64, end: u64 },
     /// Two segments overlap.
     Overlap { first: u16, second: u16 },
     /// A page would be both writable and executable.
@@ -116,6 +132,9 @@ impl fmt::Display for ElfError {
             }
             ElfError::NotUserAddress { segment } => {
                 write!(f, "segment {segment} is not in the user half (or touches page 0)")
+            }
+            ElfError::Reserved { segment, what, start, end } => {
+                write!(f, "segment {segment} lies over {what} ({start:#x}..{end:#x}), which the kernel maps")
             }
             ElfError::Overlap { first, second } => write!(f, "segments {first} and {second} overlap"),
             ElfError::WritableAndExecutable { page } => {
@@ -304,6 +323,13 @@ fn check_segment(image: &[u8], index: u16, header: ProgramHeader) -> Result<Opti
     let in_user_half = address.checked_add(memory_size).is_some_and(|end| end <= USER_END);
     if address < PAGE_SIZE || !in_user_half {
         return Err(ElfError::NotUserAddress { segment: index });
+    }
+    let (first_page, last_page) =
+        (address & !(PAGE_SIZE - 1), (address + memory_size - 1) & !(PAGE_SIZE - 1));
+    if let Some(&(start, end, what)) =
+        RESERVED.iter().find(|&&(start, end, _)| first_page < end && last_page >= start)
+    {
+        return Err(ElfError::Reserved { segment: index, what, start, end });
     }
     let flags = header.flags();
     let mut rights = MapRights::empty();
@@ -665,6 +691,55 @@ mod tests {
             refused(&[load(R | X, 0x40_0000, &text, 16), interpreter], 0x40_0000),
             ElfError::NeedsDynamicLinking { segment: 1 }
         );
+        let stack_page = STACK_TOP - PAGE_SIZE;
+        let stack = ElfError::Reserved {
+            segment: 1,
+            what: "the stack and its guard page",
+            start: STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE,
+            end: STACK_TOP,
+        };
+        assert_eq!(
+            refused(
+                &[load(R | X, 0x40_0000, &text, 16), load(R | W, stack_page + 8, &text[..8], 8)],
+                0x40_0000
+            ),
+            stack,
+            "data on the stack's top page"
+        );
+        let guard = STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE;
+        assert_eq!(
+            refused(&[load(R | X, 0x40_0000, &text, 16), load(R, guard + 0xfff, &[], 1)], 0x40_0000),
+            stack,
+            "the last byte of the guard page"
+        );
+        assert_eq!(
+            refused(&[load(R | X, 0x40_0000, &text, 16), load(R, guard - 0x10, &[], 0x11)], 0x40_0000),
+            stack,
+            "running onto the guard page from below"
+        );
+        assert_eq!(
+            refused(&[load(R | X, 0x40_0000, &text, 16), load(R | W, TASK_BUFFER - 4, &[], 8)], 0x40_0000),
+            ElfError::Reserved {
+                segment: 1,
+                what: "the task buffer",
+                start: TASK_BUFFER,
+                end: TASK_BUFFER + PAGE_SIZE
+            },
+            "running onto the task buffer"
+        );
+        let stack_error = refused(&[load(R | X, stack_page, &text, 16)], stack_page).to_string();
+        assert!(stack_error.contains("segment 0 lies over the stack"), "{stack_error}");
+        // Right beside them is allowed: the page below the guard, the
+        // pages either side of the task buffer, the page above the stack.
+        for (address, len) in [
+            (guard - PAGE_SIZE, PAGE_SIZE),
+            (TASK_BUFFER - PAGE_SIZE, PAGE_SIZE),
+            (TASK_BUFFER + PAGE_SIZE, 16),
+            (STACK_TOP, 16),
+        ] {
+            let file = elf_file(0x40_0000, &[load(R | X, 0x40_0000, &text, 16), load(R, address, &[], len)]);
+            assert!(plan(Aligned::new(&file).bytes()).is_ok(), "{address:#x}, {len} bytes");
+        }
         let many: Vec<Header> = (0..17).map(|i| load(R | X, 0x40_0000 + i * 0x1000, &text, 16)).collect();
         assert_eq!(refused(&many, 0x40_0000), ElfError::TooManySegments);
 
@@ -807,6 +882,12 @@ mod tests {
         for segment in segments {
             assert!(segment.memory_size > 0 && segment.file_size <= segment.memory_size);
             assert!(segment.address >= PAGE_SIZE && segment.end() <= USER_END);
+            for (start, end, _) in RESERVED {
+                assert!(
+                    segment.last_page() < start || segment.first_page() >= end,
+                    "off {start:#x}..{end:#x}"
+                );
+            }
             if segment.file_size > 0 {
                 assert!(segment.file_offset + segment.file_size <= image.len() as u64);
             }

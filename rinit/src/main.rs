@@ -32,7 +32,9 @@ ulib::entry!(main);
 /// Prepares the child, then runs the shell (until `shutdown`); `args`
 /// names the other programs GRUB loaded (`program=NAME@SLOT`). With
 /// `fuzz=SEED,COUNT` in `args`, runs the fuzzer instead (`fuzz.rs`); with
-/// `bench` or `bench=N`, the bench (`bench.rs`).
+/// `bench` or `bench=N`, the bench (`bench.rs`); with `stop-self` or
+/// `fault-self`, it stops its own task, or faults, first (boot tests of
+/// the kernel's rule that the machine stops with its first task).
 fn main(args: &str) -> Result<(), ulib::Error> {
     match fuzz::requested(args) {
         Some(Ok((seed, count))) => fuzz::run(args, seed, count),
@@ -42,6 +44,7 @@ fn main(args: &str) -> Result<(), ulib::Error> {
     if args.split_ascii_whitespace().any(|word| word == "fill-memory") {
         fill_memory();
     }
+    stop_self_if_asked(args);
     let child = child::prepare();
     if let Some(reps) = bench::requested(args) {
         // Where the shell would print its prompt: the instructions since
@@ -71,5 +74,29 @@ fn fill_memory() {
     match ulib::syscall::audit() {
         Ok(objects) => ulib::println!("rinit: audit ok, {objects} objects"),
         Err(error) => ulib::println!("rinit: audit: {error}"),
+    }
+}
+
+/// `stop-self`: rinit stops its own task with `TaskStop` (as the shell
+/// refuses to, `set active 4 0`); `fault-self`: it reads address 0, a page
+/// fault with no handler. Either way the kernel must say so and stop the
+/// machine: nothing would be left to start rinit again.
+fn stop_self_if_asked(args: &str) {
+    for word in args.split_ascii_whitespace() {
+        match word {
+            "stop-self" => {
+                ulib::println!("rinit: stopping my own task (stop-self)");
+                let _ = ulib::syscall::task_stop(ulib::abi::CAddr::root(ulib::abi::task_root::TASK));
+            }
+            "fault-self" => {
+                ulib::println!("rinit: reading address 0 (fault-self)");
+                // SAFETY: page 0 is never mapped (the loader refuses it), so
+                // the read faults and the kernel stops rinit: no Rust value
+                // is read or written.
+                unsafe { core::arch::asm!("mov {0}, qword ptr [0]", out(reg) _) };
+            }
+            _ => continue,
+        }
+        ulib::println!("rinit: MISMATCH: still running after {word}");
     }
 }

@@ -22,6 +22,7 @@ use crate::objects::{
 use crate::paging::{PagingError, Rights};
 use abi::syscall::MapRights;
 use abi::task_root as root;
+use abi::{STACK_PAGES, STACK_TOP};
 use common::elf::{self, ElfError, SegmentSink};
 use core::fmt;
 use x86_64::PhysAddr;
@@ -29,9 +30,6 @@ use x86_64::PhysAddr;
 /// Bytes set aside for the first task's own objects: its pools, address
 /// space, image, stack and buffers.
 pub const FIRST_TASK_MEMORY: u64 = 1024 * 1024;
-/// The top of the first task's stack, and its size.
-pub const STACK_TOP: u64 = 0x0000_7FFF_FFFF_0000;
-pub const STACK_PAGES: u64 = 16;
 /// Why the first task could not be built.
 #[derive(Debug)]
 pub enum SetupError {

@@ -19,7 +19,10 @@
 //! - for every other program GRUB loaded, the same again: a task with its
 //!   own pool, address space, stack and buffer, inactive, in the first
 //!   task's root slots 240 on, and a word `program=NAME@SLOT` added to the
-//!   first task's arguments so that the shell can start it by name.
+//!   first task's arguments so that the shell can start it by name. A
+//!   program that cannot be loaded is left out having taken nothing: no
+//!   memory (it is built in an untyped of its own, revoked if the build
+//!   fails) and no slot.
 
 use crate::objects::channel::Channel;
 use crate::objects::mapping::{self, MapError};
@@ -29,16 +32,14 @@ use crate::objects::{
 use crate::paging::{PagingError, Rights};
 use abi::syscall::MapRights;
 use abi::task_root as root;
-use common::elf::{self, ElfError, SegmentSink};
+use abi::{CPOOL_SLOTS, STACK_PAGES, STACK_TOP};
+use common::elf::{self, ElfError, LoadPlan, SegmentSink};
 use core::fmt;
 use x86_64::PhysAddr;
 
 /// Bytes set aside for the first task's own objects and the other
 /// programs': pools, address spaces, images, stacks and buffers.
 pub const FIRST_TASK_MEMORY: u64 = 4 * 1024 * 1024;
-/// The top of the first task's stack, and its size.
-pub const STACK_TOP: u64 = 0x0000_7FFF_FFFF_0000;
-pub const STACK_PAGES: u64 = 16;
 /// Why the first task could not be built.
 #[derive(Debug)]
 pub enum SetupError {
@@ -52,6 +53,11 @@ pub enum SetupError {
     ImagePoolFull,
     /// The program is not a loadable ELF file.
     Elf(ElfError),
+    /// The program and its stack need more pages and tables than the
+    /// image pool has slots.
+    TooManyPages { slots: u64 },
+    /// The programs before this one took all the memory.
+    NoMemoryLeft,
 }
 
 impl fmt::Display for SetupError {
@@ -64,6 +70,11 @@ impl fmt::Display for SetupError {
                 write!(f, "the program has more pages than the image pool has slots")
             }
             SetupError::Elf(error) => write!(f, "the program is not a loadable ELF file: {error}"),
+            SetupError::TooManyPages { slots } => write!(
+                f,
+                "the program needs {slots} pages and page tables, more than the image pool's {CPOOL_SLOTS} slots"
+            ),
+            SetupError::NoMemoryLeft => write!(f, "no memory is left for it"),
         }
     }
 }
@@ -129,14 +140,20 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     }
 
     let mut arguments = Arguments::new(grant.arguments);
-    let slots = root::FIRST_PROGRAM..root::FIRST_PROGRAM + root::MAX_PROGRAMS;
-    for (slot, program) in slots.zip(grant.programs.iter().flatten()) {
-        match build(&own, program.image) {
+    let mut slots = root::FIRST_PROGRAM..root::FIRST_PROGRAM + root::MAX_PROGRAMS;
+    // The untyped the next program is built in: all the memory left.
+    let mut room = rest_of(&own).ok();
+    for program in grant.programs.iter().flatten() {
+        match load_program(room.as_ref(), program.image) {
             Ok(built) => {
+                let slot = slots.next().expect("no more programs than slots");
                 pool.slot(slot).downgrade(&built.task).expect("an empty slot");
                 // The program's way to the first task: the same channel.
                 built.pool.slot(root::CHANNEL).downgrade(&to_child).expect("an empty slot");
                 arguments.push(format_args!(" program={}@{slot}", program.name));
+                // The program stays in `room`: the next is built in what
+                // it left, so that a failure there cannot revoke this one.
+                room = room.and_then(|full| rest_of(&full).ok());
             }
             Err(error) => common::println!("program {}: cannot load it: {error}; left out", program.name),
         }
@@ -147,6 +164,66 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     Ok(first.task)
 }
 // ANCHOR_END: create
+
+// ANCHOR: load_program
+/// Builds the program `image` in `room`, an untyped that holds nothing
+/// yet, or refuses it having taken nothing: what cannot fit the image pool
+/// is refused before anything is made, and if the build fails all the same
+/// (out of memory, say), revoking `room` destroys whatever it made, and
+/// the memory is free again for the next program.
+fn load_program(room: Option<&ManagedArc<Untyped>>, image: &[u8]) -> Result<Built, SetupError> {
+    let room = room.ok_or(SetupError::NoMemoryLeft)?;
+    let plan = elf::plan(image).map_err(SetupError::Elf)?;
+    let slots = image_pool_slots(&plan);
+    if slots > CPOOL_SLOTS as u64 {
+        return Err(SetupError::TooManyPages { slots });
+    }
+    build(room, image).inspect_err(|_| {
+        // What the failed build made is held by `room`'s derivation list
+        // alone: `build` has dropped its own pointers.
+        room.revoke().expect("nothing holds what a failed build made");
+    })
+}
+// ANCHOR_END: load_program
+
+// ANCHOR: image_pool_slots
+/// How many slots of the image pool loading `plan` fills: one for each
+/// page (the program's and its stack's) and for each page table that maps
+/// them or the task buffer (a PDPT per 512 GiB touched, a PD per GiB, a PT
+/// per 2 MiB; the PML4 is not kept there).
+pub fn image_pool_slots(plan: &LoadPlan) -> u64 {
+    // Every range of pages that is mapped, sorted: those of the segments
+    // (two may share a page), the stack's and the buffer's (which no
+    // segment touches: `elf::plan` checked).
+    let mut spans = [(0, 0); elf::MAX_SEGMENTS + 2];
+    let segments = plan.segments();
+    for (span, segment) in spans.iter_mut().zip(segments) {
+        *span = (segment.first_page(), segment.last_page() + PAGE);
+    }
+    spans[segments.len()] = (STACK_TOP - STACK_PAGES * PAGE, STACK_TOP);
+    spans[segments.len() + 1] = (abi::TASK_BUFFER, abi::TASK_BUFFER + PAGE);
+    let spans = &mut spans[..segments.len() + 2];
+    spans.sort_unstable();
+    let tables: u64 = [1 << 21, 1 << 30, 1 << 39].into_iter().map(|reach| blocks_touched(spans, reach)).sum();
+    plan.page_count() + STACK_PAGES + tables
+}
+
+/// How many aligned blocks of `size` bytes the sorted `spans` touch (each
+/// `(start, end)`, not empty; neighbours may share a block).
+fn blocks_touched(spans: &[(u64, u64)], size: u64) -> u64 {
+    let mut count = 0;
+    let mut last_block = None;
+    for &(start, end) in spans {
+        let (first, last) = (start / size, (end - 1) / size);
+        count += last - first + 1;
+        if last_block == Some(first) {
+            count -= 1;
+        }
+        last_block = Some(last);
+    }
+    count
+}
+// ANCHOR_END: image_pool_slots
 
 /// What [`build`] makes for a program.
 struct Built {
@@ -321,5 +398,86 @@ impl SegmentSink for SpaceBuilder<'_> {
 
     fn page(&mut self, address: u64, rights: MapRights) -> Result<&mut [u8; 4096], SetupError> {
         self.new_page(address, crate::syscalls::page_rights(rights))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::testing::Arena;
+
+    /// An x86-64 executable with one R+X segment at 0x40_0000 of `file`
+    /// bytes (`ret`s) and `memory` bytes, its entry at the start; in
+    /// 8-byte aligned memory, as the kernel's modules are.
+    fn program(file: usize, memory: u64) -> Vec<u64> {
+        let mut bytes = vec![0u8; 120];
+        bytes[..8].copy_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+        let words: [(usize, u64, usize); 13] = [
+            (16, 2, 2),             // ET_EXEC
+            (18, 0x3e, 2),          // x86-64
+            (20, 1, 4),             // version
+            (24, 0x40_0000, 8),     // entry
+            (32, 64, 8),            // program headers follow
+            (52, 64, 2),            // header size
+            (54, 56, 2),            // program header size
+            (56, 1, 2),             // one program header
+            (64, 1 | (5 << 32), 8), // PT_LOAD, R+X
+            (72, 120, 8),           // file offset
+            (80, 0x40_0000, 8),     // address
+            (96, file as u64, 8),   // file size
+            (104, memory, 8),       // memory size
+        ];
+        for (at, value, len) in words {
+            bytes[at..at + len].copy_from_slice(&value.to_le_bytes()[..len]);
+        }
+        bytes.extend(std::iter::repeat_n(0xc3, file));
+        bytes
+            .chunks(8)
+            .map(|chunk| chunk.iter().rev().fold(0, |word, &byte| word << 8 | u64::from(byte)))
+            .collect()
+    }
+
+    fn bytes(words: &[u64]) -> &[u8] {
+        // SAFETY: any u64 is 8 valid bytes; the slice covers the words.
+        unsafe { core::slice::from_raw_parts(words.as_ptr().cast(), words.len() * 8) }
+    }
+
+    #[test]
+    fn the_image_pool_count_is_what_the_build_fills() {
+        let arena = Arena::for_pages(200);
+        let room = arena.untyped();
+        let image = program(11, 40 * PAGE);
+        let plan = elf::plan(bytes(&image)).unwrap();
+        // 40 pages, 16 of stack; PTs at 0x40_0000, the buffer and the
+        // stack, PDs and PDPTs for the low GiB and the stack's.
+        assert_eq!(image_pool_slots(&plan), 40 + 16 + 3 + 2 + 2);
+        let built = load_program(Some(&room), bytes(&image)).unwrap();
+        // Two pools, the PML4, the task, the buffer; the image pool's.
+        assert_eq!(room.children().count() as u64, 5 + image_pool_slots(&plan));
+        drop(built);
+    }
+
+    #[test]
+    fn a_program_too_big_for_the_image_pool_is_refused_before_anything_is_made() {
+        let arena = Arena::for_pages(400);
+        let room = arena.untyped();
+        let free = room.free();
+        let error = load_program(Some(&room), bytes(&program(11, 300 * PAGE))).map(drop).unwrap_err();
+        assert!(matches!(error, SetupError::TooManyPages { slots: 323 }), "{error}");
+        assert_eq!((room.free(), room.children().count()), (free, 0));
+    }
+
+    #[test]
+    fn a_failed_build_gives_back_everything_it_took() {
+        let arena = Arena::for_pages(100);
+        let room = arena.untyped();
+        let free = room.free();
+        // Fits the image pool, not the memory: fails part way through.
+        let error = load_program(Some(&room), bytes(&program(11, 200 * PAGE))).map(drop).unwrap_err();
+        assert!(matches!(error, SetupError::Retype(RetypeError::OutOfMemory { .. })), "{error}");
+        assert_eq!((room.free(), room.children().count()), (free, 0), "all of it back");
+        // And a program that fits loads in the same memory.
+        let built = load_program(Some(&room), bytes(&program(11, 50 * PAGE)));
+        assert!(built.is_ok());
     }
 }

@@ -25,7 +25,7 @@ use stage6_channels::kernel_space::{self, KernelImage};
 use stage6_channels::memory_plan::{MAX_RANGES, MemoryPlan, Reason};
 use stage6_channels::objects::table::KernelTables;
 use stage6_channels::objects::untyped::root_region_size;
-use stage6_channels::objects::{self, ManagedArc, PAGE, Untyped};
+use stage6_channels::objects::{self, ManagedArc, PAGE, Task, Untyped};
 use stage6_channels::objects::{audit, mapping};
 use stage6_channels::paging::PhysicalWindow;
 use stage6_channels::paging::window::DIRECT_MAP_BASE;
@@ -100,12 +100,12 @@ fn handle_kernel_trap(frame: &mut TrapFrame) {
 // ANCHOR_END: kernel_trap
 
 // ANCHOR: first_task
-/// Builds the first task from its module; returns its number.
+/// Builds the first task from its module, and returns it.
 fn start_first_task(
     boot: &BootFacts,
     kernel_untyped: &ManagedArc<Untyped>,
     untypeds: &[Option<ManagedArc<Untyped>>],
-) -> u64 {
+) -> ManagedArc<Task> {
     let Some(module) = boot.first_task_image else {
         println!("no module named \"{FIRST_TASK_MODULE}\": no first task to run");
         qemu::exit(ExitCode::Failure);
@@ -119,7 +119,7 @@ fn start_first_task(
     match first_task::create(&grant) {
         Ok(task) => {
             println!("first task: {FIRST_TASK_MODULE} ({} KiB), task {}", module.len() / 1024, task.id());
-            task.id()
+            task
         }
         Err(error) => {
             println!("cannot start {FIRST_TASK_MODULE}: {error}");

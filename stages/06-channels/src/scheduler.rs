@@ -28,10 +28,18 @@ use x86_64::structures::paging::PhysFrame;
 // ANCHOR: run_forever
 /// The kernel's main loop: runs ready tasks for ever, and waits for an
 /// interrupt when none is ready. The machine stops when the first task,
-/// `first`, exits.
-pub fn run_forever(first: u64) -> ! {
-    crate::shared_console::set_owner(first);
+/// `first`, exits, or when it is stopped for any other reason
+/// ([`first_task_stopped`]).
+pub fn run_forever(first: ManagedArc<Task>) -> ! {
+    crate::shared_console::set_owner(first.id());
     loop {
+        // Checked here, before each pick, and not where a task is stopped
+        // (`make_inactive`, `report_stop`): those lie on the paths the
+        // bench measures, this costs a load and a compare per turn.
+        if let Some(state) = first_task_stopped(&first) {
+            println!("the first task (task {}) was stopped ({state}): stopping", first.id());
+            shut_down(false);
+        }
         let Some(task) = RUN_QUEUE.pop_front() else {
             // Below what other tasks printed, the shell's prompt again.
             crate::shared_console::idle();
@@ -44,7 +52,7 @@ pub fn run_forever(first: u64) -> ! {
             continue;
         };
         if let Some(Exit { task, code }) = run_until_switch(task)
-            && task == first
+            && task == first.id()
         {
             if devices::lost_input() > 0 {
                 println!("input: {} bytes were lost to a full input channel", devices::lost_input());
@@ -70,6 +78,19 @@ fn shut_down(success: bool) -> ! {
     qemu::exit(if success && clean { ExitCode::Success } else { ExitCode::Failure });
 }
 // ANCHOR_END: run_forever
+
+/// How the first task was stopped, if it was: inactive (a `TaskStop`, its
+/// own or another task's, or a fault handler's) or faulted (a fault with
+/// no handler, its root pool or page table destroyed). It is the task that
+/// drives the machine (rinit's shell): nothing is left to start it again,
+/// and the machine would idle for ever.
+fn first_task_stopped(first: &ManagedArc<Task>) -> Option<&'static str> {
+    match first.run_state() {
+        TaskState::Inactive => Some("inactive"),
+        TaskState::Faulted(_) => Some("faulted"),
+        _ => None,
+    }
+}
 
 /// A task that ended: its number and exit code.
 struct Exit {

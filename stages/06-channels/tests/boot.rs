@@ -441,6 +441,30 @@ fn the_shell_refuses_to_stop_itself() {
         "shutting down",
     ]);
 }
+
+/// When the first task is stopped all the same, by its own `TaskStop`
+/// (rinit's `stop-self`) or by a fault (`fault-self`), the kernel says so
+/// and stops the machine, with its audit, instead of idling for ever.
+#[test]
+fn the_machine_stops_when_the_first_task_is_stopped() {
+    let cases: [(&str, &[&str]); 2] = [
+        ("stop-self", &["rinit: stopping my own task", "was stopped (inactive): stopping"]),
+        (
+            "fault-self",
+            &[
+                "rinit: reading address 0",
+                "stopped by a fault: page fault",
+                "was stopped (faulted): stopping",
+            ],
+        ),
+    ];
+    for (word, lines) in cases {
+        let run = Boot::stage(STAGE).command_line(word).timeout_secs(30).run();
+        run.expect_no_kernel_report().expect_failure().expect_absent(&["MISMATCH"]).expect_lines(lines);
+        let audit = run.text().lines().skip_while(|line| !line.contains("was stopped (")).nth(1);
+        assert!(audit.is_some_and(|line| line.starts_with("audit: ") && line.ends_with(": ok")), "{audit:?}");
+    }
+}
 // ANCHOR_END: first_task_stopped_test
 
 // ANCHOR: umip_test
@@ -533,3 +557,80 @@ fn a_page_touched_then_revoked_faults_when_touched_again() {
         run.fail("the kernel did not report the touch of the revoked page as a fault at its address");
     }
 }
+
+// ANCHOR: malformed_modules_test
+/// An x86-64 executable with one R+X segment at `address` of 11 file
+/// bytes (`ret`s) and `memory` bytes, its entry at the segment's start.
+fn one_segment_program(address: u64, memory: u64) -> Vec<u8> {
+    let mut file = vec![0u8; 120];
+    file[..8].copy_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+    let fields: [(usize, u64, usize); 13] = [
+        (16, 2, 2),             // ET_EXEC
+        (18, 0x3e, 2),          // x86-64
+        (20, 1, 4),             // version
+        (24, address, 8),       // entry
+        (32, 64, 8),            // program headers follow
+        (52, 64, 2),            // header size
+        (54, 56, 2),            // program header size
+        (56, 1, 2),             // one program header
+        (64, 1 | (5 << 32), 8), // PT_LOAD, R+X
+        (72, 120, 8),           // file offset
+        (80, address, 8),       // address
+        (96, 11, 8),            // file size
+        (104, memory, 8),       // memory size
+    ];
+    for (at, value, len) in fields {
+        file[at..at + len].copy_from_slice(&value.to_le_bytes()[..len]);
+    }
+    file.extend([0xc3; 11]);
+    file
+}
+
+/// Malformed modules before the real programs take nothing from them:
+/// three too big for the image pool (300 pages each), one over the stack,
+/// one over the task buffer, each refused in one line before anything is
+/// made, and `hello` and `peer` still load and `hello` runs. (The kernel
+/// used to leak what each failed build had made, so that `hello` and
+/// `peer` then failed for want of memory.)
+#[test]
+fn malformed_modules_leave_the_other_programs_loadable() {
+    // abi::PAGE_SIZE, abi::STACK_TOP and abi::TASK_BUFFER.
+    let (page, stack_top, task_buffer) = (4096, 0x7fff_ffff_0000, 0x3000_0000);
+    let folder =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("malformed-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let modules = [
+        ("too-big-1", one_segment_program(0x40_0000, 300 * page)),
+        ("too-big-2", one_segment_program(0x40_0000, 300 * page)),
+        ("too-big-3", one_segment_program(0x40_0000, 300 * page)),
+        ("over-stack", one_segment_program(stack_top - page, page)),
+        ("over-buffer", one_segment_program(task_buffer, page)),
+    ];
+    let mut boot = Boot::stage(STAGE).timeout_secs(90).only_modules(&["rinit", "hello", "peer"]);
+    for (name, bytes) in &modules {
+        let path = folder.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        boot = boot.extra_module(&path, name);
+    }
+    let run = boot
+        .type_after(PROMPT, "run nosuch\r")
+        .type_after(PROMPT, "run hello\r")
+        .type_after("hello: slot 255: Channel", "shutdown\r")
+        .run();
+    run.expect_success().expect_lines(&[
+        "program too-big-1: cannot load it: the program needs 323 pages and page tables, more than the image pool's 256 slots; left out",
+        "program too-big-2: cannot load it: the program needs 323",
+        "program too-big-3: cannot load it: the program needs 323",
+        "program over-stack: cannot load it: the program is not a loadable ELF file: segment 0 lies over the stack and its guard page",
+        "program over-buffer: cannot load it: the program is not a loadable ELF file: segment 0 lies over the task buffer",
+        "no program named \"nosuch\" (programs: hello, peer)",
+        "hello: slot 255: Channel",
+    ]);
+    for (name, _) in &modules {
+        let reports = run.text().lines().filter(|line| line.contains(&format!("program {name}:"))).count();
+        assert_eq!(reports, 1, "one line for {name}");
+    }
+    run.expect_absent(&["program hello:", "program peer:", "out of memory"]);
+    let _ = std::fs::remove_dir_all(&folder);
+}
+// ANCHOR_END: malformed_modules_test

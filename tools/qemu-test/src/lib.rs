@@ -192,6 +192,10 @@ pub struct Boot {
     firmware: Firmware,
     loader: Loader,
     seabios: bool,
+    /// Modules loaded before the stage's own: (file, name).
+    extra_modules: Vec<(PathBuf, String)>,
+    /// The names of the stage's own modules to load; `None` for all.
+    only_modules: Option<Vec<String>>,
 }
 
 impl Boot {
@@ -211,7 +215,24 @@ impl Boot {
             firmware: Firmware::Bios,
             loader: Loader::Qemu,
             seabios: false,
+            extra_modules: Vec::new(),
+            only_modules: None,
         }
+    }
+
+    /// Loads the file `path` as a module named `name` (its command line),
+    /// before the stage's own modules: for tests of what the kernel does
+    /// with a module it cannot load. `path` may hold no ',' or ' '.
+    pub fn extra_module(mut self, path: &Path, name: &str) -> Self {
+        self.extra_modules.push((path.to_path_buf(), name.to_string()));
+        self
+    }
+
+    /// Loads only the stage's own modules named in `names` (and the extra
+    /// ones), say the first task and one program.
+    pub fn only_modules(mut self, names: &[&str]) -> Self {
+        self.only_modules = Some(names.iter().map(|name| name.to_string()).collect());
+        self
     }
 
     /// A fast boot (QEMU's loader) started by SeaBIOS rather than qboot:
@@ -415,7 +436,10 @@ impl Boot {
             })
             .unwrap_or_default();
         modules.sort();
-        (kernel, modules)
+        if let Some(names) = &self.only_modules {
+            modules.retain(|(_, name)| names.contains(name));
+        }
+        (kernel, [self.extra_modules.clone(), modules].concat())
     }
 
     // ANCHOR: direct_boot
@@ -447,11 +471,13 @@ impl Boot {
 
     /// The ISO to boot, made first when it is a command-line variant.
     fn iso(&self) -> PathBuf {
-        let Some(command_line) = &self.command_line else {
+        let own_modules = self.extra_modules.is_empty() && self.only_modules.is_none();
+        if self.command_line.is_none() && own_modules {
             let iso = stage_iso(self.stage);
             assert!(iso.exists(), "{} is missing: run `make images` first", iso.display());
             return iso;
-        };
+        }
+        let command_line = self.command_line.as_deref().unwrap_or("");
         let (kernel, modules) = self.kernel_and_modules();
         let dir = stage_build_dir(self.stage);
         let name: String =
@@ -465,7 +491,7 @@ impl Boot {
             title: format!("Stage {} ({command_line})", self.stage),
             kernel,
             modules,
-            command_line: command_line.clone(),
+            command_line: command_line.to_string(),
         };
         iso::build_iso(&spec, &iso).unwrap_or_else(|error| panic!("cannot build {}: {error}", iso.display()));
         iso
