@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make handout DIR=...: writes the tree a teacher gives the class, from the
 # teacher's HEAD (commit first): everything but the worked solutions
-# (solutions/) and the hidden tests (exercises/hidden/,
+# (solutions/, and exercises/pending/ for the exercises not graded yet) and the hidden tests (exercises/hidden/,
 # tools/qemu-test/tests/hidden_stage*.rs). DIR becomes a git repository of
 # its own whose first commit, tagged `handout`, is the hand-out: the base
 # that `make handin` diffs the student's work against.
@@ -13,7 +13,7 @@ if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
 fi
 mkdir -p "$dir"
 git archive HEAD | tar -x -C "$dir"
-rm -rf "$dir/solutions" "$dir/exercises/hidden"
+rm -rf "$dir/solutions" "$dir/exercises/hidden" "$dir/exercises/pending"
 rm -f "$dir"/tools/qemu-test/tests/hidden_stage*.rs
 git rev-parse HEAD > "$dir/.handout"
 (
