@@ -55,8 +55,8 @@ use abi::{CAddr, Call};
 #[inline]
 pub fn put_to_waiting_taker(sender: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Option<ManagedArc<Task>> {
     let call = sender.call();
-    // Conditions 1 and 2: a few comparisons, so that every other call
-    // pays almost nothing for the fast path.
+    // Condition 1's number first: one comparison, so that every other
+    // call pays almost nothing for the fast path.
     if call.number != Call::ChannelPut as u64 {
         return None;
     }
@@ -84,6 +84,7 @@ fn hand_over<const CALL: bool>(
     root: &ManagedArc<CPool>,
     call: &SyscallArgs,
 ) -> Option<ManagedArc<Task>> {
+    // The rest of condition 1 (a number), and condition 2.
     if call.arg(1) != MessageKind::Raw as u64 || !nothing_ready() {
         return None;
     }
