@@ -35,11 +35,17 @@ pub const MAX_UNTYPED: u8 = 56;
 /// The first slot the kernel leaves empty for the task's own use.
 pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
 /// The first of the slots where the kernel puts the other programs GRUB
-/// loaded (stage 6): each an inactive task, ready to start, named to the
-/// first task by a word `program=NAME@SLOT` in its arguments.
+/// loaded (stage 6): each a pool of read-only pages holding a copy of the
+/// module's bytes (page `i` in slot `i`, the rest of the last page zero),
+/// named to the first task by a word `program=NAME@SLOT:LENGTH` in its
+/// arguments, the length in bytes. The first task loads them itself
+/// (`ulib::loader`).
 pub const FIRST_PROGRAM: u8 = 236;
 /// The most other programs the layout has room for.
 pub const MAX_PROGRAMS: u8 = 12;
+/// The most pages a module's pool holds (slots 0 to 239); its slots from
+/// 240 on are left empty for the first task's use.
+pub const MODULE_PAGES: u8 = 240;
 /// A spare task buffer page for a child task, free for the task to map at
 /// [`crate::CHILD_TASK_BUFFER`].
 pub const SPARE_BUFFER: u8 = 250;
@@ -58,7 +64,11 @@ pub const LAYOUT: [(u8, u8, &str); 15] = [
     (INPUT, INPUT, "the input channel: serial bytes and keyboard scancodes (stage 6)"),
     (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
     (FIRST_FREE, FIRST_PROGRAM - 1, "free"),
-    (FIRST_PROGRAM, FIRST_PROGRAM + MAX_PROGRAMS - 1, "the other programs, as inactive tasks (stage 6)"),
+    (
+        FIRST_PROGRAM,
+        FIRST_PROGRAM + MAX_PROGRAMS - 1,
+        "the other programs' modules, as pools of read-only pages (stage 6)",
+    ),
     (FIRST_PROGRAM + MAX_PROGRAMS, SPARE_BUFFER - 1, "free"),
     (SPARE_BUFFER, SPARE_BUFFER, "a spare task buffer page for a child"),
     (SPARE_BUFFER + 1, CHANNEL - 1, "free"),

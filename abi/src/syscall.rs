@@ -136,6 +136,13 @@ numbered_enum! {
         /// A task that is not suspended is [`Error::NotSuspended`]. Earlier
         /// kernels answer [`Error::UnknownCall`].
         TaskResume = 30,
+        /// `UnmapPage(page)`: takes the page out of the address space it
+        /// is mapped in (stage 6): a loader maps a new page in its own
+        /// space, fills it, unmaps it and maps it in the program's. A page
+        /// that is not mapped is [`Error::MissingTable`]; the TLB is
+        /// flushed. Earlier kernels answer [`Error::UnknownCall`].
+        /// (Number 31 is the drivers'.)
+        UnmapPage = 32,
     }
 }
 // ANCHOR_END: call
@@ -424,6 +431,7 @@ mod tests {
             (Call::Nop, 18),
             (Call::ChannelCall, 24),
             (Call::TaskResume, 30),
+            (Call::UnmapPage, 32),
         ];
         // The design's numbers are fixed; a call an exercise adds takes a
         // number of its own (so that solutions combine) and needs no line here.

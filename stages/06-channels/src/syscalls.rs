@@ -212,6 +212,9 @@ fn act(
             );
             done(mapping::map_page(&space, &page, args.arg(2), rights))
         }
+        Call::UnmapPage => {
+            done(mapping::unmap_page(&cpool::lookup_object::<AnyObject>(root, args.caddr(0)?)?))
+        }
         Call::TaskSet => {
             let (target, field) = (cpool::lookup_object::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
             task_set(root, &target, field, args.arg(2))
@@ -308,6 +311,11 @@ fn task_set(
     let object = cpool::lookup_object::<AnyObject>(root, address)?;
     if object.kind() != kind {
         return Err(Error::WrongKind);
+    }
+    // The kernel writes a task buffer (listings, payloads, fault messages):
+    // a read-only page cannot be one.
+    if field == TaskField::Buffer && mapping::is_read_only(&object) {
+        return Err(Error::ReadOnly);
     }
     slot.clear();
     slot.downgrade(&object).expect("the slot was just cleared");
@@ -450,6 +458,7 @@ impl From<MapError> for Error {
     fn from(error: MapError) -> Error {
         match error {
             MapError::NotAnAddressSpace(_) | MapError::NotMappable(_) => Error::WrongKind,
+            MapError::ReadOnly => Error::ReadOnly,
             MapError::Paging(error) => match error {
                 PagingError::AlreadyMapped | PagingError::SlotOccupied { .. } | PagingError::LargePage(_) => {
                     Error::AlreadyMapped
