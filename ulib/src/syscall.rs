@@ -159,6 +159,11 @@ pub fn map_page(page: CAddr, pml4: CAddr, address: u64, rights: MapRights) -> Re
     call(Call::MapPage, [page.to_raw(), pml4.to_raw(), address, rights.bits(), 0, 0])
 }
 
+/// Takes the page in `page` out of the address space it is mapped in.
+pub fn unmap_page(page: CAddr) -> Result<u64, Error> {
+    call(Call::UnmapPage, [page.to_raw(), 0, 0, 0, 0, 0])
+}
+
 /// Sets one field of the task in `task`: an address for
 /// [`TaskField::Stack`] and [`TaskField::Instruction`], a capability address
 /// (`CAddr::to_raw`) for the others.

@@ -409,3 +409,23 @@ fn nested_addresses_reach_nested_pools_and_report_each_error() {
     assert_eq!(error(&[2, 8]), Some(LookupError::Empty { level: 2 }));
     assert_eq!(error(&[1, 0]), wrong(1, ObjectKind::Untyped));
 }
+
+// ANCHOR: max_pages_test
+/// `ObjectKind::max_pages` is a promise to user space (a loader sizes the
+/// untyped it builds a program in by it): every kind's object fits it, and
+/// pages and tables are whole, page-aligned pages.
+#[test]
+fn every_kind_fits_the_pages_the_abi_promises() {
+    for ops in KINDS {
+        let Ok(layout) = ops.layout(0) else { continue };
+        let promised = ops.kind.max_pages() * PAGE;
+        assert!(layout.size <= promised, "{}: {} bytes, {promised} promised", ops.kind, layout.size);
+        if ops.kind.max_pages() > 0 && layout.align == PAGE {
+            assert!(layout.size.is_multiple_of(PAGE), "{}", ops.kind);
+        } else {
+            assert!(layout.align < PAGE, "{}: needs less than a page of padding", ops.kind);
+        }
+    }
+    assert_eq!(ObjectKind::RawPage.max_pages(), 1, "a page is a page");
+}
+// ANCHOR_END: max_pages_test
