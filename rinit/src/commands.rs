@@ -28,8 +28,8 @@
 //! slots from 0 to 255, and that there are no more than the row lists; a
 //! handler never sees a bad argument.
 
-use crate::programs::Programs;
-use crate::system::{Message, System, say};
+use crate::programs::{Program, Programs};
+use crate::system::{LoadRefusal, Message, System, say};
 use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
 use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, TASK, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
@@ -640,10 +640,11 @@ fn send(cx: &mut Context, message: Message) -> Result<(), Failure> {
 }
 
 // ANCHOR: run_program
-/// Starts a program GRUB loaded: its task waits, configured, in its slot
-/// (`programs.rs`). Like `send`, it then lets the program run first, so
-/// that what it prints mostly comes before the next prompt (the timer may
-/// still switch back to the shell in the middle: the two run side by side).
+/// Loads a program GRUB loaded from its module (`System::load_program`,
+/// in user space: the kernel only handed its bytes over) and starts it.
+/// Like `send`, it then lets the program run first, so that what it
+/// prints mostly comes before the next prompt (the timer may still switch
+/// back to the shell in the middle: the two run side by side).
 fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let name = args.text(0);
     let Some(program) = cx.programs.find(name) else {
@@ -656,19 +657,29 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
             )),
         });
     };
-    let slot = program.slot;
-    crate::pager::attach_if_paged(cx, name, slot)?;
-    match cx.sys.task_start(CAddr::root(slot)) {
-        Err(Error::InUse) => {
-            return Err(Failure::explained(format_args!(
-                "{name} is still running: it has not exited yet (set active {slot} 0 stops it)"
-            )));
-        }
-        result => result?,
-    }
-    say!(cx.sys, "run: started {name} (task in slot {slot})");
+    let program = *program;
+    let channel = crate::pager::channel_for(cx, name)?;
+    load(cx, &program, channel)?;
+    let task = program.task_slot();
+    crate::pager::attach_if_paged(cx, name, task)?;
+    cx.sys.task_start(CAddr::root(task))?;
+    say!(cx.sys, "run: started {name} (task in slot {task})");
     cx.sys.yield_now();
     Ok(())
+}
+
+/// Loads `program` with `channel` as its slot 255; a task of it that still
+/// runs is refused, with how to stop it.
+pub fn load(cx: &mut Context, program: &Program, channel: u8) -> Result<(), Failure> {
+    match cx.sys.load_program(program, CAddr::root(channel)) {
+        Ok(()) => Ok(()),
+        Err(LoadRefusal::StillRunning) => Err(Failure::explained(format_args!(
+            "{} is still running: it has not exited yet (set active {} 0 stops it)",
+            program.name(),
+            program.task_slot()
+        ))),
+        Err(LoadRefusal::Failed(failure)) => Err(failure),
+    }
 }
 // ANCHOR_END: run_program
 

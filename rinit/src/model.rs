@@ -3,9 +3,13 @@
 //! the shell uses (`abi::Error`), so the tests see the shell's answer to
 //! each. Only what the shell can observe is modelled: kinds, an untyped's
 //! free bytes, a task's fields and state, a channel's queue;
-//! [`Model::with_program`] adds the task of a program GRUB loaded.
+//! [`Model::with_program`] adds the module of a program GRUB loaded, which
+//! `load_program` makes a task of (the loader itself has its own tests, in
+//! `ulib`, against a finer model).
 
-use crate::system::{Message, System};
+use crate::commands::Failure;
+use crate::programs::Program;
+use crate::system::{LoadRefusal, Message, System};
 use abi::syscall::{ListEntry, TaskField};
 use abi::task_root::{
     CHANNEL, CPOOL, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
@@ -70,6 +74,8 @@ pub struct Model {
     pub exit_code: Option<u64>,
     /// Every call made, by name, in order.
     pub calls: Vec<String>,
+    /// The module slots whose programs the loader refuses (malformed).
+    pub malformed: Vec<u8>,
 }
 
 impl Model {
@@ -95,14 +101,21 @@ impl Model {
             yields: 0,
             exit_code: None,
             calls: Vec::new(),
+            malformed: Vec::new(),
         }
     }
 
-    /// With the task of a program GRUB loaded in `slot`, as the kernel
-    /// makes it: configured, not running.
+    /// With the module of a program GRUB loaded in `slot`, as the kernel
+    /// hands it over: a pool of its pages.
     pub fn with_program(mut self, slot: u8) -> Model {
-        self.slots[usize::from(slot)] = Some(Object::Task { fields: [Some(1); 6], running: false });
+        self.slots[usize::from(slot)] = Some(Object::Other(ObjectKind::CPool));
         self
+    }
+
+    /// With a malformed module in `slot`: the loader refuses it.
+    pub fn with_malformed(mut self, slot: u8) -> Model {
+        self.malformed.push(slot);
+        self.with_program(slot)
     }
 
     /// The task in `slot` exits: the kernel sets it back, not running.
@@ -259,6 +272,29 @@ impl System for Model {
             return Err(Error::ChannelFull);
         }
         messages.push_back(sent);
+        Ok(())
+    }
+
+    fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal> {
+        self.calls.push(format!("load_program({}, {channel})", program.name()));
+        // As the loader: a task of it still running first, then the file.
+        let task = usize::from(program.task_slot());
+        if let Some(Object::Task { running: true, .. }) = &self.slots[task] {
+            return Err(LoadRefusal::StillRunning);
+        }
+        if !matches!(self.slot(program.slot), Some(Object::Other(ObjectKind::CPool))) {
+            let error =
+                format_args!("cannot load {}: mapping the module: {}", program.name(), Error::EmptySlot);
+            return Err(LoadRefusal::Failed(Failure::explained(error)));
+        }
+        if self.malformed.contains(&program.slot) {
+            let error =
+                format_args!("cannot load {}: not a loadable ELF file: not an ELF file", program.name());
+            return Err(LoadRefusal::Failed(Failure::explained(error)));
+        }
+        let mut fields = [Some(1); 6];
+        fields[u64::from(TaskField::FaultChannel) as usize - 1] = None;
+        self.slots[task] = Some(Object::Task { fields, running: false });
         Ok(())
     }
 

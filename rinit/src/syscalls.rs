@@ -6,7 +6,9 @@ use abi::syscall::{ListEntry, MessageKind, TaskField};
 use abi::task_root::INPUT;
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
-use rinit::system::{Message, System};
+use rinit::commands::Failure;
+use rinit::programs::Program;
+use rinit::system::{LoadRefusal, Message, System};
 use ulib::syscall;
 
 /// The kernel, through `ulib`.
@@ -69,6 +71,17 @@ impl System for Kernel {
             }
         }
         .map(drop)
+    }
+
+    fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal> {
+        match crate::launch::load(program, channel) {
+            Ok(_) => Ok(()),
+            Err(ulib::loader::LoadError::StillRunning) => Err(LoadRefusal::StillRunning),
+            Err(error) => Err(LoadRefusal::Failed(Failure::explained(format_args!(
+                "cannot load {}: {error}",
+                program.name()
+            )))),
+        }
     }
 
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {

@@ -6,6 +6,8 @@
 //! through `ulib`) and in the host tests, against a small model of the
 //! kernel (`model.rs`) that refuses what the kernel refuses.
 
+use crate::commands::Failure;
+use crate::programs::Program;
 use abi::syscall::{ListEntry, TaskField};
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
@@ -45,6 +47,11 @@ pub trait System {
     /// Puts `message` on the channel in `channel` (never waits: a full
     /// channel is an error).
     fn channel_put(&mut self, channel: CAddr, message: Message) -> Result<(), Error>;
+    /// Loads `program` from its module (`ulib::loader`) into a task in
+    /// root slot [`Program::task_slot`], configured and inactive, with the
+    /// channel in `channel` as its slot 255. Several calls, behind one
+    /// method.
+    fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal>;
     /// Gives the program task in `program` a fault channel, and starts the
     /// pager program in `pager` to serve it (`ulib::pager`): several calls,
     /// behind one method. `InUse` if either is running.
@@ -55,6 +62,15 @@ pub trait System {
     fn exit(&mut self, code: u64);
 }
 // ANCHOR_END: system
+
+/// Why [`System::load_program`] did not load a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadRefusal {
+    /// The task loaded from it before has not exited.
+    StillRunning,
+    /// The loader's reason, as one line: a malformed file, a refused call.
+    Failed(Failure),
+}
 
 /// Prints a formatted line on a [`System`]: `say!(sys, "slot {slot}")`.
 macro_rules! say {

@@ -92,7 +92,7 @@ fn help_lists_every_command_with_its_arguments() {
 
 #[test]
 fn help_names_the_programs() {
-    let (mut model, mut shell) = start_with("program=hello@240 program=sh@241");
+    let (mut model, mut shell) = start_with("program=hello@240:4096 program=sh@241:4096");
     let lines = answer(&mut model, &mut shell, "help");
     assert_eq!(lines.last().unwrap(), "Programs to run: hello, sh");
 }
@@ -231,10 +231,13 @@ fn set_active_names_the_required_fields_still_missing() {
 }
 
 #[test]
-fn list_names_the_programs_of_slots_240_on() {
-    let (mut model, mut shell) = start_with("program=hello@241");
+fn list_names_the_programs_of_slots_236_on() {
+    let (mut model, mut shell) = start_with("program=hello@241:4096");
     let lines = answer(&mut model, &mut shell, "list");
-    assert!(lines.contains(&"241: Task 1241, the program hello (run hello)".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"241: CPool, 0 slots used, the program hello (run hello)".to_owned()),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -381,35 +384,42 @@ fn typed_on_the_keyboard() {
 }
 
 // ANCHOR: run_tests
+/// A configured task, as the loader leaves it: every field but the fault
+/// channel.
+fn loaded(running: bool) -> Object {
+    Object::Task { fields: [Some(1), Some(1), Some(1), Some(1), Some(1), None], running }
+}
+
 #[test]
-fn run_starts_a_program_by_name() {
-    let (mut model, mut shell) = start_with("console=serial program=hello@240 program=sh@241");
-    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
-    assert_eq!(model.calls, ["task_start(240)"]);
+fn run_loads_and_starts_a_program_by_name() {
+    let (mut model, mut shell) = start_with("console=serial program=hello@240:4096 program=sh@241:4096");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
+    assert_eq!(model.calls, ["load_program(hello, 255)", "task_start(204)"]);
     assert_eq!(model.yields, 1, "the shell lets the program print first");
-    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 6], running: true }));
-    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 6], running: false }));
-    assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 241)");
+    assert_eq!(model.slot(204), Some(&loaded(true)));
+    assert_eq!(model.slot(205), None, "sh is not loaded yet");
+    assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 205)");
 }
 
 #[test]
 fn run_again_once_the_program_has_exited() {
-    let (mut model, mut shell) = start_with("program=hello@240");
+    let (mut model, mut shell) = start_with("program=hello@240:4096");
     one_line(&mut model, &mut shell, "run hello");
     let before = model.slots.clone();
     assert_eq!(
         one_line(&mut model, &mut shell, "run hello"),
-        "run: hello is still running: it has not exited yet (set active 240 0 stops it)"
+        "run: hello is still running: it has not exited yet (set active 204 0 stops it)"
     );
     assert_eq!(model.slots, before, "a refusal changes nothing");
-    model.task_exits(240);
-    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
-    assert_eq!(model.calls, ["task_start(240)", "task_start(240)", "task_start(240)"]);
+    model.task_exits(204);
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
+    let load_and_start = ["load_program(hello, 255)", "task_start(204)"];
+    assert_eq!(model.calls, [&load_and_start[..], &load_and_start[..1], &load_and_start[..]].concat());
 }
 
 #[test]
 fn run_names_the_programs_there_are() {
-    let (mut model, mut shell) = start_with("program=hello@240 program=sh@241");
+    let (mut model, mut shell) = start_with("program=hello@240:4096 program=sh@241:4096");
     assert_eq!(
         one_line(&mut model, &mut shell, "run hallo"),
         "run: no program named \"hallo\" (programs: hello, sh)"
@@ -428,7 +438,7 @@ fn run_names_the_programs_there_are() {
 
 #[test]
 fn run_with_a_bad_argument_or_slot() {
-    let (mut model, mut shell) = start_with("program=hello@240");
+    let (mut model, mut shell) = start_with("program=hello@240:4096");
     assert_eq!(one_line(&mut model, &mut shell, "run"), "run: missing <name> (usage: run <name>)");
     assert_eq!(one_line(&mut model, &mut shell, "run hello 2"), "run: unexpected \"2\" (usage: run <name>)");
     // A long name is shortened inside its quotes: the line closes them.
@@ -436,9 +446,26 @@ fn run_with_a_bad_argument_or_slot() {
     let line = one_line(&mut model, &mut shell, &format!("run {long}"));
     assert_eq!(line, format!("run: no program named \"{}...\" (programs: hello)", &long[..Quoted::MAX]));
     assert!(model.calls.is_empty());
-    // The kernel named a slot that does not hold the task (any more).
-    let (mut model, mut shell) = (Model::new(), Shell::new(CHILD, Programs::from_args("program=ghost@241")));
-    assert_eq!(one_line(&mut model, &mut shell, "run ghost"), "run: the capability slot is empty");
+    // The kernel named a slot that does not hold the module (any more).
+    let (mut model, mut shell) =
+        (Model::new(), Shell::new(CHILD, Programs::from_args("program=ghost@241:4096")));
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run ghost"),
+        "run: cannot load ghost: mapping the module: the capability slot is empty"
+    );
+}
+
+#[test]
+fn a_malformed_program_gets_one_line_and_the_shell_goes_on() {
+    let programs = Programs::from_args("program=bad@240:4096 program=hello@241:4096");
+    let (mut model, mut shell) =
+        (Model::new().with_malformed(240).with_program(241), Shell::new(CHILD, programs));
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run bad"),
+        "run: cannot load bad: not a loadable ELF file: not an ELF file"
+    );
+    assert_eq!(model.slot(204), None, "no task");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 205)");
 }
 // ANCHOR_END: run_tests
 
@@ -535,7 +562,7 @@ proptest! {
     /// ends in a prompt, and every refusal is one line.
     #[test]
     fn any_commands(lines in proptest::collection::vec(proptest::collection::vec(word(), 0..5), 0..30)) {
-        let (mut model, mut shell) = start_with("program=hello@240");
+        let (mut model, mut shell) = start_with("program=hello@240:4096");
         for words in lines {
             let line = words.join(" ");
             let printed = answer(&mut model, &mut shell, &line);
@@ -547,50 +574,51 @@ proptest! {
 }
 
 #[test]
-fn run_lazy_gives_it_the_pager_first() {
-    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
-    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 240)");
-    assert_eq!(model.calls[model.calls.len() - 2..], ["attach_pager(240, 241)", "task_start(240)"]);
-    let Some(Object::Task { fields, running: true }) = model.slot(240) else { panic!("lazy runs") };
+fn run_lazy_loads_its_pager_first_with_their_own_channel() {
+    let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
+    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 204)");
+    assert_eq!(
+        model.calls[model.calls.len() - 4..],
+        ["load_program(pager, 235)", "load_program(lazy, 235)", "attach_pager(204, 205)", "task_start(204)"]
+    );
+    assert!(matches!(model.slot(235), Some(Object::Channel { .. })), "the pager's own channel");
+    let Some(Object::Task { fields, running: true }) = model.slot(204) else { panic!("lazy runs") };
     assert!(fields[5].is_some(), "lazy has a fault channel");
-    assert!(matches!(model.slot(241), Some(Object::Task { running: true, .. })), "the pager runs");
+    assert!(matches!(model.slot(205), Some(Object::Task { running: true, .. })), "the pager runs");
     // Both still running: refused, with how to stop them.
     let before = model.slots.clone();
     assert_eq!(
         one_line(&mut model, &mut shell, "run lazy"),
-        "run: lazy or its pager is still running (set active 240 0, set active 241 0 stop them)"
+        "run: lazy or its pager is still running (set active 204 0, set active 205 0 stop them)"
     );
     assert_eq!(model.slots, before, "a refusal changes nothing");
-    // Other programs start as before.
-    let (mut model, mut shell) = start_with("program=hello@240 program=pager@241");
-    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
-    assert_eq!(model.calls, ["task_start(240)"]);
+    // Other programs start as before, with channel 255.
+    let (mut model, mut shell) = start_with("program=hello@240:4096 program=pager@241:4096");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
+    assert_eq!(model.calls, ["load_program(hello, 255)", "task_start(204)"]);
 }
 
 #[test]
-fn run_lazy_without_its_pager_or_beside_a_child_is_refused() {
-    let (mut model, mut shell) = start_with("program=lazy@240");
+fn run_lazy_without_its_pager_is_refused_and_beside_a_child_runs() {
+    let (mut model, mut shell) = start_with("program=lazy@240:4096");
     let before = model.slots.clone();
     assert_eq!(
         one_line(&mut model, &mut shell, "run lazy"),
         "run: lazy needs the pager program, which was not loaded"
     );
     assert_eq!(model.slots, before);
-    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    // The pager's capabilities travel on its own channel, not on 255,
+    // where a child takes: a child is no obstacle.
+    let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
     one_line(&mut model, &mut shell, "retype task 2 249");
-    let before = model.slots.clone();
-    assert_eq!(
-        one_line(&mut model, &mut shell, "run lazy"),
-        "run: lazy's pager is handed its capabilities on channel 255, where the child in 249 takes"
-    );
-    assert_eq!(model.slots, before);
+    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 204)");
 }
 
 #[test]
 fn help_says_lazy_is_paged_when_it_was_loaded() {
     let paged = "  (run lazy: its buffer is mapped by the pager, one page fault per page)";
-    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
     assert!(answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
-    let (mut model, mut shell) = start_with("program=hello@240");
+    let (mut model, mut shell) = start_with("program=hello@240:4096");
     assert!(!answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
 }
