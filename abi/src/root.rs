@@ -34,6 +34,11 @@ pub const FIRST_UNTYPED: u8 = 8;
 pub const MAX_UNTYPED: u8 = 56;
 /// The first slot the kernel leaves empty for the task's own use.
 pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
+/// An untyped for loading the other programs GRUB loaded (stage 6): what
+/// the kernel set aside for the first task's objects and leaves after
+/// copying the modules. Building programs from it rather than from
+/// [`UNTYPED`] keeps them alive when the first task revokes that one.
+pub const PROGRAM_MEMORY: u8 = 235;
 /// The first of the slots where the kernel puts the other programs GRUB
 /// loaded (stage 6): each a pool of read-only pages holding a copy of the
 /// module's bytes (page `i` in slot `i`, the rest of the last page zero),
@@ -53,7 +58,7 @@ pub const SPARE_BUFFER: u8 = 250;
 pub const CHANNEL: u8 = 255;
 
 /// Every slot or range, in order, for printing the layout.
-pub const LAYOUT: [(u8, u8, &str); 15] = [
+pub const LAYOUT: [(u8, u8, &str); 16] = [
     (CPOOL, CPOOL, "this root capability pool"),
     (VGA, VGA, "the VGA text buffer page"),
     (UNTYPED, UNTYPED, "untyped memory for the task's own objects (the largest region)"),
@@ -63,7 +68,8 @@ pub const LAYOUT: [(u8, u8, &str); 15] = [
     (TASK_BUFFER, TASK_BUFFER, "the task buffer page"),
     (INPUT, INPUT, "the input channel: serial bytes and keyboard scancodes (stage 6)"),
     (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
-    (FIRST_FREE, FIRST_PROGRAM - 1, "free"),
+    (FIRST_FREE, PROGRAM_MEMORY - 1, "free"),
+    (PROGRAM_MEMORY, PROGRAM_MEMORY, "untyped memory for loading the other programs (stage 6)"),
     (
         FIRST_PROGRAM,
         FIRST_PROGRAM + MAX_PROGRAMS - 1,
@@ -96,7 +102,19 @@ mod tests {
         // The shell's reference (book/src/shell.md) fixes these numbers.
         assert_eq!((CPOOL, UNTYPED, PML4, SPARE_BUFFER, CHANNEL), (0, 2, 3, 250, 255));
         let single = |slot: u8| LAYOUT.iter().any(|&(first, last, _)| first == slot && last == slot);
-        for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, INPUT, SPARE_BUFFER, CHANNEL] {
+        for slot in [
+            CPOOL,
+            VGA,
+            UNTYPED,
+            PML4,
+            TASK,
+            IMAGE_POOL,
+            TASK_BUFFER,
+            INPUT,
+            PROGRAM_MEMORY,
+            SPARE_BUFFER,
+            CHANNEL,
+        ] {
             assert!(single(slot), "slot {slot} has its own line");
         }
     }

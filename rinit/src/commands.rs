@@ -640,11 +640,13 @@ fn send(cx: &mut Context, message: Message) -> Result<(), Failure> {
 }
 
 // ANCHOR: run_program
-/// Loads a program GRUB loaded from its module (`System::load_program`,
-/// in user space: the kernel only handed its bytes over) and starts it.
-/// Like `send`, it then lets the program run first, so that what it
-/// prints mostly comes before the next prompt (the timer may still switch
-/// back to the shell in the middle: the two run side by side).
+/// Starts a program GRUB loaded. The first `run` loads it from its module
+/// (`System::load_program`, in user space: the kernel only handed its
+/// bytes over) into a task in its task slot; a later `run` starts that
+/// task again, as it was left (its data too). Like `send`, it then lets
+/// the program run first, so that what it prints mostly comes before the
+/// next prompt (the timer may still switch back to the shell in the
+/// middle: the two run side by side).
 fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let name = args.text(0);
     let Some(program) = cx.programs.find(name) else {
@@ -659,25 +661,36 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     };
     let program = *program;
     let channel = crate::pager::channel_for(cx, name)?;
-    load(cx, &program, channel)?;
+    load_once(cx, &program, channel)?;
     let task = program.task_slot();
     crate::pager::attach_if_paged(cx, name, task)?;
-    cx.sys.task_start(CAddr::root(task))?;
+    match cx.sys.task_start(CAddr::root(task)) {
+        Err(Error::InUse) => {
+            return Err(Failure::explained(format_args!(
+                "{name} is still running: it has not exited yet (set active {task} 0 stops it)"
+            )));
+        }
+        result => result?,
+    }
     say!(cx.sys, "run: started {name} (task in slot {task})");
     cx.sys.yield_now();
     Ok(())
 }
 
-/// Loads `program` with `channel` as its slot 255; a task of it that still
-/// runs is refused, with how to stop it.
-pub fn load(cx: &mut Context, program: &Program, channel: u8) -> Result<(), Failure> {
+/// Loads `program`, with `channel` as its slot 255, unless its task slot
+/// holds a task already (loaded by an earlier `run`).
+pub fn load_once(cx: &mut Context, program: &Program, channel: u8) -> Result<(), Failure> {
+    let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
+    let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
+    let task = program.task_slot();
+    if entries[..count].iter().any(|entry| entry.slot == task && entry.kind == ObjectKind::Task as u8) {
+        return Ok(());
+    }
     match cx.sys.load_program(program, CAddr::root(channel)) {
         Ok(()) => Ok(()),
-        Err(LoadRefusal::StillRunning) => Err(Failure::explained(format_args!(
-            "{} is still running: it has not exited yet (set active {} 0 stops it)",
-            program.name(),
-            program.task_slot()
-        ))),
+        // No task was there: a race with another loader, which is none
+        // of the shell's.
+        Err(LoadRefusal::StillRunning) => Err(Error::InUse.into()),
         Err(LoadRefusal::Failed(failure)) => Err(failure),
     }
 }

@@ -11,7 +11,7 @@
 //!   CHANNEL`), then `TaskStart`: what anything that starts a program at
 //!   boot calls.
 
-use abi::task_root::{CHANNEL, PML4, UNTYPED};
+use abi::task_root::{CHANNEL, PML4, PROGRAM_MEMORY};
 use abi::{CAddr, Error};
 use core::fmt;
 use rinit::programs::{LOADER_TABLES, Program, Programs};
@@ -38,10 +38,10 @@ impl fmt::Display for StartError {
     }
 }
 
-/// The loader's part of rinit: its untyped, its address space, and the
-/// slots of its window's tables.
+/// The loader's part of rinit: the untyped the kernel gave it for the
+/// programs, its address space, and the slots of its window's tables.
 const WORKSPACE: Workspace = Workspace {
-    untyped: CAddr::root(UNTYPED),
+    untyped: CAddr::root(PROGRAM_MEMORY),
     space: CAddr::root(PML4),
     tables: [CAddr::root(LOADER_TABLES[0]), CAddr::root(LOADER_TABLES[1]), CAddr::root(LOADER_TABLES[2])],
 };

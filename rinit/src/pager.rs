@@ -6,8 +6,8 @@
 //! N`. The system calls are behind [`System::attach_pager`], so the shell's
 //! side of it, the names and the refusals, has host tests.
 
-use crate::commands::{Context, Failure};
-use crate::system::{LoadRefusal, say};
+use crate::commands::{Context, Failure, load_once};
+use crate::system::say;
 use abi::task_root::{CHANNEL, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
 
@@ -18,17 +18,17 @@ pub const PAGER: &str = "pager";
 /// The root slot of the channel over which the shell hands the pager and
 /// the paged program their capabilities: their own, in their slot 255, so
 /// that a child taking from channel 255 cannot get in the way.
-pub const PAGER_CHANNEL: u8 = 235;
+pub const PAGER_CHANNEL: u8 = 215;
 
 // ANCHOR: channel_for
-/// The channel the program `name` gets as its slot 255: the pager's own
-/// for the paged program, after loading the pager with it; channel 255
-/// for the others.
+/// The channel the program `name` gets as its slot 255 when it is
+/// loaded: the pager's own for the paged program, after loading the pager
+/// with it (the first time); channel 255 for the others.
 pub fn channel_for(cx: &mut Context, name: &str) -> Result<u8, Failure> {
     if name != PAGED {
         return Ok(CHANNEL);
     }
-    let (Some(&pager), Some(&paged)) = (cx.programs.find(PAGER), cx.programs.find(PAGED)) else {
+    let Some(&pager) = cx.programs.find(PAGER) else {
         return Err(Failure::explained(format_args!(
             "{PAGED} needs the {PAGER} program, which was not loaded"
         )));
@@ -38,15 +38,8 @@ pub fn channel_for(cx: &mut Context, name: &str) -> Result<u8, Failure> {
         Ok(()) | Err(Error::SlotOccupied) => {}
         Err(error) => return Err(error.into()),
     }
-    match cx.sys.load_program(&pager, CAddr::root(PAGER_CHANNEL)) {
-        Err(LoadRefusal::StillRunning) => Err(Failure::explained(format_args!(
-            "{PAGED} or its {PAGER} is still running (set active {} 0, set active {} 0 stop them)",
-            paged.task_slot(),
-            pager.task_slot()
-        ))),
-        Err(LoadRefusal::Failed(failure)) => Err(failure),
-        Ok(()) => Ok(PAGER_CHANNEL),
-    }
+    load_once(cx, &pager, PAGER_CHANNEL)?;
+    Ok(PAGER_CHANNEL)
 }
 // ANCHOR_END: channel_for
 

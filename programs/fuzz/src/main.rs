@@ -545,7 +545,12 @@ fn step(rng: &mut Fuzzer) {
             let space = if rng.one_in(2) { CAddr::root(SPACE).to_raw() } else { rng.known(ObjectKind::Pml4) };
             let rights = if rng.one_in(8) { rng.next() } else { rng.below(4) };
             let page = rng.known(ObjectKind::RawPage);
-            call(Call::MapPage, [page, space, address(rng), rights, 0, 0]);
+            // Now and then the loader's other half: take a page out again
+            // (mapped or not, wherever it is: a victim's stack, say).
+            match rng.one_in(3) {
+                true => call(Call::UnmapPage, [page, 0, 0, 0, 0, 0]),
+                false => call(Call::MapPage, [page, space, address(rng), rights, 0, 0]),
+            };
         }
         64..=69 => task_calls(rng),
         70..=71 => spawn_victim(rng),

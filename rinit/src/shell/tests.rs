@@ -394,7 +394,7 @@ fn loaded(running: bool) -> Object {
 fn run_loads_and_starts_a_program_by_name() {
     let (mut model, mut shell) = start_with("console=serial program=hello@240:4096 program=sh@241:4096");
     assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
-    assert_eq!(model.calls, ["load_program(hello, 255)", "task_start(204)"]);
+    assert_eq!(model.calls, ["list_pool(0)", "load_program(hello, 255)", "task_start(204)"]);
     assert_eq!(model.yields, 1, "the shell lets the program print first");
     assert_eq!(model.slot(204), Some(&loaded(true)));
     assert_eq!(model.slot(205), None, "sh is not loaded yet");
@@ -413,8 +413,10 @@ fn run_again_once_the_program_has_exited() {
     assert_eq!(model.slots, before, "a refusal changes nothing");
     model.task_exits(204);
     assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
-    let load_and_start = ["load_program(hello, 255)", "task_start(204)"];
-    assert_eq!(model.calls, [&load_and_start[..], &load_and_start[..1], &load_and_start[..]].concat());
+    // Loaded once; then started again as it was left.
+    let again = ["list_pool(0)", "task_start(204)"];
+    assert_eq!(model.calls[..3], ["list_pool(0)", "load_program(hello, 255)", "task_start(204)"]);
+    assert_eq!(model.calls[3..], [again, again].concat());
 }
 
 #[test]
@@ -578,10 +580,17 @@ fn run_lazy_loads_its_pager_first_with_their_own_channel() {
     let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
     assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 204)");
     assert_eq!(
-        model.calls[model.calls.len() - 4..],
-        ["load_program(pager, 235)", "load_program(lazy, 235)", "attach_pager(204, 205)", "task_start(204)"]
+        model.calls[model.calls.len() - 6..],
+        [
+            "list_pool(0)",
+            "load_program(pager, 215)",
+            "list_pool(0)",
+            "load_program(lazy, 215)",
+            "attach_pager(204, 205)",
+            "task_start(204)"
+        ]
     );
-    assert!(matches!(model.slot(235), Some(Object::Channel { .. })), "the pager's own channel");
+    assert!(matches!(model.slot(215), Some(Object::Channel { .. })), "the pager's own channel");
     let Some(Object::Task { fields, running: true }) = model.slot(204) else { panic!("lazy runs") };
     assert!(fields[5].is_some(), "lazy has a fault channel");
     assert!(matches!(model.slot(205), Some(Object::Task { running: true, .. })), "the pager runs");
@@ -595,7 +604,7 @@ fn run_lazy_loads_its_pager_first_with_their_own_channel() {
     // Other programs start as before, with channel 255.
     let (mut model, mut shell) = start_with("program=hello@240:4096 program=pager@241:4096");
     assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
-    assert_eq!(model.calls, ["load_program(hello, 255)", "task_start(204)"]);
+    assert_eq!(model.calls, ["list_pool(0)", "load_program(hello, 255)", "task_start(204)"]);
 }
 
 #[test]

@@ -23,7 +23,8 @@
 //!   kernel does not read these modules: loading one is the first task's
 //!   business (`ulib::loader`), as in seL4, whose kernel loads only the
 //!   root task. A module that cannot be handed over (too large for a pool,
-//!   or no memory left) is left out having taken nothing.
+//!   or no memory left) is left out having taken nothing. What memory is
+//!   left the first task gets for loading them (root slot 235).
 use crate::objects::channel::Channel;
 use crate::objects::mapping::{self, MapError};
 use crate::objects::{
@@ -162,6 +163,10 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
                 common::println!("program {}: cannot hand it over: {error}; left out", program.name)
             }
         }
+    }
+    // What is left, for the first task to load the programs in.
+    if let Some(room) = &room {
+        pool.slot(root::PROGRAM_MEMORY).downgrade(room).expect("an empty slot");
     }
     let length = write_arguments(&first.buffer, arguments.as_str());
     first.task.set_start_argument(length);
