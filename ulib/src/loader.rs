@@ -223,10 +223,12 @@ pub fn load(
     make_window(k, work)?;
     let mapped = map_module(k, work, module, pages);
     let result = mapped.and_then(|()| {
+        // The window is page aligned, as `elf::plan` needs.
         let image = k.read(MODULE_WINDOW, module.length as usize);
-        // The window is page aligned, as `elf::plan` needs; copied out of
-        // the borrow of `k` (the plan reads the image through it).
-        let image: &[u8] = unsafe_detach(image);
+        // SAFETY: the bytes stay mapped, read-only and unchanged (the
+        // kernel refuses module pages writable), until `unmap_module`
+        // below, after the last use of the plan that reads them.
+        let image = unsafe { detach(image) };
         let plan = elf::plan(image).map_err(LoadError::Elf)?;
         let slots = plan.image_pool_slots();
         if slots > CPOOL_SLOTS as u64 {
@@ -244,12 +246,14 @@ pub fn load(
 }
 // ANCHOR_END: load
 
-/// The image, no longer tied to the borrow of the kernel it was read
-/// through.
-fn unsafe_detach(image: &[u8]) -> &'static [u8] {
-    // SAFETY: the bytes stay mapped (read-only, unchanging: the kernel
-    // refuses them writable) until `load` unmaps the module, after the
-    // last use of the plan that reads them.
+/// The module's bytes, no longer tied to the borrow of the kernel they
+/// were read through (the build needs the kernel mutably meanwhile).
+///
+/// # Safety
+/// The bytes must stay where they are, unchanged, for as long as the
+/// result is used.
+unsafe fn detach<'a>(image: &[u8]) -> &'a [u8] {
+    // SAFETY: the caller's promise.
     unsafe { core::slice::from_raw_parts(image.as_ptr(), image.len()) }
 }
 
