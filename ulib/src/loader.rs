@@ -75,9 +75,15 @@ pub trait Kernel {
     fn unmap_page(&mut self, page: CAddr) -> Result<(), Error>;
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error>;
     /// The `len` bytes mapped at `address` in the loader's own space.
-    fn read(&self, address: u64, len: usize) -> &[u8];
+    ///
+    /// # Safety
+    /// They are mapped there, and nothing writes them while they are used.
+    unsafe fn read(&self, address: u64, len: usize) -> &[u8];
     /// The page mapped writable at `address` in the loader's own space.
-    fn page_at(&mut self, address: u64) -> &mut [u8; PAGE];
+    ///
+    /// # Safety
+    /// A page is mapped there, writable, that nothing else uses.
+    unsafe fn page_at(&mut self, address: u64) -> &mut [u8; PAGE];
 }
 // ANCHOR_END: kernel
 
@@ -107,14 +113,14 @@ impl Kernel for Syscalls {
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
         crate::syscall::task_set(task, field, value).map(drop)
     }
-    fn read(&self, address: u64, len: usize) -> &[u8] {
-        // SAFETY: `load` reads only the module's pages, which it has just
-        // mapped at `address` (read-only, so never written behind this).
+    unsafe fn read(&self, address: u64, len: usize) -> &[u8] {
+        // SAFETY: the caller's promise (`load` reads only the module's
+        // pages, which it has just mapped read-only at `address`).
         unsafe { core::slice::from_raw_parts(address as *const u8, len) }
     }
-    fn page_at(&mut self, address: u64) -> &mut [u8; PAGE] {
-        // SAFETY: `load` asks only for SCRATCH, where it has just mapped a
-        // new page writable, which nothing else in this program uses.
+    unsafe fn page_at(&mut self, address: u64) -> &mut [u8; PAGE] {
+        // SAFETY: the caller's promise (`load` asks only for SCRATCH, where
+        // it has just mapped a new page writable).
         unsafe { &mut *(address as *mut [u8; PAGE]) }
     }
 }
@@ -224,11 +230,11 @@ pub fn load(
     let mapped = map_module(k, work, module, pages);
     let result = mapped.and_then(|()| {
         // The window is page aligned, as `elf::plan` needs.
-        let image = k.read(MODULE_WINDOW, module.length as usize);
-        // SAFETY: the bytes stay mapped, read-only and unchanged (the
-        // kernel refuses module pages writable), until `unmap_module`
-        // below, after the last use of the plan that reads them.
-        let image = unsafe { detach(image) };
+        // SAFETY: `map_module` mapped the module there; the bytes stay
+        // mapped, read-only and unchanged (the kernel refuses module pages
+        // writable), until `unmap_module` below, after the last use of the
+        // plan that reads them.
+        let image = unsafe { detach(k.read(MODULE_WINDOW, module.length as usize)) };
         let plan = elf::plan(image).map_err(LoadError::Elf)?;
         let slots = plan.image_pool_slots();
         if slots > CPOOL_SLOTS as u64 {
@@ -448,7 +454,9 @@ impl<K: Kernel> SegmentSink for SpaceBuilder<'_, K> {
             .map_page(page, own, SCRATCH, MapRights::WRITABLE)
             .map_err(refused("mapping a page to fill"))?;
         self.pending = Some((page, address, rights));
-        Ok(self.k.page_at(SCRATCH))
+        // SAFETY: the page just made is mapped writable at SCRATCH, and
+        // only this builder uses SCRATCH, one page at a time.
+        Ok(unsafe { self.k.page_at(SCRATCH) })
     }
 }
 // ANCHOR_END: space_builder

@@ -371,7 +371,7 @@ impl Kernel for Model {
         Ok(())
     }
 
-    fn read(&self, address: u64, len: usize) -> &[u8] {
+    unsafe fn read(&self, address: u64, len: usize) -> &[u8] {
         let space = self.own_space();
         for page in (address..address + len as u64).step_by(PAGE) {
             assert!(
@@ -383,7 +383,7 @@ impl Kernel for Model {
         &self.window[at..at + len]
     }
 
-    fn page_at(&mut self, address: u64) -> &mut [u8; PAGE] {
+    unsafe fn page_at(&mut self, address: u64) -> &mut [u8; PAGE] {
         assert_eq!(address, SCRATCH, "the loader writes only through its scratch page");
         let page = self.page_in(self.own_space(), address).expect("a page is mapped at SCRATCH");
         &mut self.objects[page].bytes
