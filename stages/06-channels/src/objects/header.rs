@@ -364,7 +364,29 @@ impl Doomed {
 ///
 /// # Safety
 /// As for [`Doomed::release`].
+#[inline]
 unsafe fn release(header: u64) {
+    // The common case first, inline where the pointer is dropped: other
+    // strong pointers remain, and giving this one up is a decrement. (Every
+    // system call drops a few: the lookups' and the running task's.)
+    // SAFETY: the caller's promise: a live object's header.
+    let record = unsafe { reach::<Header>(header) };
+    if record.strong.get() > 1 {
+        record.strong.set(record.strong.get() - 1);
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { release_last(header) };
+}
+
+/// [`release`] of an object's last strong pointer: it is destroyed, out
+/// of line.
+///
+/// # Safety
+/// As for [`Doomed::release`].
+#[inline(never)]
+#[cold]
+unsafe fn release_last(header: u64) {
     let mut doomed = Doomed::new();
     // SAFETY: the caller's promise; whatever is doomed has no strong
     // pointer left.
