@@ -312,7 +312,9 @@ impl<'a, T: ObjectType> Borrowed<'a, T> {
     /// A live object of type `T` has its header at `header`, and stays
     /// alive for `'a` (see the type's documentation).
     pub(super) unsafe fn new(header: u64) -> Self {
-        debug_assert!(unsafe { reach::<Header>(header) }.strong.get() > 0, "a borrowed object is alive");
+        // SAFETY: the caller's promise: a live object's header.
+        let record = unsafe { reach::<Header>(header) };
+        debug_assert!(record.strong.get() > 0, "a borrowed object is alive");
         let object = core::mem::ManuallyDrop::new(ManagedArc { header, object: PhantomData });
         Borrowed { object, slot: PhantomData }
     }
