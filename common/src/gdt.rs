@@ -117,6 +117,7 @@ pub fn init() -> Selectors {
 /// # Safety
 /// Until the next call, `top` must be the end of memory the CPU may push
 /// an interrupt frame into, 16-byte aligned.
+#[inline]
 pub unsafe fn set_ring0_stack(top: u64) {
     // SAFETY: one CPU, interrupts disabled in the kernel: nothing else
     // reads or writes the TSS now; the CPU reads it only on a trap.

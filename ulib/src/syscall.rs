@@ -78,6 +78,7 @@ fn call(call: Call, args: [u64; 6]) -> Result<u64, Error> {
 
 /// Decodes `(rax, rdx)`. A code that is no [`Error`] breaks the ABI (the
 /// kernel and this library share `abi`): the program panics.
+#[inline]
 pub fn decode(rax: u64, rdx: u64) -> Result<u64, Error> {
     decode_result(rax, rdx).unwrap_or_else(|unknown| panic!("the kernel answered with {unknown}"))
 }

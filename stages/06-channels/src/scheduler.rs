@@ -105,7 +105,7 @@ struct Exit {
 /// one did.
 fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
     task.set_run_state(TaskState::Running);
-    let mut held = enter(&task, None)?;
+    let mut held = enter(&task)?;
     loop {
         phases::mark(Mark::Resuming);
         // SAFETY: `enter` loaded the task's PML4, which shares the kernel
@@ -119,7 +119,7 @@ fn run_until_switch(mut task: ManagedArc<Task>) -> Option<Exit> {
                 Next::Other => return requeue(&task),
                 Next::Switch(next) => {
                     task = next;
-                    held = enter(&task, Some(held))?;
+                    held.hand_on(&task)?;
                 }
                 Next::Exit(code) => {
                     task.reset_to_start();
@@ -154,47 +154,54 @@ struct Held {
 /// Enters `task`, which is about to run: looks up its root pool and page
 /// table (a PML4) in its slots, and loads its address space. `None` if
 /// either is gone: the task is stopped, with a report.
-///
-/// After a switch by the fast path, `previous` is what the task before
-/// it ran with. **A shortcut of the fast path's:** what the two share is
-/// handed on instead of looked up and counted again: the same root pool
-/// (a client and a server that keep their channels in one pool), and the
-/// same page table, whose address space is loaded already, so CR3 is not
-/// even read. What they do not share is dropped only after the new
-/// address space is loaded: the CPU never runs on a page table nothing
-/// holds.
-#[inline(always)] // on the fast path's way to the receiver: no call there
-fn enter(task: &ManagedArc<Task>, previous: Option<Held>) -> Option<Held> {
-    let (previous_pool, previous_table) = match previous {
-        Some(Held { pool, _table }) => (Some(pool), Some(_table)),
-        None => (None, None),
-    };
-    let pool = match previous_pool {
-        Some(pool) if task.cpool_slot().names(&pool) => Ok(pool),
-        _ => task.cpool_slot().upgrade::<CPool>().map_err(|_| Stop::NoPool),
-    };
-    // The table, and whether its address space must be loaded.
-    let table = match previous_table {
-        Some(table) if task.table_slot().names(&table) => Ok((table, false)),
-        _ => task
-            .table_slot()
-            .upgrade::<AnyObject>()
-            .ok()
-            .filter(|table| table.kind() == ObjectKind::Pml4)
-            .map(|table| (table, true))
-            .ok_or(Stop::NoTable),
-    };
-    match (pool, table) {
-        (Ok(pool), Ok((table, load))) => {
-            if load {
-                load_address_space(&table);
-            }
+fn enter(task: &ManagedArc<Task>) -> Option<Held> {
+    let pool = task.cpool_slot().upgrade::<CPool>().map_err(|_| Stop::NoPool);
+    let table = task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4);
+    match (pool, table.ok_or(Stop::NoTable)) {
+        (Ok(pool), Ok(table)) => {
+            load_address_space(&table);
             Some(Held { pool, _table: table })
         }
         (Err(why), _) | (_, Err(why)) => {
             stop(task, why);
             None
         }
+    }
+}
+
+impl Held {
+    /// Makes this what `task` runs with, after a switch by the fast path
+    /// from the task that ran with it: [`enter`], but **a shortcut of the
+    /// fast path's**: what the two tasks share is kept instead of looked up
+    /// and counted again, the same root pool (a client and a server that
+    /// keep their channels in one pool), and the same page table, whose
+    /// address space is loaded already, so CR3 is not even read. A table
+    /// not shared is dropped only after the new one is loaded: the CPU
+    /// never runs on a page table nothing holds. `None` as for `enter`.
+    #[inline(always)] // on the fast path's way to the receiver: no call there
+    fn hand_on(&mut self, task: &ManagedArc<Task>) -> Option<()> {
+        if !task.cpool_slot().names(&self.pool) {
+            match task.cpool_slot().upgrade::<CPool>() {
+                Ok(pool) => self.pool = pool,
+                Err(_) => {
+                    report_stop(task, Stop::NoPool);
+                    return None;
+                }
+            }
+        }
+        if !task.table_slot().names(&self._table) {
+            match task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4) {
+                Some(table) => {
+                    load_address_space(&table);
+                    self._table = table;
+                }
+                None => {
+                    report_stop(task, Stop::NoTable);
+                    return None;
+                }
+            }
+        }
+        Some(())
     }
 }
 // ANCHOR_END: enter
