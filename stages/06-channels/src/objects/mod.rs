@@ -96,7 +96,12 @@ unsafe fn reach<'a, T>(physical: u64) -> &'a T {
     // that `physical` is a physical address (`PhysAddr::new`): it comes
     // from the kernel's own objects, never from a task, and every system
     // call reaches objects a few dozen times (the IPC fast path included).
-    let address = (physical + WINDOW_OFFSET.load(Ordering::Relaxed)) as *const T;
+    // And a plain read of the offset, not an atomic load, so that the
+    // compiler may keep it in a register from one object to the next:
+    // it is written only by `set_window`, at boot, on the one CPU.
+    // SAFETY: nothing writes the offset while objects are reached.
+    let offset = unsafe { WINDOW_OFFSET.as_ptr().read() };
+    let address = (physical + offset) as *const T;
     // SAFETY: the caller's promise; the window maps object memory.
     unsafe { &*address }
 }
