@@ -22,7 +22,7 @@ use common::println;
 use common::qemu::{self, ExitCode};
 use common::user::Trap;
 use x86_64::PhysAddr;
-use x86_64::registers::control::Cr3;
+use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PhysFrame;
 
 // ANCHOR: run_forever
@@ -192,7 +192,9 @@ impl Held {
         if !task.table_slot().names(&self._table) {
             match task.table_slot().upgrade::<AnyObject>().ok().filter(|t| t.kind() == ObjectKind::Pml4) {
                 Some(table) => {
-                    load_address_space(&table);
+                    // Another PML4 object is another address space: CR3
+                    // is written without reading it first.
+                    write_address_space(&table);
                     self._table = table;
                 }
                 None => {
@@ -245,6 +247,15 @@ fn load_address_space(table: &ManagedArc<AnyObject>) {
         // tables (copied when it was retyped), so the kernel runs on.
         unsafe { Cr3::write(frame, flags) };
     }
+}
+
+/// Loads the address space whose PML4 is `table`, which is not the one
+/// loaded (the fast path's switch: `Held::hand_on`).
+#[inline(always)]
+fn write_address_space(table: &ManagedArc<AnyObject>) {
+    let frame = PhysFrame::containing_address(PhysAddr::new(table.address()));
+    // SAFETY: as in `load_address_space`.
+    unsafe { Cr3::write(frame, Cr3Flags::empty()) };
 }
 
 // ANCHOR: audit
