@@ -284,8 +284,10 @@ impl<'a> WeakPool<'a> {
     /// # Safety
     /// `count` slots must live there as long as the pool is used.
     pub(super) unsafe fn at(start: u64, count: usize) -> Self {
-        let first = super::window().virtual_address(x86_64::PhysAddr::new(start)) as *const Slot;
-        // SAFETY: the caller's promise.
+        // SAFETY: the caller's promise: slots live there (`reach` is the
+        // window's cheap sum, every system call's lookups pass here).
+        let first: &Slot = unsafe { super::reach(start) };
+        // SAFETY: the caller's promise: `count` of them.
         Self { slots: unsafe { core::slice::from_raw_parts(first, count) } }
     }
 
