@@ -49,7 +49,7 @@
 //!   lives until the path is done;
 //! - the sender's root pool, which the scheduler holds while the sender
 //!   runs, is handed on to the receiver when the receiver has the same one
-//!   (`scheduler::enter_after_switch`), and the page table likewise: then
+//!   (`Held::hand_on` in `scheduler.rs`), and the page table likewise: then
 //!   no count goes up and down, and CR3 is not written.
 //!
 //! `channel_tests.rs` checks it is taken exactly when these hold, and

@@ -414,8 +414,9 @@ fn take_message(channel: &ManagedArc<Channel>, task: &ManagedArc<Task>, destinat
 /// message on a channel the client takes from. So the client's call
 /// (put the request, take the reply) and the server's answer (put the
 /// reply, take the next request) are the same operation, with the
-/// channels the other way round: one system call serves both, and
-/// `ulib` names it both ways (`call`, `reply_and_take`).
+/// channels the other way round: one system call (`ulib::syscall::
+/// channel_call`) serves both, and one fast path (`fastpath.rs`) takes
+/// both.
 fn channel_call(
     args: &SyscallArgs,
     task: &ManagedArc<Task>,
