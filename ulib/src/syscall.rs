@@ -78,6 +78,7 @@ fn call(call: Call, args: [u64; 6]) -> Result<u64, Error> {
 
 /// Decodes `(rax, rdx)`. A code that is no [`Error`] breaks the ABI (the
 /// kernel and this library share `abi`): the program panics.
+#[inline]
 pub fn decode(rax: u64, rdx: u64) -> Result<u64, Error> {
     decode_result(rax, rdx).unwrap_or_else(|unknown| panic!("the kernel answered with {unknown}"))
 }
@@ -210,6 +211,7 @@ pub fn audit() -> Result<u64, Error> {
 /// into the message; for [`MessageKind::Payload`] the length of the bytes
 /// at the start of the task buffer (prefer [`channel_put_payload`]).
 /// Never waits: a full channel is [`Error::ChannelFull`].
+#[inline] // the message paths: no call and return around the system call
 pub fn channel_put(channel: CAddr, kind: MessageKind, value: u64) -> Result<u64, Error> {
     call(Call::ChannelPut, [channel.to_raw(), u64::from(kind), value, 0, 0, 0])
 }
@@ -234,6 +236,7 @@ pub fn channel_put_payload(channel: CAddr, bytes: &[u8]) -> Result<u64, Error> {
 /// [`MessageKind::Capability`], `destination` as a raw address, or
 /// `abi::syscall::REVOKED_IN_FLIGHT` if the object was destroyed while the
 /// message waited.
+#[inline] // the message paths: no call and return around the system call
 pub fn channel_take(channel: CAddr, destination: CAddr) -> Result<(MessageKind, u64), Error> {
     take_call(Call::ChannelTake, [channel.to_raw(), destination.to_raw(), 0, 0, 0, 0])
 }
@@ -244,6 +247,7 @@ pub fn channel_take(channel: CAddr, destination: CAddr) -> Result<(MessageKind, 
 /// answer (put the reply, wait for the next request). `kind` and `value`
 /// are [`channel_put`]'s, `destination` and the result
 /// [`channel_take`]'s. If the put is refused, nothing was taken either.
+#[inline] // the message paths: no call and return around the system call
 pub fn channel_call(
     put_on: CAddr,
     kind: MessageKind,
