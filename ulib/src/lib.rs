@@ -8,6 +8,7 @@
 //! - [`hostile`]: what a hostile program does, for the kernel's boot tests;
 //! - [`task`]: stacks and the entry of the tasks a program starts itself;
 //! - [`pager`]: the protocol of the pager and the programs it serves;
+//! - [`driver`]: how a driver gets its capabilities, and its ring of bytes;
 //! - the panic handler (print the message and where, then exit with
 //!   [`PANIC_EXIT_CODE`]) and `memcpy` and friends (the kernel's own, from
 //!   `common/runtime`).
@@ -34,6 +35,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod driver;
 pub mod hostile;
 pub mod io;
 pub mod pager;
