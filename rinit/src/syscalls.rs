@@ -6,6 +6,7 @@ use abi::syscall::{ListEntry, MessageKind, TaskField};
 use abi::task_root::INPUT;
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
+use rinit::drivers::Driver;
 use rinit::system::{Message, System};
 use ulib::syscall;
 
@@ -73,6 +74,10 @@ impl System for Kernel {
 
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
         crate::pager_setup::attach(program, pager)
+    }
+
+    fn start_driver(&mut self, task: CAddr, driver: &Driver) -> Result<(), Error> {
+        crate::driver_setup::start(task, driver)
     }
 
     fn yield_now(&mut self) {

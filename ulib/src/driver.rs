@@ -74,7 +74,9 @@ pub fn receive_capabilities() -> Result<(), Error> {
         let (slot, kind) = HANDED[next];
         let destination = CAddr::root(slot);
         next = match channel_take(CAddr::root(CHANNEL), destination)? {
-            (MessageKind::Capability, value) if value != REVOKED_IN_FLIGHT && kind_in(slot)? == Some(kind) => {
+            (MessageKind::Capability, value)
+                if value != REVOKED_IN_FLIGHT && kind_in(slot)? == Some(kind) =>
+            {
                 next + 1
             }
             (MessageKind::Capability, value) if value != REVOKED_IN_FLIGHT => {
@@ -207,7 +209,13 @@ mod tests {
         assert_eq!(ring.pop(), Some(1));
         assert!(ring.push(5), "room again, past the end of the array");
         let mut out = Vec::new();
-        assert_eq!(ring.drain_into(|byte| Ok::<_, ()>(out.push(byte))), 4);
+        assert_eq!(
+            ring.drain_into(|byte| {
+                out.push(byte);
+                Ok::<_, ()>(())
+            }),
+            4
+        );
         assert_eq!(out, [2, 3, 4, 5]);
         assert!(ring.is_empty());
     }
@@ -265,7 +273,10 @@ mod tests {
                 });
                 prop_assert!(ring.len() <= 16);
             }
-            ring.drain_into(|byte| Ok::<_, ()>(received.push(byte)));
+            ring.drain_into(|byte| {
+                received.push(byte);
+                Ok::<_, ()>(())
+            });
             prop_assert_eq!(sent, received);
         }
     }

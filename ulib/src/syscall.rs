@@ -277,8 +277,15 @@ pub fn irq_derive(irq: CAddr, untyped: CAddr, destination: CAddr) -> Result<u64,
 /// Makes, in the empty slot `destination`, a new PortRange for the `count`
 /// ports from `first`, which `range` must cover, out of `untyped`; it may
 /// write them if `range` may.
-pub fn port_derive(range: CAddr, untyped: CAddr, destination: CAddr, first: u16, count: u16) -> Result<u64, Error> {
-    let args = [range.to_raw(), untyped.to_raw(), destination.to_raw(), u64::from(first), u64::from(count), 0];
+pub fn port_derive(
+    range: CAddr,
+    untyped: CAddr,
+    destination: CAddr,
+    first: u16,
+    count: u16,
+) -> Result<u64, Error> {
+    let args =
+        [range.to_raw(), untyped.to_raw(), destination.to_raw(), u64::from(first), u64::from(count), 0];
     call(Call::PortDerive, args)
 }
 

@@ -32,11 +32,11 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+use ulib::Error;
 use ulib::abi::CAddr;
 use ulib::abi::syscall::input::Source;
 use ulib::driver::{INTERRUPTS, IRQ, PORTS, Ring, put_input, receive_capabilities, wait_for_interrupt};
 use ulib::syscall::{irq_acknowledge, irq_bind, port_read_byte, yield_now};
-use ulib::Error;
 
 ulib::entry!(main);
 
