@@ -97,6 +97,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: retype_task,
     },
     CommandSpec {
+        words: "revoke",
+        params: &[Param::Slot("untyped")],
+        help: "destroys all made from the untyped",
+        run: revoke,
+    },
+    CommandSpec {
         words: "set stack",
         params: &[Param::Slot("task"), Param::Number("value")],
         help: "the task's initial stack pointer",
@@ -490,6 +496,18 @@ fn retype(cx: &mut Context, args: &Args, kind: ObjectKind) -> Result<(), Failure
     say!(cx.sys, "slot {destination}: {} {kind} made from untyped slot {untyped}", kind.article());
     Ok(())
 }
+
+// ANCHOR: revoke
+/// `revoke <untyped>`: every object made from the untyped is destroyed,
+/// wherever its capabilities are (a driver's IrqLine and PortRange with
+/// them: `revoke 208` cuts the serial driver off its line and ports).
+fn revoke(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    let untyped = args.slot(0);
+    cx.sys.revoke(untyped)?;
+    say!(cx.sys, "slot {untyped}: everything made from it is destroyed");
+    Ok(())
+}
+// ANCHOR_END: revoke
 
 fn set_stack(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     set(cx, args, TaskField::Stack, args.number(1))

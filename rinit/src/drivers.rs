@@ -97,6 +97,10 @@ impl Driver {
     pub fn replies(&self) -> CAddr {
         self.slot(4)
     }
+    /// Its index in [`DRIVERS`].
+    pub fn index(&self) -> usize {
+        usize::from(self.index)
+    }
     /// The number of its ports.
     pub fn port_count(&self) -> u16 {
         self.span.last - self.span.first + 1

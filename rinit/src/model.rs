@@ -200,6 +200,12 @@ impl System for Model {
         Ok(())
     }
 
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("revoke({untyped})"));
+        // The model keeps no derivation tree: only the refusals.
+        self.kind_at(untyped, ObjectKind::Untyped).map(drop)
+    }
+
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
         self.calls.push(format!("task_set({task}, {field:?}, {value:#x})"));
         // As the kernel: a running task first, then the value.

@@ -40,6 +40,10 @@ impl System for Kernel {
         syscall::retype(untyped, kind, destination, 0).map(drop)
     }
 
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error> {
+        syscall::revoke(untyped).map(drop)
+    }
+
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
         syscall::task_set(task, field, value).map(drop)
     }

@@ -37,6 +37,8 @@ pub trait System {
     /// Makes a new `kind` object in the empty slot `destination` out of
     /// the untyped memory in `untyped`.
     fn retype(&mut self, untyped: CAddr, kind: ObjectKind, destination: CAddr) -> Result<(), Error>;
+    /// Destroys every object made from the untyped in `untyped`.
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error>;
     /// Sets one field of the task in `task`.
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error>;
     /// Starts the configured task in `task`.

@@ -52,16 +52,20 @@ pub const HANDED: [(u8, ObjectKind); 5] = [
 ];
 
 /// What a driver puts on its reply channel once it holds its
-/// capabilities, before it binds its line.
+/// capabilities, before it binds its line; the next message there is the
+/// address it starts over at ([`crate::start_over_address`]), where rinit
+/// sets it back before it starts it again: a task stopped with `TaskStop`
+/// would otherwise go on where it stopped, with capabilities revoked.
 pub const READY: u64 = 0x0044_5256_5244; // "DRVRD" in ASCII
 // ANCHOR_END: driver_protocol
 
 /// Takes the driver's capabilities from channel 255 ([`HANDED`], in its
-/// order), then says [`READY`]. What a slot held before (a run before this
+/// order). What a slot held before (a run before this
 /// one) is deleted first. A message that is not the next capability of
 /// the sequence (a number the shell sent before any child took it, a
 /// capability of another kind) is dropped and the sequence starts again,
-/// so the driver always ends with rinit's five, which come last.
+/// so the driver always ends with rinit's five, which come last. Then it
+/// says [`READY`], and where it starts over.
 pub fn receive_capabilities() -> Result<(), Error> {
     for (slot, _) in HANDED {
         match delete(CAddr::root(slot)) {
@@ -86,7 +90,8 @@ pub fn receive_capabilities() -> Result<(), Error> {
             _ => 0,
         };
     }
-    channel_put(CAddr::root(REPLIES), MessageKind::Raw, READY).map(drop)
+    channel_put(CAddr::root(REPLIES), MessageKind::Raw, READY)?;
+    channel_put(CAddr::root(REPLIES), MessageKind::Raw, crate::start_over_address()).map(drop)
 }
 
 /// Puts `byte` from `source` on the input channel, encoded as the shell

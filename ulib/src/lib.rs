@@ -50,6 +50,16 @@ mod mem;
 
 pub use abi::{self, CAddr, Error};
 
+/// The address where this program starts over, from `main`, with no
+/// arguments (see `entry.rs`); 0 in host tests, which have no such entry.
+pub fn start_over_address() -> u64 {
+    #[cfg(not(test))]
+    let address = entry::_start_over as *const () as u64;
+    #[cfg(test)]
+    let address = 0;
+    address
+}
+
 /// The exit code of a task whose program panicked.
 pub const PANIC_EXIT_CODE: u64 = 101;
 

@@ -19,6 +19,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+use core::convert::Infallible;
 use ulib::abi::CAddr;
 use ulib::abi::syscall::input::Source;
 use ulib::driver::{INTERRUPTS, IRQ, PORTS, put_input, receive_capabilities, wait_for_interrupt};
@@ -38,13 +39,16 @@ fn main(_args: &str) -> Result<(), Error> {
     // would never see the next one: read it (it is stale) before binding.
     port_read_byte(ports, DATA)?;
     irq_bind(irq, CAddr::root(INTERRUPTS))?;
-    serve(irq, ports)
+    let Err(error) = serve(irq, ports);
+    // Revoked (or deleted) by rinit, its capabilities refuse every call.
+    println!("keyboard: the kernel refused a call ({error}): my capabilities are gone; stopping");
+    Err(error)
 }
 
 // ANCHOR: serve
-/// The driver's loop: never returns, but with an error from the kernel
-/// (its capabilities revoked, say), which ends the task.
-fn serve(irq: CAddr, ports: CAddr) -> Result<(), Error> {
+/// The driver's loop: returns only with an error from the kernel (its
+/// capabilities revoked, say), which ends the task.
+fn serve(irq: CAddr, ports: CAddr) -> Result<Infallible, Error> {
     let (mut lost, mut lost_in_all) = (0u64, 0u64);
     loop {
         wait_for_interrupt()?;

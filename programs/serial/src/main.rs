@@ -32,11 +32,12 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use ulib::Error;
+use core::convert::Infallible;
 use ulib::abi::CAddr;
 use ulib::abi::syscall::input::Source;
 use ulib::driver::{INTERRUPTS, IRQ, PORTS, Ring, put_input, receive_capabilities, wait_for_interrupt};
 use ulib::syscall::{irq_acknowledge, irq_bind, port_read_byte, yield_now};
+use ulib::{Error, println};
 
 ulib::entry!(main);
 
@@ -55,13 +56,16 @@ const RING_SIZE: usize = 512;
 fn main(_args: &str) -> Result<(), Error> {
     receive_capabilities()?;
     irq_bind(CAddr::root(IRQ), CAddr::root(INTERRUPTS))?;
-    serve()
+    let Err(error) = serve();
+    // Revoked (or deleted) by rinit, its capabilities refuse every call.
+    println!("serial: the kernel refused a call ({error}): my capabilities are gone; stopping");
+    Err(error)
 }
 
 // ANCHOR: serve
-/// The driver's loop: never returns, but with an error from the kernel
-/// (its capabilities revoked, say), which ends the task.
-fn serve() -> Result<(), Error> {
+/// The driver's loop: returns only with an error from the kernel (its
+/// capabilities revoked, say), which ends the task.
+fn serve() -> Result<Infallible, Error> {
     let mut ring = Ring::<RING_SIZE>::new();
     // Bytes may wait in the chip already, whose rising edge came before
     // the line was bound: read them as if an interrupt had come, or the

@@ -706,3 +706,15 @@ fn a_driver_is_not_started_while_a_child_takes_from_255() {
     );
     assert!(answer(&mut model, &mut shell, "tasks").contains(&"244: serial stopped".to_owned()));
 }
+
+#[test]
+fn revoke_destroys_what_an_untyped_made_and_refuses_anything_else() {
+    let (mut model, mut shell) = start();
+    assert_eq!(one_line(&mut model, &mut shell, "revoke 8"), "slot 8: everything made from it is destroyed");
+    assert_eq!(model.calls.last().map(String::as_str), Some("revoke(8)"));
+    assert_eq!(
+        one_line(&mut model, &mut shell, "revoke 7"),
+        "revoke: the capability is of the wrong kind for this call"
+    );
+    assert_eq!(one_line(&mut model, &mut shell, "revoke 100"), "revoke: the capability slot is empty");
+}
