@@ -80,7 +80,13 @@ mod machine {
         u32::from(port)
     }
 
+    /// A write records the bytes the port would get: the low `width`.
     pub fn write_port(port: u16, width: u8, value: u32) {
+        let value = match width {
+            1 => value & 0xff,
+            2 => value & 0xffff,
+            _ => value,
+        };
         with_record(|record| record.accesses.push((port, width, value, true)));
     }
 }

@@ -33,6 +33,8 @@ pub mod syscalls;
 #[cfg(test)]
 mod channel_tests;
 #[cfg(test)]
+mod device_tests;
+#[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
 mod fuzz_tests;

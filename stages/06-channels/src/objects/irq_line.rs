@@ -355,12 +355,11 @@ fn unbind(line: u8) {
 /// destroyed (its slots, these among them, were emptied just before).
 pub(super) fn forget_closed_channels() {
     for line in 0..LINES {
+        let Some(header) = bound_header(line) else { continue };
         // SAFETY: a bound IrqLine (it may be doomed in the same revoke as
         // the channel, but it is not destroyed yet: it would have left the
         // record).
-        if let Some(header) = bound_header(line)
-            && unsafe { body_of(header) }.channel.is_empty()
-        {
+        if unsafe { body_of(header) }.channel.is_empty() {
             unbind(line);
         }
     }

@@ -158,20 +158,3 @@ pub(super) unsafe fn audit_view(header: &Header) -> Option<PortSpan> {
     // SAFETY: the caller's promise.
     unsafe { span_at(header.body()) }
 }
-
-/// Overwrites the span of the live PortRange whose header is `header`,
-/// for the audit's corruption tests; returns the old one.
-///
-/// # Safety
-/// As for [`audit_view`].
-#[cfg(test)]
-pub(super) unsafe fn corrupt_span(header: &Header, span: PortSpan) -> PortSpan {
-    // SAFETY: the caller's promise.
-    let old = unsafe { span_at(header.body()) }.expect("a span");
-    // SAFETY: as above.
-    let body: &PortRangeBody = unsafe { reach(header.body()) };
-    body.first.set(u64::from(span.first));
-    body.last.set(u64::from(span.last));
-    body.writable.set(u64::from(span.writable));
-    old
-}
