@@ -229,6 +229,12 @@ fn act(
         Call::ChannelPut => channel_put(args, task, root),
         Call::ChannelCall => channel_call(args, task, root),
         Call::ChannelTake => channel_take(args, task, root),
+        Call::Audit => match scheduler::audit() {
+            Ok(report) => Ok(Reply::value(report.objects as u64)),
+            Err(error) if error.is_too_many() => Err(Error::NotAudited),
+            Err(_) => Err(Error::AuditFailed),
+        },
+        // The devices (`objects/irq_line.rs`, `objects/port_range.rs`).
         Call::IrqDerive => {
             let line = cpool::lookup_object::<IrqLine>(root, args.caddr(0)?)?.line();
             done(cpool::derive::<IrqLine>(root, args.caddr(1)?, args.caddr(2)?, |irq| irq.set_line(line)))
@@ -252,11 +258,6 @@ fn act(
             let range = cpool::lookup_object::<PortRange>(root, args.caddr(0)?)?;
             done(range.write(args.arg(1), args.arg(2), args.arg(3)))
         }
-        Call::Audit => match scheduler::audit() {
-            Ok(report) => Ok(Reply::value(report.objects as u64)),
-            Err(error) if error.is_too_many() => Err(Error::NotAudited),
-            Err(_) => Err(Error::AuditFailed),
-        },
     }
 }
 // ANCHOR_END: act
