@@ -224,18 +224,3 @@ fn a_hostile_serial_driver_cannot_silence_the_kernel_and_its_fault_stops_only_it
     }
 }
 // ANCHOR_END: hostile_driver_test
-
-#[test]
-#[ignore]
-fn capture_for_the_book() {
-    let run = Boot::stage(STAGE)
-        .timeout_secs(90)
-        .type_after(PROMPT, "start child\r")
-        .type_after(PROMPT, "send cap 0\r")
-        .type_after("put in slot", "list\r")
-        .type_after(PROMPT, "tasks\r")
-        .type_after(PROMPT, "help\r")
-        .type_after(PROMPT, "shutdown\r")
-        .run();
-    println!("{}", run.text());
-}
