@@ -57,6 +57,14 @@ pub fn load(program: &Program, channel: CAddr) -> Result<u64, LoadError> {
 }
 // ANCHOR_END: load
 
+/// Slot `slot` of the root pool of the task that [`load`] built for
+/// `program`, where rinit may put capabilities before it starts it (the
+/// loader keeps that pool in the module's pool, `ulib::loader::
+/// TASK_POOL_SLOT`).
+pub fn in_pool(program: &Program, slot: u8) -> CAddr {
+    CAddr::new(&[program.slot, loader::TASK_POOL_SLOT, slot]).expect("depth 3")
+}
+
 // ANCHOR: start
 /// Loads the program named `name` (one of `programs`) and starts it, with
 /// channel 255 as its slot 255; returns the root slot of its task.

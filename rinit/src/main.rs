@@ -19,6 +19,7 @@
 
 mod bench;
 mod child;
+mod driver_setup;
 mod fuzz;
 mod launch;
 mod pager_setup;

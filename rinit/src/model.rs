@@ -8,11 +8,12 @@
 //! `ulib`, against a finer model).
 
 use crate::commands::Failure;
+use crate::drivers::Driver;
 use crate::programs::Program;
 use crate::system::{LoadRefusal, Message, System};
 use abi::syscall::{ListEntry, TaskField};
 use abi::task_root::{
-    CHANNEL, CPOOL, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
+    CHANNEL, CPOOL, DEVICES, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
 };
 use abi::{CAddr, Error, ObjectKind, is_user_range};
 use std::collections::VecDeque;
@@ -118,6 +119,12 @@ impl Model {
         self.with_program(slot)
     }
 
+    /// With the kernel's devices pool in slot 251, as drivers need.
+    pub fn with_devices(mut self) -> Model {
+        self.slots[usize::from(DEVICES)] = Some(Object::Other(ObjectKind::CPool));
+        self
+    }
+
     /// The task in `slot` exits: the kernel sets it back, not running.
     pub fn task_exits(&mut self, slot: u8) {
         match &mut self.slots[usize::from(slot)] {
@@ -209,6 +216,12 @@ impl System for Model {
         };
         self.slots[Model::index(destination)?] = Some(object);
         Ok(())
+    }
+
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("revoke({untyped})"));
+        // The model keeps no derivation tree: only the refusals.
+        self.kind_at(untyped, ObjectKind::Untyped).map(drop)
     }
 
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
@@ -310,8 +323,24 @@ impl System for Model {
         }
         *running = true;
         if let Object::Task { fields, .. } = self.get(program)? {
-            fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfb01);
+            fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfc01);
         }
+        Ok(())
+    }
+
+    fn start_driver(&mut self, program: &Program, driver: &Driver) -> Result<(), Failure> {
+        self.calls.push(format!("start_driver({}, {})", program.name(), driver.name));
+        // As the real one: the devices pool must be there, then the
+        // program is loaded (afresh, with a channel of its own) and runs.
+        self.kind_at(CAddr::root(DEVICES), ObjectKind::CPool)?;
+        match self.load_program(program, CAddr::root(driver.replies().path()[0])) {
+            Ok(()) => {}
+            Err(LoadRefusal::StillRunning) => return Err(Error::InUse.into()),
+            Err(LoadRefusal::Failed(failure)) => return Err(failure),
+        }
+        let task = CAddr::root(program.task_slot());
+        let Object::Task { running, .. } = self.kind_at(task, ObjectKind::Task)? else { unreachable!() };
+        *running = true;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use abi::task_root::INPUT;
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
 use rinit::commands::Failure;
+use rinit::drivers::Driver;
 use rinit::programs::Program;
 use rinit::system::{LoadRefusal, Message, System};
 use ulib::syscall;
@@ -39,6 +40,10 @@ impl System for Kernel {
 
     fn retype(&mut self, untyped: CAddr, kind: ObjectKind, destination: CAddr) -> Result<(), Error> {
         syscall::retype(untyped, kind, destination, 0).map(drop)
+    }
+
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error> {
+        syscall::revoke(untyped).map(drop)
     }
 
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
@@ -86,6 +91,10 @@ impl System for Kernel {
 
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
         crate::pager_setup::attach(program, pager)
+    }
+
+    fn start_driver(&mut self, program: &Program, driver: &Driver) -> Result<(), Failure> {
+        crate::driver_setup::start(program, driver)
     }
 
     fn yield_now(&mut self) {

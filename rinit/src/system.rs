@@ -7,6 +7,7 @@
 //! kernel (`model.rs`) that refuses what the kernel refuses.
 
 use crate::commands::Failure;
+use crate::drivers::Driver;
 use crate::programs::Program;
 use abi::syscall::{ListEntry, TaskField};
 use abi::{CAddr, Error, ObjectKind};
@@ -38,6 +39,8 @@ pub trait System {
     /// Makes a new `kind` object in the empty slot `destination` out of
     /// the untyped memory in `untyped`.
     fn retype(&mut self, untyped: CAddr, kind: ObjectKind, destination: CAddr) -> Result<(), Error>;
+    /// Destroys every object made from the untyped in `untyped`.
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error>;
     /// Sets one field of the task in `task`.
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error>;
     /// Starts the configured task in `task`.
@@ -56,6 +59,14 @@ pub trait System {
     /// pager program in `pager` to serve it (`ulib::pager`): several calls,
     /// behind one method. `InUse` if either is running.
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error>;
+    /// Loads the driver `program` into its task slot and starts it with
+    /// fresh capabilities for `driver`'s line and ports (`ulib::driver` is
+    /// the protocol): revokes what its last run held, derives its IrqLine
+    /// and PortRange from the kernel's devices pool, makes its channels,
+    /// loads it afresh with its own reply channel as its slot 255, puts
+    /// the rest in its pool, starts it and waits until it says it is
+    /// ready. Several calls, behind one method.
+    fn start_driver(&mut self, program: &Program, driver: &Driver) -> Result<(), Failure>;
     /// Lets the other ready tasks run first.
     fn yield_now(&mut self);
     /// Ends this task; the first task's end stops the machine.

@@ -10,6 +10,7 @@
 //! - [`pager`]: the protocol of the pager and the programs it serves;
 //! - [`loader`]: builds a task from a program the kernel handed over as
 //!   read-only pages, with [`elf`]'s checks;
+//! - [`driver`]: how a driver gets its capabilities, and its ring of bytes;
 //! - the panic handler (print the message and where, then exit with
 //!   [`PANIC_EXIT_CODE`]) and `memcpy` and friends (the kernel's own, from
 //!   `common/runtime`).
@@ -41,6 +42,7 @@
 /// of `common`, which is the kernel's.
 #[path = "../../common/src/elf.rs"]
 pub mod elf;
+pub mod driver;
 pub mod hostile;
 pub mod io;
 pub mod loader;

@@ -396,6 +396,9 @@ fn other_tasks_output_is_followed_by_a_prompt() {
     assert!(fault.starts_with(&format!("task {number} ")), "the report names task {number}: {fault:?}");
 }
 
+/// Drivers in user space: the serial and keyboard drivers.
+#[path = "drivers.rs"]
+mod drivers;
 /// Faults handled in user space: the pager, and fault channels.
 #[path = "faults.rs"]
 mod faults;
@@ -611,7 +614,8 @@ fn malformed_modules_leave_the_other_programs_loadable() {
         // 241 pages: one more than a module pool holds.
         ("huge", vec![0; 241 * 4096]),
     ];
-    let mut boot = Boot::stage(STAGE).timeout_secs(90).only_modules(&["rinit", "hello", "peer"]);
+    // The serial driver too: the shell is typed at over serial.
+    let mut boot = Boot::stage(STAGE).timeout_secs(90).only_modules(&["rinit", "hello", "peer", "serial"]);
     for (name, bytes) in &modules {
         let path = folder.join(name);
         std::fs::write(&path, bytes).unwrap();
@@ -653,6 +657,9 @@ fn malformed_modules_leave_the_other_programs_loadable() {
         "out of memory",
         "program hello:",
         "program peer:",
+        "cannot load serial",
+        "program serial:",
+        "driver serial: not started",
     ]);
     let _ = std::fs::remove_dir_all(&folder);
 }

@@ -231,6 +231,10 @@ pub const BUDGETS: &[Budget] = &[
     // ulib::loader, for hello (9 pages of program, 16 of stack, 7 tables):
     // most of it is the kernel zeroing the pages it retypes.
     Budget { name: "load-program", median: 395_000 },
+    // The drivers (issue 17): a PortWrite, and an interrupt to its
+    // driver's take (`rinit/src/bench.rs`, `interrupt_figures`).
+    Budget { name: "port-write", median: 510 },
+    Budget { name: "interrupt-to-driver", median: 1860 },
 ];
 // ANCHOR_END: budgets
 
@@ -280,6 +284,10 @@ pub fn describe(name: &str) -> String {
         "load-program" => {
             "load and start a program from its module in user space (`ulib::loader`, `hello`: \
              map the module, check, retype, fill and map its pages, configure and start the task)"
+        }
+        "port-write" => "write of one I/O port through a PortRange (`PortWrite`)",
+        "interrupt-to-driver" => {
+            "interrupt to its driver: from the port write that raises it to the driver's take returning its message"
         }
         other => return format!("`{other}`"),
     };
