@@ -72,12 +72,6 @@ pub unsafe fn move_vga_buffer(address: u64) {
     }
 }
 
-/// The next byte typed on the serial line, if one has arrived (stage 6
-/// reads them when COM1 raises its interrupt).
-pub fn read_serial_byte() -> Option<u8> {
-    CONSOLE.lock().as_mut()?.serial.try_read_byte()
-}
-
 /// Sets the VGA colours for what is printed from now on.
 pub fn set_attribute(attribute: Attribute) {
     if let Some(console) = CONSOLE.lock().as_mut()

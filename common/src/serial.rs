@@ -31,9 +31,4 @@ impl Serial {
         }
         self.0.send_raw(byte);
     }
-
-    /// The next received byte, if one has arrived.
-    pub fn try_read_byte(&mut self) -> Option<u8> {
-        self.0.try_receive().ok()
-    }
 }

@@ -57,14 +57,33 @@ fn main(args: &str) -> Result<(), ulib::Error> {
 }
 // ANCHOR_END: main
 
+/// What `fill-memory` leaves of the shell's untyped: room for the drivers.
+const SHELL_RESERVE: u64 = 1024 * 1024;
+
 /// `fill-memory`, for a boot test of the kernel's audit with as many
 /// objects as memory holds: retypes pages out of every untyped and deletes
-/// each capability, until memory runs out, then asks for an audit.
+/// each capability, until memory runs out, then asks for an audit. It
+/// leaves the shell's own untyped (root slot 2) [`SHELL_RESERVE`] bytes,
+/// for the drivers the shell then starts: it fills an untyped made from
+/// it of all the rest.
 fn fill_memory() {
     use ulib::abi::task_root::{FIRST_UNTYPED, MAX_UNTYPED, UNTYPED};
     use ulib::abi::{CAddr, ObjectKind};
     let scratch = CAddr::root(ulib::abi::task_root::FIRST_FREE);
-    let untypeds = core::iter::once(UNTYPED).chain(FIRST_UNTYPED..FIRST_UNTYPED + MAX_UNTYPED);
+    let rest = ulib::abi::task_root::FIRST_FREE + 1;
+    let empty = ulib::abi::syscall::ListEntry { slot: 0, kind: 0, detail: 0 };
+    let mut entries = [empty; ulib::abi::syscall::ListEntry::MAX];
+    let free = ulib::syscall::list_pool(CAddr::root(0), &mut entries)
+        .ok()
+        .and_then(|list| list.iter().find(|entry| entry.slot == UNTYPED).map(|entry| entry.detail))
+        .unwrap_or(0);
+    let size = free.saturating_sub(SHELL_RESERVE) & !0xfff;
+    let filled =
+        match ulib::syscall::retype(CAddr::root(UNTYPED), ObjectKind::Untyped, CAddr::root(rest), size) {
+            Ok(_) => rest,
+            Err(_) => UNTYPED,
+        };
+    let untypeds = core::iter::once(filled).chain(FIRST_UNTYPED..FIRST_UNTYPED + MAX_UNTYPED);
     let mut pages = 0u64;
     for untyped in untypeds {
         while ulib::syscall::retype(CAddr::root(untyped), ObjectKind::RawPage, scratch, 0).is_ok() {

@@ -1,10 +1,11 @@
 //! `revoke`: a probe, from user space, that a revoke unmaps at once.
 //!
 //! Started with `run revoke`, it waits on channel 255 for an untyped (the
-//! shell's `send cap 2` sends one), makes a page and the tables to map it
-//! from that untyped, maps the page in its own address space, writes and
-//! reads it back, revokes the untyped (which destroys the page and the
-//! tables) and touches the page again. That touch must fault: the kernel
+//! shell's `send cap 2` sends one), makes an untyped of its own out of it
+//! and a page and the tables to map it out of that, maps the page in its
+//! own address space, writes and reads it back, revokes its untyped (which
+//! destroys the page and the tables, and nothing else the sender made:
+//! the shell's drivers live on) and touches the page again. That touch must fault: the kernel
 //! stops the task with its fault report. Were the page still reachable (a
 //! translation left in the TLB because the kernel did not flush it after
 //! clearing the entry), the write would land in memory the untyped may
@@ -12,7 +13,7 @@
 //! `revoke: STILL MAPPED`, which its boot test refuses.
 //!
 //! Its root pool is a program's (see `hello`), with slot 255 the channel
-//! shared with the shell; it uses slots 10 to 14 for what it makes.
+//! shared with the shell; it uses slots 10 to 15 for what it makes.
 
 #![no_std]
 #![no_main]
@@ -26,9 +27,12 @@ use ulib::{CAddr, Error, println};
 
 ulib::entry!(main);
 
-/// The channel the shell sends on, and where the untyped it sends goes.
+/// The channel the shell sends on, and where the untyped it sends goes;
+/// the untyped made from it, which the probe revokes, and its size.
 const CHANNEL: u8 = 255;
-const UNTYPED: u8 = 10;
+const RECEIVED: u8 = 10;
+const UNTYPED: u8 = 15;
+const UNTYPED_SIZE: u64 = 8 * 4096;
 /// The tables and the page, made from the untyped.
 const TABLES: [(u8, ObjectKind); 3] = [(11, ObjectKind::Pdpt), (12, ObjectKind::Pd), (13, ObjectKind::Pt)];
 const PAGE: u8 = 14;
@@ -38,8 +42,9 @@ const ADDRESS: u64 = 0x1000_0000_0000;
 
 fn main(_args: &str) -> Result<(), Error> {
     println!("revoke: waiting for an untyped on channel {CHANNEL}");
-    channel_take(CAddr::root(CHANNEL), CAddr::root(UNTYPED))?;
+    channel_take(CAddr::root(CHANNEL), CAddr::root(RECEIVED))?;
     let untyped = CAddr::root(UNTYPED);
+    retype(CAddr::root(RECEIVED), ObjectKind::Untyped, untyped, UNTYPED_SIZE)?;
     let space = CAddr::root(PML4);
     for (slot, kind) in TABLES {
         retype(untyped, kind, CAddr::root(slot), 0)?;

@@ -11,8 +11,9 @@
 //!   segments loaded into pages, a stack with an unmapped guard page below
 //!   it, and the task buffer, every page and table kept in the image pool
 //!   (root slot 5) so the task can see them;
-//! - the input channel (root slot 7), where the kernel puts what is typed,
-//!   and the channel to a child (root slot 255);
+//! - the input channel (root slot 7), where the drivers rinit starts put
+//!   what is typed, and the channel to a child (root slot 255);
+//! - the devices pool (root slot 251, [`devices_pool`]);
 //! - the task, with its instruction pointer at the program's entry, its
 //!   stack pointer at the top of its stack, and its arguments (the kernel's
 //!   command line) at the start of its buffer, their length in `rdi`;
@@ -144,7 +145,6 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     pool.slot(root::INPUT).downgrade(&input).expect("an empty slot");
     pool.slot(root::CHANNEL).downgrade(&to_child).expect("an empty slot");
     pool.slot(root::DEVICES).downgrade(&grant.devices).expect("an empty slot");
-    crate::devices::attach_input(input);
     let others = grant.untypeds.iter().flatten().filter(|untyped| !untyped.same_object(region));
     for (slot, untyped) in (root::FIRST_UNTYPED..root::FIRST_FREE).zip(others) {
         pool.slot(slot).downgrade(untyped).expect("an empty slot");

@@ -4,7 +4,9 @@
 //! is now an interactive shell. Tasks send each other messages through
 //! channels; a task taking from an empty channel waits, and the kernel
 //! idles when no task is ready. What is typed on the serial line or the
-//! PS/2 keyboard reaches the shell through the input channel.
+//! PS/2 keyboard reaches the shell through the input channel, put there by
+//! the drivers, programs that rinit starts with the interrupt lines and
+//! I/O ports they need (`devices.rs`).
 //!
 //! Crashes on request (`crash=NAME` on the command line, see
 //! `common/src/crash.rs`) work as in stage 2; the rest of the command line
@@ -77,7 +79,8 @@ pub extern "C" fn kmain(multiboot_magic: u32, boot_info_address: u64) -> ! {
     if let Some(crash) = boot.crash {
         crash.trigger();
     }
-    pic::init(&[pic::TIMER_IRQ, pic::KEYBOARD_IRQ, pic::COM1_IRQ]);
+    // The timer only: a driver's line is unmasked when it binds it.
+    pic::init(&[pic::TIMER_IRQ]);
     pit::start_periodic(TICK_HZ);
     println!("timer: {TICK_HZ} ticks a second; running the first task");
     scheduler::run_forever(first)

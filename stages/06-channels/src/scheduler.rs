@@ -43,20 +43,15 @@ pub fn run_forever(first: ManagedArc<Task>) -> ! {
         let Some(task) = RUN_QUEUE.pop_front() else {
             // Below what other tasks printed, the shell's prompt again.
             crate::shared_console::idle();
-            // Tasks blocked in a take wait for a put, and input arrives by
-            // interrupt: idle until one comes, unless input is waiting in
-            // the serial chip already.
-            if devices::poll_serial() == 0 {
-                wait_for_interrupt();
-            }
+            // Tasks blocked in a take wait for a put, which a task makes,
+            // or an interrupt (a tick, or a driver's line): idle until one
+            // comes.
+            wait_for_interrupt();
             continue;
         };
         if let Some(Exit { task, code }) = run_until_switch(task)
             && task == first.id()
         {
-            if devices::lost_input() > 0 {
-                println!("input: {} bytes were lost to a full input channel", devices::lost_input());
-            }
             crate::phases::report();
             println!("the first task exited with code {code}: stopping");
             shut_down(code == 0);

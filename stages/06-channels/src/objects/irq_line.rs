@@ -191,22 +191,18 @@ fn bound_header<'a>(line: u8) -> Option<&'a Header> {
     Some(unsafe { reach::<Header>(at) })
 }
 
-/// Whether a task's IrqLine is bound to `line` (so the kernel's own reader
-/// of that line, if it has one, leaves it alone: `devices.rs`).
+/// Whether a task's IrqLine is bound to `line`.
 pub fn is_bound(line: u8) -> bool {
     with_lines(|lines| lines.bound(line)) != Link::NONE
 }
 
 // ANCHOR: mask
 /// Sets the PIC's mask of `line` from what the kernel knows: unmasked
-/// while a bound line is Armed, or while no task has bound it and the
-/// kernel reads the device itself (`devices::KERNEL_READS`); else masked.
+/// exactly while a bound line is Armed.
 fn refresh_mask(line: u8) {
-    let unmasked = match bound_header(line) {
-        // SAFETY: a bound IrqLine.
-        Some(header) => unsafe { body_of(header) }.state.get() == LineState::Armed as u64,
-        None => crate::devices::KERNEL_READS.contains(&line),
-    };
+    // SAFETY: a bound IrqLine.
+    let unmasked = bound_header(line)
+        .is_some_and(|header| unsafe { body_of(header) }.state.get() == LineState::Armed as u64);
     crate::io::set_masked(line, !unmasked);
 }
 // ANCHOR_END: mask
@@ -335,8 +331,7 @@ pub fn deliver_pending() {
 
 // ANCHOR: unbind
 /// Unbinds `line`: its object (if still alive) is Unbound and names no
-/// channel, nothing is owed, and the line is masked (or given back to the
-/// kernel's own reader of it).
+/// channel, nothing is owed, and the line is masked.
 fn unbind(line: u8) {
     if let Some(header) = bound_header(line) {
         // SAFETY: the bound IrqLine, live or being destroyed.
