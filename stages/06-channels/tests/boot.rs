@@ -400,7 +400,10 @@ fn other_tasks_output_is_followed_by_a_prompt() {
 #[path = "faults.rs"]
 mod faults;
 // ANCHOR: hostile_test
-/// `programs/hostile`, run twice: a system call with RFLAGS.NT set must
+/// `programs/hostile`, run twice: every system call, made with every
+/// general and SSE register full of patterns (`rsp` a kernel-half
+/// address), must give back each register the ABI keeps bit for bit and
+/// no kernel value in the others; a system call with RFLAGS.NT set must
 /// come back (the kernel's `iretq` used to fault on it, stopping the
 /// machine); what the first run leaves in the segment registers and the
 /// SSE and x87 control registers must not reach the second, which starts
@@ -420,6 +423,7 @@ fn a_hostile_program_cannot_crash_the_kernel_or_reach_the_next_task() {
         &format!("hostile: run 1: {clean}"),
         // On the serial console, from a task: no kernel report.
         "hostile: EXCEPTION: forged; AUDIT FAILED: forged; KERNEL PANIC: forged",
+        "hostile: registers: 41 calls, every register the ABI keeps came back bit for bit, none with a kernel value",
         "hostile: a system call with NT set came back",
         "hostile: left 0x1b in ds, es, fs and gs",
         &format!("hostile: run 2: {clean}"),
