@@ -239,7 +239,8 @@ pub fn check(before: &Registers, after: &Registers) -> Option<Mismatch> {
         if !clobbered && was != is {
             return general(index, "a register the ABI keeps changed");
         }
-        if clobbered && is_kernel_half(is) {
+        // The task's own value, given back, is none of the kernel's.
+        if clobbered && is != was && is_kernel_half(is) {
             return general(index, "holds a kernel-half address");
         }
     }
@@ -315,6 +316,10 @@ mod tests {
         assert_eq!(check(&take, &after), None, "a take returns the kind in rsi");
         let refused = answered(&take, u64::from(Error::WrongKind), 0);
         assert_eq!(check(&take, &refused), None, "a refused take may leave rsi as it was");
+        let mut own = patterns(2, u64::from(Call::ChannelTake), [0, 0xffff_8000_0000_0001, 0, 0, 0, 0]);
+        own.general[RAX] = 16;
+        let refused = answered(&own, u64::from(Error::MalformedAddress), 0);
+        assert_eq!(check(&own, &refused), None, "the task's own kernel-half value, given back as it was");
     }
 
     #[test]
