@@ -562,6 +562,46 @@ fn a_page_touched_then_revoked_faults_when_touched_again() {
     }
 }
 
+// ANCHOR: teardown_test
+/// Tasks destroying the address space they run in (`programs/teardown`,
+/// given an untyped by `send cap 2`): a task revoking the untyped its own
+/// PML4, tables, code and task came from is refused (`InUse`: the kernel
+/// holds what a running task runs with); a ready task whose space another
+/// task revokes is stopped with a report when next picked, or destroyed
+/// with it if its task came from there too; a task revoking the untyped of
+/// the page it runs from and its tables faults on the return to it. The
+/// kernel stays up, the shell goes on, and the audit at shutdown is clean.
+#[test]
+fn a_task_destroying_the_address_space_it_runs_in_leaves_the_kernel_up() {
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "run teardown\r")
+        .type_after("teardown: waiting for an untyped", "send cap 2\r")
+        .type_after("stopped by a fault", "echo still here\r")
+        .type_after("\nstill here", "shutdown\r")
+        .run();
+    run.expect_success()
+        .expect_lines(&[
+            "teardown: waiting for an untyped on channel 255",
+            "teardown: a task revoking the untyped its own address space and task came from got Err(InUse)",
+            "teardown: revoked that untyped from here, where none of it runs",
+            "teardown: revoked the untyped of a ready task's address space (its task made elsewhere)",
+            "stopped: its page table was destroyed",
+            "teardown: starting that task again: Err(NotConfigured)",
+            "teardown: revoked the untyped of a ready task's address space and task",
+            "teardown: starting that task again: Err(EmptySlot)",
+            "teardown: revoking, from code in a page made from it, the untyped of that page and its tables",
+        ])
+        .expect_absent(&["STILL RUNNING"])
+        .expect_lines(&["still here", "shutting down"]);
+    assert_eq!(run.text().matches("stopped: its page table was destroyed").count(), 1, "one task stopped so");
+    let fault = run.text().lines().find(|line| line.contains("stopped by a fault"));
+    if !fault.is_some_and(|line| line.contains("page fault at rip 0x108000000002, address 0x108000000002")) {
+        run.fail("the kernel did not report the return into the revoked code page as a fault at its address");
+    }
+}
+// ANCHOR_END: teardown_test
+
 // ANCHOR: malformed_modules_test
 /// An x86-64 executable with one R+X segment at `address` of 11 file
 /// bytes (`ret`s) and `memory` bytes, its entry at the segment's start.
