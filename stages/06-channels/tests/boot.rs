@@ -277,8 +277,9 @@ fn bench_figures_stay_within_their_budgets() {
 // ANCHOR: fuzz_test
 /// A short run of the system-call fuzzer (`programs/fuzz`, started by
 /// rinit for `fuzz=SEED,COUNT`) with a fixed seed: about 10^4 random calls
-/// from several tasks, audits between them, and the kernel's own audit at
-/// shutdown. A kernel panic, a kernel exception report or a failed audit
+/// from several tasks, each with random RFLAGS and random values in the
+/// registers it does not take, audits between them, and the kernel's own
+/// audit at shutdown. A kernel panic, a kernel exception report or a failed audit
 /// fails it (`expect_success` forbids them); `make fuzz SEED=... COUNT=...`
 /// runs longer ones.
 #[test]
@@ -293,6 +294,8 @@ fn a_short_fuzz_run_leaves_the_kernel_standing_and_its_audit_clean() {
             "rinit: fuzzing with seed 4, 10000 calls",
             "fuzz: seed 4, 10000 calls",
             "fuzz:   Retype: ",
+            // Every call had random RFLAGS and registers; some had TF set.
+            "fuzz:   calls made with TF set: ",
             " calls, seed 4, audit ok",
             "the first task exited with code 0: stopping",
             "audit: ",
