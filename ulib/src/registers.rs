@@ -42,17 +42,26 @@ pub const KERNEL_HALF_STACK: u64 = 0xffff_8000_5eed_5f00;
 
 // ANCHOR: registers
 /// What a task sees of the CPU around a call: the general registers
-/// (`rax`, `rbx`, `rcx`, `rdx`, `rsi`, `rdi`, `rbp`, `rsp`, `r8` to `r15`)
-/// and the SSE registers, each as two words.
+/// (`rax`, `rbx`, `rcx`, `rdx`, `rsi`, `rdi`, `rbp`, `rsp`, `r8` to `r15`),
+/// the SSE registers, each as two words, and RFLAGS.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Registers {
     pub general: [u64; 16],
     pub xmm: [[u64; 2]; 16],
+    pub rflags: u64,
 }
+
+/// The RFLAGS bits a task sets for itself and the kernel must give back:
+/// the arithmetic flags (CF, PF, AF, ZF, SF, OF) and DF.
+pub const TASK_FLAGS: u64 = 0x0CD5;
+/// RFLAGS bit 1 is always set, and IF is on in ring 3 (`popfq` there
+/// cannot clear it).
+const FIXED_FLAGS: u64 = 0x202;
 // ANCHOR_END: registers
 
 const _: () = assert!(core::mem::offset_of!(Registers, xmm) == 128, "the offsets syscall_with uses");
+const _: () = assert!(core::mem::offset_of!(Registers, rflags) == 384, "the offset syscall_with uses");
 
 core::arch::global_asm!(
     ".pushsection .text.ulib_syscall_with, \"ax\"",
@@ -70,6 +79,10 @@ core::arch::global_asm!(
     ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
     "movdqu xmm\\n, [rdi + 128 + 16 * \\n]",
     ".endr",
+    // RFLAGS now, while the stack is still this program's: the loads
+    // below are all `mov`, which leave the flags alone.
+    "push qword ptr [rdi + 384]",
+    "popfq",
     "mov rax, [rdi + 0]",
     "mov rbx, [rdi + 8]",
     "mov rcx, [rdi + 16]",
@@ -111,6 +124,11 @@ core::arch::global_asm!(
     "movdqu [rdi + 128 + 16 * \\n], xmm\\n",
     ".endr",
     "mov rsp, [rip + {saved_rsp}]",
+    // Nothing since the call changed the flags (only `mov`s).
+    "pushfq",
+    "pop qword ptr [rdi + 384]",
+    // Compiled code expects DF clear.
+    "cld",
     "pop r15",
     "pop r14",
     "pop r13",
@@ -143,7 +161,7 @@ unsafe extern "C" {
 /// As for [`crate::syscall::raw`]: the call must be sound for this
 /// program. `rsp` may be anything: the call does not use the stack.
 pub unsafe fn syscall_with(input: &Registers) -> Registers {
-    let mut output = Registers { general: [0; 16], xmm: [[0; 2]; 16] };
+    let mut output = Registers { general: [0; 16], xmm: [[0; 2]; 16], rflags: 0 };
     // SAFETY: the function reads `input` and writes `output`, both whole
     // `Registers`; it saves and restores the callee-saved registers and
     // `rsp`, and declares (as an `extern "C"` function) that it clobbers
@@ -155,11 +173,14 @@ pub unsafe fn syscall_with(input: &Registers) -> Registers {
 /// Registers for call number `number` with `args`, made in case `case`:
 /// every other register holds a value of its own, with an upper half that
 /// names the case and the register (`0x5e_cc_00_rr` above, `0xc0de_00rr`
-/// below), and `rsp` is [`KERNEL_HALF_STACK`].
+/// below), `rsp` is [`KERNEL_HALF_STACK`], and RFLAGS has a set of the
+/// [`TASK_FLAGS`] that depends on the case (DF among them every other
+/// case).
 pub fn patterns(case: u8, number: u64, args: [u64; 6]) -> Registers {
     let pattern =
         |register: u64| (0x5e00_0000 | u64::from(case) << 16 | register) << 32 | 0xc0de_0000 | register;
-    let mut registers = Registers { general: [0; 16], xmm: [[0; 2]; 16] };
+    let flags = [TASK_FLAGS, 0, 0x0401, 0x08c4][usize::from(case % 4)];
+    let mut registers = Registers { general: [0; 16], xmm: [[0; 2]; 16], rflags: flags | FIXED_FLAGS };
     for (index, value) in registers.general.iter_mut().enumerate() {
         *value = pattern(index as u64);
     }
@@ -197,6 +218,8 @@ pub enum Register {
     General(usize),
     /// An SSE register and which of its halves (0 the low).
     Xmm(usize, usize),
+    /// RFLAGS (the bits of [`TASK_FLAGS`]).
+    Flags,
 }
 
 impl core::fmt::Display for Register {
@@ -204,6 +227,7 @@ impl core::fmt::Display for Register {
         match *self {
             Register::General(index) => f.write_str(NAMES[index]),
             Register::Xmm(index, half) => write!(f, "xmm{index}[{}]", ["low", "high"][half]),
+            Register::Flags => f.write_str("rflags"),
         }
     }
 }
@@ -215,8 +239,8 @@ pub fn is_kernel_half(value: u64) -> bool {
 }
 
 /// Compares the registers before a call and after it, as the ABI says:
-/// every register it keeps is unchanged (`rsp` and the SSE registers
-/// too); `rax` is 0 or an error code, and `rdx` is 0 after an error; `rsi`,
+/// every register it keeps is unchanged (`rsp`, the SSE registers and
+/// the flags a task sets, [`TASK_FLAGS`], too); `rax` is 0 or an error code, and `rdx` is 0 after an error; `rsi`,
 /// for a call that returns a message kind, is 0 or a kind, or after an
 /// error may be as it was; `rcx` (the
 /// CPU's copy of the return address) is a user-half address, and none of
@@ -260,6 +284,15 @@ pub fn check(before: &Registers, after: &Registers) -> Option<Mismatch> {
     }
     if after.general[RCX] >= USER_END {
         return general(RCX, "is not a user-half return address");
+    }
+    if (before.rflags ^ after.rflags) & TASK_FLAGS != 0 {
+        let (before, after) = (before.rflags, after.rflags);
+        return Some(Mismatch {
+            register: Register::Flags,
+            before,
+            after,
+            what: "a flag the task set changed",
+        });
     }
     for index in 0..16 {
         for half in 0..2 {
@@ -333,6 +366,14 @@ mod tests {
                 assert_eq!(found, Some(Register::General(index)), "{} bit {bit}", NAMES[index]);
             }
         }
+        for bit in [0, 2, 4, 6, 7, 10, 11] {
+            let mut after = answered(&before, 0, 0);
+            after.rflags ^= 1 << bit;
+            assert_eq!(check(&before, &after).map(|m| m.register), Some(Register::Flags), "flag bit {bit}");
+        }
+        let mut after = answered(&before, 0, 0);
+        after.rflags ^= 1 << 16; // RF: not a task's to keep
+        assert_eq!(check(&before, &after), None);
         for index in 0..16 {
             for half in 0..2 {
                 let mut after = answered(&before, 0, 0);
@@ -385,7 +426,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn syscall_with_loads_and_stores_every_register() {
-        let before = patterns(9, 39, [0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
+        let before = patterns(8, 39, [0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
+        assert_eq!(before.rflags & TASK_FLAGS, TASK_FLAGS, "every flag a task sets, DF among them");
         // SAFETY: getpid changes nothing.
         let after = unsafe { syscall_with(&before) };
         assert_eq!(after.general[RAX], u64::from(std::process::id()));
@@ -393,5 +435,6 @@ mod tests {
             assert_eq!(after.general[index], before.general[index], "{}", NAMES[index]);
         }
         assert_eq!(after.xmm, before.xmm);
+        assert_eq!(after.rflags & TASK_FLAGS, before.rflags & TASK_FLAGS, "rflags");
     }
 }
