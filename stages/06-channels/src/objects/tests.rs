@@ -446,3 +446,19 @@ fn a_description_says_what_the_object_holds() {
     assert!(untyped.ends_with(", 256 KiB, 256 KiB free (1 capability to it)"), "{untyped}");
     assert_eq!(described(9), "(empty)");
 }
+
+/// A refused map says why in words (the kernel prints them, and the book
+/// quotes them).
+#[test]
+fn map_errors_say_why() {
+    use super::mapping::MapError;
+    use crate::paging::PagingError;
+    let cases = [
+        (MapError::NotAnAddressSpace(ObjectKind::Untyped), "expected a PML4, found an Untyped"),
+        (MapError::NotMappable(ObjectKind::Channel), "a Channel cannot be mapped this way"),
+        (MapError::Paging(PagingError::AlreadyMapped), "the capability is already mapped"),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
