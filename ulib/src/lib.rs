@@ -6,6 +6,8 @@
 //! - [`syscall`]: the `syscall` instruction and one typed wrapper per call;
 //! - [`io`]: `print!`/`println!` through the task buffer;
 //! - [`hostile`]: what a hostile program does, for the kernel's boot tests;
+//! - [`registers`]: every register around one system call, and what the ABI
+//!   says the kernel keeps of them;
 //! - [`task`]: stacks and the entry of the tasks a program starts itself;
 //! - [`pager`]: the protocol of the pager and the programs it serves;
 //! - [`loader`]: builds a task from a program the kernel handed over as
@@ -45,6 +47,7 @@ pub mod hostile;
 pub mod io;
 pub mod loader;
 pub mod pager;
+pub mod registers;
 pub mod syscall;
 pub mod task;
 
