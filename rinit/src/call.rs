@@ -14,8 +14,8 @@
 //! - the child is running as far as the shell knows: `start child` made it
 //!   (with the reply channel, [`REPLY`], and that channel as its fault
 //!   channel), and neither `set active 249 0` stopped it since nor a `set`
-//!   changed it (a task configured by hand may be anything, and need
-//!   never answer);
+//!   made it another program (a task configured by hand may be anything,
+//!   and need never answer: see [`Takers::field_set`]);
 //! - no other task the shell started takes from channel 255 as far as it
 //!   knows: a program `run` started with channel 255 (`revoke` takes from
 //!   it) could take the message first, and then no answer would come. From
@@ -28,15 +28,16 @@
 //! the kernel's would say it, stops the task and goes on.
 //!
 //! Answers of messages sent while the shell did not wait (before the child
-//! started, or while it was stopped) pile up in the reply channel; the
-//! shell takes those first, so that the answer it waits for is its own
-//! message's. (Its take of them never waits: the listing says how many
-//! there are, and only the shell takes from the reply channel.)
+//! started, or while it was stopped) pile up in the reply channel, before
+//! the answer to the message the shell waits for: the listing says how
+//! many, and the shell takes them first. When it does not wait, `send`
+//! takes what waits there all the same, so that a fault of the child is
+//! reported at the next `send` at the latest.
 
 use crate::commands::{CHILD_TASK, Context, Failure};
 use crate::system::{Answer, Message, say};
 use abi::fault::FaultMessage;
-use abi::syscall::ListEntry;
+use abi::syscall::{ListEntry, TaskField};
 use abi::task_root::{CHANNEL, CPOOL, FAULTED, REPLY};
 use abi::{CAddr, Error, ObjectKind};
 
@@ -98,11 +99,27 @@ impl Takers {
         }
     }
 
-    /// A field of the task in `slot` was set, or a new task made there:
-    /// if it is slot 249, it is no longer the child `start child` made.
+    /// A field of the task in `slot` was set (`set stack` and `set
+    /// buffer` aside, see [`Takers::field_set`]), or a new task made
+    /// there: if it is slot 249, it is no longer the child `start child`
+    /// made.
     pub fn changed(&mut self, slot: u8) {
         if slot == CHILD_TASK {
             self.child = ChildState::Unknown;
+        }
+    }
+
+    /// `field` of the task in `slot` was set. The child with another
+    /// stack pointer or task buffer is still the child: its code, pool,
+    /// page table and fault channel are `start child`'s, so it answers,
+    /// or faults into the reply channel (a stack where nothing is mapped,
+    /// say). Any other field makes it a task configured by hand, which
+    /// need never answer. (**Teaching shortcut**, as `set active` is: a
+    /// stack pointer into the shell's own memory lets the child break the
+    /// shell, as a wild thread would.)
+    pub fn field_set(&mut self, slot: u8, field: TaskField) {
+        if !matches!(field, TaskField::Stack | TaskField::Buffer) {
+            self.changed(slot);
         }
     }
 
@@ -128,38 +145,46 @@ impl Default for Takers {
 
 // ANCHOR: call_child
 /// Puts `message` on channel 255 and waits for the child's answer (or its
-/// fault) on the reply channel, once the answers left from earlier are
-/// taken. Only when [`Takers::answer_comes`].
+/// fault) on the reply channel. Only when [`Takers::answer_comes`].
 pub fn call_child(cx: &mut Context, message: Message) -> Result<(), Failure> {
-    for _ in 0..waiting_answers(cx)? {
-        if let Answer::Fault { record, taken } =
-            cx.sys.take_answer(CAddr::root(REPLY), CAddr::root(FAULTED))?
-        {
-            // The child faulted while nobody waited: it cannot answer.
-            report_fault(cx, record, taken)?;
-            return put_only(cx, message);
-        }
-    }
-    match cx.sys.channel_call(CAddr::root(CHANNEL), message, CAddr::root(REPLY), CAddr::root(FAULTED)) {
-        Ok(Answer::Done) => Ok(()),
-        Ok(Answer::Fault { record, taken }) => report_fault(cx, record, taken),
-        Err(Error::ChannelFull) => Err(Failure::Refused(FULL)),
-        // The reply channel was destroyed (its untyped revoked): with it,
-        // the shell's way of hearing from the child.
+    // Answers of messages sent while the shell did not wait come first
+    // (the reply channel is a queue): taken, then the next is this one's.
+    let mut earlier = waiting_answers(cx)?.unwrap_or(0);
+    let reply = CAddr::root(REPLY);
+    let mut answer = match cx.sys.channel_call(CAddr::root(CHANNEL), message, reply, CAddr::root(FAULTED)) {
+        Ok(answer) => answer,
+        Err(Error::ChannelFull) => return Err(Failure::Refused(FULL)),
+        // The reply channel was destroyed (its untyped revoked): with
+        // it, the shell's way of hearing from the child.
         Err(Error::ChannelClosed) => {
             cx.takers.changed(CHILD_TASK);
-            Err(Failure::Refused("the child's reply channel was destroyed: send no longer waits for it"))
+            return Err(Failure::Refused(CLOSED));
         }
-        Err(error) => Err(error.into()),
+        Err(error) => return Err(error.into()),
+    };
+    while answer == Answer::Done && earlier > 0 {
+        earlier -= 1;
+        answer = cx.sys.take_answer(reply, CAddr::root(FAULTED))?;
+    }
+    match answer {
+        Answer::Done => Ok(()),
+        // The child faulted, on this message or before: its fault
+        // message answered the wait.
+        Answer::Fault { record, taken } => report_fault(cx, record, taken),
     }
 }
 // ANCHOR_END: call_child
 
 /// What `send` says when channel 255 is full.
 pub const FULL: &str = "the channel is full: no task takes its messages (start child?)";
+/// What `send` says when the reply channel is gone.
+const CLOSED: &str = "the child's reply channel was destroyed: send no longer waits for it";
 
 /// Puts `message` on channel 255 without waiting, then lets the other
-/// tasks run, so that what the child prints mostly comes first.
+/// tasks run, so that what the child prints mostly comes first; takes
+/// what waits in the reply channel, if there is one (it never waits: the
+/// listing says how many), and reports the faults among it, so that no
+/// fault of the child goes unsaid.
 pub fn put_only(cx: &mut Context, message: Message) -> Result<(), Failure> {
     match cx.sys.channel_put(CAddr::root(CHANNEL), message) {
         Ok(()) => {}
@@ -167,18 +192,23 @@ pub fn put_only(cx: &mut Context, message: Message) -> Result<(), Failure> {
         Err(error) => return Err(error.into()),
     }
     cx.sys.yield_now();
+    for _ in 0..waiting_answers(cx)?.unwrap_or(0) {
+        if let Answer::Fault { record, taken } =
+            cx.sys.take_answer(CAddr::root(REPLY), CAddr::root(FAULTED))?
+        {
+            report_fault(cx, record, taken)?;
+        }
+    }
     Ok(())
 }
 
-/// How many messages wait in the reply channel (its `list` detail).
-fn waiting_answers(cx: &mut Context) -> Result<u64, Failure> {
+/// How many messages wait in the reply channel (its `list` detail);
+/// `None` if slot 216 holds no channel (no `start child` yet).
+fn waiting_answers(cx: &mut Context) -> Result<Option<u64>, Failure> {
     let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
     let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
     let reply = entries[..count].iter().find(|entry| entry.slot == REPLY);
-    match reply {
-        Some(entry) if entry.kind == ObjectKind::Channel as u8 => Ok(entry.detail),
-        _ => Err(Failure::Refused("slot 216 holds no channel: the child's reply channel is gone")),
-    }
+    Ok(reply.filter(|entry| entry.kind == ObjectKind::Channel as u8).map(|entry| entry.detail))
 }
 
 // ANCHOR: report_fault

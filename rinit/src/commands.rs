@@ -520,7 +520,7 @@ fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<()
         result => result?,
     }
     cx.configured.set(task, field);
-    cx.takers.changed(root_slot(task));
+    cx.takers.field_set(root_slot(task), field);
     match field {
         TaskField::Stack => say!(cx.sys, "task {task}: stack pointer {value:#x}"),
         TaskField::Instruction => say!(cx.sys, "task {task}: instruction pointer {value:#x}"),

@@ -375,6 +375,38 @@ fn a_fault_waiting_in_the_reply_channel_is_reported_by_the_next_send() {
     assert!(model.replies().is_empty());
 }
 
+/// With another stack pointer the child is still the child: the shell
+/// waits, and the fault the bad stack makes answers. Made another program
+/// (`set instruction`), it is not waited for, but its fault, waiting in
+/// the reply channel, is still reported at the next `send`.
+#[test]
+fn a_bad_stack_faults_into_the_wait_and_a_task_set_by_hand_is_still_reported() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    one_line(&mut model, &mut shell, "set active 249 0");
+    one_line(&mut model, &mut shell, "set stack 249 0x1000");
+    one_line(&mut model, &mut shell, "set active 249 1");
+    let fault = FaultMessage {
+        vector: 14,
+        address: Some(0xff8),
+        error_code: 6,
+        instruction: 0x40_1234,
+        task_id: 1249,
+    };
+    model.child_fault = Some(fault);
+    let report = "task 249 (the child, the kernel's task 1249) stopped by a fault: page fault at rip 0x401234, \
+                  address 0xff8 (page not present, write, user mode)";
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), [report]);
+    one_line(&mut model, &mut shell, "set instruction 249 0x401000");
+    one_line(&mut model, &mut shell, "set active 249 1");
+    model.task_exits(CHILD_TASK);
+    if let Some(Object::Channel { messages }) = &mut model.slots[216] {
+        messages.push_back(Sent::Fault(CHILD_TASK, fault));
+    }
+    assert_eq!(answer(&mut model, &mut shell, "send raw 6"), [report], "reported, without a wait");
+    assert!(!model.calls.iter().any(|call| call.starts_with("channel_call(255, Raw(6)")));
+}
+
 /// The model's own check: a wait with no child to answer it panics, so the
 /// tests above would catch a shell that waits for ever.
 #[test]
