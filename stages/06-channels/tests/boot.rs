@@ -399,6 +399,9 @@ fn other_tasks_output_is_followed_by_a_prompt() {
 /// Faults handled in user space: the pager, and fault channels.
 #[path = "faults.rs"]
 mod faults;
+
+#[path = "calls.rs"]
+mod calls;
 // ANCHOR: hostile_test
 /// `programs/hostile`, run twice: a system call with RFLAGS.NT set must
 /// come back (the kernel's `iretq` used to fault on it, stopping the
