@@ -402,6 +402,9 @@ fn other_tasks_output_is_followed_by_a_prompt() {
 /// Faults handled in user space: the pager, and fault channels.
 #[path = "faults.rs"]
 mod faults;
+
+#[path = "calls.rs"]
+mod calls;
 // ANCHOR: hostile_test
 /// `programs/hostile`, run twice: every system call, made with every
 /// general and SSE register full of patterns (`rsp` a kernel-half
