@@ -83,13 +83,7 @@ impl System for Kernel {
     ) -> Result<Answer, Error> {
         let (kind, value) = match message {
             Message::Raw(value) => (MessageKind::Raw, value),
-            Message::Payload(bytes) => {
-                if bytes.len() > abi::syscall::MAX_PAYLOAD {
-                    return Err(Error::BufferTooLong);
-                }
-                ulib::io::TaskBuffer::current().write(0, bytes);
-                (MessageKind::Payload, bytes.len() as u64)
-            }
+            Message::Payload(bytes) => (MessageKind::Payload, syscall::stage_payload(bytes)?),
             Message::Capability(slot) => (MessageKind::Capability, slot.to_raw()),
         };
         answer(syscall::channel_call(put_on, kind, value, take_from, destination)?)
