@@ -62,9 +62,9 @@ pub struct FaultMessage {
 // ANCHOR_END: fault_message
 
 /// The names of the 32 exception vectors, from the Intel manual: the
-/// same words as the kernel's reports (`common::exceptions`; rinit's host
-/// tests check that the two agree), for a fault handler's own reports.
-const NAMES: [&str; 32] = [
+/// kernel's reports (`common::exceptions::name`) and a fault handler's own
+/// reports both take their words from here.
+pub const EXCEPTION_NAMES: [&str; 32] = [
     "divide error",
     "debug",
     "non-maskable interrupt",
@@ -103,7 +103,7 @@ const NAMES: [&str; 32] = [
 pub fn name(vector: u64) -> &'static str {
     match vector {
         BAD_INSTRUCTION_POINTER => "instruction pointer outside the user half",
-        vector => NAMES.get(vector as usize).copied().unwrap_or("interrupt"),
+        vector => EXCEPTION_NAMES.get(vector as usize).copied().unwrap_or("interrupt"),
     }
 }
 
