@@ -313,11 +313,13 @@ fn revoking_a_table_frees_what_was_mapped_in_it() {
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::RawPage), to(13), 0, 0, 0]), Ok(0));
     assert_eq!(caller.result(Call::MapPage, [to(13), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
 
+    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
+    assert!(mapping::is_mapped(&pt), "the PT is mapped under its PD");
+
     // The PD goes: the PT under it is no longer mapped, nor reachable.
     assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
     let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
     assert!(mapping::translate(&space, 0x40_0000).is_none());
-    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
     assert!(!mapping::is_mapped(&pt), "the PT learnt that its PD is gone");
     // So it can be mapped again, under a new PD.
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pd), to(22), 0, 0, 0]), Ok(0));
