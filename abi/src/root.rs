@@ -34,6 +34,14 @@ pub const FIRST_UNTYPED: u8 = 8;
 pub const MAX_UNTYPED: u8 = 56;
 /// The first slot the kernel leaves empty for the task's own use.
 pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
+/// The stage-6 shell's reply channel: `start child` makes it, the child
+/// answers each message of [`CHANNEL`] on it once it has printed its
+/// line, and it is the child's fault channel, so that a fault of the child
+/// answers the shell's wait too (`rinit/src/call.rs`).
+pub const REPLY: u8 = 216;
+/// Where the shell's take of a fault message from [`REPLY`] puts the
+/// capability to the task that faulted (empty between two faults).
+pub const FAULTED: u8 = 217;
 /// An untyped for loading the other programs GRUB loaded (stage 6): what
 /// the kernel set aside for the first task's objects and leaves after
 /// copying the modules. Building programs from it rather than from
@@ -62,7 +70,7 @@ pub const DEVICES: u8 = 251;
 pub const CHANNEL: u8 = 255;
 
 /// Every slot or range, in order, for printing the layout.
-pub const LAYOUT: [(u8, u8, &str); 17] = [
+pub const LAYOUT: [(u8, u8, &str); 20] = [
     (CPOOL, CPOOL, "this root capability pool"),
     (VGA, VGA, "the VGA text buffer page"),
     (UNTYPED, UNTYPED, "untyped memory for the task's own objects (the largest region)"),
@@ -72,7 +80,10 @@ pub const LAYOUT: [(u8, u8, &str); 17] = [
     (TASK_BUFFER, TASK_BUFFER, "the task buffer page"),
     (INPUT, INPUT, "the input channel: serial bytes and keyboard scancodes (stage 6)"),
     (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
-    (FIRST_FREE, PROGRAM_MEMORY - 1, "free"),
+    (FIRST_FREE, REPLY - 1, "free"),
+    (REPLY, REPLY, "the child's reply channel, also its fault channel (stage 6, made by start child)"),
+    (FAULTED, FAULTED, "where the shell takes a faulted child's task capability (stage 6)"),
+    (FAULTED + 1, PROGRAM_MEMORY - 1, "free"),
     (PROGRAM_MEMORY, PROGRAM_MEMORY, "untyped memory for loading the other programs (stage 6)"),
     (
         FIRST_PROGRAM,
@@ -116,6 +127,8 @@ mod tests {
             IMAGE_POOL,
             TASK_BUFFER,
             INPUT,
+            REPLY,
+            FAULTED,
             PROGRAM_MEMORY,
             SPARE_BUFFER,
             DEVICES,

@@ -10,8 +10,10 @@
 //! -- back in user mode --
 //! rax                          0 on success, else an Error code
 //! rdx                          the returned value (0 if the call has none)
-//! rsi                          kept, but for ChannelTake (stage 6), which
-//!                              returns the message kind there
+//! rsi                          kept, but for ChannelTake and ChannelCall
+//!                              (stage 6), which return the message kind
+//!                              there (0 if the take failed; kept if the
+//!                              call was refused before it took)
 //! rcx, r11                     clobbered (the CPU keeps the user's rip and
 //!                              rflags there); every other register is kept
 //! ```

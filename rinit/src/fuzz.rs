@@ -62,14 +62,12 @@ fn start(args: &str, seed: u64, count: u64) -> Result<u64, Error> {
     }
     channel_put(channel, MessageKind::Raw, seed)?;
     channel_put(channel, MessageKind::Raw, count)?;
-    let slot = match crate::launch::start(&programs, "fuzz") {
-        Ok(slot) => slot,
-        Err(error) => {
-            println!("rinit: cannot start the fuzzer: {error}");
-            return Err(Error::NotConfigured);
-        }
-    };
-    println!("rinit: fuzzing with seed {seed}, {count} calls (program in slot {slot})");
+    // Said before the start: once started, the fuzzer may print first.
+    println!("rinit: fuzzing with seed {seed}, {count} calls");
+    if let Err(error) = crate::launch::start(&programs, "fuzz") {
+        println!("rinit: cannot start the fuzzer: {error}");
+        return Err(Error::NotConfigured);
+    }
     let (_, verdict) = channel_take(answer, CAddr::root(FIRST_FREE + 3))?;
     Ok(verdict)
 }

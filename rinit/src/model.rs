@@ -7,13 +7,16 @@
 //! `load_program` makes a task of (the loader itself has its own tests, in
 //! `ulib`, against a finer model).
 
+use crate::commands::CHILD_TASK;
 use crate::commands::Failure;
 use crate::drivers::Driver;
 use crate::programs::Program;
-use crate::system::{LoadRefusal, Message, System};
-use abi::syscall::{ListEntry, TaskField};
+use crate::received::Received;
+use crate::system::{Answer, LoadRefusal, Message, System};
+use abi::fault::FaultMessage;
+use abi::syscall::{ListEntry, MessageKind, TaskField};
 use abi::task_root::{
-    CHANNEL, CPOOL, DEVICES, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
+    CHANNEL, CPOOL, DEVICES, IMAGE_POOL, INPUT, PML4, REPLY, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
 };
 use abi::{CAddr, Error, ObjectKind, is_user_range};
 use std::collections::VecDeque;
@@ -51,6 +54,8 @@ pub enum Sent {
     Raw(u64),
     Payload(Vec<u8>),
     Capability(ObjectKind),
+    /// The kernel's: a fault of the task in this root slot.
+    Fault(u8, FaultMessage),
 }
 
 impl Object {
@@ -77,6 +82,9 @@ pub struct Model {
     pub calls: Vec<String>,
     /// The module slots whose programs the loader refuses (malformed).
     pub malformed: Vec<u8>,
+    /// The fault the child takes at the next message it handles, if any
+    /// (see [`Model::serve_as_the_child`]).
+    pub child_fault: Option<FaultMessage>,
 }
 
 impl Model {
@@ -103,6 +111,7 @@ impl Model {
             exit_code: None,
             calls: Vec::new(),
             malformed: Vec::new(),
+            child_fault: None,
         }
     }
 
@@ -131,6 +140,110 @@ impl Model {
             Some(Object::Task { running, .. }) => *running = false,
             other => panic!("slot {slot} holds {other:?}"),
         }
+    }
+
+    /// The messages waiting on the reply channel (slot 216).
+    pub fn replies(&self) -> &VecDeque<Sent> {
+        match self.slot(REPLY) {
+            Some(Object::Channel { messages }) => messages,
+            other => panic!("slot 216 holds {other:?}"),
+        }
+    }
+
+    /// What the child (`src/child.rs`) does while the shell waits on the
+    /// reply channel: if the task in slot 249 runs, it takes each message
+    /// of channel 255, prints its line and answers it on the reply
+    /// channel; with [`Model::child_fault`] set, it faults on the first
+    /// instead (suspended, its fault message on the reply channel). A wait
+    /// that nothing would ever end is a bug of the shell's, on the real
+    /// kernel the first task blocked for ever: the model panics.
+    fn serve_as_the_child(&mut self) {
+        let child = usize::from(CHILD_TASK);
+        let running = matches!(self.slots[child], Some(Object::Task { running: true, .. }));
+        if !running {
+            panic!("the shell waits for an answer that never comes: no child runs ({:?})", self.calls);
+        }
+        while let Some(Object::Channel { messages }) = &mut self.slots[usize::from(CHANNEL)] {
+            let Some(message) = messages.pop_front() else { break };
+            if let Some(fault) = self.child_fault.take() {
+                if let Some(Object::Task { running, .. }) = &mut self.slots[child] {
+                    *running = false;
+                }
+                self.push_reply(Sent::Fault(CHILD_TASK, fault));
+                return;
+            }
+            let line = match &message {
+                Sent::Raw(value) => {
+                    Received { kind: MessageKind::Raw, value: *value, payload: &[] }.to_string()
+                }
+                Sent::Payload(bytes) => {
+                    Received { kind: MessageKind::Payload, value: bytes.len() as u64, payload: bytes }
+                        .to_string()
+                }
+                Sent::Capability(_) => {
+                    let value = CAddr::root(248).to_raw();
+                    Received { kind: MessageKind::Capability, value, payload: &[] }.to_string()
+                }
+                Sent::Fault(..) => unreachable!("only the kernel puts faults, on fault channels"),
+            };
+            self.output.push_str(&format!("{line}\n"));
+            self.push_reply(Sent::Raw(0));
+        }
+    }
+
+    fn push_reply(&mut self, sent: Sent) {
+        match &mut self.slots[usize::from(REPLY)] {
+            Some(Object::Channel { messages }) if messages.len() < CHANNEL_CAPACITY => {
+                messages.push_back(sent)
+            }
+            // As the child: an answer that does not fit is dropped.
+            Some(Object::Channel { .. }) if matches!(sent, Sent::Raw(_)) => {}
+            other => panic!("the reply channel is {other:?}"),
+        }
+    }
+
+    /// The oldest message of the reply channel, as the shell's take gets it.
+    fn take_reply(&mut self, channel: CAddr, destination: CAddr) -> Result<Answer, Error> {
+        self.kind_at(channel, ObjectKind::Channel)?;
+        assert_eq!(channel, CAddr::root(REPLY), "the shell takes answers from its reply channel");
+        if self.replies().is_empty() {
+            self.serve_as_the_child();
+        }
+        let Some(Object::Channel { messages }) = &mut self.slots[usize::from(REPLY)] else { unreachable!() };
+        match messages.front().cloned().expect("the child answered") {
+            Sent::Fault(slot, fault) => {
+                let at = Model::index(destination)?;
+                if self.slots[at].is_some() {
+                    return Err(Error::SlotOccupied);
+                }
+                self.slots[at] = self.slots[usize::from(slot)].clone();
+                if let Some(Object::Channel { messages }) = &mut self.slots[usize::from(REPLY)] {
+                    messages.pop_front();
+                }
+                Ok(Answer::Fault { record: Some(fault), taken: true })
+            }
+            _ => {
+                messages.pop_front();
+                Ok(Answer::Done)
+            }
+        }
+    }
+
+    /// A put, as the kernel's `ChannelPut`.
+    fn put(&mut self, channel: CAddr, message: Message) -> Result<(), Error> {
+        let sent = match message {
+            Message::Raw(value) => Sent::Raw(value),
+            Message::Payload(bytes) => Sent::Payload(bytes.to_vec()),
+            Message::Capability(at) => Sent::Capability(self.get(at)?.kind()),
+        };
+        let Object::Channel { messages } = self.kind_at(channel, ObjectKind::Channel)? else {
+            unreachable!()
+        };
+        if messages.len() == CHANNEL_CAPACITY {
+            return Err(Error::ChannelFull);
+        }
+        messages.push_back(sent);
+        Ok(())
     }
 
     /// The object in root slot `at`.
@@ -185,6 +298,8 @@ impl System for Model {
                 // The model numbers a task by its slot, plus 1000.
                 Object::Task { .. } => 1000 + slot as u64,
                 _ if slot == usize::from(CPOOL) => self.slots.iter().flatten().count() as u64,
+                // As the kernel: the messages waiting.
+                Object::Channel { messages } => messages.len() as u64,
                 _ => 0,
             };
             entries[count] = ListEntry { slot: slot as u8, kind: object.kind().code() as u8, detail };
@@ -273,19 +388,7 @@ impl System for Model {
 
     fn channel_put(&mut self, channel: CAddr, message: Message) -> Result<(), Error> {
         self.calls.push(format!("channel_put({channel}, {message:?})"));
-        let sent = match message {
-            Message::Raw(value) => Sent::Raw(value),
-            Message::Payload(bytes) => Sent::Payload(bytes.to_vec()),
-            Message::Capability(at) => Sent::Capability(self.get(at)?.kind()),
-        };
-        let Object::Channel { messages } = self.kind_at(channel, ObjectKind::Channel)? else {
-            unreachable!()
-        };
-        if messages.len() == CHANNEL_CAPACITY {
-            return Err(Error::ChannelFull);
-        }
-        messages.push_back(sent);
-        Ok(())
+        self.put(channel, message)
     }
 
     fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal> {
@@ -341,6 +444,32 @@ impl System for Model {
         let task = CAddr::root(program.task_slot());
         let Object::Task { running, .. } = self.kind_at(task, ObjectKind::Task)? else { unreachable!() };
         *running = true;
+        Ok(())
+    }
+
+    fn channel_call(
+        &mut self,
+        put_on: CAddr,
+        message: Message,
+        take_from: CAddr,
+        destination: CAddr,
+    ) -> Result<Answer, Error> {
+        self.calls.push(format!("channel_call({put_on}, {message:?}, {take_from}, {destination})"));
+        // As the kernel: the channel to take from first, then the put.
+        self.kind_at(take_from, ObjectKind::Channel)?;
+        self.put(put_on, message)?;
+        self.take_reply(take_from, destination)
+    }
+
+    fn take_answer(&mut self, channel: CAddr, destination: CAddr) -> Result<Answer, Error> {
+        self.calls.push(format!("take_answer({channel}, {destination})"));
+        self.take_reply(channel, destination)
+    }
+
+    fn delete(&mut self, slot: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("delete({slot})"));
+        self.get(slot)?;
+        self.slots[Model::index(slot)?] = None;
         Ok(())
     }
 

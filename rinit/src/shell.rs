@@ -10,6 +10,7 @@
 //! alike: the echo of each key, the command's lines, one line for any
 //! error, and the prompt again.
 
+use crate::call::Takers;
 use crate::commands::{Child, Configured, Context};
 use crate::input::Keys;
 use crate::line::{Edit, LineEditor, MAX_LINE};
@@ -30,6 +31,7 @@ pub struct Shell {
     programs: Programs,
     configured: Configured,
     tasks: TaskBook,
+    takers: Takers,
 }
 
 impl Shell {
@@ -42,6 +44,7 @@ impl Shell {
             programs,
             configured: Configured::new(),
             tasks: TaskBook::new(),
+            takers: Takers::new(),
         }
     }
 
@@ -72,9 +75,9 @@ impl Shell {
             Edit::Nothing => {}
             Edit::Line(line) => {
                 sys.print(format_args!("\n"));
-                let (configured, tasks) = (&mut self.configured, &mut self.tasks);
+                let (configured, tasks, takers) = (&mut self.configured, &mut self.tasks, &mut self.takers);
                 let programs = &self.programs;
-                run_line(&mut Context { sys, configured, child: self.child, programs, tasks }, line);
+                run_line(&mut Context { sys, configured, child: self.child, programs, tasks, takers }, line);
                 sys.print(format_args!("{PROMPT}"));
             }
             Edit::TooLong { ignored } => {
@@ -91,8 +94,8 @@ impl Shell {
 
     /// What a handler works with, for the boot's own commands.
     fn context<'s>(&'s mut self, sys: &'s mut dyn System) -> Context<'s> {
-        let (configured, tasks, programs) = (&mut self.configured, &mut self.tasks, &self.programs);
-        Context { sys, configured, child: self.child, programs, tasks }
+        let (configured, tasks, takers) = (&mut self.configured, &mut self.tasks, &mut self.takers);
+        Context { sys, configured, child: self.child, programs: &self.programs, tasks, takers }
     }
 }
 

@@ -8,6 +8,9 @@
 use abi::task_root::{FIRST_FREE, MAX_PROGRAMS};
 
 // ANCHOR: slots
+/// The bench's interrupt-figure driver, a task in rinit's space (`make
+/// bench` only).
+pub const BENCH_DRIVER: u8 = 189;
 /// The drivers' objects, five per driver (`crate::drivers`).
 pub const DRIVERS: (u8, u8) = (190, 199);
 /// The tasks the loader builds: the program of module slot 236 in 200, and
@@ -17,9 +20,6 @@ pub const TASKS: (u8, u8) = (200, 200 + MAX_PROGRAMS - 1);
 pub const LOADER_TABLES: (u8, u8) = (212, 214);
 /// The channel of the pager and `lazy` (`crate::pager::PAGER_CHANNEL`).
 pub const PAGER_CHANNEL: u8 = 215;
-/// The bench's interrupt-figure driver, a task in rinit's space (`make
-/// bench` only).
-pub const BENCH_DRIVER: u8 = 216;
 /// Where the pager's setup takes a reply that carries no capability.
 pub const PAGER_SCRATCH: u8 = 218;
 /// The bench's other objects (`make bench` only; `programs/peer`'s echo
@@ -32,12 +32,12 @@ pub const PAGER: (u8, u8) = (252, 254);
 
 /// Every use, for the test and for printing: first slot, last slot, what.
 pub const USES: [(u8, u8, &str); 10] = [
-    (FIRST_FREE, DRIVERS.0 - 1, "free: the shell's to use"),
+    (FIRST_FREE, BENCH_DRIVER - 1, "free: the shell's to use"),
+    (BENCH_DRIVER, BENCH_DRIVER, "the bench's interrupt driver"),
     (DRIVERS.0, DRIVERS.1, "the drivers' objects"),
     (TASKS.0, TASKS.1, "the tasks the loader builds"),
     (LOADER_TABLES.0, LOADER_TABLES.1, "the loader's window's page tables"),
     (PAGER_CHANNEL, PAGER_CHANNEL, "the pager's channel"),
-    (BENCH_DRIVER, BENCH_DRIVER, "the bench's interrupt driver"),
     (PAGER_SCRATCH, PAGER_SCRATCH, "the pager's scratch slot"),
     (BENCH.0, BENCH.1, "the bench's objects"),
     (CHILD_TASK, CHILD_TASK, "the child task"),
@@ -88,7 +88,8 @@ mod tests {
         assert_eq!(crate::commands::CHILD_TASK, CHILD_TASK);
         assert_eq!(crate::drivers::FIRST_SLOT, DRIVERS.0);
         for driver in &crate::drivers::DRIVERS {
-            for at in [driver.untyped(), driver.irq(), driver.port_range(), driver.interrupts(), driver.replies()]
+            for at in
+                [driver.untyped(), driver.irq(), driver.port_range(), driver.interrupts(), driver.replies()]
             {
                 let slot = at.path()[0];
                 assert!((DRIVERS.0..=DRIVERS.1).contains(&slot), "{}: {slot}", driver.name);

@@ -220,11 +220,18 @@ pub fn channel_put(channel: CAddr, kind: MessageKind, value: u64) -> Result<u64,
 /// [`MessageKind::Payload`]: copies them to the start of the task buffer,
 /// from where the kernel copies them into the message.
 pub fn channel_put_payload(channel: CAddr, bytes: &[u8]) -> Result<u64, Error> {
+    channel_put(channel, MessageKind::Payload, stage_payload(bytes)?)
+}
+
+/// Copies `bytes` (at most [`MAX_PAYLOAD`]) to the start of the task
+/// buffer, where a put of a [`MessageKind::Payload`] (`ChannelPut` or
+/// `ChannelCall`) finds them; returns their count, the message's value.
+pub fn stage_payload(bytes: &[u8]) -> Result<u64, Error> {
     if bytes.len() > MAX_PAYLOAD {
         return Err(Error::BufferTooLong);
     }
     TaskBuffer::current().write(0, bytes);
-    channel_put(channel, MessageKind::Payload, bytes.len() as u64)
+    Ok(bytes.len() as u64)
 }
 
 /// Takes the oldest message of the channel in `channel`, waiting for one

@@ -35,7 +35,7 @@
 use core::convert::Infallible;
 use ulib::abi::CAddr;
 use ulib::abi::syscall::input::Source;
-use ulib::driver::{INTERRUPTS, IRQ, PORTS, Ring, put_input, check_capabilities, wait_for_interrupt};
+use ulib::driver::{INTERRUPTS, IRQ, PORTS, Ring, check_capabilities, put_input, wait_for_interrupt};
 use ulib::syscall::{irq_acknowledge, irq_bind, port_read_byte, yield_now};
 use ulib::{Error, println};
 

@@ -7,7 +7,7 @@ use crate::objects::task::TaskState;
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::syscalls::{self, Next};
-use abi::syscall::{MapRights, SyscallArgs, TaskField};
+use abi::syscall::{MapRights, MessageKind, SyscallArgs, TaskField};
 use abi::{CAddr, Call, Error};
 use proptest::prelude::*;
 
@@ -185,6 +185,31 @@ fn listing_the_pool_writes_one_entry_per_slot() {
     assert!(entries[1].detail > 0, "an untyped reports its free bytes");
 }
 
+/// What a listing says of a channel and a task beside their slots: the
+/// messages waiting in the channel, and the task's number (the one the
+/// kernel's reports name it by).
+#[test]
+fn a_listing_shows_a_channels_messages_and_a_tasks_number() {
+    let caller = caller();
+    cpool::retype(&caller.system.root, CAddr::root(1), ObjectKind::Channel, 0, CAddr::root(5)).unwrap();
+    let detail = |slot: u8| {
+        let count = caller.result(Call::ListPool, [raw(&[0]), 0, 0, 0, 0, 0]).unwrap();
+        let entries = abi::syscall::ListEntry::decode_all(caller.buffer(), count).map(Option::unwrap);
+        entries.into_iter().find(|entry| entry.slot == slot).map(|entry| entry.detail)
+    };
+    assert_eq!(detail(5), Some(0), "an empty channel");
+    for (value, waiting) in [(7, 1), (8, 2), (9, 3)] {
+        caller.result(Call::ChannelPut, [raw(&[5]), MessageKind::Raw as u64, value, 0, 0, 0]).unwrap();
+        assert_eq!(detail(5), Some(waiting), "messages waiting");
+    }
+    // Two tasks, two numbers: no constant gives both.
+    cpool::retype(&caller.system.root, CAddr::root(1), ObjectKind::Task, 0, CAddr::root(6)).unwrap();
+    let other = caller.system.root.slot(6).upgrade::<Task>().unwrap();
+    assert_ne!(other.id(), caller.task.id());
+    assert_eq!(detail(TASK), Some(caller.task.id()), "the task's number");
+    assert_eq!(detail(6), Some(other.id()), "the other task's number");
+}
+
 #[test]
 fn printing_accepts_text_in_the_buffer() {
     let caller = caller();
@@ -288,11 +313,13 @@ fn revoking_a_table_frees_what_was_mapped_in_it() {
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::RawPage), to(13), 0, 0, 0]), Ok(0));
     assert_eq!(caller.result(Call::MapPage, [to(13), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
 
+    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
+    assert!(mapping::is_mapped(&pt), "the PT is mapped under its PD");
+
     // The PD goes: the PT under it is no longer mapped, nor reachable.
     assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
     let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
     assert!(mapping::translate(&space, 0x40_0000).is_none());
-    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
     assert!(!mapping::is_mapped(&pt), "the PT learnt that its PD is gone");
     // So it can be mapped again, under a new PD.
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pd), to(22), 0, 0, 0]), Ok(0));
