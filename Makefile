@@ -161,6 +161,10 @@ with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter $(NEWEST),$(1)),rinit))
 PROGRAMS := $(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml))
 stage_programs = $(if $(filter $(NEWEST),$(1)),$(PROGRAMS))
+# Programs the boot tests hand the kernel as modules of their own, not on
+# the ISO (built with the package of programs/ they belong to): put,
+# stripped too, in build/stage-N/test-modules/.
+TEST_PROGRAMS := hostile-serial
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
 	$(if $(call rinit_package,$*), \
@@ -168,7 +172,9 @@ $(addprefix modules-,$(STAGES)): modules-%:
 		cp target/release/$(call rinit_package,$*) build/stage-$*/modules/rinit, @:)
 	$(if $(call stage_programs,$*), \
 		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*)) && mkdir -p build/stage-$*/modules \
-		$(foreach program,$(call stage_programs,$*),&& objcopy --strip-debug target/release/$(program) build/stage-$*/modules/$(program)), @:)
+		$(foreach program,$(call stage_programs,$*),&& objcopy --strip-debug target/release/$(program) build/stage-$*/modules/$(program)) \
+		&& mkdir -p build/stage-$*/test-modules \
+		$(foreach program,$(TEST_PROGRAMS),&& objcopy --strip-debug target/release/$(program) build/stage-$*/test-modules/$(program)), @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
 # ANCHOR_END: modules
 

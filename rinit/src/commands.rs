@@ -504,7 +504,7 @@ fn retype(cx: &mut Context, args: &Args, kind: ObjectKind) -> Result<(), Failure
 // ANCHOR: revoke
 /// `revoke <untyped>`: every object made from the untyped is destroyed,
 /// wherever its capabilities are (a driver's IrqLine and PortRange with
-/// them: `revoke 208` cuts the serial driver off its line and ports).
+/// them: `revoke 190` cuts the serial driver off its line and ports).
 fn revoke(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let untyped = args.slot(0);
     cx.sys.revoke(untyped)?;

@@ -368,18 +368,18 @@ fn other_tasks_output_is_followed_by_a_prompt() {
     let mut boot = Boot::stage(STAGE).timeout_secs(90).type_after(PROMPT, "run hello\r");
     boot = boot.type_after("hello: slot 255: Channel", "list\r");
     for line in [
-        "retype task 2 247",
-        "set stack 247 0x437ff0",
-        "set instruction 247 0x10",
-        "set cpool 247 0",
-        "set table 247 3",
-        "set active 247 1",
+        "retype task 2 248",
+        "set stack 248 0x437ff0",
+        "set instruction 248 0x10",
+        "set cpool 248 0",
+        "set table 248 3",
+        "set active 248 1",
     ] {
         boot = boot.type_after(PROMPT, &format!("{line}\r"));
     }
     let run = boot.type_after("stopped by a fault", "echo next\r").type_after(PROMPT, "shutdown\r").run();
     run.expect_success()
-        .expect_lines(&["the program hello (run hello)", "task 247: started (the kernel's task "]);
+        .expect_lines(&["the program hello (run hello)", "task 248: started (the kernel's task "]);
     let lines: Vec<&str> = run.text().lines().collect();
     let after = |text: &str| {
         let at = lines
@@ -394,8 +394,8 @@ fn other_tasks_output_is_followed_by_a_prompt() {
     let (fault, next) = after("stopped by a fault");
     assert!(fault.starts_with("task "), "the report starts a line: {fault:?}");
     assert!(next.starts_with(PROMPT), "a prompt after the report, not {next:?}");
-    let started = after("task 247: started (the kernel's task ").0;
-    let number = started.trim_start_matches("task 247: started (the kernel's task ").trim_end_matches(')');
+    let started = after("task 248: started (the kernel's task ").0;
+    let number = started.trim_start_matches("task 248: started (the kernel's task ").trim_end_matches(')');
     assert!(fault.starts_with(&format!("task {number} ")), "the report names task {number}: {fault:?}");
 }
 

@@ -153,7 +153,7 @@ fn a_pasted_200_character_line_arrives_whole() {
 // ANCHOR_END: paste_test
 
 // ANCHOR: revoke_test
-/// `revoke 208` destroys what the shell made for the serial driver out of
+/// `revoke 190` destroys what the shell made for the serial driver out of
 /// its untyped (`rinit::drivers`): its IrqLine, its ports, its channels,
 /// the driver's copies with them. The driver's next call is refused and it
 /// ends; what is typed on serial then reaches no one (it waits in the
@@ -162,7 +162,7 @@ fn a_pasted_200_character_line_arrives_whole() {
 fn a_revoked_interrupt_capability_delivers_nothing() {
     let run = Boot::stage(STAGE)
         .timeout_secs(120)
-        .type_after(PROMPT, "revoke 208\r")
+        .type_after(PROMPT, "revoke 190\r")
         .type_after("my capabilities are gone", "echo after\r")
         .keys_after(PROMPT, "tasks\n")
         .keys_after(" serial ended", "run serial\n")
@@ -171,10 +171,10 @@ fn a_revoked_interrupt_capability_delivers_nothing() {
         .run();
     // The shell's line and the driver's come in either order.
     run.expect_success()
-        .expect_lines(&["rinit> revoke 208", "slot 208: everything made from it is destroyed"])
-        .expect_lines(&["rinit> revoke 208", "serial: the kernel refused a call ("])
+        .expect_lines(&["rinit> revoke 190", "slot 190: everything made from it is destroyed"])
+        .expect_lines(&["rinit> revoke 190", "serial: the kernel refused a call ("])
         .expect_lines(&[" serial ended", "driver serial: started", "after", "new driver"]);
-    let revoked = between(&run, "rinit> revoke 208", "driver serial: started");
+    let revoked = between(&run, "rinit> revoke 190", "driver serial: started");
     assert!(!revoked.contains("after"), "serial input arrived after the revoke:\n{revoked}");
 }
 // ANCHOR_END: revoke_test
@@ -188,7 +188,8 @@ fn a_revoked_interrupt_capability_delivers_nothing() {
 /// ended, and the machine shuts down cleanly.
 #[test]
 fn a_hostile_serial_driver_cannot_silence_the_kernel_and_its_fault_stops_only_it() {
-    let hostile = repository_root().join("target/release/hostile-serial");
+    // Stripped, as every module is (a module's pool holds 240 pages).
+    let hostile = repository_root().join("build/stage-6/test-modules/hostile-serial");
     assert!(hostile.exists(), "{} is built with the image (make image-6)", hostile.display());
     let run = Boot::stage(STAGE)
         .timeout_secs(120)
