@@ -159,20 +159,24 @@ with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 # When a stage 7 is added, stage 6 keeps a copy of today's rinit/ (and of
 # the programs it starts) in stages/06-channels/ before rinit/ changes.
 rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter $(NEWEST),$(1)),rinit))
-PROGRAMS := $(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml))
+# Programs the boot tests alone use, not on the ISO, so that the ISO's
+# twelve program slots keep room for a student's: put, stripped too, in
+# build/stage-N/test-modules/, which a boot test loads by name
+# (qemu_test::Boot::test_module). hostile-serial is a second program of
+# programs/hostile; the others are packages of programs/ of their own.
+TEST_PACKAGES := teardown umip
+TEST_PROGRAMS := $(TEST_PACKAGES) hostile-serial
+PROGRAMS := $(filter-out $(TEST_PACKAGES),$(patsubst programs/%/Cargo.toml,%,$(wildcard programs/*/Cargo.toml)))
 stage_programs = $(if $(filter $(NEWEST),$(1)),$(PROGRAMS))
-# Programs the boot tests hand the kernel as modules of their own, not on
-# the ISO (built with the package of programs/ they belong to): put,
-# stripped too, in build/stage-N/test-modules/.
-TEST_PROGRAMS := hostile-serial
 .PHONY: $(addprefix modules-,$(STAGES))
 $(addprefix modules-,$(STAGES)): modules-%:
 	$(if $(call rinit_package,$*), \
 		$(CARGO) build --release -q -p $(call rinit_package,$*) && mkdir -p build/stage-$*/modules && \
 		cp target/release/$(call rinit_package,$*) build/stage-$*/modules/rinit, @:)
 	$(if $(call stage_programs,$*), \
-		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*)) && mkdir -p build/stage-$*/modules \
+		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*) $(TEST_PACKAGES)) && mkdir -p build/stage-$*/modules \
 		$(foreach program,$(call stage_programs,$*),&& objcopy --strip-debug target/release/$(program) build/stage-$*/modules/$(program)) \
+		&& find build/stage-$*/modules -type f $(foreach keep,rinit $(call stage_programs,$*),! -name $(keep)) -delete \
 		&& mkdir -p build/stage-$*/test-modules \
 		$(foreach program,$(TEST_PROGRAMS),&& objcopy --strip-debug target/release/$(program) build/stage-$*/test-modules/$(program)), @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
@@ -291,7 +295,7 @@ test:
 # book and the graders use, in one cargo run, so that cargo builds them side
 # by side on every core (each image-N's own cargo run then has nothing left
 # to do).
-KERNEL_PACKAGES := $(foreach n,$(STAGES),$(call stage_package,$(n)) $(call rinit_package,$(n))) $(PROGRAMS)
+KERNEL_PACKAGES := $(foreach n,$(STAGES),$(call stage_package,$(n)) $(call rinit_package,$(n))) $(PROGRAMS) $(TEST_PACKAGES)
 .PHONY: binaries
 binaries:
 	$(CARGO) build --release -q -p qemu-test $(addprefix -p ,$(sort $(KERNEL_PACKAGES)))

@@ -486,6 +486,7 @@ fn the_machine_stops_when_the_first_task_is_stopped() {
 #[test]
 fn ring_3_cannot_read_the_descriptor_tables_where_the_cpu_has_umip() {
     let run = Boot::stage(STAGE)
+        .test_module("umip")
         .cpu("max")
         .timeout_secs(90)
         .type_after(PROMPT, "run umip\r")
@@ -583,6 +584,7 @@ fn a_page_touched_then_revoked_faults_when_touched_again() {
 #[test]
 fn a_task_destroying_the_address_space_it_runs_in_leaves_the_kernel_up() {
     let run = Boot::stage(STAGE)
+        .test_module("teardown")
         .timeout_secs(90)
         .type_after(PROMPT, "run teardown\r")
         .type_after("teardown: waiting for an untyped", "send cap 2\r")

@@ -228,6 +228,16 @@ impl Boot {
         self
     }
 
+    /// Loads the test program `name` as a module of that name: one of the
+    /// programs the boot tests alone use, which `make image-N` puts,
+    /// stripped, in `build/stage-N/test-modules/` rather than on the ISO
+    /// (the Makefile's `TEST_PROGRAMS`).
+    pub fn test_module(self, name: &str) -> Self {
+        let path = stage_build_dir(self.stage).join("test-modules").join(name);
+        assert!(path.exists(), "{} is built with the image (make image-{})", path.display(), self.stage);
+        self.extra_module(&path, name)
+    }
+
     /// Loads only the stage's own modules named in `names` (and the extra
     /// ones), say the first task and one program.
     pub fn only_modules(mut self, names: &[&str]) -> Self {
