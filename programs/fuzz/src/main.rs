@@ -804,7 +804,7 @@ fn channel_calls(rng: &mut Fuzzer) {
         return;
     }
     let channel = rng.known(ObjectKind::Channel);
-    match rng.below(6) {
+    match rng.below(7) {
         0 => {
             call(Call::ChannelPut, [channel, 1, rng.next(), 0, 0, 0]);
         }
@@ -816,6 +816,19 @@ fn channel_calls(rng: &mut Fuzzer) {
         }
         4 => {
             call(Call::ChannelPut, [channel, pick([0, 4, rng.next()], rng), rng.next(), 0, 0, 0]);
+        }
+        // A call: a put, then a take from the same channel (its own
+        // message comes back at once, unless another task took it first)
+        // or from another one, where it may block like a take.
+        5 => {
+            let kind = pick([1, 2, 3, rng.next()], rng);
+            let value = match kind {
+                2 => length(rng),
+                3 => source(rng),
+                _ => rng.next(),
+            };
+            let take_from = if rng.one_in(2) { channel } else { rng.known(ObjectKind::Channel) };
+            call(Call::ChannelCall, [channel, kind, value, take_from, target(rng), 0]);
         }
         // A take may block: a put by another task, or the main task's
         // restart, ends it. A fault message's capability to the suspended
