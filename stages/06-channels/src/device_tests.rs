@@ -287,7 +287,9 @@ fn ports_are_read_and_written_only_inside_the_range_and_as_it_allows() {
         ("width 0", read(com2, 0x2f8, 0), Error::OutOfRange),
         ("width 3", read(com2, 0x2f8, 3), Error::OutOfRange),
         ("width 8", write(com2, 0x2f8, 8, 0), Error::OutOfRange),
-        ("a port past 0xffff", read(com2, 0x1_02f8, 1), Error::OutOfRange),
+        ("the last port there is, outside the range", read(com2, 0xffff, 1), Error::PortDenied),
+        ("a port past 0xffff", read(com2, 0x1_0000, 1), Error::OutOfRange),
+        ("a port far past 0xffff", read(com2, 0x1_02f8, 1), Error::OutOfRange),
         ("a huge port", write(com2, u64::MAX, 1, 0), Error::OutOfRange),
         ("not a range", read(raw(CHANNEL), 0x2f8, 1), Error::WrongKind),
         ("an IrqLine", read(device(slot::irq(3)), 0x2f8, 1), Error::WrongKind),
@@ -420,6 +422,58 @@ fn an_interrupt_that_finds_its_channel_full_is_owed_and_delivered_when_there_is_
     driver.audit();
 }
 // ANCHOR_END: pending_test
+
+#[test]
+fn owed_messages_go_only_to_the_lines_that_owe_them() {
+    let driver = driver();
+    assert_eq!(driver.derive_irq(FREE_LINE, DRIVER_UNTYPED, IRQ), Ok(0));
+    assert_eq!(driver.bind(IRQ, CHANNEL), Ok(0));
+    let (other_line, other) = (5, FREE);
+    assert_eq!(driver.derive_irq(other_line, DRIVER_UNTYPED, other), Ok(0));
+    assert_eq!(driver.bind(other, SECOND_CHANNEL), Ok(0));
+    let full = driver.channel(CHANNEL);
+    for value in 0..CAPACITY as u64 {
+        full.put(Outgoing::Raw(value)).unwrap();
+    }
+    irq_line::fire(FREE_LINE);
+    assert_eq!(full.take(&driver.task, 0), Some(Ok((MessageKind::Raw, 0))));
+    irq_line::deliver_pending();
+    // The owed message arrives; the other line, armed and silent, puts
+    // nothing on its own channel.
+    assert_eq!(driver.drain(CHANNEL).last(), Some(&(MessageKind::Interrupt, u64::from(FREE_LINE))));
+    assert!(driver.drain(SECOND_CHANNEL).is_empty(), "a line that did not fire sent a message");
+    assert_eq!(driver.irq(other).line_state(), LineState::Armed);
+    driver.audit();
+}
+
+/// What a listing says of the device objects: `ListPool`'s detail is an
+/// IrqLine's line and a PortRange's first port; the kernel's description
+/// says the line's state and the range's ports and right.
+#[test]
+fn a_listing_names_each_line_and_each_range() {
+    let driver = driver();
+    let count = driver.result(Call::ListPool, [raw(DEVICES), 0, 0, 0, 0, 0]).unwrap();
+    let page = driver.system.root.slot(BUFFER).upgrade::<AnyObject>().unwrap();
+    // SAFETY: a RawPage of heap memory, the task's buffer; the test is its
+    // only user while it reads it.
+    let buffer = unsafe { &*(page.address() as *const [u8; 4096]) };
+    let entries: Vec<_> = abi::syscall::ListEntry::decode_all(buffer, count).map(Option::unwrap).collect();
+    let detail = |at: u8| entries.iter().find(|entry| entry.slot == at).map(|entry| entry.detail);
+    assert_eq!(detail(slot::irq(FREE_LINE)), Some(u64::from(FREE_LINE)));
+    assert_eq!(detail(slot::irq(COM1_LINE)), Some(u64::from(COM1_LINE)));
+    assert_eq!(detail(slot::COM2), Some(0x2f8));
+    assert_eq!(detail(slot::CMOS), Some(0x70));
+
+    assert_eq!(driver.derive_irq(FREE_LINE, DRIVER_UNTYPED, IRQ), Ok(0));
+    let described = |at: u8| format!("{}", cpool::describe(driver.system.root.slot(at)));
+    assert!(described(IRQ).contains(", line 3 ("), "{}", described(IRQ));
+    assert_eq!(driver.bind(IRQ, CHANNEL), Ok(0));
+    assert!(described(IRQ).contains(", line 3, bound (Armed)"), "{}", described(IRQ));
+    let args = [device(slot::CMOS), raw(DRIVER_UNTYPED), raw(PORTS), 0x70, 2, 0];
+    assert_eq!(driver.result(Call::PortDerive, args), Ok(0));
+    let range = described(PORTS);
+    assert!(range.contains(", ports 0x70 to 0x71, read and write"), "{range}");
+}
 
 #[test]
 fn a_task_cannot_put_an_interrupt_message() {
