@@ -129,14 +129,16 @@ images: $(addprefix image-,$(STAGES))
 UEFI ?=
 OVMF_CODE ?= $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd))
 OVMF_VARS ?= $(subst OVMF_CODE,OVMF_VARS,$(OVMF_CODE))
-OVMF_VARS_COPY := build/ovmf-vars.fd
-# The firmware's QEMU options (none for the BIOS, QEMU's default), and the
-# shell commands that check OVMF is there and copy its settings store.
+# Each stage's boots get their copy beside its kernel (two stages can boot at once).
+ovmf_vars_copy = build/stage-$(1)/ovmf-vars.fd
+# The firmware's QEMU options for stage N (none for the BIOS, QEMU's
+# default), and the shell commands that check OVMF is there and copy its
+# settings store.
 firmware = $(if $(UEFI),-drive if=pflash$(comma)format=raw$(comma)unit=0$(comma)readonly=on$(comma)file=$(OVMF_CODE) \
-	-drive if=pflash$(comma)format=raw$(comma)unit=1$(comma)file=$(OVMF_VARS_COPY))
+	-drive if=pflash$(comma)format=raw$(comma)unit=1$(comma)file=$(call ovmf_vars_copy,$(1)))
 prepare_firmware = $(if $(UEFI),if [ ! -f "$(OVMF_CODE)" ] || [ ! -f "$(OVMF_VARS)" ]; then \
 	echo "UEFI=1: no OVMF in /usr/share/OVMF/: run tools/install-deps.sh qemu$(comma) or set OVMF_CODE and OVMF_VARS"; \
-	exit 1; fi; cp "$(OVMF_VARS)" $(OVMF_VARS_COPY),:)
+	exit 1; fi; mkdir -p build/stage-$(1); cp "$(OVMF_VARS)" $(call ovmf_vars_copy,$(1)),:)
 with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 # ANCHOR_END: uefi
 
@@ -190,26 +192,26 @@ $(addprefix stage-,$(STAGES)): stage-%: image-%
 	$(if $(CMDLINE),$(call mkiso,$*,$(CMDLINE),build/stage-$*/cmdline.iso))
 	@$(MAKE) --no-print-directory boot-$*
 $(addprefix boot-,$(STAGES)): boot-%:
-	@$(prepare_firmware)
+	@$(call prepare_firmware,$*)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) in a QEMU window (serial console below)."; \
 		echo "Quit: close the window, or Ctrl-A, then X in this terminal."; \
-		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
+		$(QEMU_BASE) $(call firmware,$*) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
 	else \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) without a display: serial console here. Quit with Ctrl-A, then X."; \
-		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
+		$(QEMU_BASE) $(call firmware,$*) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
 	fi; $(kernel_status)
 
 run: stage-$(STAGE)
 
 debug: image-$(STAGE)
 	$(if $(CMDLINE),$(call mkiso,$(STAGE),$(CMDLINE),build/stage-$(STAGE)/cmdline.iso))
-	@$(prepare_firmware)
+	@$(call prepare_firmware,$(STAGE))
 	@echo "Stage $(STAGE)$(with_cmdline)$(with_firmware) is waiting for GDB on localhost:1234. In another terminal run:"
 	@echo "    make gdb STAGE=$(STAGE)"
 	@echo "(or: gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue)"
 	@echo "Quit QEMU with Ctrl-A, then X."
-	$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
+	$(QEMU_BASE) $(call firmware,$(STAGE)) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
 
 gdb:
 	gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue
@@ -237,7 +239,8 @@ BIOS_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
 	$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) $(if $(filter 6,$(BOOT_TEST_STAGES)),--test loaders)
 UEFI_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi))
 BOOT_TEST_RUN = $(CARGO) test -q --no-fail-fast -p qemu-test --features qemu
-UEFI_LOG := build/uefi-boot-tests.log
+# (make boot-tests STAGE=N: a log of its own, so that two stages can be tested at once.)
+UEFI_LOG := build/uefi-boot-tests$(if $(filter command line environment,$(origin STAGE)),-stage-$(STAGE)).log
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
 	$(BOOT_TEST_RUN) --no-run $(BIOS_BOOT_TESTS) $(UEFI_BOOT_TESTS)
 	@$(if $(UEFI_BOOT_TESTS),$(BOOT_TEST_RUN) $(UEFI_BOOT_TESTS) -- --show-output $(TEST) > $(UEFI_LOG) 2>&1 &) \
