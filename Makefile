@@ -261,19 +261,23 @@ book-check: book-output
 
 # Every step runs even if an earlier one fails (so a broken format does not
 # hide which test notices a change); the failed steps are listed at the end,
-# after the time each step took, so that the next slow step shows. mdBook,
-# which only book-check needs, is built (once, into .tools/) meanwhile, in
-# the background: book-check waits for it.
+# after the time each step took, so that the next slow step shows. The
+# tools that only the boot tests and the book need (QEMU, GRUB and OVMF
+# through apt-get, mdBook into .tools/) are installed meanwhile, in the
+# background, where that needs no password (as root, or with sudo -n):
+# boot-tests waits for them. Should that fail, the steps install them
+# again themselves, and say why if they cannot.
 TEST_STEPS := fmt-check clippy unit-tests binaries boot-tests book-check
-MDBOOK_LOG := build/mdbook-install.log
+DEPS_LOG := build/install-deps.log
 test:
 	@mkdir -p build; \
-	tools/install-deps.sh mdbook > $(MDBOOK_LOG) 2>&1 & mdbook=$$!; \
+	{ if [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then tools/install-deps.sh qemu; fi && \
+		tools/install-deps.sh mdbook; } > $(DEPS_LOG) 2>&1 </dev/null & deps=$$!; \
 	failed=""; times=""; started=$$(date +%s); \
 	for step in $(TEST_STEPS); do \
 		echo "==> make $$step"; step_started=$$(date +%s); \
-		if [ $$step = book-check ] && ! wait $$mdbook; then \
-			cat $(MDBOOK_LOG); failed="$$failed mdbook"; \
+		if [ $$step = boot-tests ] && ! wait $$deps; then \
+			cat $(DEPS_LOG); echo "(installing the tools in the background failed: the steps try again)"; \
 		fi; \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
 		times="$$times$$(printf '  %-12s %4d s' $$step $$(( $$(date +%s) - step_started )))\n"; \
