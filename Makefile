@@ -153,7 +153,11 @@ with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 #   folder, stages/0N-*/rinit/ (package stageN-rinit), so that the stage
 #   stays a complete snapshot when the newest one moves on (stage 5's);
 # - a stage with neither has no modules.
-# The first program is put there as `rinit`, the others under their names.
+# The first program is put there as `rinit`, the others under their names,
+# without their debug information (objcopy --strip-debug; the copies in
+# target/release/ keep it for GDB): from stage 6 on the kernel copies each
+# module other than rinit into pages it hands to rinit, and a program's
+# debug sections are most of its file.
 # When a stage 7 is added, stage 6 keeps a copy of today's rinit/ (and of
 # the programs it starts) in stages/06-channels/ before rinit/ changes.
 rinit_package = $(if $(wildcard $(call stage_dir,$(1))/rinit/Cargo.toml),stage$(1)-rinit,$(if $(filter $(NEWEST),$(1)),rinit))
@@ -166,7 +170,7 @@ $(addprefix modules-,$(STAGES)): modules-%:
 		cp target/release/$(call rinit_package,$*) build/stage-$*/modules/rinit, @:)
 	$(if $(call stage_programs,$*), \
 		$(CARGO) build --release -q $(addprefix -p ,$(call stage_programs,$*)) && mkdir -p build/stage-$*/modules \
-		$(foreach program,$(call stage_programs,$*),&& cp target/release/$(program) build/stage-$*/modules/$(program)), @:)
+		$(foreach program,$(call stage_programs,$*),&& objcopy --strip-debug target/release/$(program) build/stage-$*/modules/$(program)), @:)
 $(addprefix image-,$(STAGES)): image-%: modules-%
 # ANCHOR_END: modules
 

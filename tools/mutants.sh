@@ -6,7 +6,8 @@
 # pass on a broken program: each one is a test to write, or a change that
 # truly makes no difference (an equivalent mutant).
 #
-#   tools/mutants.sh [GROUP...]    groups: abi elf memory-map objects parser
+#   tools/mutants.sh [GROUP...]    groups: abi elf memory-map objects parser,
+#                                  and objects/FILE for one file of objects/
 #
 # Each group is run alone, one mutant at a time (--jobs 1: the machine is
 # shared), into build/mutants/GROUP/mutants.out, and its score printed:
@@ -27,8 +28,12 @@ group_args() {
         memory-map) echo "--package common --file common/src/memory_map.rs --cargo-test-arg=--lib" ;;
         objects) echo "--package stage6-channels --file stages/06-channels/src/objects/*.rs \
             --exclude *tests.rs --exclude stages/06-channels/src/objects/testing.rs --cargo-test-arg=--lib" ;;
+        # One file of objects/, for a run that fits in the time there is:
+        # objects/task, objects/channel, ...
+        objects/*) echo "--package stage6-channels --file stages/06-channels/src/objects/${1#objects/}.rs \
+            --cargo-test-arg=--lib" ;;
         parser) echo "--package rinit --file rinit/src/parse.rs --cargo-test-arg=--lib" ;;
-        *) echo "tools/mutants.sh: unknown group '$1' (abi elf memory-map objects parser)" >&2; exit 2 ;;
+        *) echo "tools/mutants.sh: unknown group '$1' (abi elf memory-map objects objects/FILE parser)" >&2; exit 2 ;;
     esac
 }
 

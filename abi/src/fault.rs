@@ -61,6 +61,85 @@ pub struct FaultMessage {
 }
 // ANCHOR_END: fault_message
 
+/// The names of the 32 exception vectors, from the Intel manual: the
+/// kernel's reports (`common::exceptions::name`) and a fault handler's own
+/// reports both take their words from here.
+pub const EXCEPTION_NAMES: [&str; 32] = [
+    "divide error",
+    "debug",
+    "non-maskable interrupt",
+    "breakpoint",
+    "overflow",
+    "bound range exceeded",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack-segment fault",
+    "general protection fault",
+    "page fault",
+    "reserved",
+    "x87 floating-point error",
+    "alignment check",
+    "machine check",
+    "SIMD floating-point exception",
+    "virtualization exception",
+    "control protection exception",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection exception",
+    "VMM communication exception",
+    "security exception",
+    "reserved",
+];
+
+/// The name of a fault's vector, as the kernel's reports print it.
+pub fn name(vector: u64) -> &'static str {
+    match vector {
+        BAD_INSTRUCTION_POINTER => "instruction pointer outside the user half",
+        vector => EXCEPTION_NAMES.get(vector as usize).copied().unwrap_or("interrupt"),
+    }
+}
+
+/// The fault as the kernel's report of a stopped task says it, after
+/// `task N stopped by a fault: `: `page fault at rip 0x401234, address
+/// 0x10 (page not present, read, user mode)`.
+impl core::fmt::Display for FaultMessage {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "{} at rip {:#x}", name(self.vector), self.instruction)?;
+        if let Some(address) = self.address {
+            let code = PageFaultCode::from_bits_retain(self.error_code);
+            let page = if code.contains(PageFaultCode::PRESENT) {
+                "protection violation"
+            } else {
+                "page not present"
+            };
+            let access = if code.contains(PageFaultCode::FETCH) {
+                "instruction fetch"
+            } else if code.contains(PageFaultCode::WRITE) {
+                "write"
+            } else {
+                "read"
+            };
+            let mode = if code.contains(PageFaultCode::USER) { "user mode" } else { "kernel mode" };
+            write!(f, ", address {address:#x} ({page}, {access}, {mode}")?;
+            if code.contains(PageFaultCode::RESERVED) {
+                f.write_str(", reserved bit set")?;
+            }
+            f.write_str(")")?;
+        } else if self.error_code != 0 {
+            write!(f, ", error code {:#x}", self.error_code)?;
+        }
+        Ok(())
+    }
+}
+
 /// The flag bit saying the address is valid.
 const ADDRESS_VALID: u64 = 1;
 

@@ -72,6 +72,25 @@ impl ObjectKind {
         }
     }
 
+    // ANCHOR: max_pages
+    /// The most untyped memory one object of this kind takes, in whole
+    /// pages, not counting alignment padding: what a program that sizes an
+    /// untyped for a set of objects may count on (`ulib::loader` does).
+    /// Pages and tables are page aligned and a whole number of pages, so
+    /// made after the others they need no padding between them; the rest
+    /// need less than a page of padding in all. The kernel's host tests
+    /// hold each kind's layout to this. 0 for an Untyped (its size is the
+    /// retype's) and a DevicePage (never retyped).
+    pub const fn max_pages(self) -> u64 {
+        match self {
+            ObjectKind::Untyped | ObjectKind::DevicePage => 0,
+            ObjectKind::RawPage => 1,
+            ObjectKind::Pml4 | ObjectKind::Pdpt | ObjectKind::Pd | ObjectKind::Pt => 2,
+            ObjectKind::CPool | ObjectKind::Task | ObjectKind::Channel => 2,
+        }
+    }
+    // ANCHOR_END: max_pages
+
     /// The indefinite article for the name: "an Untyped", "a CPool".
     pub const fn article(self) -> &'static str {
         match self {

@@ -34,12 +34,31 @@ pub const FIRST_UNTYPED: u8 = 8;
 pub const MAX_UNTYPED: u8 = 56;
 /// The first slot the kernel leaves empty for the task's own use.
 pub const FIRST_FREE: u8 = FIRST_UNTYPED + MAX_UNTYPED;
+/// The stage-6 shell's reply channel: `start child` makes it, the child
+/// answers each message of [`CHANNEL`] on it once it has printed its
+/// line, and it is the child's fault channel, so that a fault of the child
+/// answers the shell's wait too (`rinit/src/call.rs`).
+pub const REPLY: u8 = 216;
+/// Where the shell's take of a fault message from [`REPLY`] puts the
+/// capability to the task that faulted (empty between two faults).
+pub const FAULTED: u8 = 217;
+/// An untyped for loading the other programs GRUB loaded (stage 6): what
+/// the kernel set aside for the first task's objects and leaves after
+/// copying the modules. Building programs from it rather than from
+/// [`UNTYPED`] keeps them alive when the first task revokes that one.
+pub const PROGRAM_MEMORY: u8 = 235;
 /// The first of the slots where the kernel puts the other programs GRUB
-/// loaded (stage 6): each an inactive task, ready to start, named to the
-/// first task by a word `program=NAME@SLOT` in its arguments.
+/// loaded (stage 6): each a pool of read-only pages holding a copy of the
+/// module's bytes (page `i` in slot `i`, the rest of the last page zero),
+/// named to the first task by a word `program=NAME@SLOT:LENGTH` in its
+/// arguments, the length in bytes. The first task loads them itself
+/// (`ulib::loader`).
 pub const FIRST_PROGRAM: u8 = 236;
 /// The most other programs the layout has room for.
 pub const MAX_PROGRAMS: u8 = 12;
+/// The most pages a module's pool holds (slots 0 to 239); its slots from
+/// 240 on are left empty for the first task's use.
+pub const MODULE_PAGES: u8 = 240;
 /// A spare task buffer page for a child task, free for the task to map at
 /// [`crate::CHILD_TASK_BUFFER`].
 pub const SPARE_BUFFER: u8 = 250;
@@ -47,7 +66,7 @@ pub const SPARE_BUFFER: u8 = 250;
 pub const CHANNEL: u8 = 255;
 
 /// Every slot or range, in order, for printing the layout.
-pub const LAYOUT: [(u8, u8, &str); 15] = [
+pub const LAYOUT: [(u8, u8, &str); 19] = [
     (CPOOL, CPOOL, "this root capability pool"),
     (VGA, VGA, "the VGA text buffer page"),
     (UNTYPED, UNTYPED, "untyped memory for the task's own objects (the largest region)"),
@@ -57,8 +76,16 @@ pub const LAYOUT: [(u8, u8, &str); 15] = [
     (TASK_BUFFER, TASK_BUFFER, "the task buffer page"),
     (INPUT, INPUT, "the input channel: serial bytes and keyboard scancodes (stage 6)"),
     (FIRST_UNTYPED, FIRST_FREE - 1, "the other untyped regions, one capability each"),
-    (FIRST_FREE, FIRST_PROGRAM - 1, "free"),
-    (FIRST_PROGRAM, FIRST_PROGRAM + MAX_PROGRAMS - 1, "the other programs, as inactive tasks (stage 6)"),
+    (FIRST_FREE, REPLY - 1, "free"),
+    (REPLY, REPLY, "the child's reply channel, also its fault channel (stage 6, made by start child)"),
+    (FAULTED, FAULTED, "where the shell takes a faulted child's task capability (stage 6)"),
+    (FAULTED + 1, PROGRAM_MEMORY - 1, "free"),
+    (PROGRAM_MEMORY, PROGRAM_MEMORY, "untyped memory for loading the other programs (stage 6)"),
+    (
+        FIRST_PROGRAM,
+        FIRST_PROGRAM + MAX_PROGRAMS - 1,
+        "the other programs' modules, as pools of read-only pages (stage 6)",
+    ),
     (FIRST_PROGRAM + MAX_PROGRAMS, SPARE_BUFFER - 1, "free"),
     (SPARE_BUFFER, SPARE_BUFFER, "a spare task buffer page for a child"),
     (SPARE_BUFFER + 1, CHANNEL - 1, "free"),
@@ -86,7 +113,21 @@ mod tests {
         // The shell's reference (book/src/shell.md) fixes these numbers.
         assert_eq!((CPOOL, UNTYPED, PML4, SPARE_BUFFER, CHANNEL), (0, 2, 3, 250, 255));
         let single = |slot: u8| LAYOUT.iter().any(|&(first, last, _)| first == slot && last == slot);
-        for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, INPUT, SPARE_BUFFER, CHANNEL] {
+        for slot in [
+            CPOOL,
+            VGA,
+            UNTYPED,
+            PML4,
+            TASK,
+            IMAGE_POOL,
+            TASK_BUFFER,
+            INPUT,
+            REPLY,
+            FAULTED,
+            PROGRAM_MEMORY,
+            SPARE_BUFFER,
+            CHANNEL,
+        ] {
             assert!(single(slot), "slot {slot} has its own line");
         }
     }

@@ -416,6 +416,36 @@ impl<'a> LoadPlan<'a> {
             .map(|page| (page, self.page_rights(page)))
     }
 
+    // ANCHOR: image_pool_slots
+    /// How many pool slots loading the program fills, as every loader
+    /// keeps them (the kernel's for the first task, `ulib::loader` for the
+    /// others): one for each page (the program's and its stack's) and for
+    /// each page table that maps them or the task buffer (a PDPT per
+    /// 512 GiB touched, a PD per GiB, a PT per 2 MiB; the PML4 is not
+    /// kept there). A loader counts them before it spends any memory.
+    pub fn image_pool_slots(&self) -> u64 {
+        self.page_count() + STACK_PAGES + self.table_count()
+    }
+
+    /// How many page tables below the PML4 the program's pages, the stack
+    /// and the task buffer need.
+    pub fn table_count(&self) -> u64 {
+        // Every range of pages that is mapped, sorted: those of the segments
+        // (two may share a page), the stack's and the buffer's (which no
+        // segment touches: `plan` checked).
+        let mut spans = [(0, 0); MAX_SEGMENTS + 2];
+        let segments = self.segments();
+        for (span, segment) in spans.iter_mut().zip(segments) {
+            *span = (segment.first_page(), segment.last_page() + PAGE_SIZE);
+        }
+        spans[segments.len()] = (STACK_TOP - STACK_PAGES * PAGE_SIZE, STACK_TOP);
+        spans[segments.len() + 1] = (TASK_BUFFER, TASK_BUFFER + PAGE_SIZE);
+        let spans = &mut spans[..segments.len() + 2];
+        spans.sort_unstable();
+        [1 << 21, 1 << 30, 1 << 39].into_iter().map(|reach| blocks_touched(spans, reach)).sum()
+    }
+    // ANCHOR_END: image_pool_slots
+
     // ANCHOR: load
     /// Loads the program: asks `sink` for each page and copies the segments'
     /// file bytes into it. Fails only if `sink` does.
@@ -447,6 +477,22 @@ impl<'a> LoadPlan<'a> {
         memory[to..to + len].copy_from_slice(&self.image[from..from + len]);
     }
     // ANCHOR_END: copy_file_bytes
+}
+
+/// How many aligned blocks of `size` bytes the sorted `spans` touch (each
+/// `(start, end)`, not empty; neighbours may share a block).
+fn blocks_touched(spans: &[(u64, u64)], size: u64) -> u64 {
+    let mut count = 0;
+    let mut last_block = None;
+    for &(start, end) in spans {
+        let (first, last) = (start / size, (end - 1) / size);
+        count += last - first + 1;
+        if last_block == Some(first) {
+            count -= 1;
+        }
+        last_block = Some(last);
+    }
+    count
 }
 
 #[cfg(test)]

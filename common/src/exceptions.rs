@@ -15,45 +15,11 @@ pub const BREAKPOINT: u64 = 3;
 /// Vector of the page fault exception.
 pub const PAGE_FAULT: u64 = 14;
 
-/// The names of the 32 exception vectors, from the Intel manual.
-const NAMES: [&str; 32] = [
-    "divide error",
-    "debug",
-    "non-maskable interrupt",
-    "breakpoint",
-    "overflow",
-    "bound range exceeded",
-    "invalid opcode",
-    "device not available",
-    "double fault",
-    "coprocessor segment overrun",
-    "invalid TSS",
-    "segment not present",
-    "stack-segment fault",
-    "general protection fault",
-    "page fault",
-    "reserved",
-    "x87 floating-point error",
-    "alignment check",
-    "machine check",
-    "SIMD floating-point exception",
-    "virtualization exception",
-    "control protection exception",
-    "reserved",
-    "reserved",
-    "reserved",
-    "reserved",
-    "reserved",
-    "reserved",
-    "hypervisor injection exception",
-    "VMM communication exception",
-    "security exception",
-    "reserved",
-];
-
-/// The name of exception `vector`, or "interrupt" for vectors 32 and up.
+/// The name of exception `vector` (the Intel manual's, kept in
+/// `abi::fault` for user space's reports too), or "interrupt" for vectors
+/// 32 and up.
 pub fn name(vector: u64) -> &'static str {
-    NAMES.get(vector as usize).copied().unwrap_or("interrupt")
+    abi::fault::EXCEPTION_NAMES.get(vector as usize).copied().unwrap_or("interrupt")
 }
 
 /// A page-fault error code, decoded.

@@ -116,10 +116,13 @@ pub fn init() -> Selectors {
 ///
 /// # Safety
 /// Until the next call, `top` must be the end of memory the CPU may push
-/// an interrupt frame into, 16-byte aligned.
+/// an interrupt frame into, 16-byte aligned (so a kernel address, which
+/// is canonical: it is taken as it is, unchecked, since every switch to a
+/// task sets it).
+#[inline]
 pub unsafe fn set_ring0_stack(top: u64) {
     // SAFETY: one CPU, interrupts disabled in the kernel: nothing else
     // reads or writes the TSS now; the CPU reads it only on a trap.
-    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
 }
 // ANCHOR_END: rsp0

@@ -31,6 +31,7 @@ use abi::task_root::{CPOOL, PML4, SPARE_BUFFER, UNTYPED};
 use abi::{CAddr, CHILD_TASK_BUFFER, Error, ObjectKind};
 use core::fmt;
 use echo::{REPLY, REQUEST, rdtsc};
+use rinit::programs::{Program, Programs};
 use ulib::println;
 use ulib::syscall::{
     channel_call, channel_put, channel_take, decode, map_page, raw, retype, revoke, task_set, task_start,
@@ -69,12 +70,6 @@ pub fn requested(args: &str) -> Option<usize> {
         Some(count) => count.strip_prefix('=')?.parse::<usize>().ok().map(|n| n.clamp(1, MAX_REPS)),
         None => None,
     })
-}
-
-/// The slot of the `peer` program's task, from the kernel's
-/// `program=peer@SLOT` word.
-fn peer_slot(args: &str) -> Option<u8> {
-    args.split_whitespace().find_map(|word| word.strip_prefix("program=peer@")?.parse().ok())
 }
 
 /// The samples of one figure.
@@ -198,9 +193,11 @@ pub fn run(reps: usize, boot: u64, args: &str) -> Result<(), Error> {
     task_stop(echo_task)?;
 
     // ANCHOR: peer
-    match peer_slot(args) {
-        Some(slot) => {
-            let peer = CAddr::root(slot);
+    let programs = Programs::from_args(args);
+    match programs.find("peer") {
+        Some(program) => {
+            crate::launch::load(program, CAddr::root(abi::task_root::CHANNEL)).map_err(load_failed)?;
+            let peer = CAddr::root(program.task_slot());
             // A shortcut of the bench's: the peer gets rinit's root pool
             // instead of its own, to name the bench's channels.
             task_set(peer, TaskField::CPool, CAddr::root(CPOOL).to_raw())?;
@@ -215,6 +212,10 @@ pub fn run(reps: usize, boot: u64, args: &str) -> Result<(), Error> {
 
     memory_figures(reps, cost)?;
     page_fault_figure(reps, cost)?;
+    match programs.find("hello") {
+        Some(program) => load_figure(program, reps.min(LOAD_REPS), cost)?,
+        None => println!("bench: no hello program was loaded: no figure for loading one"),
+    }
     println!("bench: done");
     Ok(())
 }
@@ -348,6 +349,34 @@ fn page_fault_figure(reps: usize, cost: u64) -> Result<(), Error> {
     task_stop(toucher_task).map(drop)
 }
 // ANCHOR_END: page_fault
+
+/// The most repetitions of the load figure: each copies a program.
+const LOAD_REPS: usize = 50;
+
+/// A load refused: the bench cannot go on.
+fn load_failed(error: ulib::loader::LoadError) -> Error {
+    println!("bench: the loader refused: {error}");
+    Error::NotConfigured
+}
+
+// ANCHOR: load_figure
+/// Loading a program from its module and starting it (`launch::load`,
+/// then `TaskStart`): from the first call to the task ready to run. The
+/// program (`hello`) is stopped before it runs; the next load revokes
+/// what the last one built and builds it again in the same room.
+fn load_figure(program: &Program, reps: usize, cost: u64) -> Result<(), Error> {
+    let task = CAddr::root(program.task_slot());
+    figure(format_args!("load-program"), reps, || {
+        let start = rdtsc();
+        crate::launch::load(program, CAddr::root(abi::task_root::CHANNEL)).map_err(load_failed)?;
+        // SAFETY: the task runs in the address space the loader built.
+        unsafe { task_start(task) }?;
+        let spent = rdtsc().wrapping_sub(start).wrapping_sub(cost);
+        task_stop(task)?;
+        Ok(spent)
+    })
+}
+// ANCHOR_END: load_figure
 
 /// The bench's objects, from rinit's untyped: its two channels, an
 /// untyped for the memory figures, a pool for the revoked children, a page

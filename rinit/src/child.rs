@@ -1,7 +1,8 @@
 //! The child task: the same program as the shell, in the same address
 //! space, on its own stack and with its own task buffer. It waits on
-//! channel 255 and prints each message it receives (the lines are
-//! `rinit::received`'s):
+//! channel 255, prints each message it receives (the lines are
+//! `rinit::received`'s) and answers it on the shell's reply channel
+//! (`abi::task_root::REPLY`, `rinit::call`):
 //!
 //! ```text
 //! Received from master: 5
@@ -17,14 +18,14 @@
 //! buffer from its stack pointer, so the child's `println!` prints through
 //! its own buffer, not the shell's.
 
-use abi::syscall::{ListEntry, MAX_PAYLOAD, MapRights};
-use abi::task_root::{CHANNEL, CPOOL, FIRST_FREE, PML4, SPARE_BUFFER, UNTYPED};
+use abi::syscall::{ListEntry, MAX_PAYLOAD, MapRights, MessageKind};
+use abi::task_root::{CHANNEL, CPOOL, FIRST_FREE, PML4, REPLY, SPARE_BUFFER, UNTYPED};
 use abi::{CAddr, CHILD_TASK_BUFFER, Error, ObjectKind};
 use rinit::commands::Child;
 use rinit::received::{Received, highest_free_slot};
 use ulib::io::TaskBuffer;
 use ulib::println;
-use ulib::syscall::{channel_take, delete, list_pool, map_page, map_table, retype, yield_now};
+use ulib::syscall::{channel_call, channel_take, delete, list_pool, map_page, map_table, retype, yield_now};
 use ulib::task::{self, Stack};
 
 // ANCHOR: child_stack
@@ -85,11 +86,17 @@ fn lowest_free_slot() -> Result<CAddr, Error> {
 }
 
 // ANCHOR: main
-/// The child's life: take a message from channel 255, print it, again.
+/// The child's life: take a message from channel 255, print it, answer
+/// it on the shell's reply channel, again. The answer and the wait for
+/// the next message are one system call (`ChannelCall`, a server's
+/// reply-and-take): the shell, which waits for the answer (`rinit::call`),
+/// goes on once the line is printed.
 pub fn main() -> Result<(), Error> {
     let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
     let mut payload = [0; MAX_PAYLOAD];
     let mut warned = false;
+    // Whether the last message taken is still to be answered.
+    let mut to_answer = false;
     loop {
         let listed = list_pool(CAddr::root(CPOOL), &mut entries)?;
         // With no empty slot, a capability cannot be taken (the kernel
@@ -103,17 +110,22 @@ pub fn main() -> Result<(), Error> {
                 CAddr::root(CPOOL)
             }
         };
-        match channel_take(CAddr::root(CHANNEL), destination) {
+        let taken = match core::mem::take(&mut to_answer) {
+            true => answer_and_take(destination),
+            false => channel_take(CAddr::root(CHANNEL), destination),
+        };
+        match taken {
             Ok((kind, value)) => {
                 let len = usize::try_from(value).unwrap_or(usize::MAX).min(MAX_PAYLOAD);
                 let bytes = match kind {
-                    abi::syscall::MessageKind::Payload => {
+                    MessageKind::Payload => {
                         TaskBuffer::current().read(0, &mut payload[..len]);
                         &payload[..len]
                     }
                     _ => &[],
                 };
                 println!("{}", Received { kind, value, payload: bytes });
+                to_answer = true;
             }
             // The slot filled between the listing and the take (the
             // shell runs too): list again.
@@ -126,6 +138,20 @@ pub fn main() -> Result<(), Error> {
                 return Err(error);
             }
         }
+    }
+}
+
+/// Answers the last message on the reply channel and takes the next from
+/// channel 255, in one call. Without a reply channel (a child configured
+/// by hand, `set ...` as in the walkthrough: only `start child` makes one)
+/// or with one full (the shell takes the answers only when it waits for
+/// one), the answer is dropped and the child only takes: a refused put
+/// has taken nothing.
+fn answer_and_take(destination: CAddr) -> Result<(MessageKind, u64), Error> {
+    let (reply, channel) = (CAddr::root(REPLY), CAddr::root(CHANNEL));
+    match channel_call(reply, MessageKind::Raw, 0, channel, destination) {
+        Err(Error::EmptySlot | Error::WrongKind | Error::ChannelFull) => channel_take(channel, destination),
+        taken => taken,
     }
 }
 // ANCHOR_END: main

@@ -28,10 +28,10 @@
 //! slots from 0 to 255, and that there are no more than the row lists; a
 //! handler never sees a bad argument.
 
-use crate::programs::Programs;
-use crate::system::{Message, System, say};
+use crate::programs::{Program, Programs};
+use crate::system::{LoadRefusal, Message, System, say};
 use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
-use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, TASK, UNTYPED};
+use abi::task_root::{CHANNEL, CPOOL, PML4, REPLY, SPARE_BUFFER, TASK, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
 
@@ -176,6 +176,9 @@ pub struct Context<'s> {
     pub sys: &'s mut dyn System,
     /// Which fields of which task the shell has set.
     pub configured: &'s mut Configured,
+    /// Which tasks take from channel 255, as far as the shell knows
+    /// (`call.rs`): whether `send` waits for the child's answer.
+    pub takers: &'s mut crate::call::Takers,
     /// Where the child starts (printed at boot).
     pub child: Child,
     /// The other programs GRUB loaded, for `run`.
@@ -481,6 +484,7 @@ fn retype(cx: &mut Context, args: &Args, kind: ObjectKind) -> Result<(), Failure
     let (untyped, destination) = (args.slot(0), args.slot(1));
     cx.sys.retype(untyped, kind, destination)?;
     cx.configured.clear(destination);
+    cx.takers.changed(root_slot(destination));
     say!(cx.sys, "slot {destination}: {} {kind} made from untyped slot {untyped}", kind.article());
     Ok(())
 }
@@ -516,6 +520,7 @@ fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<()
         result => result?,
     }
     cx.configured.set(task, field);
+    cx.takers.field_set(root_slot(task), field);
     match field {
         TaskField::Stack => say!(cx.sys, "task {task}: stack pointer {value:#x}"),
         TaskField::Instruction => say!(cx.sys, "task {task}: instruction pointer {value:#x}"),
@@ -539,9 +544,15 @@ fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
         ))
     } else {
         cx.sys.task_stop(task)?;
+        cx.takers.stopped(root_slot(task));
         say!(cx.sys, "task {task}: stopped");
         Ok(())
     }
+}
+
+/// The root slot a one-step address names (the shell names every task so).
+fn root_slot(address: CAddr) -> u8 {
+    address.path().first().copied().unwrap_or(0)
 }
 
 /// What a refusal with `Error::InUse` means for a task.
@@ -551,6 +562,7 @@ const RUNNING: &str = "the object is in use: the task runs (set active <task> 0 
 fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
     match cx.sys.task_start(task) {
         Ok(()) => {
+            cx.takers.started(root_slot(task));
             match task_number(cx, task) {
                 Some(number) => say!(cx.sys, "task {task}: started (the kernel's task {number})"),
                 None => say!(cx.sys, "task {task}: started"),
@@ -575,7 +587,7 @@ fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
 // ANCHOR: start_child
 /// The number the kernel names the task in `task` by (its `ListPool`
 /// detail), if the shell can find it.
-fn task_number(cx: &mut Context, task: CAddr) -> Option<u64> {
+pub fn task_number(cx: &mut Context, task: CAddr) -> Option<u64> {
     let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
     let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries).ok()?;
     entries[..count].iter().find(|entry| CAddr::root(entry.slot) == task).map(|entry| entry.detail)
@@ -591,17 +603,28 @@ fn start_child(cx: &mut Context, _: &Args) -> Result<(), Failure> {
         }
         result => result?,
     }
+    // Its answers, and its faults, come back on a channel of the shell's.
+    let reply = CAddr::root(REPLY);
+    match cx.sys.retype(CAddr::root(UNTYPED), ObjectKind::Channel, reply) {
+        Err(Error::SlotOccupied) => {
+            return Err(Failure::Refused("slot 216, for the child's reply channel, is not empty"));
+        }
+        result => result?,
+    }
     let Child { entry, stack_pointer } = cx.child;
     cx.sys.task_set(task, TaskField::Stack, stack_pointer)?;
     cx.sys.task_set(task, TaskField::Instruction, entry)?;
     cx.sys.task_set(task, TaskField::CPool, CAddr::root(CPOOL).to_raw())?;
     cx.sys.task_set(task, TaskField::Table, CAddr::root(PML4).to_raw())?;
     cx.sys.task_set(task, TaskField::Buffer, CAddr::root(SPARE_BUFFER).to_raw())?;
+    cx.sys.task_set(task, TaskField::FaultChannel, reply.to_raw())?;
     for field in TaskField::ALL {
         cx.configured.set(task, *field);
     }
     say!(cx.sys, "task {task}: the child, entry {entry:#x}, stack pointer {stack_pointer:#x}");
-    start(cx, task)
+    start(cx, task)?;
+    cx.takers.child_made();
+    Ok(())
 }
 // ANCHOR_END: start_child
 
@@ -622,28 +645,32 @@ fn send_text(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     send(cx, Message::Payload(text))
 }
 
-/// Puts `message` on channel 255, then lets the child run so that what it
-/// prints comes before the next prompt.
+// ANCHOR: send
+/// Puts `message` on channel 255. To the child `start child` started, it
+/// is a call (`call.rs`): the shell waits for the child's answer, which
+/// comes once the child has printed its line, so the line comes before
+/// the next prompt. Otherwise it only puts, and lets the other tasks run
+/// first.
 ///
 /// Without a child, messages wait in the channel (it is a queue) until one
 /// takes them; when it is full, `send` says so.
 fn send(cx: &mut Context, message: Message) -> Result<(), Failure> {
-    match cx.sys.channel_put(CAddr::root(CHANNEL), message) {
-        Ok(()) => {}
-        Err(Error::ChannelFull) => {
-            return Err(Failure::Refused("the channel is full: no task takes its messages (start child?)"));
-        }
-        Err(error) => return Err(error.into()),
+    if cx.takers.answer_comes() {
+        crate::call::call_child(cx, message)
+    } else {
+        crate::call::put_only(cx, message)
     }
-    cx.sys.yield_now();
-    Ok(())
 }
+// ANCHOR_END: send
 
 // ANCHOR: run_program
-/// Starts a program GRUB loaded: its task waits, configured, in its slot
-/// (`programs.rs`). Like `send`, it then lets the program run first, so
-/// that what it prints mostly comes before the next prompt (the timer may
-/// still switch back to the shell in the middle: the two run side by side).
+/// Starts a program GRUB loaded. The first `run` loads it from its module
+/// (`System::load_program`, in user space: the kernel only handed its
+/// bytes over) into a task in its task slot; a later `run` starts that
+/// task again, as it was left (its data too). Like `send`, it then lets
+/// the program run first, so that what it prints mostly comes before the
+/// next prompt (the timer may still switch back to the shell in the
+/// middle: the two run side by side).
 fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let name = args.text(0);
     let Some(program) = cx.programs.find(name) else {
@@ -656,19 +683,44 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
             )),
         });
     };
-    let slot = program.slot;
-    crate::pager::attach_if_paged(cx, name, slot)?;
-    match cx.sys.task_start(CAddr::root(slot)) {
+    let program = *program;
+    let channel = crate::pager::channel_for(cx, name)?;
+    load_once(cx, &program, channel)?;
+    let task = program.task_slot();
+    crate::pager::attach_if_paged(cx, name, task)?;
+    match cx.sys.task_start(CAddr::root(task)) {
         Err(Error::InUse) => {
             return Err(Failure::explained(format_args!(
-                "{name} is still running: it has not exited yet (set active {slot} 0 stops it)"
+                "{name} is still running: it has not exited yet (set active {task} 0 stops it)"
             )));
         }
         result => result?,
     }
-    say!(cx.sys, "run: started {name} (task in slot {slot})");
+    if channel == CHANNEL {
+        // It may take from channel 255 before the child.
+        cx.takers.program_started(task);
+    }
+    say!(cx.sys, "run: started {name} (task in slot {task})");
     cx.sys.yield_now();
     Ok(())
+}
+
+/// Loads `program`, with `channel` as its slot 255, unless its task slot
+/// holds a task already (loaded by an earlier `run`).
+pub fn load_once(cx: &mut Context, program: &Program, channel: u8) -> Result<(), Failure> {
+    let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
+    let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
+    let task = program.task_slot();
+    if entries[..count].iter().any(|entry| entry.slot == task && entry.kind == ObjectKind::Task as u8) {
+        return Ok(());
+    }
+    match cx.sys.load_program(program, CAddr::root(channel)) {
+        Ok(()) => Ok(()),
+        // No task was there: a race with another loader, which is none
+        // of the shell's.
+        Err(LoadRefusal::StillRunning) => Err(Error::InUse.into()),
+        Err(LoadRefusal::Failed(failure)) => Err(failure),
+    }
 }
 // ANCHOR_END: run_program
 

@@ -1,6 +1,7 @@
 //! rinit's fuzz mode: with `fuzz=SEED,COUNT` on the kernel command line,
-//! rinit starts the fuzz program (`programs/fuzz`, loaded by GRUB and
-//! named to rinit as `program=fuzz@SLOT`) instead of the shell, hands it
+//! rinit loads and starts the fuzz program (`programs/fuzz`, a GRUB module
+//! named to rinit as `program=fuzz@SLOT:LENGTH`; `launch::start`) instead
+//! of the shell, hands it
 //! what it fuzzes with over the channel in slot 255 (an untyped arena, an
 //! untyped for its own tasks, a channel for its answer, the seed and the
 //! count), waits for the answer and exits: the kernel then audits itself
@@ -9,6 +10,7 @@
 use abi::syscall::MessageKind;
 use abi::task_root::{CHANNEL, FIRST_FREE, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
+use rinit::programs::Programs;
 use ulib::println;
 use ulib::syscall::{channel_put, channel_take, exit, retype};
 
@@ -23,13 +25,6 @@ pub fn requested(args: &str) -> Option<Result<(u64, u64), &str>> {
     let parsed =
         word.split_once(',').and_then(|(seed, count)| Some((seed.parse().ok()?, count.parse().ok()?)));
     Some(parsed.ok_or(word))
-}
-
-/// The slot of the program named `name` (`program=NAME@SLOT` in `args`).
-fn program_slot(args: &str, name: &str) -> Option<u8> {
-    args.split_whitespace()
-        .filter_map(|word| word.strip_prefix("program="))
-        .find_map(|word| word.strip_prefix(name)?.strip_prefix('@')?.parse().ok())
 }
 
 /// Runs the fuzzer and exits with 0 if it reports every audit passed.
@@ -49,10 +44,11 @@ pub fn run(args: &str, seed: u64, count: u64) -> ! {
 }
 
 fn start(args: &str, seed: u64, count: u64) -> Result<u64, Error> {
-    let Some(slot) = program_slot(args, "fuzz") else {
+    let programs = Programs::from_args(args);
+    if programs.find("fuzz").is_none() {
         println!("rinit: fuzz= given, but no program named fuzz was loaded");
         return Err(Error::EmptySlot);
-    };
+    }
     let (arena, own, answer) =
         (CAddr::root(FIRST_FREE), CAddr::root(FIRST_FREE + 1), CAddr::root(FIRST_FREE + 2));
     retype(CAddr::root(UNTYPED), ObjectKind::Untyped, arena, ARENA_SIZE)?;
@@ -64,9 +60,12 @@ fn start(args: &str, seed: u64, count: u64) -> Result<u64, Error> {
     }
     channel_put(channel, MessageKind::Raw, seed)?;
     channel_put(channel, MessageKind::Raw, count)?;
-    println!("rinit: fuzzing with seed {seed}, {count} calls (program in slot {slot})");
-    // SAFETY: the program runs in its own address space.
-    unsafe { ulib::syscall::task_start(CAddr::root(slot)) }?;
+    // Said before the start: once started, the fuzzer may print first.
+    println!("rinit: fuzzing with seed {seed}, {count} calls");
+    if let Err(error) = crate::launch::start(&programs, "fuzz") {
+        println!("rinit: cannot start the fuzzer: {error}");
+        return Err(Error::NotConfigured);
+    }
     let (_, verdict) = channel_take(answer, CAddr::root(FIRST_FREE + 3))?;
     Ok(verdict)
 }

@@ -16,10 +16,12 @@
 //! | [`shell`] | the loop: boot lines, prompt, input, editing, running |
 //! | [`system`] | the system calls the shell makes, as a trait |
 //! | [`received`] | the lines the child prints for what it receives |
+//! | [`call`] | `send` to the child as a call: when the shell waits for its answer |
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod call;
 pub mod commands;
 pub mod input;
 pub mod line;

@@ -20,6 +20,7 @@
 mod bench;
 mod child;
 mod fuzz;
+mod launch;
 mod pager_setup;
 mod syscalls;
 

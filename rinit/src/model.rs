@@ -3,12 +3,19 @@
 //! the shell uses (`abi::Error`), so the tests see the shell's answer to
 //! each. Only what the shell can observe is modelled: kinds, an untyped's
 //! free bytes, a task's fields and state, a channel's queue;
-//! [`Model::with_program`] adds the task of a program GRUB loaded.
+//! [`Model::with_program`] adds the module of a program GRUB loaded, which
+//! `load_program` makes a task of (the loader itself has its own tests, in
+//! `ulib`, against a finer model).
 
-use crate::system::{Message, System};
-use abi::syscall::{ListEntry, TaskField};
+use crate::commands::CHILD_TASK;
+use crate::commands::Failure;
+use crate::programs::Program;
+use crate::received::Received;
+use crate::system::{Answer, LoadRefusal, Message, System};
+use abi::fault::FaultMessage;
+use abi::syscall::{ListEntry, MessageKind, TaskField};
 use abi::task_root::{
-    CHANNEL, CPOOL, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
+    CHANNEL, CPOOL, IMAGE_POOL, INPUT, PML4, REPLY, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
 };
 use abi::{CAddr, Error, ObjectKind, is_user_range};
 use std::collections::VecDeque;
@@ -46,6 +53,8 @@ pub enum Sent {
     Raw(u64),
     Payload(Vec<u8>),
     Capability(ObjectKind),
+    /// The kernel's: a fault of the task in this root slot.
+    Fault(u8, FaultMessage),
 }
 
 impl Object {
@@ -70,6 +79,11 @@ pub struct Model {
     pub exit_code: Option<u64>,
     /// Every call made, by name, in order.
     pub calls: Vec<String>,
+    /// The module slots whose programs the loader refuses (malformed).
+    pub malformed: Vec<u8>,
+    /// The fault the child takes at the next message it handles, if any
+    /// (see [`Model::serve_as_the_child`]).
+    pub child_fault: Option<FaultMessage>,
 }
 
 impl Model {
@@ -95,14 +109,22 @@ impl Model {
             yields: 0,
             exit_code: None,
             calls: Vec::new(),
+            malformed: Vec::new(),
+            child_fault: None,
         }
     }
 
-    /// With the task of a program GRUB loaded in `slot`, as the kernel
-    /// makes it: configured, not running.
+    /// With the module of a program GRUB loaded in `slot`, as the kernel
+    /// hands it over: a pool of its pages.
     pub fn with_program(mut self, slot: u8) -> Model {
-        self.slots[usize::from(slot)] = Some(Object::Task { fields: [Some(1); 6], running: false });
+        self.slots[usize::from(slot)] = Some(Object::Other(ObjectKind::CPool));
         self
+    }
+
+    /// With a malformed module in `slot`: the loader refuses it.
+    pub fn with_malformed(mut self, slot: u8) -> Model {
+        self.malformed.push(slot);
+        self.with_program(slot)
     }
 
     /// The task in `slot` exits: the kernel sets it back, not running.
@@ -111,6 +133,110 @@ impl Model {
             Some(Object::Task { running, .. }) => *running = false,
             other => panic!("slot {slot} holds {other:?}"),
         }
+    }
+
+    /// The messages waiting on the reply channel (slot 216).
+    pub fn replies(&self) -> &VecDeque<Sent> {
+        match self.slot(REPLY) {
+            Some(Object::Channel { messages }) => messages,
+            other => panic!("slot 216 holds {other:?}"),
+        }
+    }
+
+    /// What the child (`src/child.rs`) does while the shell waits on the
+    /// reply channel: if the task in slot 249 runs, it takes each message
+    /// of channel 255, prints its line and answers it on the reply
+    /// channel; with [`Model::child_fault`] set, it faults on the first
+    /// instead (suspended, its fault message on the reply channel). A wait
+    /// that nothing would ever end is a bug of the shell's, on the real
+    /// kernel the first task blocked for ever: the model panics.
+    fn serve_as_the_child(&mut self) {
+        let child = usize::from(CHILD_TASK);
+        let running = matches!(self.slots[child], Some(Object::Task { running: true, .. }));
+        if !running {
+            panic!("the shell waits for an answer that never comes: no child runs ({:?})", self.calls);
+        }
+        while let Some(Object::Channel { messages }) = &mut self.slots[usize::from(CHANNEL)] {
+            let Some(message) = messages.pop_front() else { break };
+            if let Some(fault) = self.child_fault.take() {
+                if let Some(Object::Task { running, .. }) = &mut self.slots[child] {
+                    *running = false;
+                }
+                self.push_reply(Sent::Fault(CHILD_TASK, fault));
+                return;
+            }
+            let line = match &message {
+                Sent::Raw(value) => {
+                    Received { kind: MessageKind::Raw, value: *value, payload: &[] }.to_string()
+                }
+                Sent::Payload(bytes) => {
+                    Received { kind: MessageKind::Payload, value: bytes.len() as u64, payload: bytes }
+                        .to_string()
+                }
+                Sent::Capability(_) => {
+                    let value = CAddr::root(248).to_raw();
+                    Received { kind: MessageKind::Capability, value, payload: &[] }.to_string()
+                }
+                Sent::Fault(..) => unreachable!("only the kernel puts faults, on fault channels"),
+            };
+            self.output.push_str(&format!("{line}\n"));
+            self.push_reply(Sent::Raw(0));
+        }
+    }
+
+    fn push_reply(&mut self, sent: Sent) {
+        match &mut self.slots[usize::from(REPLY)] {
+            Some(Object::Channel { messages }) if messages.len() < CHANNEL_CAPACITY => {
+                messages.push_back(sent)
+            }
+            // As the child: an answer that does not fit is dropped.
+            Some(Object::Channel { .. }) if matches!(sent, Sent::Raw(_)) => {}
+            other => panic!("the reply channel is {other:?}"),
+        }
+    }
+
+    /// The oldest message of the reply channel, as the shell's take gets it.
+    fn take_reply(&mut self, channel: CAddr, destination: CAddr) -> Result<Answer, Error> {
+        self.kind_at(channel, ObjectKind::Channel)?;
+        assert_eq!(channel, CAddr::root(REPLY), "the shell takes answers from its reply channel");
+        if self.replies().is_empty() {
+            self.serve_as_the_child();
+        }
+        let Some(Object::Channel { messages }) = &mut self.slots[usize::from(REPLY)] else { unreachable!() };
+        match messages.front().cloned().expect("the child answered") {
+            Sent::Fault(slot, fault) => {
+                let at = Model::index(destination)?;
+                if self.slots[at].is_some() {
+                    return Err(Error::SlotOccupied);
+                }
+                self.slots[at] = self.slots[usize::from(slot)].clone();
+                if let Some(Object::Channel { messages }) = &mut self.slots[usize::from(REPLY)] {
+                    messages.pop_front();
+                }
+                Ok(Answer::Fault { record: Some(fault), taken: true })
+            }
+            _ => {
+                messages.pop_front();
+                Ok(Answer::Done)
+            }
+        }
+    }
+
+    /// A put, as the kernel's `ChannelPut`.
+    fn put(&mut self, channel: CAddr, message: Message) -> Result<(), Error> {
+        let sent = match message {
+            Message::Raw(value) => Sent::Raw(value),
+            Message::Payload(bytes) => Sent::Payload(bytes.to_vec()),
+            Message::Capability(at) => Sent::Capability(self.get(at)?.kind()),
+        };
+        let Object::Channel { messages } = self.kind_at(channel, ObjectKind::Channel)? else {
+            unreachable!()
+        };
+        if messages.len() == CHANNEL_CAPACITY {
+            return Err(Error::ChannelFull);
+        }
+        messages.push_back(sent);
+        Ok(())
     }
 
     /// The object in root slot `at`.
@@ -165,6 +291,8 @@ impl System for Model {
                 // The model numbers a task by its slot, plus 1000.
                 Object::Task { .. } => 1000 + slot as u64,
                 _ if slot == usize::from(CPOOL) => self.slots.iter().flatten().count() as u64,
+                // As the kernel: the messages waiting.
+                Object::Channel { messages } => messages.len() as u64,
                 _ => 0,
             };
             entries[count] = ListEntry { slot: slot as u8, kind: object.kind().code() as u8, detail };
@@ -247,18 +375,29 @@ impl System for Model {
 
     fn channel_put(&mut self, channel: CAddr, message: Message) -> Result<(), Error> {
         self.calls.push(format!("channel_put({channel}, {message:?})"));
-        let sent = match message {
-            Message::Raw(value) => Sent::Raw(value),
-            Message::Payload(bytes) => Sent::Payload(bytes.to_vec()),
-            Message::Capability(at) => Sent::Capability(self.get(at)?.kind()),
-        };
-        let Object::Channel { messages } = self.kind_at(channel, ObjectKind::Channel)? else {
-            unreachable!()
-        };
-        if messages.len() == CHANNEL_CAPACITY {
-            return Err(Error::ChannelFull);
+        self.put(channel, message)
+    }
+
+    fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal> {
+        self.calls.push(format!("load_program({}, {channel})", program.name()));
+        // As the loader: a task of it still running first, then the file.
+        let task = usize::from(program.task_slot());
+        if let Some(Object::Task { running: true, .. }) = &self.slots[task] {
+            return Err(LoadRefusal::StillRunning);
         }
-        messages.push_back(sent);
+        if !matches!(self.slot(program.slot), Some(Object::Other(ObjectKind::CPool))) {
+            let error =
+                format_args!("cannot load {}: mapping the module: {}", program.name(), Error::EmptySlot);
+            return Err(LoadRefusal::Failed(Failure::explained(error)));
+        }
+        if self.malformed.contains(&program.slot) {
+            let error =
+                format_args!("cannot load {}: not a loadable ELF file: not an ELF file", program.name());
+            return Err(LoadRefusal::Failed(Failure::explained(error)));
+        }
+        let mut fields = [Some(1); 6];
+        fields[u64::from(TaskField::FaultChannel) as usize - 1] = None;
+        self.slots[task] = Some(Object::Task { fields, running: false });
         Ok(())
     }
 
@@ -276,6 +415,32 @@ impl System for Model {
         if let Object::Task { fields, .. } = self.get(program)? {
             fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfb01);
         }
+        Ok(())
+    }
+
+    fn channel_call(
+        &mut self,
+        put_on: CAddr,
+        message: Message,
+        take_from: CAddr,
+        destination: CAddr,
+    ) -> Result<Answer, Error> {
+        self.calls.push(format!("channel_call({put_on}, {message:?}, {take_from}, {destination})"));
+        // As the kernel: the channel to take from first, then the put.
+        self.kind_at(take_from, ObjectKind::Channel)?;
+        self.put(put_on, message)?;
+        self.take_reply(take_from, destination)
+    }
+
+    fn take_answer(&mut self, channel: CAddr, destination: CAddr) -> Result<Answer, Error> {
+        self.calls.push(format!("take_answer({channel}, {destination})"));
+        self.take_reply(channel, destination)
+    }
+
+    fn delete(&mut self, slot: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("delete({slot})"));
+        self.get(slot)?;
+        self.slots[Model::index(slot)?] = None;
         Ok(())
     }
 

@@ -1,46 +1,64 @@
 //! `run lazy`: the one program the shell starts with a pager. Before it
-//! starts `lazy`, the shell gives it a fault channel and starts the pager
-//! program to serve it (`ulib::pager` is the protocol, `programs/pager`
+//! starts `lazy`, the shell loads the pager, both with a channel of their
+//! own ([`PAGER_CHANNEL`]), gives `lazy` a fault channel and starts the
+//! pager to serve it (`ulib::pager` is the protocol, `programs/pager`
 //! the pager); `lazy` then prints `lazy: touched N pages, the pager mapped
 //! N`. The system calls are behind [`System::attach_pager`], so the shell's
 //! side of it, the names and the refusals, has host tests.
 
-use crate::commands::{CHILD_TASK, Context, Failure};
+use crate::commands::{Context, Failure, load_once};
 use crate::system::say;
-use abi::syscall::ListEntry;
-use abi::task_root::CPOOL;
+use abi::task_root::{CHANNEL, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
 
 /// The program served by a pager.
 pub const PAGED: &str = "lazy";
 /// The pager program.
 pub const PAGER: &str = "pager";
+/// The root slot of the channel over which the shell hands the pager and
+/// the paged program their capabilities: their own, in their slot 255, so
+/// that a child taking from channel 255 cannot get in the way.
+pub const PAGER_CHANNEL: u8 = 215;
 
-// ANCHOR: attach
-/// Gives the program `name`, in root slot `slot`, its pager if it is the
-/// one that needs it (else does nothing).
-pub fn attach_if_paged(cx: &mut Context, name: &str, slot: u8) -> Result<(), Failure> {
+// ANCHOR: channel_for
+/// The channel the program `name` gets as its slot 255 when it is
+/// loaded: the pager's own for the paged program, after loading the pager
+/// with it (the first time); channel 255 for the others.
+pub fn channel_for(cx: &mut Context, name: &str) -> Result<u8, Failure> {
     if name != PAGED {
-        return Ok(());
+        return Ok(CHANNEL);
     }
-    let Some(pager) = cx.programs.find(PAGER) else {
+    let Some(&pager) = cx.programs.find(PAGER) else {
         return Err(Failure::explained(format_args!(
             "{PAGED} needs the {PAGER} program, which was not loaded"
         )));
     };
-    let pager = pager.slot;
-    // The pager's capabilities travel over channel 255, which a child
-    // takes from too (a shortcut `ulib::pager` explains).
-    let mut entries = [ListEntry { slot: 0, kind: 0, detail: 0 }; ListEntry::MAX];
-    let count = cx.sys.list_pool(CAddr::root(CPOOL), &mut entries)?;
-    if entries[..count].iter().any(|entry| entry.slot == CHILD_TASK && entry.kind == ObjectKind::Task as u8) {
-        return Err(Failure::explained(format_args!(
-            "{PAGED}'s pager is handed its capabilities on channel 255, where the child in {CHILD_TASK} takes"
-        )));
+    match cx.sys.retype(CAddr::root(UNTYPED), ObjectKind::Channel, CAddr::root(PAGER_CHANNEL)) {
+        // Made by an earlier `run lazy`: used again.
+        Ok(()) | Err(Error::SlotOccupied) => {}
+        Err(error) => return Err(error.into()),
     }
-    match cx.sys.attach_pager(CAddr::root(slot), CAddr::root(pager)) {
+    load_once(cx, &pager, PAGER_CHANNEL)?;
+    Ok(PAGER_CHANNEL)
+}
+// ANCHOR_END: channel_for
+
+// ANCHOR: attach
+/// Gives the program `name`, loaded in root slot `task`, its pager if it
+/// is the one that needs it (else does nothing): `channel_for` loaded the
+/// pager.
+pub fn attach_if_paged(cx: &mut Context, name: &str, task: u8) -> Result<(), Failure> {
+    if name != PAGED {
+        return Ok(());
+    }
+    let Some(pager) = cx.programs.find(PAGER).map(|pager| pager.task_slot()) else {
+        return Err(Failure::explained(format_args!(
+            "{PAGED} needs the {PAGER} program, which was not loaded"
+        )));
+    };
+    match cx.sys.attach_pager(CAddr::root(task), CAddr::root(pager)) {
         Err(Error::InUse) => Err(Failure::explained(format_args!(
-            "{PAGED} or its {PAGER} is still running (set active {slot} 0, set active {pager} 0 stop them)"
+            "{PAGED} or its {PAGER} is still running (set active {task} 0, set active {pager} 0 stop them)"
         ))),
         result => Ok(result?),
     }

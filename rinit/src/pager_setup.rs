@@ -1,9 +1,10 @@
 //! The system calls behind `run lazy` (`rinit::pager`): the objects the
-//! pager serves with, and the meeting over channel 255 that `ulib::pager`
-//! describes.
+//! pager serves with, and the meeting over the pager's own channel (root
+//! slot `rinit::pager::PAGER_CHANNEL`, which the loader gave the pager and
+//! lazy as their slot 255) that `ulib::pager` describes.
 
 use abi::syscall::{MessageKind, TaskField};
-use abi::task_root::{CHANNEL, UNTYPED};
+use abi::task_root::UNTYPED;
 use abi::{CAddr, Error, ObjectKind};
 use ulib::pager::{PAGER_MEMORY, READY};
 use ulib::syscall::{channel_put, channel_take, retype, task_set};
@@ -19,8 +20,8 @@ const SCRATCH: u8 = 254;
 // ANCHOR: attach
 /// Gives the program in `program` a fault channel, starts the pager in
 /// `pager`, hands it its capabilities and waits until it holds them, then
-/// puts the program's two on channel 255: the program takes them when it
-/// starts.
+/// puts the program's two on the pager's channel: the program takes them
+/// when it starts.
 pub fn attach(program: CAddr, pager: CAddr) -> Result<(), Error> {
     let (faults, replies, memory) = (CAddr::root(FAULTS), CAddr::root(REPLIES), CAddr::root(MEMORY));
     for (slot, kind, size) in [
@@ -38,7 +39,7 @@ pub fn attach(program: CAddr, pager: CAddr) -> Result<(), Error> {
     task_set(program, TaskField::FaultChannel, faults.to_raw())?;
     // SAFETY: the pager runs in its own address space.
     unsafe { ulib::syscall::task_start(pager) }?;
-    let to_programs = CAddr::root(CHANNEL);
+    let to_programs = CAddr::root(rinit::pager::PAGER_CHANNEL);
     for capability in [faults, memory, replies] {
         channel_put(to_programs, MessageKind::Capability, capability.to_raw())?;
     }

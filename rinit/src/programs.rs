@@ -1,20 +1,25 @@
-//! The other programs GRUB loaded, which `run <name>` starts.
+//! The other programs GRUB loaded, which `run <name>` loads and starts.
 //!
-//! The kernel makes each module other than `rinit` an inactive task, fully
-//! configured, in its own address space, and puts it in rinit's root pool
-//! from slot `abi::task_root::FIRST_PROGRAM` (236) on. It tells rinit
-//! which is which by adding one word per program to rinit's argument
-//! string:
+//! The kernel copies each module other than `rinit` into read-only pages,
+//! puts them in a pool in rinit's root pool from slot
+//! `abi::task_root::FIRST_PROGRAM` (236) on, and tells rinit which is
+//! which, and how many bytes long, by adding one word per program to
+//! rinit's argument string:
 //!
 //! ```text
-//! program=hello@236 program=sh@237
+//! program=hello@236:36088 program=sh@237:40960
 //! ```
+//!
+//! rinit loads a program itself (`ulib::loader`, from `rinit/src/
+//! launch.rs`), into a task it names in root slot [`Program::task_slot`]
+//! (200 on: the program in slot 236 has its task in 200, and so on).
 //!
 //! [`Programs::from_args`] reads those words into a fixed table (no heap).
 //! The kernel wrote them, but the shell checks them all the same, and
 //! leaves out, without a word, any that is not exactly right: a name that
 //! is empty, longer than [`MAX_NAME`] or not made of `a-z`, `0-9` and `-`;
 //! a slot that is not a decimal number of the program slots (236 to 247);
+//! a length that is not a decimal number;
 //! a name or a slot seen before; a program past the twelfth. Other words
 //! are not about programs and are ignored.
 
@@ -27,20 +32,35 @@ pub const MAX_NAME: usize = 16;
 /// What starts the word naming a program.
 const PREFIX: &str = "program=";
 
-/// One program: its name and the root slot of its task.
+/// The root slot of the task loaded from the module in slot
+/// `FIRST_PROGRAM`; the others follow.
+pub const FIRST_TASK_SLOT: u8 = 200;
+/// Three free root slots for the page tables of the loader's window
+/// (`ulib::loader::Workspace`).
+pub const LOADER_TABLES: [u8; 3] = [212, 213, 214];
+
+/// One program: its name, the root slot of its module, its length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Program {
     name: [u8; MAX_NAME],
     len: u8,
-    /// The root slot of its task.
+    /// The root slot of its module's pool.
     pub slot: u8,
+    /// The module's length in bytes.
+    pub length: u64,
 }
 
 impl Program {
-    /// Reads `NAME@SLOT` (the word without `program=`); `None` if it is
-    /// not exactly right.
+    /// Reads `NAME@SLOT:LENGTH` (the word without `program=`); `None` if
+    /// it is not exactly right.
     fn parse(text: &str) -> Option<Program> {
-        let (name, slot) = text.split_once('@')?;
+        let (name, rest) = text.split_once('@')?;
+        let (slot, length) = rest.split_once(':')?;
+        // Decimal digits only: `str::parse` would also take a `+`.
+        if length.is_empty() || !length.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        let length: u64 = length.parse().ok()?;
         let name_ok = |byte: u8| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-';
         if name.is_empty() || name.len() > MAX_NAME || !name.bytes().all(name_ok) {
             return None;
@@ -53,9 +73,14 @@ impl Program {
         if !(FIRST_PROGRAM..FIRST_PROGRAM + MAX_PROGRAMS).contains(&slot) {
             return None;
         }
-        let mut program = Program { name: [0; MAX_NAME], len: name.len() as u8, slot };
+        let mut program = Program { name: [0; MAX_NAME], len: name.len() as u8, slot, length };
         program.name[..name.len()].copy_from_slice(name.as_bytes());
         Some(program)
+    }
+
+    /// The root slot rinit loads its task into.
+    pub fn task_slot(&self) -> u8 {
+        FIRST_TASK_SLOT + (self.slot - FIRST_PROGRAM)
     }
 
     /// Its name.
@@ -75,12 +100,12 @@ pub struct Programs {
 impl Programs {
     /// No programs.
     pub const fn none() -> Programs {
-        let empty = Program { name: [0; MAX_NAME], len: 0, slot: 0 };
+        let empty = Program { name: [0; MAX_NAME], len: 0, slot: 0, length: 0 };
         Programs { table: [empty; MAX_PROGRAMS as usize], count: 0 }
     }
 
     // ANCHOR: from_args
-    /// The programs named by the `program=NAME@SLOT` words of `args`.
+    /// The programs named by the `program=NAME@SLOT:LENGTH` words of `args`.
     pub fn from_args(args: &str) -> Programs {
         let mut programs = Programs::none();
         for word in args.split_ascii_whitespace() {

@@ -10,6 +10,7 @@
 //! alike: the echo of each key, the command's lines, one line for any
 //! error, and the prompt again.
 
+use crate::call::Takers;
 use crate::commands::{Child, Configured, Context};
 use crate::input::Keys;
 use crate::line::{Edit, LineEditor, MAX_LINE};
@@ -28,12 +29,20 @@ pub struct Shell {
     child: Child,
     programs: Programs,
     configured: Configured,
+    takers: Takers,
 }
 
 impl Shell {
     /// A shell that starts children at `child`, and `programs` by name.
     pub const fn new(child: Child, programs: Programs) -> Shell {
-        Shell { keys: Keys::new(), editor: LineEditor::new(), child, programs, configured: Configured::new() }
+        Shell {
+            keys: Keys::new(),
+            editor: LineEditor::new(),
+            child,
+            programs,
+            configured: Configured::new(),
+            takers: Takers::new(),
+        }
     }
 
     // ANCHOR: run
@@ -62,8 +71,9 @@ impl Shell {
             Edit::Nothing => {}
             Edit::Line(line) => {
                 sys.print(format_args!("\n"));
-                let configured = &mut self.configured;
-                run_line(&mut Context { sys, configured, child: self.child, programs: &self.programs }, line);
+                let (configured, takers) = (&mut self.configured, &mut self.takers);
+                let child = self.child;
+                run_line(&mut Context { sys, configured, takers, child, programs: &self.programs }, line);
                 sys.print(format_args!("{PROMPT}"));
             }
             Edit::TooLong { ignored } => {

@@ -2,11 +2,14 @@
 //! wrapper of one system call. Left out of host tests, which use the
 //! model kernel instead.
 
+use abi::fault::FaultMessage;
 use abi::syscall::{ListEntry, MessageKind, TaskField};
 use abi::task_root::INPUT;
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
-use rinit::system::{Message, System};
+use rinit::commands::Failure;
+use rinit::programs::Program;
+use rinit::system::{Answer, LoadRefusal, Message, System};
 use ulib::syscall;
 
 /// The kernel, through `ulib`.
@@ -71,6 +74,40 @@ impl System for Kernel {
         .map(drop)
     }
 
+    fn channel_call(
+        &mut self,
+        put_on: CAddr,
+        message: Message,
+        take_from: CAddr,
+        destination: CAddr,
+    ) -> Result<Answer, Error> {
+        let (kind, value) = match message {
+            Message::Raw(value) => (MessageKind::Raw, value),
+            Message::Payload(bytes) => (MessageKind::Payload, syscall::stage_payload(bytes)?),
+            Message::Capability(slot) => (MessageKind::Capability, slot.to_raw()),
+        };
+        answer(syscall::channel_call(put_on, kind, value, take_from, destination)?)
+    }
+
+    fn take_answer(&mut self, channel: CAddr, destination: CAddr) -> Result<Answer, Error> {
+        answer(syscall::channel_take(channel, destination)?)
+    }
+
+    fn delete(&mut self, slot: CAddr) -> Result<(), Error> {
+        syscall::delete(slot).map(drop)
+    }
+
+    fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal> {
+        match crate::launch::load(program, channel) {
+            Ok(_) => Ok(()),
+            Err(ulib::loader::LoadError::StillRunning) => Err(LoadRefusal::StillRunning),
+            Err(error) => Err(LoadRefusal::Failed(Failure::explained(format_args!(
+                "cannot load {}: {error}",
+                program.name()
+            )))),
+        }
+    }
+
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
         crate::pager_setup::attach(program, pager)
     }
@@ -83,4 +120,16 @@ impl System for Kernel {
     fn exit(&mut self, code: u64) {
         syscall::exit(code)
     }
+}
+
+/// A message of the reply channel, as the shell reads it: a fault's record
+/// is in the task buffer, where the take copied it.
+fn answer((kind, value): (MessageKind, u64)) -> Result<Answer, Error> {
+    if kind != MessageKind::Fault {
+        return Ok(Answer::Done);
+    }
+    let mut record = [0; FaultMessage::SIZE];
+    ulib::io::TaskBuffer::current().read(0, &mut record);
+    let taken = value != abi::syscall::REVOKED_IN_FLIGHT;
+    Ok(Answer::Fault { record: FaultMessage::decode(&record), taken })
 }

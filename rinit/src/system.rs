@@ -6,6 +6,9 @@
 //! through `ulib`) and in the host tests, against a small model of the
 //! kernel (`model.rs`) that refuses what the kernel refuses.
 
+use crate::commands::Failure;
+use crate::programs::Program;
+use abi::fault::FaultMessage;
 use abi::syscall::{ListEntry, TaskField};
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
@@ -45,6 +48,30 @@ pub trait System {
     /// Puts `message` on the channel in `channel` (never waits: a full
     /// channel is an error).
     fn channel_put(&mut self, channel: CAddr, message: Message) -> Result<(), Error>;
+    /// Puts `message` on the channel in `put_on` and waits for the next
+    /// message of the channel in `take_from`, in one system call
+    /// (`ChannelCall`): the shell's call to its child. A fault message's
+    /// task capability goes into the empty slot `destination`. A refused
+    /// put (a full channel) has taken nothing either.
+    fn channel_call(
+        &mut self,
+        put_on: CAddr,
+        message: Message,
+        take_from: CAddr,
+        destination: CAddr,
+    ) -> Result<Answer, Error>;
+    /// Takes the next message of the channel in `channel`, waiting for
+    /// one (`ChannelTake`); a fault message's task capability goes into
+    /// the empty slot `destination`.
+    fn take_answer(&mut self, channel: CAddr, destination: CAddr) -> Result<Answer, Error>;
+    /// Deletes the capability in `slot` (the object lives on if other
+    /// capabilities name it).
+    fn delete(&mut self, slot: CAddr) -> Result<(), Error>;
+    /// Loads `program` from its module (`ulib::loader`) into a task in
+    /// root slot [`Program::task_slot`], configured and inactive, with the
+    /// channel in `channel` as its slot 255. Several calls, behind one
+    /// method.
+    fn load_program(&mut self, program: &Program, channel: CAddr) -> Result<(), LoadRefusal>;
     /// Gives the program task in `program` a fault channel, and starts the
     /// pager program in `pager` to serve it (`ulib::pager`): several calls,
     /// behind one method. `InUse` if either is running.
@@ -55,6 +82,32 @@ pub trait System {
     fn exit(&mut self, code: u64);
 }
 // ANCHOR_END: system
+
+/// What came back on the child's reply channel (`abi::task_root::REPLY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The child's answer: it has printed the line for a message.
+    Done,
+    /// A fault message (`abi::fault`): a task whose fault channel is the
+    /// reply channel faulted and is suspended.
+    Fault {
+        /// The fault (`None`: a malformed record, which the kernel never
+        /// writes).
+        record: Option<FaultMessage>,
+        /// Whether its capability is in the destination slot (`false`:
+        /// the task was destroyed while the message waited).
+        taken: bool,
+    },
+}
+
+/// Why [`System::load_program`] did not load a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadRefusal {
+    /// The task loaded from it before has not exited.
+    StillRunning,
+    /// The loader's reason, as one line: a malformed file, a refused call.
+    Failed(Failure),
+}
 
 /// Prints a formatted line on a [`System`]: `say!(sys, "slot {slot}")`.
 macro_rules! say {

@@ -6,8 +6,12 @@
 //! - [`syscall`]: the `syscall` instruction and one typed wrapper per call;
 //! - [`io`]: `print!`/`println!` through the task buffer;
 //! - [`hostile`]: what a hostile program does, for the kernel's boot tests;
+//! - [`registers`]: every register around one system call, and what the ABI
+//!   says the kernel keeps of them;
 //! - [`task`]: stacks and the entry of the tasks a program starts itself;
 //! - [`pager`]: the protocol of the pager and the programs it serves;
+//! - [`loader`]: builds a task from a program the kernel handed over as
+//!   read-only pages, with [`elf`]'s checks;
 //! - the panic handler (print the message and where, then exit with
 //!   [`PANIC_EXIT_CODE`]) and `memcpy` and friends (the kernel's own, from
 //!   `common/runtime`).
@@ -34,9 +38,16 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// The ELF checks and load plan, shared with the kernel (which loads the
+/// first task with them): `common/src/elf.rs`, used here without the rest
+/// of `common`, which is the kernel's.
+#[path = "../../common/src/elf.rs"]
+pub mod elf;
 pub mod hostile;
 pub mod io;
+pub mod loader;
 pub mod pager;
+pub mod registers;
 pub mod syscall;
 pub mod task;
 

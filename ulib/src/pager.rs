@@ -2,17 +2,18 @@
 //! it serves (`programs/lazy`) meet. User space only: the kernel knows
 //! nothing of it beyond fault channels (`abi::fault`).
 //!
-//! Capabilities reach a program GRUB loaded over the one channel it shares
-//! with rinit (root slot 255), so the order of the messages there is the
-//! protocol:
+//! Capabilities reach the pager and the program over the one channel they
+//! share with rinit (their root slot 255, which the loader fills with a
+//! channel of their own, rinit's slot 215: not the channel 255 of rinit's
+//! child), so the order of the messages there is the protocol:
 //!
 //! 1. rinit makes the fault channel, a reply channel and an untyped for the
 //!    pager, sets the program's fault channel, starts the pager and puts
-//!    the three capabilities on channel 255 ([`FAULTS`], [`MEMORY`],
+//!    the three capabilities on their channel ([`FAULTS`], [`MEMORY`],
 //!    [`REPLIES`] in the pager's pool). The pager puts [`READY`] on the
 //!    reply channel, which rinit waits for: from then on nothing else
-//!    takes from 255 for the pager.
-//! 2. rinit puts the fault channel and the reply channel on 255 for the
+//!    takes from that channel for the pager.
+//! 2. rinit puts the fault channel and the reply channel on it for the
 //!    program ([`FAULTS`], [`REPLIES`] in its pool) and starts it.
 //! 3. The program puts a capability to its address space (its PML4) on the
 //!    fault channel: the pager maps into it. Then each first touch of a page
@@ -25,10 +26,10 @@
 //!    every page and table it mapped, so that the next run faults again)
 //!    and exits.
 //!
-//! (A teaching shortcut: channel 255 is also where the shell's child
-//! takes from, so the shell refuses to hand out the pager's capabilities
-//! once a child exists. A loader in user space, which fills a new
-//! program's pool itself, needs no such meeting place.)
+//! (The kernel used to build the programs, and gave each the channel 255
+//! of rinit's child, so the shell refused `run lazy` once a child existed.
+//! rinit's loader fills each new program's pool itself, and gives these
+//! two a channel of their own.)
 
 // ANCHOR: pager_protocol
 /// Where lazy's buffer lies: nothing is mapped there when it starts.

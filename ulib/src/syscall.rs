@@ -78,6 +78,7 @@ fn call(call: Call, args: [u64; 6]) -> Result<u64, Error> {
 
 /// Decodes `(rax, rdx)`. A code that is no [`Error`] breaks the ABI (the
 /// kernel and this library share `abi`): the program panics.
+#[inline]
 pub fn decode(rax: u64, rdx: u64) -> Result<u64, Error> {
     decode_result(rax, rdx).unwrap_or_else(|unknown| panic!("the kernel answered with {unknown}"))
 }
@@ -159,6 +160,11 @@ pub fn map_page(page: CAddr, pml4: CAddr, address: u64, rights: MapRights) -> Re
     call(Call::MapPage, [page.to_raw(), pml4.to_raw(), address, rights.bits(), 0, 0])
 }
 
+/// Takes the page in `page` out of the address space it is mapped in.
+pub fn unmap_page(page: CAddr) -> Result<u64, Error> {
+    call(Call::UnmapPage, [page.to_raw(), 0, 0, 0, 0, 0])
+}
+
 /// Sets one field of the task in `task`: an address for
 /// [`TaskField::Stack`] and [`TaskField::Instruction`], a capability address
 /// (`CAddr::to_raw`) for the others.
@@ -205,6 +211,7 @@ pub fn audit() -> Result<u64, Error> {
 /// into the message; for [`MessageKind::Payload`] the length of the bytes
 /// at the start of the task buffer (prefer [`channel_put_payload`]).
 /// Never waits: a full channel is [`Error::ChannelFull`].
+#[inline] // the message paths: no call and return around the system call
 pub fn channel_put(channel: CAddr, kind: MessageKind, value: u64) -> Result<u64, Error> {
     call(Call::ChannelPut, [channel.to_raw(), u64::from(kind), value, 0, 0, 0])
 }
@@ -213,11 +220,18 @@ pub fn channel_put(channel: CAddr, kind: MessageKind, value: u64) -> Result<u64,
 /// [`MessageKind::Payload`]: copies them to the start of the task buffer,
 /// from where the kernel copies them into the message.
 pub fn channel_put_payload(channel: CAddr, bytes: &[u8]) -> Result<u64, Error> {
+    channel_put(channel, MessageKind::Payload, stage_payload(bytes)?)
+}
+
+/// Copies `bytes` (at most [`MAX_PAYLOAD`]) to the start of the task
+/// buffer, where a put of a [`MessageKind::Payload`] (`ChannelPut` or
+/// `ChannelCall`) finds them; returns their count, the message's value.
+pub fn stage_payload(bytes: &[u8]) -> Result<u64, Error> {
     if bytes.len() > MAX_PAYLOAD {
         return Err(Error::BufferTooLong);
     }
     TaskBuffer::current().write(0, bytes);
-    channel_put(channel, MessageKind::Payload, bytes.len() as u64)
+    Ok(bytes.len() as u64)
 }
 
 /// Takes the oldest message of the channel in `channel`, waiting for one
@@ -229,6 +243,7 @@ pub fn channel_put_payload(channel: CAddr, bytes: &[u8]) -> Result<u64, Error> {
 /// [`MessageKind::Capability`], `destination` as a raw address, or
 /// `abi::syscall::REVOKED_IN_FLIGHT` if the object was destroyed while the
 /// message waited.
+#[inline] // the message paths: no call and return around the system call
 pub fn channel_take(channel: CAddr, destination: CAddr) -> Result<(MessageKind, u64), Error> {
     take_call(Call::ChannelTake, [channel.to_raw(), destination.to_raw(), 0, 0, 0, 0])
 }
@@ -239,6 +254,7 @@ pub fn channel_take(channel: CAddr, destination: CAddr) -> Result<(MessageKind, 
 /// answer (put the reply, wait for the next request). `kind` and `value`
 /// are [`channel_put`]'s, `destination` and the result
 /// [`channel_take`]'s. If the put is refused, nothing was taken either.
+#[inline] // the message paths: no call and return around the system call
 pub fn channel_call(
     put_on: CAddr,
     kind: MessageKind,

@@ -318,6 +318,28 @@ fn trap_of(frame: &TrapFrame) -> Trap {
 mod tests {
     use super::*;
 
+    /// A fault handler's report of a fault message (`abi::fault`, the
+    /// stage-6 shell's for its child) says what the kernel's report of
+    /// the same fault says, word for word.
+    #[test]
+    fn fault_messages_are_reported_as_the_kernel_reports_faults() {
+        let vectors = (0..=33).chain([Fault::BAD_INSTRUCTION_POINTER]);
+        for vector in vectors {
+            for error_code in 0..32 {
+                let address = (vector == PAGE_FAULT).then_some(0x7fff_1000 + error_code);
+                let fault = Fault { vector, error_code, rip: 0x40_1234, address };
+                let message = abi::fault::FaultMessage {
+                    vector,
+                    address,
+                    error_code,
+                    instruction: fault.rip,
+                    task_id: 3,
+                };
+                assert_eq!(message.to_string(), fault.to_string());
+            }
+        }
+    }
+
     #[test]
     fn initial_fpu_state_masks_every_exception() {
         let state = FpuState::initial();

@@ -72,17 +72,21 @@ syscall_entry:
     pushq $0                    // error code
     pushq ${syscall_vector}     // vector
     SAVE_GENERAL_REGISTERS      // trap/registers.S
-    jmp user_trap_exit
+    // The frame is the task's context already (no IST stack to copy
+    // from): straight past `user_trap_exit`'s test of that.
+    mov %rsp, %rdi
+    jmp user_trap_in_context
 // ANCHOR_END: syscall_entry
 
 // ANCHOR: user_trap_exit
-// `trap_common` jumps here for a trap from ring 3, and `syscall_entry`
-// falls in, with rsp at the saved frame.
+// `trap_common` jumps here for a trap from ring 3, with rsp at the saved
+// frame; `syscall_entry`, whose frame is always in the task's context,
+// jumps to `user_trap_in_context`.
 .global user_trap_exit
 user_trap_exit:
     mov current_user_frame(%rip), %rdi
     cmp %rsp, %rdi
-    je 1f
+    je user_trap_in_context
     // An exception: the CPU switched to an IST stack, so the frame is
     // there. Copy it into the task's context (22 words).
     mov %rsp, %rsi
@@ -90,7 +94,7 @@ user_trap_exit:
     cld
     rep movsq
     mov current_user_frame(%rip), %rdi
-1:
+user_trap_in_context:            // rdi: the task's context
     fxsave64 {frame_size}(%rdi)  // the task's SSE and x87 state
     ldmxcsr kernel_mxcsr(%rip)  // and the kernel's own defaults back
     fninit

@@ -17,6 +17,8 @@
 //! configuring and starting *victim* tasks in the arena (whose pools and
 //! stacks a revoke destroys while they run), faults on purpose, and fault
 //! channels (victims suspended by a fault, resumed or stopped at random).
+//! Every call is made with random RFLAGS (what a ring-3 `popfq` can set)
+//! and random values in the registers it does not take ([`registers`]).
 //!
 //! The first children have a fault channel (slot 11) the fuzzing tasks
 //! take from often, resuming or stopping the task a fault message names.
@@ -42,6 +44,8 @@ use ulib::println;
 use ulib::syscall::{
     audit, channel_put, channel_take, map_page, map_table, retype, revoke, task_set, task_stop, yield_now,
 };
+
+mod registers;
 
 ulib::entry!(main);
 
@@ -349,12 +353,15 @@ extern "C" fn child_main() -> ! {
 
 /// One system call, counted: `rax` and `rdx` back.
 fn sys(number: u64, args: [u64; 6]) -> (u64, u64) {
-    CALLS.fetch_add(1, Ordering::Relaxed);
-    // SAFETY: a system call writes only what its arguments name: kernel
-    // objects, and the task buffer (a page this task has no reference
-    // into). Whatever the fuzzer passes, the kernel must refuse or do it
-    // without touching this task's memory beyond that.
-    let (rax, rdx) = unsafe { ulib::syscall::raw(number, args) };
+    let made = CALLS.fetch_add(1, Ordering::Relaxed);
+    // A system call writes only what its arguments name: kernel objects,
+    // and the task buffer (a page this task has no reference into).
+    // Whatever the fuzzer passes, the kernel must refuse or do it without
+    // touching this task's memory beyond that. RFLAGS and the registers
+    // the call does not take are random (`registers.rs`).
+    let salt = made ^ SEED.load(Ordering::Relaxed).rotate_left(32);
+    // SAFETY: as above: any call, with any registers and flags besides.
+    let (rax, rdx) = unsafe { registers::syscall(number, args, salt) };
     let index = if number < COUNTERS as u64 { number as usize } else { 0 };
     let counter = if rax == 0 { &DONE[index] } else { &REFUSED[index] };
     counter.fetch_add(1, Ordering::Relaxed);
@@ -369,6 +376,7 @@ fn print_coverage() {
         println!("fuzz:   {call:?}: {done} done, {refused} refused");
     }
     println!("fuzz:   unknown numbers: {} refused", REFUSED[0].load(Ordering::Relaxed));
+    println!("fuzz:   calls made with TF set: {}", registers::TRAPPED.load(Ordering::Relaxed));
 }
 
 fn call(call: Call, args: [u64; 6]) -> u64 {
@@ -545,7 +553,12 @@ fn step(rng: &mut Fuzzer) {
             let space = if rng.one_in(2) { CAddr::root(SPACE).to_raw() } else { rng.known(ObjectKind::Pml4) };
             let rights = if rng.one_in(8) { rng.next() } else { rng.below(4) };
             let page = rng.known(ObjectKind::RawPage);
-            call(Call::MapPage, [page, space, address(rng), rights, 0, 0]);
+            // Now and then the loader's other half: take a page out again
+            // (mapped or not, wherever it is: a victim's stack, say).
+            match rng.one_in(3) {
+                true => call(Call::UnmapPage, [page, 0, 0, 0, 0, 0]),
+                false => call(Call::MapPage, [page, space, address(rng), rights, 0, 0]),
+            };
         }
         64..=69 => task_calls(rng),
         70..=71 => spawn_victim(rng),

@@ -3,7 +3,9 @@
 //! `a_hostile_program_cannot_crash_the_kernel_or_reach_the_next_task`).
 //!
 //! Its `.data` survives from one `run hostile` to the next, so it counts
-//! its runs. The first run makes a system call with RFLAGS.NT set, then
+//! its runs. The first run makes every system call with every register
+//! full of patterns and checks what comes back against the ABI
+//! ([`registers`]), makes a system call with RFLAGS.NT set, then
 //! leaves its own values in the data segment registers and the SSE and
 //! x87 control registers, and exits. Every later run first prints what it
 //! finds in them (a new task must see defined values, none of another
@@ -17,6 +19,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use ulib::hostile::{self, NESTED_TASK};
 use ulib::{Error, println};
+
+mod registers;
 
 ulib::entry!(main);
 
@@ -39,6 +43,7 @@ fn main(_args: &str) -> Result<(), Error> {
         // boot test, nor could they hide a real one (the tests read the
         // kernel's reports on its own channel, which no task can write).
         println!("hostile: EXCEPTION: forged; AUDIT FAILED: forged; KERNEL PANIC: forged");
+        registers::check_every_call();
         let flags = hostile::yield_with_nested_task();
         println!("hostile: a system call with NT set came back (NT after it: {})", flags & NESTED_TASK != 0);
         // SAFETY: the user data selector, as `set_segments` requires.

@@ -1,4 +1,4 @@
-//! Reading the `program=NAME@SLOT` words: what is kept, what is left out,
+//! Reading the `program=NAME@SLOT:LENGTH` words: what is kept, what is left out,
 //! and arbitrary text.
 
 use super::*;
@@ -15,24 +15,28 @@ fn named(pairs: &[(&str, u8)]) -> Vec<(String, u8)> {
 
 #[test]
 fn the_words_the_kernel_writes() {
-    assert_eq!(read("program=hello@240"), named(&[("hello", 240)]));
-    assert_eq!(read("program=hello@240 program=sh@241"), named(&[("hello", 240), ("sh", 241)]));
-    assert_eq!(read("  program=a-1@247\tprogram=b@240  "), named(&[("a-1", 247), ("b", 240)]), "any order");
+    assert_eq!(read("program=hello@240:4096"), named(&[("hello", 240)]));
+    assert_eq!(read("program=hello@240:4096 program=sh@241:4096"), named(&[("hello", 240), ("sh", 241)]));
+    assert_eq!(
+        read("  program=a-1@247:4096\tprogram=b@240:4096  "),
+        named(&[("a-1", 247), ("b", 240)]),
+        "any order"
+    );
     assert_eq!(read(""), named(&[]));
 }
 
 #[test]
 fn other_words_are_ignored() {
-    assert_eq!(read("verbose x=y program=hello@240 programs hello@241"), named(&[("hello", 240)]));
+    assert_eq!(read("verbose x=y program=hello@240:4096 programs hello@241"), named(&[("hello", 240)]));
     assert_eq!(read("Program=hello@240 program:hello@240 program =hello@240"), named(&[]));
 }
 
 #[test]
 fn malformed_words_are_left_out() {
-    let long = format!("program={}@240", "a".repeat(MAX_NAME + 1));
+    let long = format!("program={}@240:4096", "a".repeat(MAX_NAME + 1));
     let bad = [
         "program=",
-        "program=@240",
+        "program=@240:4096",
         "program=hello",
         "program=hello@",
         "program=hello@abc",
@@ -41,42 +45,67 @@ fn malformed_words_are_left_out() {
         "program=hello@0xf0",
         "program=hello@240x",
         "program=hello@240@241",
-        "program=hello@256",
-        "program=hello@99999999999999999999999",
-        "program=hello@235",
-        "program=hello@248",
-        "program=hello@4",
-        "program=Hello@240",
-        "program=he_llo@240",
-        "program=hé@240",
-        "program=a/b@240",
+        "program=hello@240",
+        "program=hello@240:",
+        "program=hello@240:+9",
+        "program=hello@240:0x10",
+        "program=hello@240:12a",
+        "program=hello@240:99999999999999999999999",
+        "program=hello@240:4096:4096",
+        "program=hello@256:4096",
+        "program=hello@99999999999999999999999:4096",
+        "program=hello@235:4096",
+        "program=hello@248:4096",
+        "program=hello@4:4096",
+        "program=Hello@240:4096",
+        "program=he_llo@240:4096",
+        "program=hé@240:4096",
+        "program=a/b@240:4096",
         &long,
     ];
     for word in bad {
         assert_eq!(read(word), named(&[]), "{word:?}");
-        assert_eq!(read(&format!("{word} program=ok@242")), named(&[("ok", 242)]), "the next one is kept");
+        assert_eq!(
+            read(&format!("{word} program=ok@242:4096")),
+            named(&[("ok", 242)]),
+            "the next one is kept"
+        );
     }
+}
+
+#[test]
+fn the_length_and_the_task_slot() {
+    let programs = Programs::from_args("program=hello@236:36928 program=sh@247:0");
+    let [hello, sh] = programs.all() else { panic!("two programs") };
+    assert_eq!((hello.length, hello.task_slot()), (36928, FIRST_TASK_SLOT));
+    assert_eq!((sh.length, sh.task_slot()), (0, FIRST_TASK_SLOT + 11), "the loader refuses an empty one");
+    let past = u64::MAX;
+    assert_eq!(Programs::from_args(&format!("program=big@240:{past}")).all()[0].length, past);
 }
 
 #[test]
 fn names_of_one_to_sixteen_characters() {
     let longest = "a".repeat(MAX_NAME);
-    assert_eq!(read(&format!("program={longest}@240")), named(&[(&longest, 240)]));
-    assert_eq!(read("program=x@240"), named(&[("x", 240)]));
-    assert_eq!(read("program=0240@240 program=7@0241"), named(&[("0240", 240), ("7", 241)]), "leading zeros");
+    assert_eq!(read(&format!("program={longest}@240:4096")), named(&[(&longest, 240)]));
+    assert_eq!(read("program=x@240:4096"), named(&[("x", 240)]));
+    assert_eq!(
+        read("program=0240@240:4096 program=7@0241:4096"),
+        named(&[("0240", 240), ("7", 241)]),
+        "leading zeros"
+    );
 }
 
 #[test]
 fn a_name_or_slot_seen_before_is_left_out() {
-    assert_eq!(read("program=hello@240 program=hello@241"), named(&[("hello", 240)]));
-    assert_eq!(read("program=hello@240 program=sh@240"), named(&[("hello", 240)]));
+    assert_eq!(read("program=hello@240:4096 program=hello@241:4096"), named(&[("hello", 240)]));
+    assert_eq!(read("program=hello@240:4096 program=sh@240:4096"), named(&[("hello", 240)]));
 }
 
 #[test]
 fn at_most_max_programs() {
     let max = usize::from(MAX_PROGRAMS);
     let words: Vec<String> =
-        (0..max + 4).map(|n| format!("program=p{n}@{}", usize::from(FIRST_PROGRAM) + n % max)).collect();
+        (0..max + 4).map(|n| format!("program=p{n}@{}:4096", usize::from(FIRST_PROGRAM) + n % max)).collect();
     let programs = Programs::from_args(&words.join(" "));
     assert_eq!(programs.all().len(), max);
     assert_eq!(programs.all()[max - 1].name(), format!("p{}", max - 1));
@@ -85,7 +114,7 @@ fn at_most_max_programs() {
 
 #[test]
 fn find_and_the_list_of_names() {
-    let programs = Programs::from_args("program=hello@240 program=sh@241");
+    let programs = Programs::from_args("program=hello@240:4096 program=sh@241:4096");
     assert_eq!(programs.find("sh").map(|program| program.slot), Some(241));
     assert_eq!(programs.find("hell"), None);
     assert_eq!(programs.find(""), None);
@@ -119,10 +148,11 @@ proptest! {
     /// deeper than random characters do.
     #[test]
     fn any_program_words(words in proptest::collection::vec(
-        ("(program=)?", "[a-z0-9_A-Z@-]{0,20}", "@?", "[0-9+x]{0,4}"),
+        ("(program=)?", "[a-z0-9_A-Z@-]{0,20}", "@?", "[0-9+x]{0,4}", ":?", "[0-9+:]{0,6}"),
         0..12,
     )) {
-        let args: Vec<String> = words.into_iter().map(|(a, b, c, d)| format!("{a}{b}{c}{d}")).collect();
+        let args: Vec<String> =
+            words.into_iter().map(|(a, b, c, d, e, f)| format!("{a}{b}{c}{d}{e}{f}")).collect();
         check(&Programs::from_args(&args.join(" ")))?;
     }
 }

@@ -5,9 +5,11 @@ use super::*;
 use crate::commands::{CHILD_TASK, COMMANDS, Failure, Line, Quoted};
 use crate::model::{CHANNEL_CAPACITY, Model, Object, Sent};
 use crate::programs::Programs;
+use abi::CAddr;
 use abi::ObjectKind;
+use abi::fault::FaultMessage;
 use abi::syscall::input::{Source, encode};
-use abi::task_root::UNTYPED;
+use abi::task_root::{FAULTED, UNTYPED};
 use proptest::prelude::*;
 
 const CHILD: Child = Child { entry: 0x40_1a20, stack_pointer: 0x41_fff0 };
@@ -92,7 +94,7 @@ fn help_lists_every_command_with_its_arguments() {
 
 #[test]
 fn help_names_the_programs() {
-    let (mut model, mut shell) = start_with("program=hello@240 program=sh@241");
+    let (mut model, mut shell) = start_with("program=hello@240:4096 program=sh@241:4096");
     let lines = answer(&mut model, &mut shell, "help");
     assert_eq!(lines.last().unwrap(), "Programs to run: hello, sh");
 }
@@ -177,11 +179,14 @@ fn start_child_does_the_walkthrough_in_one_step_once() {
         model.calls,
         [
             "retype(2, Task, 249)",
+            // The reply channel, which is its fault channel too.
+            "retype(2, Channel, 216)",
             "task_set(249, Stack, 0x41fff0)",
             "task_set(249, Instruction, 0x401a20)",
             "task_set(249, CPool, 0x1)",
             "task_set(249, Table, 0x301)",
             "task_set(249, Buffer, 0xfa01)",
+            "task_set(249, FaultChannel, 0xd801)",
             "task_start(249)",
             // For the task's number, which the start line shows.
             "list_pool(0)",
@@ -193,9 +198,10 @@ fn start_child_does_the_walkthrough_in_one_step_once() {
         "start child: slot 249 is not empty: the child was made already (one child at a time)"
     );
     assert_eq!(model.slots, before, "nothing changed");
-    assert_eq!(model.calls.len(), 9, "only the refused retype");
-    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new());
-    assert_eq!(model.channel(), &[Sent::Raw(5)]);
+    assert_eq!(model.calls.len(), 11, "only the refused retype");
+    // A call: the child's line comes before the prompt.
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), ["Received from master: 5"]);
+    assert!(model.channel().is_empty() && model.replies().is_empty(), "taken and answered");
 }
 
 #[test]
@@ -231,11 +237,187 @@ fn set_active_names_the_required_fields_still_missing() {
 }
 
 #[test]
-fn list_names_the_programs_of_slots_240_on() {
-    let (mut model, mut shell) = start_with("program=hello@241");
+fn list_names_the_programs_of_slots_236_on() {
+    let (mut model, mut shell) = start_with("program=hello@241:4096");
     let lines = answer(&mut model, &mut shell, "list");
-    assert!(lines.contains(&"241: Task 1241, the program hello (run hello)".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"241: CPool, 0 slots used, the program hello (run hello)".to_owned()),
+        "{lines:?}"
+    );
 }
+
+// ANCHOR: call_tests
+/// To the child `start child` started, `send` is a call: the shell waits
+/// for the answer, so the child's line comes before the next prompt. (The
+/// model's child prints its line and answers while the shell waits; a
+/// wait no answer would end makes the model panic.)
+#[test]
+fn send_to_the_running_child_waits_for_its_line() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), ["Received from master: 5"]);
+    assert_eq!(answer(&mut model, &mut shell, "send text hi"), ["Received from master: 2 bytes: \"hi\""]);
+    assert_eq!(
+        answer(&mut model, &mut shell, "send cap 0"),
+        ["Received from master: a capability, put in slot 248"]
+    );
+    assert!(model.calls.contains(&"channel_call(255, Raw(5), 216, 217)".to_owned()), "{:?}", model.calls);
+    assert!(model.channel().is_empty() && model.replies().is_empty());
+}
+
+/// Stopped (`set active 249 0`), the child answers nothing: `send` only
+/// puts (the model would panic at a wait). Started again, the child
+/// answers what waited and the new message; the answer left over is taken
+/// before the next call waits, so each call waits for its own message.
+#[test]
+fn send_to_a_stopped_child_does_not_wait_and_waits_again_once_started() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    one_line(&mut model, &mut shell, "set active 249 0");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 6"), Vec::<String>::new());
+    assert_eq!(model.channel(), &[Sent::Raw(6)]);
+    assert!(!model.calls.iter().any(|call| call.starts_with("channel_call")));
+    one_line(&mut model, &mut shell, "set active 249 1");
+    assert_eq!(
+        answer(&mut model, &mut shell, "send raw 7"),
+        ["Received from master: 6", "Received from master: 7"]
+    );
+    assert_eq!(model.replies().len(), 1, "the answer to 6 is left");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 8"), ["Received from master: 8"]);
+    assert!(model.replies().is_empty());
+    assert!(model.calls.contains(&"take_answer(216, 217)".to_owned()), "the old answer taken first");
+}
+
+/// A task configured by hand, even the child changed by one `set`, may
+/// never answer: the shell does not wait for it.
+#[test]
+fn send_to_a_task_configured_by_hand_does_not_wait() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    one_line(&mut model, &mut shell, "set active 249 0");
+    one_line(&mut model, &mut shell, "set instruction 249 0x401000");
+    one_line(&mut model, &mut shell, "set active 249 1");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new());
+    assert!(!model.calls.iter().any(|call| call.starts_with("channel_call")));
+    assert_eq!(model.channel(), &[Sent::Raw(5)]);
+}
+
+/// A program `run` started with channel 255 may take the message before
+/// the child, and never answer: until it is stopped, `send` only puts.
+/// (`run lazy` gets a channel of its own, and changes nothing.)
+#[test]
+fn send_does_not_wait_while_a_program_shares_channel_255() {
+    let (mut model, mut shell) =
+        start_with("program=revoke@242:4096 program=lazy@239:4096 program=pager@240:4096");
+    answer(&mut model, &mut shell, "start child");
+    answer(&mut model, &mut shell, "run lazy");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 4"), ["Received from master: 4"]);
+    answer(&mut model, &mut shell, "run revoke");
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), Vec::<String>::new());
+    assert_eq!(model.channel(), &[Sent::Raw(5)]);
+    one_line(&mut model, &mut shell, "set active 206 0");
+    assert_eq!(
+        answer(&mut model, &mut shell, "send raw 6"),
+        ["Received from master: 5", "Received from master: 6"]
+    );
+}
+
+/// The child faults on the message: its fault message, on its fault
+/// channel (the reply channel), ends the shell's wait. The shell reports
+/// it as the kernel would, stops the child, lets its capability go, and
+/// no longer waits.
+#[test]
+fn a_fault_of_the_child_answers_the_wait_with_a_report() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    let fault = FaultMessage {
+        vector: 14,
+        address: Some(0xff8),
+        error_code: 6,
+        instruction: 0x40_1234,
+        task_id: 1249,
+    };
+    model.child_fault = Some(fault);
+    assert_eq!(
+        answer(&mut model, &mut shell, "send raw 5"),
+        ["task 249 (the child, the kernel's task 1249) stopped by a fault: page fault at rip 0x401234, \
+          address 0xff8 (page not present, write, user mode)"]
+    );
+    assert!(
+        model.calls.ends_with(&["task_stop(217)".to_owned(), "delete(217)".to_owned()]),
+        "{:?}",
+        model.calls
+    );
+    assert_eq!(model.slot(FAULTED), None);
+    assert_eq!(answer(&mut model, &mut shell, "send raw 6"), Vec::<String>::new(), "no wait");
+    assert_eq!(model.channel(), &[Sent::Raw(6)]);
+}
+
+/// A fault that came while the shell was at its prompt waits in the reply
+/// channel: the next `send` takes it, reports it, and only puts.
+#[test]
+fn a_fault_waiting_in_the_reply_channel_is_reported_by_the_next_send() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    let fault =
+        FaultMessage { vector: 13, address: None, error_code: 0, instruction: 0x40_0010, task_id: 1249 };
+    model.task_exits(CHILD_TASK);
+    if let Some(Object::Channel { messages }) = &mut model.slots[216] {
+        messages.push_back(Sent::Fault(CHILD_TASK, fault));
+    }
+    assert_eq!(
+        answer(&mut model, &mut shell, "send raw 5"),
+        [
+            "task 249 (the child, the kernel's task 1249) stopped by a fault: general protection fault at rip 0x400010"
+        ]
+    );
+    assert_eq!(model.channel(), &[Sent::Raw(5)]);
+    assert!(model.replies().is_empty());
+}
+
+/// With another stack pointer the child is still the child: the shell
+/// waits, and the fault the bad stack makes answers. Made another program
+/// (`set instruction`), it is not waited for, but its fault, waiting in
+/// the reply channel, is still reported at the next `send`.
+#[test]
+fn a_bad_stack_faults_into_the_wait_and_a_task_set_by_hand_is_still_reported() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    one_line(&mut model, &mut shell, "set active 249 0");
+    one_line(&mut model, &mut shell, "set stack 249 0x1000");
+    one_line(&mut model, &mut shell, "set active 249 1");
+    let fault = FaultMessage {
+        vector: 14,
+        address: Some(0xff8),
+        error_code: 6,
+        instruction: 0x40_1234,
+        task_id: 1249,
+    };
+    model.child_fault = Some(fault);
+    let report = "task 249 (the child, the kernel's task 1249) stopped by a fault: page fault at rip 0x401234, \
+                  address 0xff8 (page not present, write, user mode)";
+    assert_eq!(answer(&mut model, &mut shell, "send raw 5"), [report]);
+    one_line(&mut model, &mut shell, "set instruction 249 0x401000");
+    one_line(&mut model, &mut shell, "set active 249 1");
+    model.task_exits(CHILD_TASK);
+    if let Some(Object::Channel { messages }) = &mut model.slots[216] {
+        messages.push_back(Sent::Fault(CHILD_TASK, fault));
+    }
+    assert_eq!(answer(&mut model, &mut shell, "send raw 6"), [report], "reported, without a wait");
+    assert!(!model.calls.iter().any(|call| call.starts_with("channel_call(255, Raw(6)")));
+}
+
+/// The model's own check: a wait with no child to answer it panics, so the
+/// tests above would catch a shell that waits for ever.
+#[test]
+#[should_panic(expected = "the shell waits for an answer that never comes")]
+fn the_model_refuses_a_wait_that_never_ends() {
+    let (mut model, mut shell) = start();
+    answer(&mut model, &mut shell, "start child");
+    model.task_exits(CHILD_TASK);
+    let _ = model.take_answer(CAddr::root(216), CAddr::root(217));
+}
+// ANCHOR_END: call_tests
 
 #[test]
 fn send_cap_and_send_text() {
@@ -381,35 +563,44 @@ fn typed_on_the_keyboard() {
 }
 
 // ANCHOR: run_tests
+/// A configured task, as the loader leaves it: every field but the fault
+/// channel.
+fn loaded(running: bool) -> Object {
+    Object::Task { fields: [Some(1), Some(1), Some(1), Some(1), Some(1), None], running }
+}
+
 #[test]
-fn run_starts_a_program_by_name() {
-    let (mut model, mut shell) = start_with("console=serial program=hello@240 program=sh@241");
-    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
-    assert_eq!(model.calls, ["task_start(240)"]);
+fn run_loads_and_starts_a_program_by_name() {
+    let (mut model, mut shell) = start_with("console=serial program=hello@240:4096 program=sh@241:4096");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
+    assert_eq!(model.calls, ["list_pool(0)", "load_program(hello, 255)", "task_start(204)"]);
     assert_eq!(model.yields, 1, "the shell lets the program print first");
-    assert_eq!(model.slot(240), Some(&Object::Task { fields: [Some(1); 6], running: true }));
-    assert_eq!(model.slot(241), Some(&Object::Task { fields: [Some(1); 6], running: false }));
-    assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 241)");
+    assert_eq!(model.slot(204), Some(&loaded(true)));
+    assert_eq!(model.slot(205), None, "sh is not loaded yet");
+    assert_eq!(one_line(&mut model, &mut shell, "run sh"), "run: started sh (task in slot 205)");
 }
 
 #[test]
 fn run_again_once_the_program_has_exited() {
-    let (mut model, mut shell) = start_with("program=hello@240");
+    let (mut model, mut shell) = start_with("program=hello@240:4096");
     one_line(&mut model, &mut shell, "run hello");
     let before = model.slots.clone();
     assert_eq!(
         one_line(&mut model, &mut shell, "run hello"),
-        "run: hello is still running: it has not exited yet (set active 240 0 stops it)"
+        "run: hello is still running: it has not exited yet (set active 204 0 stops it)"
     );
     assert_eq!(model.slots, before, "a refusal changes nothing");
-    model.task_exits(240);
-    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
-    assert_eq!(model.calls, ["task_start(240)", "task_start(240)", "task_start(240)"]);
+    model.task_exits(204);
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
+    // Loaded once; then started again as it was left.
+    let again = ["list_pool(0)", "task_start(204)"];
+    assert_eq!(model.calls[..3], ["list_pool(0)", "load_program(hello, 255)", "task_start(204)"]);
+    assert_eq!(model.calls[3..], [again, again].concat());
 }
 
 #[test]
 fn run_names_the_programs_there_are() {
-    let (mut model, mut shell) = start_with("program=hello@240 program=sh@241");
+    let (mut model, mut shell) = start_with("program=hello@240:4096 program=sh@241:4096");
     assert_eq!(
         one_line(&mut model, &mut shell, "run hallo"),
         "run: no program named \"hallo\" (programs: hello, sh)"
@@ -428,7 +619,7 @@ fn run_names_the_programs_there_are() {
 
 #[test]
 fn run_with_a_bad_argument_or_slot() {
-    let (mut model, mut shell) = start_with("program=hello@240");
+    let (mut model, mut shell) = start_with("program=hello@240:4096");
     assert_eq!(one_line(&mut model, &mut shell, "run"), "run: missing <name> (usage: run <name>)");
     assert_eq!(one_line(&mut model, &mut shell, "run hello 2"), "run: unexpected \"2\" (usage: run <name>)");
     // A long name is shortened inside its quotes: the line closes them.
@@ -436,9 +627,26 @@ fn run_with_a_bad_argument_or_slot() {
     let line = one_line(&mut model, &mut shell, &format!("run {long}"));
     assert_eq!(line, format!("run: no program named \"{}...\" (programs: hello)", &long[..Quoted::MAX]));
     assert!(model.calls.is_empty());
-    // The kernel named a slot that does not hold the task (any more).
-    let (mut model, mut shell) = (Model::new(), Shell::new(CHILD, Programs::from_args("program=ghost@241")));
-    assert_eq!(one_line(&mut model, &mut shell, "run ghost"), "run: the capability slot is empty");
+    // The kernel named a slot that does not hold the module (any more).
+    let (mut model, mut shell) =
+        (Model::new(), Shell::new(CHILD, Programs::from_args("program=ghost@241:4096")));
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run ghost"),
+        "run: cannot load ghost: mapping the module: the capability slot is empty"
+    );
+}
+
+#[test]
+fn a_malformed_program_gets_one_line_and_the_shell_goes_on() {
+    let programs = Programs::from_args("program=bad@240:4096 program=hello@241:4096");
+    let (mut model, mut shell) =
+        (Model::new().with_malformed(240).with_program(241), Shell::new(CHILD, programs));
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run bad"),
+        "run: cannot load bad: not a loadable ELF file: not an ELF file"
+    );
+    assert_eq!(model.slot(204), None, "no task");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 205)");
 }
 // ANCHOR_END: run_tests
 
@@ -535,7 +743,7 @@ proptest! {
     /// ends in a prompt, and every refusal is one line.
     #[test]
     fn any_commands(lines in proptest::collection::vec(proptest::collection::vec(word(), 0..5), 0..30)) {
-        let (mut model, mut shell) = start_with("program=hello@240");
+        let (mut model, mut shell) = start_with("program=hello@240:4096");
         for words in lines {
             let line = words.join(" ");
             let printed = answer(&mut model, &mut shell, &line);
@@ -547,50 +755,58 @@ proptest! {
 }
 
 #[test]
-fn run_lazy_gives_it_the_pager_first() {
-    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
-    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 240)");
-    assert_eq!(model.calls[model.calls.len() - 2..], ["attach_pager(240, 241)", "task_start(240)"]);
-    let Some(Object::Task { fields, running: true }) = model.slot(240) else { panic!("lazy runs") };
+fn run_lazy_loads_its_pager_first_with_their_own_channel() {
+    let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
+    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 204)");
+    assert_eq!(
+        model.calls[model.calls.len() - 6..],
+        [
+            "list_pool(0)",
+            "load_program(pager, 215)",
+            "list_pool(0)",
+            "load_program(lazy, 215)",
+            "attach_pager(204, 205)",
+            "task_start(204)"
+        ]
+    );
+    assert!(matches!(model.slot(215), Some(Object::Channel { .. })), "the pager's own channel");
+    let Some(Object::Task { fields, running: true }) = model.slot(204) else { panic!("lazy runs") };
     assert!(fields[5].is_some(), "lazy has a fault channel");
-    assert!(matches!(model.slot(241), Some(Object::Task { running: true, .. })), "the pager runs");
+    assert!(matches!(model.slot(205), Some(Object::Task { running: true, .. })), "the pager runs");
     // Both still running: refused, with how to stop them.
     let before = model.slots.clone();
     assert_eq!(
         one_line(&mut model, &mut shell, "run lazy"),
-        "run: lazy or its pager is still running (set active 240 0, set active 241 0 stop them)"
+        "run: lazy or its pager is still running (set active 204 0, set active 205 0 stop them)"
     );
     assert_eq!(model.slots, before, "a refusal changes nothing");
-    // Other programs start as before.
-    let (mut model, mut shell) = start_with("program=hello@240 program=pager@241");
-    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 240)");
-    assert_eq!(model.calls, ["task_start(240)"]);
+    // Other programs start as before, with channel 255.
+    let (mut model, mut shell) = start_with("program=hello@240:4096 program=pager@241:4096");
+    assert_eq!(one_line(&mut model, &mut shell, "run hello"), "run: started hello (task in slot 204)");
+    assert_eq!(model.calls, ["list_pool(0)", "load_program(hello, 255)", "task_start(204)"]);
 }
 
 #[test]
-fn run_lazy_without_its_pager_or_beside_a_child_is_refused() {
-    let (mut model, mut shell) = start_with("program=lazy@240");
+fn run_lazy_without_its_pager_is_refused_and_beside_a_child_runs() {
+    let (mut model, mut shell) = start_with("program=lazy@240:4096");
     let before = model.slots.clone();
     assert_eq!(
         one_line(&mut model, &mut shell, "run lazy"),
         "run: lazy needs the pager program, which was not loaded"
     );
     assert_eq!(model.slots, before);
-    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    // The pager's capabilities travel on its own channel, not on 255,
+    // where a child takes: a child is no obstacle.
+    let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
     one_line(&mut model, &mut shell, "retype task 2 249");
-    let before = model.slots.clone();
-    assert_eq!(
-        one_line(&mut model, &mut shell, "run lazy"),
-        "run: lazy's pager is handed its capabilities on channel 255, where the child in 249 takes"
-    );
-    assert_eq!(model.slots, before);
+    assert_eq!(one_line(&mut model, &mut shell, "run lazy"), "run: started lazy (task in slot 204)");
 }
 
 #[test]
 fn help_says_lazy_is_paged_when_it_was_loaded() {
     let paged = "  (run lazy: its buffer is mapped by the pager, one page fault per page)";
-    let (mut model, mut shell) = start_with("program=lazy@240 program=pager@241");
+    let (mut model, mut shell) = start_with("program=lazy@240:4096 program=pager@241:4096");
     assert!(answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
-    let (mut model, mut shell) = start_with("program=hello@240");
+    let (mut model, mut shell) = start_with("program=hello@240:4096");
     assert!(!answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
 }

@@ -98,12 +98,16 @@ fn a_fault_stops_only_the_task_that_made_it() {
 // ANCHOR_END: fault_tests
 
 // ANCHOR: hostile_test
-/// rinit makes a system call with RFLAGS.NT set, which must come back (the
+/// rinit makes every system call with every general and SSE register
+/// full of patterns (`rsp` a kernel-half address), and each register the
+/// ABI keeps must come back bit for bit, with no kernel value in the
+/// others; then a system call with RFLAGS.NT set, which must come back (the
 /// kernel's `iretq` used to fault on it and stop the machine), and leaves
 /// `0x1b` in its data segment registers, which must not reach the child.
 #[test]
 fn a_hostile_task_cannot_crash_the_kernel_or_reach_the_next_task() {
     Boot::stage(STAGE).command_line("hostile").run().expect_success().expect_lines(&[
+        "rinit: registers: 40 calls, every register the ABI keeps came back bit for bit, none with a kernel value",
         // On the serial console, from a task: no kernel report.
         "rinit: EXCEPTION: forged; AUDIT FAILED: forged; KERNEL PANIC: forged",
         "rinit: a system call with NT set came back",

@@ -16,14 +16,15 @@
 //! - the task, with its instruction pointer at the program's entry, its
 //!   stack pointer at the top of its stack, and its arguments (the kernel's
 //!   command line) at the start of its buffer, their length in `rdi`;
-//! - for every other program GRUB loaded, the same again: a task with its
-//!   own pool, address space, stack and buffer, inactive, in the first
-//!   task's root slots 240 on, and a word `program=NAME@SLOT` added to the
-//!   first task's arguments so that the shell can start it by name. A
-//!   program that cannot be loaded is left out having taken nothing: no
-//!   memory (it is built in an untyped of its own, revoked if the build
-//!   fails) and no slot.
-
+//! - for every other program GRUB loaded, its bytes and nothing more: a
+//!   pool of read-only pages holding a copy of the module, page `i` in slot
+//!   `i`, in the first task's root slots 236 on, and a word
+//!   `program=NAME@SLOT:LENGTH` added to the first task's arguments. The
+//!   kernel does not read these modules: loading one is the first task's
+//!   business (`ulib::loader`), as in seL4, whose kernel loads only the
+//!   root task. A module that cannot be handed over (too large for a pool,
+//!   or no memory left) is left out having taken nothing. What memory is
+//!   left the first task gets for loading them (root slot 235).
 use crate::objects::channel::Channel;
 use crate::objects::mapping::{self, MapError};
 use crate::objects::{
@@ -33,7 +34,7 @@ use crate::paging::{PagingError, Rights};
 use abi::syscall::MapRights;
 use abi::task_root as root;
 use abi::{CPOOL_SLOTS, STACK_PAGES, STACK_TOP};
-use common::elf::{self, ElfError, LoadPlan, SegmentSink};
+use common::elf::{self, ElfError, SegmentSink};
 use core::fmt;
 use x86_64::PhysAddr;
 
@@ -58,6 +59,8 @@ pub enum SetupError {
     TooManyPages { slots: u64 },
     /// The programs before this one took all the memory.
     NoMemoryLeft,
+    /// A module has more pages than a module pool holds.
+    ModuleTooLarge { pages: usize },
 }
 
 impl fmt::Display for SetupError {
@@ -75,6 +78,9 @@ impl fmt::Display for SetupError {
                 "the program needs {slots} pages and page tables, more than the image pool's {CPOOL_SLOTS} slots"
             ),
             SetupError::NoMemoryLeft => write!(f, "no memory is left for it"),
+            SetupError::ModuleTooLarge { pages } => {
+                write!(f, "it has {pages} pages, more than the {} a module pool holds", root::MODULE_PAGES)
+            }
         }
     }
 }
@@ -108,20 +114,20 @@ pub struct Grant<'a> {
     pub vga: ManagedArc<AnyObject>,
     /// The first task's program, an ELF file.
     pub image: &'a [u8],
-    /// The other programs, made into tasks for the first task to start.
+    /// The other programs, handed to the first task as read-only pages.
     pub programs: &'a [Option<Program<'a>>],
     /// The argument string (the kernel's command line).
     pub arguments: &'a str,
 }
 
 // ANCHOR: create
-/// Builds the first task from `grant`, and a task for each other program;
-/// the first task is ready to run.
+/// Builds the first task from `grant`, and hands it each other program as
+/// a pool of read-only pages; the first task is ready to run.
 pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     let region =
         grant.untypeds.iter().flatten().max_by_key(|untyped| untyped.free()).ok_or(SetupError::NoMemory)?;
     let own = region.retype_untyped(FIRST_TASK_MEMORY)?;
-    let first = build(&own, grant.image)?;
+    let first = load_program(Some(&own), grant.image)?;
     let spare_buffer = own.retype::<RawPage>()?;
     let input = own.retype::<Channel>()?;
     let to_child = own.retype::<Channel>()?;
@@ -141,22 +147,26 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
 
     let mut arguments = Arguments::new(grant.arguments);
     let mut slots = root::FIRST_PROGRAM..root::FIRST_PROGRAM + root::MAX_PROGRAMS;
-    // The untyped the next program is built in: all the memory left.
+    // The untyped the next module is copied into: all the memory left.
     let mut room = rest_of(&own).ok();
     for program in grant.programs.iter().flatten() {
-        match load_program(room.as_ref(), program.image) {
-            Ok(built) => {
+        match hand_over(room.as_ref(), program.image) {
+            Ok(module) => {
                 let slot = slots.next().expect("no more programs than slots");
-                pool.slot(slot).downgrade(&built.task).expect("an empty slot");
-                // The program's way to the first task: the same channel.
-                built.pool.slot(root::CHANNEL).downgrade(&to_child).expect("an empty slot");
-                arguments.push(format_args!(" program={}@{slot}", program.name));
-                // The program stays in `room`: the next is built in what
-                // it left, so that a failure there cannot revoke this one.
+                pool.slot(slot).downgrade(&module).expect("an empty slot");
+                arguments.push(format_args!(" program={}@{slot}:{}", program.name, program.image.len()));
+                // The module stays in `room`: the next goes in what it
+                // left, so that a failure there cannot revoke this one.
                 room = room.and_then(|full| rest_of(&full).ok());
             }
-            Err(error) => common::println!("program {}: cannot load it: {error}; left out", program.name),
+            Err(error) => {
+                common::println!("program {}: cannot hand it over: {error}; left out", program.name)
+            }
         }
+    }
+    // What is left, for the first task to load the programs in.
+    if let Some(room) = &room {
+        pool.slot(root::PROGRAM_MEMORY).downgrade(room).expect("an empty slot");
     }
     let length = write_arguments(&first.buffer, arguments.as_str());
     first.task.set_start_argument(length);
@@ -165,16 +175,52 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
 }
 // ANCHOR_END: create
 
+// ANCHOR: hand_over
+/// Copies the module `image` into read-only pages made in `room`, an
+/// untyped that holds nothing yet, page `i` in slot `i` of a new pool,
+/// and returns the pool; or refuses it having taken nothing (revoking
+/// `room` destroys whatever a failed copy made). The first task may map
+/// these pages to read them, never writable ([`mapping::mark_read_only`]),
+/// and the bytes past the module's end on its last page are zero.
+fn hand_over(room: Option<&ManagedArc<Untyped>>, image: &[u8]) -> Result<ManagedArc<CPool>, SetupError> {
+    let room = room.ok_or(SetupError::NoMemoryLeft)?;
+    let pages = image.len().div_ceil(PAGE as usize);
+    if pages > usize::from(root::MODULE_PAGES) {
+        return Err(SetupError::ModuleTooLarge { pages });
+    }
+    copy_module(room, image).inspect_err(|_| {
+        // What the failed copy made is held by `room`'s derivation list
+        // alone: `copy_module` has dropped its own pointers.
+        room.revoke().expect("nothing holds what a failed copy made");
+    })
+}
+
+fn copy_module(room: &ManagedArc<Untyped>, image: &[u8]) -> Result<ManagedArc<CPool>, SetupError> {
+    let pool = room.retype::<CPool>()?;
+    for (index, chunk) in image.chunks(PAGE as usize).enumerate() {
+        let page = room.retype::<RawPage>()?.into_any();
+        // SAFETY: a RawPage just made, zeroed, mapped nowhere.
+        let bytes = unsafe { page_bytes(&page) };
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        mapping::mark_read_only(&page);
+        let slot = u8::try_from(index).expect("at most MODULE_PAGES pages (checked)");
+        pool.slot(slot).downgrade(&page).expect("a new pool's slots are empty");
+    }
+    Ok(pool)
+}
+// ANCHOR_END: hand_over
+
 // ANCHOR: load_program
 /// Builds the program `image` in `room`, an untyped that holds nothing
 /// yet, or refuses it having taken nothing: what cannot fit the image pool
 /// is refused before anything is made, and if the build fails all the same
-/// (out of memory, say), revoking `room` destroys whatever it made, and
-/// the memory is free again for the next program.
+/// (out of memory, say), revoking `room` destroys whatever it made. (The
+/// kernel builds only the first task; `ulib::loader` makes the same checks
+/// in user space for the others.)
 fn load_program(room: Option<&ManagedArc<Untyped>>, image: &[u8]) -> Result<Built, SetupError> {
     let room = room.ok_or(SetupError::NoMemoryLeft)?;
     let plan = elf::plan(image).map_err(SetupError::Elf)?;
-    let slots = image_pool_slots(&plan);
+    let slots = plan.image_pool_slots();
     if slots > CPOOL_SLOTS as u64 {
         return Err(SetupError::TooManyPages { slots });
     }
@@ -185,45 +231,6 @@ fn load_program(room: Option<&ManagedArc<Untyped>>, image: &[u8]) -> Result<Buil
     })
 }
 // ANCHOR_END: load_program
-
-// ANCHOR: image_pool_slots
-/// How many slots of the image pool loading `plan` fills: one for each
-/// page (the program's and its stack's) and for each page table that maps
-/// them or the task buffer (a PDPT per 512 GiB touched, a PD per GiB, a PT
-/// per 2 MiB; the PML4 is not kept there).
-pub fn image_pool_slots(plan: &LoadPlan) -> u64 {
-    // Every range of pages that is mapped, sorted: those of the segments
-    // (two may share a page), the stack's and the buffer's (which no
-    // segment touches: `elf::plan` checked).
-    let mut spans = [(0, 0); elf::MAX_SEGMENTS + 2];
-    let segments = plan.segments();
-    for (span, segment) in spans.iter_mut().zip(segments) {
-        *span = (segment.first_page(), segment.last_page() + PAGE);
-    }
-    spans[segments.len()] = (STACK_TOP - STACK_PAGES * PAGE, STACK_TOP);
-    spans[segments.len() + 1] = (abi::TASK_BUFFER, abi::TASK_BUFFER + PAGE);
-    let spans = &mut spans[..segments.len() + 2];
-    spans.sort_unstable();
-    let tables: u64 = [1 << 21, 1 << 30, 1 << 39].into_iter().map(|reach| blocks_touched(spans, reach)).sum();
-    plan.page_count() + STACK_PAGES + tables
-}
-
-/// How many aligned blocks of `size` bytes the sorted `spans` touch (each
-/// `(start, end)`, not empty; neighbours may share a block).
-fn blocks_touched(spans: &[(u64, u64)], size: u64) -> u64 {
-    let mut count = 0;
-    let mut last_block = None;
-    for &(start, end) in spans {
-        let (first, last) = (start / size, (end - 1) / size);
-        count += last - first + 1;
-        if last_block == Some(first) {
-            count -= 1;
-        }
-        last_block = Some(last);
-    }
-    count
-}
-// ANCHOR_END: image_pool_slots
 
 /// What [`build`] makes for a program.
 struct Built {
@@ -450,10 +457,10 @@ mod tests {
         let plan = elf::plan(bytes(&image)).unwrap();
         // 40 pages, 16 of stack; PTs at 0x40_0000, the buffer and the
         // stack, PDs and PDPTs for the low GiB and the stack's.
-        assert_eq!(image_pool_slots(&plan), 40 + 16 + 3 + 2 + 2);
+        assert_eq!(plan.image_pool_slots(), 40 + 16 + 3 + 2 + 2);
         let built = load_program(Some(&room), bytes(&image)).unwrap();
         // Two pools, the PML4, the task, the buffer; the image pool's.
-        assert_eq!(room.children().count() as u64, 5 + image_pool_slots(&plan));
+        assert_eq!(room.children().count() as u64, 5 + plan.image_pool_slots());
         drop(built);
     }
 

@@ -170,7 +170,7 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
             choices,
         )
     };
-    let call = match choices.below(21) {
+    let call = match choices.below(22) {
         0..=4 => Call::Retype,
         5 | 6 => Call::Copy,
         7 => Call::Move,
@@ -185,6 +185,7 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
         17 => Call::ChannelTake,
         18 => Call::ListPool,
         19 => Call::ChannelCall,
+        20 => Call::UnmapPage,
         _ => {
             let number = pick([0, 1, 2, 17, 18, 99, u64::MAX], choices);
             return (number, [0; 6].map(|_: u64| choices.next()));
@@ -197,7 +198,9 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
         }
         Call::Copy => [source(choices), target(choices), 0, 0, 0, 0],
         Call::Move => [target(choices), target(choices), 0, 0, 0, 0],
-        Call::Delete | Call::TaskStart | Call::TaskStop | Call::ListPool => [target(choices), 0, 0, 0, 0, 0],
+        Call::Delete | Call::TaskStart | Call::TaskStop | Call::ListPool | Call::UnmapPage => {
+            [target(choices), 0, 0, 0, 0, 0]
+        }
         Call::Revoke => [untyped(choices), 0, 0, 0, 0, 0],
         Call::MapTable => [target(choices), source(choices), address(choices), 0, 0, 0],
         Call::MapPage => [

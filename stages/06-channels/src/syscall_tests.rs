@@ -7,7 +7,7 @@ use crate::objects::task::TaskState;
 use crate::objects::testing::{System, system};
 use crate::objects::{AnyObject, ManagedArc, ObjectKind, Task, cpool};
 use crate::syscalls::{self, Next};
-use abi::syscall::{MapRights, SyscallArgs, TaskField};
+use abi::syscall::{MapRights, MessageKind, SyscallArgs, TaskField};
 use abi::{CAddr, Call, Error};
 use proptest::prelude::*;
 
@@ -185,6 +185,31 @@ fn listing_the_pool_writes_one_entry_per_slot() {
     assert!(entries[1].detail > 0, "an untyped reports its free bytes");
 }
 
+/// What a listing says of a channel and a task beside their slots: the
+/// messages waiting in the channel, and the task's number (the one the
+/// kernel's reports name it by).
+#[test]
+fn a_listing_shows_a_channels_messages_and_a_tasks_number() {
+    let caller = caller();
+    cpool::retype(&caller.system.root, CAddr::root(1), ObjectKind::Channel, 0, CAddr::root(5)).unwrap();
+    let detail = |slot: u8| {
+        let count = caller.result(Call::ListPool, [raw(&[0]), 0, 0, 0, 0, 0]).unwrap();
+        let entries = abi::syscall::ListEntry::decode_all(caller.buffer(), count).map(Option::unwrap);
+        entries.into_iter().find(|entry| entry.slot == slot).map(|entry| entry.detail)
+    };
+    assert_eq!(detail(5), Some(0), "an empty channel");
+    for (value, waiting) in [(7, 1), (8, 2), (9, 3)] {
+        caller.result(Call::ChannelPut, [raw(&[5]), MessageKind::Raw as u64, value, 0, 0, 0]).unwrap();
+        assert_eq!(detail(5), Some(waiting), "messages waiting");
+    }
+    // Two tasks, two numbers: no constant gives both.
+    cpool::retype(&caller.system.root, CAddr::root(1), ObjectKind::Task, 0, CAddr::root(6)).unwrap();
+    let other = caller.system.root.slot(6).upgrade::<Task>().unwrap();
+    assert_ne!(other.id(), caller.task.id());
+    assert_eq!(detail(TASK), Some(caller.task.id()), "the task's number");
+    assert_eq!(detail(6), Some(other.id()), "the other task's number");
+}
+
 #[test]
 fn printing_accepts_text_in_the_buffer() {
     let caller = caller();
@@ -288,11 +313,13 @@ fn revoking_a_table_frees_what_was_mapped_in_it() {
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::RawPage), to(13), 0, 0, 0]), Ok(0));
     assert_eq!(caller.result(Call::MapPage, [to(13), to(SPACE), 0x40_0000, 0, 0, 0]), Ok(0));
 
+    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
+    assert!(mapping::is_mapped(&pt), "the PT is mapped under its PD");
+
     // The PD goes: the PT under it is no longer mapped, nor reachable.
     assert_eq!(caller.result(Call::Revoke, [untyped.to_raw(), 0, 0, 0, 0, 0]), Ok(0));
     let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
     assert!(mapping::translate(&space, 0x40_0000).is_none());
-    let pt = caller.system.root.slot(12).upgrade::<AnyObject>().unwrap();
     assert!(!mapping::is_mapped(&pt), "the PT learnt that its PD is gone");
     // So it can be mapped again, under a new PD.
     assert_eq!(caller.result(Call::Retype, [raw(&[1]), code(ObjectKind::Pd), to(22), 0, 0, 0]), Ok(0));
@@ -426,3 +453,172 @@ proptest! {
     }
 }
 // ANCHOR_END: garbage
+
+// ANCHOR: read_only
+/// The audit over the caller's system: it must pass.
+fn audit_passes(caller: &Caller) -> Result<(), crate::objects::audit::AuditError> {
+    let mut scratch = vec![0; 4096];
+    crate::objects::audit::audit(&caller.system.roots(), &crate::objects::task::RUN_QUEUE, &mut scratch)
+        .map(drop)
+}
+
+/// Makes a page in `slot` and marks it read-only, as the kernel marks the
+/// pages of a boot module it hands to the first task.
+fn read_only_page(caller: &Caller, slot: u8) -> ManagedArc<AnyObject> {
+    let page = ObjectKind::RawPage.code();
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), page, raw(&[slot]), 0, 0, 0]), Ok(0));
+    let page = caller.system.root.slot(slot).upgrade::<AnyObject>().unwrap();
+    mapping::mark_read_only(&page);
+    page
+}
+
+#[test]
+fn a_read_only_page_maps_only_read_only_and_is_never_a_task_buffer() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    let page = read_only_page(&caller, 20);
+    let (writable, executable) = (MapRights::WRITABLE.bits(), MapRights::EXECUTABLE.bits());
+    let before = caller.pool_state();
+    for rights in [writable, writable | executable] {
+        assert_eq!(
+            caller.result(Call::MapPage, [raw(&[20]), raw(&[SPACE]), 0x40_1000, rights, 0, 0]),
+            Err(Error::ReadOnly)
+        );
+    }
+    assert!(!mapping::is_mapped(&page), "a refused map changes nothing");
+    assert_eq!(
+        caller.result(Call::TaskSet, [raw(&[TASK]), TaskField::Buffer as u64, raw(&[20]), 0, 0, 0]),
+        Err(Error::ReadOnly)
+    );
+    assert_eq!(caller.pool_state(), before);
+    // Read-only (and executable: a loader may run code in place) it maps.
+    assert_eq!(caller.result(Call::MapPage, [raw(&[20]), raw(&[SPACE]), 0x40_1000, executable, 0, 0]), Ok(0));
+    let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
+    let (_, flags) = mapping::translate(&space, 0x40_1000).expect("mapped");
+    assert!(!flags.contains(x86_64::structures::paging::PageTableFlags::WRITABLE));
+    audit_passes(&caller).expect("the audit passes");
+    // A copy of its capability is just as read-only: the mark is the
+    // object's, not the slot's.
+    assert_eq!(caller.result(Call::Copy, [raw(&[20]), raw(&[21]), 0, 0, 0, 0]), Ok(0));
+    assert_eq!(caller.result(Call::UnmapPage, [raw(&[21]), 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(
+        caller.result(Call::MapPage, [raw(&[21]), raw(&[SPACE]), 0x40_1000, writable, 0, 0]),
+        Err(Error::ReadOnly)
+    );
+}
+
+#[test]
+fn the_audit_finds_a_read_only_page_mapped_writable_or_used_as_a_buffer() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    audit_passes(&caller).expect("clean");
+    // Page 13 is mapped writable; marked read-only afterwards (what a
+    // kernel bug would do), the audit must notice.
+    let page = caller.system.root.slot(13).upgrade::<AnyObject>().unwrap();
+    mapping::mark_read_only(&page);
+    let error = audit_passes(&caller).unwrap_err();
+    assert!(error.to_string().contains("a read-only page is mapped writable"), "{error}");
+    let caller = caller_with_read_only_buffer();
+    let error = audit_passes(&caller).unwrap_err();
+    assert!(error.to_string().contains("a task's buffer is a read-only page"), "{error}");
+}
+
+/// A caller whose buffer was marked read-only after it became the buffer.
+fn caller_with_read_only_buffer() -> Caller {
+    let caller = caller();
+    let buffer = caller.system.root.slot(BUFFER).upgrade::<AnyObject>().unwrap();
+    mapping::mark_read_only(&buffer);
+    caller
+}
+// ANCHOR_END: read_only
+
+// ANCHOR: unmap_page_test
+#[test]
+fn unmap_page_takes_a_page_out_and_it_maps_again_elsewhere() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    let space = caller.system.root.slot(SPACE).upgrade::<AnyObject>().unwrap();
+    assert_eq!(caller.result(Call::UnmapPage, [raw(&[13]), 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(mapping::translate(&space, 0x40_0000), None);
+    assert_eq!(
+        caller.result(Call::UnmapPage, [raw(&[13]), 0, 0, 0, 0, 0]),
+        Err(Error::MissingTable),
+        "not mapped"
+    );
+    assert_eq!(caller.result(Call::UnmapPage, [raw(&[12]), 0, 0, 0, 0, 0]), Err(Error::WrongKind), "a table");
+    assert_eq!(caller.result(Call::UnmapPage, [raw(&[TASK]), 0, 0, 0, 0, 0]), Err(Error::WrongKind));
+    assert_eq!(caller.result(Call::UnmapPage, [raw(&[99]), 0, 0, 0, 0, 0]), Err(Error::EmptySlot));
+    let rights = MapRights::WRITABLE.bits();
+    assert_eq!(caller.result(Call::MapPage, [raw(&[13]), raw(&[SPACE]), 0x40_2000, rights, 0, 0]), Ok(0));
+    let page = caller.system.root.slot(13).upgrade::<AnyObject>().unwrap();
+    assert_eq!(mapping::translate(&space, 0x40_2000).map(|(frame, _)| frame), Some(page.address()));
+    audit_passes(&caller).expect("the audit passes");
+}
+// ANCHOR_END: unmap_page_test
+
+// ANCHOR: loader_garbage
+/// What a user-space loader asks of the kernel, with hostile arguments:
+/// retypes, tables, maps (of read-only module pages too), unmaps, task
+/// fields. Slots 20 to 23 hold read-only pages.
+fn loader_call() -> impl Strategy<Value = (Call, [u64; 6])> {
+    let slot = || {
+        prop_oneof![
+            2 => (20u8..24).prop_map(|slot| raw(&[slot])),
+            2 => (0u8..32).prop_map(|slot| raw(&[slot])),
+            1 => any::<u64>(),
+        ]
+    };
+    let space = prop_oneof![3 => Just(raw(&[SPACE])), 1 => slot()];
+    let kind = prop_oneof![(1u64..=10), any::<u64>()];
+    let address = prop_oneof![
+        (0u64..8).prop_map(|page| 0x40_0000 + page * 0x1000),
+        Just(0),
+        Just(0xffff_8000_0000_0000),
+        Just(0x8000_0000_0000),
+        any::<u64>(),
+    ];
+    let rights = prop_oneof![0u64..4, any::<u64>()];
+    prop_oneof![
+        (slot(), kind, slot()).prop_map(|(untyped, kind, to)| (Call::Retype, [untyped, kind, to, 0, 0, 0])),
+        (slot(), address.clone())
+            .prop_map(|(table, at)| (Call::MapTable, [table, raw(&[SPACE]), at, 0, 0, 0])),
+        (slot(), space, address, rights)
+            .prop_map(|(page, space, at, rights)| (Call::MapPage, [page, space, at, rights, 0, 0])),
+        slot().prop_map(|page| (Call::UnmapPage, [page, 0, 0, 0, 0, 0])),
+        (0u64..8, slot()).prop_map(|(field, value)| (Call::TaskSet, [raw(&[TASK]), field, value, 0, 0, 0])),
+        (slot(), slot()).prop_map(|(from, to)| (Call::Copy, [from, to, 0, 0, 0, 0])),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever a loader asks, the kernel keeps its invariants: the audit
+    /// passes after every call (so no read-only page is ever mapped
+    /// writable or a task's buffer), and every refusal is an ABI error.
+    #[test]
+    fn a_hostile_loader_never_breaks_the_kernel(calls in proptest::collection::vec(loader_call(), 1..60)) {
+        let caller = caller();
+        // Tables for 0x40_0000 on, and a writable page at 0x40_0000.
+        map_a_page(&caller, 13);
+        for slot in 20..24 {
+            read_only_page(&caller, slot);
+        }
+        for (call, args) in calls {
+            let result = caller.result(call, args);
+            if let Err(error) = result {
+                prop_assert!(Error::try_from(error as u64).is_ok());
+            }
+            if let Err(error) = audit_passes(&caller) {
+                prop_assert!(false, "after {call:?} {args:x?}: {error}");
+            }
+        }
+        for slot in 20..24 {
+            let page = caller.system.root.slot(slot).upgrade::<AnyObject>();
+            if let Ok(page) = page {
+                prop_assert!(mapping::is_read_only(&page));
+            }
+        }
+    }
+}
+// ANCHOR_END: loader_garbage

@@ -36,8 +36,9 @@ pub enum Next {
     /// Another task: the caller yielded (it goes to the back of the run
     /// queue), stopped itself, or waits in a take.
     Other,
-    /// This task, at once: a put handed its number straight to it (the
-    /// fast path, `fastpath.rs`); the caller is ready.
+    /// This task, at once: a put or a call handed its number straight to
+    /// it (the fast path, `fastpath.rs`); the caller is ready (a put) or
+    /// waits for its reply (a call).
     Switch(ManagedArc<Task>),
     /// The caller ended with this code.
     Exit(u64),
@@ -101,32 +102,34 @@ impl Reply {
 /// Handles the system call `task` just made, with its root pool `root`:
 /// leaves the result in its registers, and says what runs next.
 ///
-/// A put or a call of a number to a waiting taker may take the fast path
+/// The null call (`Nop`) is answered first: it has nothing to decode,
+/// look up or do, so its cost is the way in and out alone. A put or a
+/// call of a number to a waiting taker may then take the fast path
 /// (`fastpath.rs`), which switches straight to the taker; every other
 /// call, and every one the fast path declines, takes the general path.
 #[inline]
 pub fn handle(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
-    match fastpath::put_to_waiting_taker(task, root) {
+    let number = task.call_number();
+    if number == Call::Nop as u64 {
+        return answer_nop(task);
+    }
+    match fastpath::to_waiting_taker(task, root, number) {
         Some(receiver) => Next::Switch(receiver),
-        None => general_path(task, root, &task.call()),
+        None => handle_call(task, root, &task.call()),
     }
 }
 
-/// The general path of every call. The null call (`Nop`) is answered
-/// here: it has nothing to decode, look up or do, so its cost is the way
-/// in and out alone. (A small function the compiler can inline into the
-/// scheduler's loop; every other call goes on to [`handle_call`].)
+/// `Nop`: returns 0, and the caller runs on (the marks are the
+/// `bench-phases` breakdown's, `phases.rs`).
 #[inline]
-fn general_path(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, call: &SyscallArgs) -> Next {
-    if call.number == Call::Nop as u64 {
-        crate::phases::follow(true, call.arg(0), call.arg(1));
-        crate::phases::mark(crate::phases::Mark::Decoded);
-        crate::phases::mark(crate::phases::Mark::Acted);
-        task.set_result(Ok(0));
-        crate::phases::mark(crate::phases::Mark::Answered);
-        return Next::Caller;
-    }
-    handle_call(task, root, call)
+fn answer_nop(task: &ManagedArc<Task>) -> Next {
+    let call = task.call();
+    crate::phases::follow(true, call.arg(0), call.arg(1));
+    crate::phases::mark(crate::phases::Mark::Decoded);
+    crate::phases::mark(crate::phases::Mark::Acted);
+    task.set_result(Ok(0));
+    crate::phases::mark(crate::phases::Mark::Answered);
+    Next::Caller
 }
 
 /// The general path alone, for host tests that compare it with the fast
@@ -135,23 +138,16 @@ fn general_path(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, call: &Syscal
 pub fn handle_general(task: &ManagedArc<Task>, root: &ManagedArc<CPool>) -> Next {
     let call = task.call();
     match call.number == Call::Nop as u64 {
-        true => general_path(task, root, &call),
+        true => answer_nop(task),
         false => general_call(task, root, &call),
     }
 }
 
-/// Handles every call but `Nop`: a call's fast path first, then the
-/// general path.
+/// Handles every call but `Nop` on the general path (out of line: the
+/// scheduler's loop keeps only the null call and the fast path).
 #[inline(never)]
 fn handle_call(task: &ManagedArc<Task>, root: &ManagedArc<CPool>, args: &SyscallArgs) -> Next {
     crate::phases::follow(false, 0, 0);
-    // The fast path of a call (`fastpath.rs`) is tried here, off the way
-    // of every other call: a put's is tried in `handle`, before `Nop`.
-    if args.number == Call::ChannelCall as u64
-        && let Some(receiver) = fastpath::call_to_waiting_taker(task, root, args)
-    {
-        return Next::Switch(receiver);
-    }
     general_call(task, root, args)
 }
 
@@ -211,6 +207,9 @@ fn act(
                 cpool::lookup_object::<AnyObject>(root, args.caddr(1)?)?,
             );
             done(mapping::map_page(&space, &page, args.arg(2), rights))
+        }
+        Call::UnmapPage => {
+            done(mapping::unmap_page(&cpool::lookup_object::<AnyObject>(root, args.caddr(0)?)?))
         }
         Call::TaskSet => {
             let (target, field) = (cpool::lookup_object::<Task>(root, args.caddr(0)?)?, args.task_field(1)?);
@@ -308,6 +307,11 @@ fn task_set(
     let object = cpool::lookup_object::<AnyObject>(root, address)?;
     if object.kind() != kind {
         return Err(Error::WrongKind);
+    }
+    // The kernel writes a task buffer (listings, payloads, fault messages):
+    // a read-only page cannot be one.
+    if field == TaskField::Buffer && mapping::is_read_only(&object) {
+        return Err(Error::ReadOnly);
     }
     slot.clear();
     slot.downgrade(&object).expect("the slot was just cleared");
@@ -418,8 +422,9 @@ fn take_message(channel: &ManagedArc<Channel>, task: &ManagedArc<Task>, destinat
 /// message on a channel the client takes from. So the client's call
 /// (put the request, take the reply) and the server's answer (put the
 /// reply, take the next request) are the same operation, with the
-/// channels the other way round: one system call serves both, and
-/// `ulib` names it both ways (`call`, `reply_and_take`).
+/// channels the other way round: one system call (`ulib::syscall::
+/// channel_call`) serves both, and one fast path (`fastpath.rs`) takes
+/// both.
 fn channel_call(
     args: &SyscallArgs,
     task: &ManagedArc<Task>,
@@ -450,6 +455,7 @@ impl From<MapError> for Error {
     fn from(error: MapError) -> Error {
         match error {
             MapError::NotAnAddressSpace(_) | MapError::NotMappable(_) => Error::WrongKind,
+            MapError::ReadOnly => Error::ReadOnly,
             MapError::Paging(error) => match error {
                 PagingError::AlreadyMapped | PagingError::SlotOccupied { .. } | PagingError::LargePage(_) => {
                     Error::AlreadyMapped

@@ -33,6 +33,28 @@ fn run_lazy_is_served_by_the_pager_and_the_shell_goes_on() {
 }
 // ANCHOR_END: lazy_test
 
+// ANCHOR: lazy_beside_child_test
+/// `run lazy` beside the shell's child: the pager and lazy get their
+/// capabilities over a channel of their own (the loader fills their slot
+/// 255), not over channel 255, where the child takes. So lazy is served
+/// while the child waits on 255, and the child still receives what the
+/// shell sends it afterwards. (When the pager met lazy over channel 255,
+/// the shell had to refuse `run lazy` once a child existed.)
+#[test]
+fn run_lazy_works_beside_the_child_which_still_receives() {
+    let run = Boot::stage(STAGE)
+        .timeout_secs(90)
+        .type_after(PROMPT, "start child\r")
+        .type_after(PROMPT, "run lazy\r")
+        .type_after(LAZY, "send raw 5\r")
+        .type_after("Received from master: 5", "shutdown\r")
+        .run();
+    run.expect_success()
+        .expect_lines(&["task 249: started", LAZY, "Received from master: 5", "shutting down"])
+        .expect_absent(&["stopped by a fault", "pager: task", "Received from master: a capability"]);
+}
+// ANCHOR_END: lazy_beside_child_test
+
 /// The shell's child, configured by hand with an instruction pointer where
 /// nothing is mapped. Without a fault channel it is stopped with stage 5's
 /// report; with one, it is suspended instead (nobody takes the fault from

@@ -119,7 +119,7 @@ fn the_pager_maps_two_pages_per_fault() {
         .expect_absent(&["pager: task", "stopped by a fault"]);
 }
 
-/// `read-only-first` (hard): a system call `UnmapPage`, and a pager that
+/// `read-only-first` (hard): a pager that, with `UnmapPage`,
 /// maps each page read-only at the first read and writable at the first
 /// write (the same page, unmapped and mapped again).
 #[test]

@@ -9,9 +9,11 @@
 //! Arguments (the kernel passes them from its command line):
 //! - `fault=NAME`: the child task commits one fault (see [`faults`]); the
 //!   kernel reports it and stops the child, and rinit goes on;
-//! - `hostile`: before starting the child, make a system call with
-//!   RFLAGS.NT set and leave `0x1b` in the data segment registers; the
-//!   child prints the ones it starts with (see [`hostile`]);
+//! - `hostile`: before starting the child, make every system call with
+//!   every register full of patterns and check what comes back (see
+//!   [`registers`]), make a system call with RFLAGS.NT set and leave
+//!   `0x1b` in the data segment registers; the child prints the ones it
+//!   starts with (see [`hostile`]);
 //! - `syscalls`: before starting the child, make a table of bad system
 //!   calls and check each error code (see [`bad_calls`]);
 //! - `spin=N`: busy-wait N million time-stamp-counter ticks between two
@@ -26,6 +28,7 @@ mod child;
 mod faults;
 mod hostile;
 mod memory;
+mod registers;
 
 use abi::syscall::ListEntry;
 use abi::task_root;
@@ -46,6 +49,7 @@ fn main(args: &str) -> Result<(), Error> {
         bad_calls::run()?;
     }
     if options.hostile {
+        registers::check_every_call();
         hostile::run();
     }
     child::start(options.fault, options.spin_millions)?;

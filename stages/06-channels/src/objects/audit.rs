@@ -25,6 +25,9 @@
 //!   is that entry and whose memory the entry maps; the objects that say
 //!   they are mapped are exactly those; a user table maps nothing its
 //!   shadow does not name.
+//! - **Read-only pages.** A page of a boot module, which the kernel made
+//!   read-only, is mapped (if at all) by an entry that does not let the CPU
+//!   write, and is no task's buffer (the kernel writes buffers).
 //!
 //! Every walk is bounded and every link is checked to lie inside a root
 //! untyped's region before it is followed: a broken link is an error, never
@@ -296,6 +299,11 @@ impl Auditor<'_> {
                     for (slot, kind) in slots.into_iter().zip(expected) {
                         report.slots += self.check_slot(slot, Some(kind), &is_live)?;
                     }
+                    let buffer = slots[2].links().0.get();
+                    // SAFETY: `check_slot` found it to be a live object.
+                    if buffer.is_some_and(|page| mapping::read_only(unsafe { reach::<Header>(page) })) {
+                        return fail("a task's buffer is a read-only page", at);
+                    }
                     let in_run_queue = queue == run_queue as *const TaskQueue as usize;
                     let fits = match state {
                         TaskState::Ready => in_run_queue,
@@ -327,6 +335,9 @@ impl Auditor<'_> {
                 kind => {
                     if mapping::mapped_at(object) != Link::NONE {
                         report.mappings += 1;
+                    }
+                    if mapping::read_only(object) && mapping::mapped_writable(object) {
+                        return fail("a read-only page is mapped writable", at);
                     }
                     if matches!(kind, ObjectKind::Pml4 | ObjectKind::Pdpt | ObjectKind::Pd | ObjectKind::Pt) {
                         records += self.check_table(object, at, &is_live)?;

@@ -240,6 +240,7 @@ impl ManagedArc<Channel> {
     /// the channel is left as [`put`](Self::put) then its `take` would
     /// leave it. `None`, changing nothing, if no taker waits (or, which
     /// cannot be while one does, a message waits).
+    #[inline]
     pub fn hand_to_taker(&self, value: u64) -> Option<ManagedArc<Task>> {
         let body = self.body();
         if body.count.get() != 0 {

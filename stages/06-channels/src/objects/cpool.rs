@@ -6,7 +6,7 @@
 //! slot up, copy, move and delete capabilities, list a pool, retype an
 //! untyped into an empty slot, and revoke an untyped.
 
-use super::header::Doomed;
+use super::header::{Borrowed, Doomed};
 use super::untyped::RevokeError;
 use super::weak::{Slot, SlotError, WeakPool};
 use super::{
@@ -131,6 +131,23 @@ pub fn lookup_object<T: ObjectType>(
 ) -> Result<ManagedArc<T>, CapError> {
     walk_to_object(root, address).map_err(|error| CapError::Lookup(address, error))
 }
+
+// ANCHOR: borrow_in_root
+/// The object of type `T` in the root slot that the raw address `raw`
+/// names, borrowed, not counted (the IPC fast path's lookup: see
+/// [`Borrowed`] for why that is sound there). `None` if `raw` is not an
+/// address of depth 1, or the slot is empty or holds another kind: the
+/// general path's [`lookup_object`] then says which.
+#[inline]
+pub fn borrow_in_root<T: ObjectType>(root: &ManagedArc<CPool>, raw: u64) -> Option<Borrowed<'_, T>> {
+    // Depth 1 (the low byte), the index above it, and zero above that: the
+    // raw form `CAddr::to_raw` gives a root slot, checked in one compare.
+    if raw & !0xff00 != 1 {
+        return None;
+    }
+    root.slot((raw >> 8) as u8).borrow()
+}
+// ANCHOR_END: borrow_in_root
 
 /// Walks from `root` to the slot `address` names: every index but the last
 /// picks a slot that must hold a pool; the last picks the slot.

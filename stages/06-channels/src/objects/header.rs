@@ -285,6 +285,50 @@ impl<T: ObjectType> Drop for ManagedArc<T> {
 }
 // ANCHOR_END: managed_arc
 
+// ANCHOR: borrowed
+/// An object reached through a full slot without taking a strong pointer
+/// to it: the IPC fast path's lookups (`fastpath.rs`), which would
+/// otherwise count each channel up and down again within one call.
+///
+/// **A shortcut with an invariant instead of a count.** A full slot names
+/// a live object (`weak.rs`), and an object is destroyed only when its
+/// last strong pointer goes, which clears every slot naming it. So the
+/// object lives as long as nothing is released and no slot is cleared: a
+/// `Borrowed` must be dropped before the code holding it does either. The
+/// fast path does neither (it moves tasks between queues and writes
+/// registers), and the borrow of the slot (`'a`) keeps it from outliving
+/// the pool the slot is in. What derefs from it is an ordinary
+/// `ManagedArc`, so every method works; `clone` makes a real strong
+/// pointer.
+pub struct Borrowed<'a, T: ObjectType> {
+    object: core::mem::ManuallyDrop<ManagedArc<T>>,
+    slot: PhantomData<&'a ()>,
+}
+
+impl<'a, T: ObjectType> Borrowed<'a, T> {
+    /// The object whose header is at `header`, borrowed.
+    ///
+    /// # Safety
+    /// A live object of type `T` has its header at `header`, and stays
+    /// alive for `'a` (see the type's documentation).
+    pub(super) unsafe fn new(header: u64) -> Self {
+        // SAFETY: the caller's promise: a live object's header.
+        let record = unsafe { reach::<Header>(header) };
+        debug_assert!(record.strong.get() > 0, "a borrowed object is alive");
+        let object = core::mem::ManuallyDrop::new(ManagedArc { header, object: PhantomData });
+        Borrowed { object, slot: PhantomData }
+    }
+}
+
+impl<T: ObjectType> core::ops::Deref for Borrowed<'_, T> {
+    type Target = ManagedArc<T>;
+
+    fn deref(&self) -> &ManagedArc<T> {
+        &self.object
+    }
+}
+// ANCHOR_END: borrowed
+
 /// A strong pointer given up to the kernel for good (see
 /// [`ManagedArc::leak`]): the object lives as long as the kernel runs.
 pub struct Pinned<T: ObjectType> {
@@ -364,7 +408,29 @@ impl Doomed {
 ///
 /// # Safety
 /// As for [`Doomed::release`].
+#[inline]
 unsafe fn release(header: u64) {
+    // The common case first, inline where the pointer is dropped: other
+    // strong pointers remain, and giving this one up is a decrement. (Every
+    // system call drops a few: the lookups' and the running task's.)
+    // SAFETY: the caller's promise: a live object's header.
+    let record = unsafe { reach::<Header>(header) };
+    if record.strong.get() > 1 {
+        record.strong.set(record.strong.get() - 1);
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { release_last(header) };
+}
+
+/// [`release`] of an object's last strong pointer: it is destroyed, out
+/// of line.
+///
+/// # Safety
+/// As for [`Doomed::release`].
+#[inline(never)]
+#[cold]
+unsafe fn release_last(header: u64) {
     let mut doomed = Doomed::new();
     // SAFETY: the caller's promise; whatever is doomed has no strong
     // pointer left.

@@ -55,11 +55,16 @@ pub unsafe fn set_kernel_pml4(pml4: PhysFrame) {
 }
 
 // ANCHOR: map_state
-/// What a page or a table keeps in its header: where it is mapped.
+/// What a page or a table keeps in its header: where it is mapped, and
+/// whether it may be mapped writable.
 #[derive(Default)]
 pub struct MapState {
     /// The physical address of the page-table entry that maps the object.
     mapped_at: Cell<Link>,
+    /// A page of a boot module, which the kernel handed to the first task
+    /// to read (see [`mark_read_only`]): never mapped writable, never a
+    /// task buffer. Only the kernel sets it, and nothing clears it.
+    read_only: Cell<bool>,
 }
 
 /// The mapping record of `object`, a page or a table.
@@ -89,6 +94,9 @@ pub enum MapError {
     NotMappable(ObjectKind),
     /// A paging rule refused it.
     Paging(PagingError),
+    /// The page is read-only ([`mark_read_only`]) and the map asked for
+    /// it writable.
+    ReadOnly,
 }
 
 impl fmt::Display for MapError {
@@ -99,6 +107,7 @@ impl fmt::Display for MapError {
             }
             MapError::NotMappable(kind) => write!(f, "{} {kind} cannot be mapped this way", kind.article()),
             MapError::Paging(error) => write!(f, "{error}"),
+            MapError::ReadOnly => f.write_str("the page is read-only: it cannot be mapped writable"),
         }
     }
 }
@@ -153,12 +162,49 @@ pub fn map_page(
     if map_state(page.header()).mapped_at.get() != Link::NONE {
         return Err(PagingError::AlreadyMapped.into());
     }
+    if rights.contains(Rights::WRITE) && read_only(page.header()) {
+        return Err(MapError::ReadOnly);
+    }
     let table = walk(space.header(), address, Level::Pt)?;
     let flags = (rights | Rights::USER).page_flags();
     install(table, Level::Pt.index_of(address), Level::Pt, page.header(), flags)?;
     Ok(())
 }
 // ANCHOR_END: map_page
+
+// ANCHOR: unmap_page
+/// Takes the page `page` out of the address space it is mapped in, for a
+/// loader that filled it through a mapping of its own and now maps it in
+/// the program's space (a page maps in one place at a time).
+pub fn unmap_page(page: &ManagedArc<AnyObject>) -> Result<(), MapError> {
+    if !matches!(page.kind(), ObjectKind::RawPage | ObjectKind::DevicePage) {
+        return Err(MapError::NotMappable(page.kind()));
+    }
+    if map_state(page.header()).mapped_at.get() == Link::NONE {
+        return Err(PagingError::NotMapped.into());
+    }
+    unmap(page.header());
+    Ok(())
+}
+
+/// Makes the page `page` read-only for good: the kernel does it to the
+/// pages it copies a boot module into before it hands them to the first
+/// task, which may map them to read them, but not to write them.
+pub fn mark_read_only(page: &ManagedArc<AnyObject>) {
+    debug_assert!(matches!(page.kind(), ObjectKind::RawPage | ObjectKind::DevicePage));
+    map_state(page.header()).read_only.set(true);
+}
+
+/// Whether `page` is a read-only page ([`mark_read_only`]).
+pub fn is_read_only(page: &ManagedArc<AnyObject>) -> bool {
+    read_only(page.header())
+}
+
+/// Whether `object` is a read-only page.
+pub(super) fn read_only(object: &Header) -> bool {
+    matches!(object.kind(), ObjectKind::RawPage | ObjectKind::DevicePage) && map_state(object).read_only.get()
+}
+// ANCHOR_END: unmap_page
 
 fn check_space(space: &ManagedArc<AnyObject>) -> Result<(), MapError> {
     match space.kind() {
@@ -341,6 +387,16 @@ pub fn translate(space: &ManagedArc<AnyObject>, address: u64) -> Option<(u64, Pa
     // SAFETY: `walk` found a live table.
     let entry = &unsafe { entries(table) }[Level::Pt.index_of(address)];
     (!entry.is_unused()).then(|| (entry.addr().as_u64(), entry.flags()))
+}
+
+/// Whether the entry that maps `object` lets the CPU write through it
+/// (false when it is not mapped; for the audit).
+pub(super) fn mapped_writable(object: &Header) -> bool {
+    let Some(entry) = mapped_at(object).get() else { return false };
+    let (table, index) = (entry & !(PAGE - 1), ((entry % PAGE) / 8) as usize);
+    // SAFETY: `mapped_at` names an entry of a live table (see `unmap`).
+    let flags = unsafe { entries(table) }[index].flags();
+    flags.contains(PageTableFlags::WRITABLE)
 }
 
 /// Where the page or table `object` is mapped: the physical address of its

@@ -61,7 +61,6 @@ use crate::paging::PhysicalWindow;
 use core::fmt;
 use core::num::NonZeroU64;
 use core::sync::atomic::{AtomicU64, Ordering};
-use x86_64::PhysAddr;
 
 /// The size of a page, and the unit untyped memory is counted in.
 pub const PAGE: u64 = 4096;
@@ -91,8 +90,18 @@ pub fn window() -> PhysicalWindow {
 ///
 /// # Safety
 /// A `T` must live there for as long as the reference is used.
+#[inline(always)]
 unsafe fn reach<'a, T>(physical: u64) -> &'a T {
-    let address = window().virtual_address(PhysAddr::new(physical)) as *const T;
+    // The sum `PhysicalWindow::virtual_address` makes, without checking
+    // that `physical` is a physical address (`PhysAddr::new`): it comes
+    // from the kernel's own objects, never from a task, and every system
+    // call reaches objects a few dozen times (the IPC fast path included).
+    // And a plain read of the offset, not an atomic load, so that the
+    // compiler may keep it in a register from one object to the next:
+    // it is written only by `set_window`, at boot, on the one CPU.
+    // SAFETY: nothing writes the offset while objects are reached.
+    let offset = unsafe { WINDOW_OFFSET.as_ptr().read() };
+    let address = (physical + offset) as *const T;
     // SAFETY: the caller's promise; the window maps object memory.
     unsafe { &*address }
 }

@@ -330,6 +330,13 @@ impl ManagedArc<Task> {
 
     /// Writes the result of the task's system call where the task reads
     /// it when the call returns (`rax` and `rdx`, by `encode_result`).
+    /// The number of the system call the task made (`rax`): all the null
+    /// call reads, and all the fast path needs to decline a call.
+    #[inline]
+    pub fn call_number(&self) -> u64 {
+        self.registers().frame.rax
+    }
+
     #[inline]
     pub fn set_result(&self, result: Result<u64, Error>) {
         let frame = &mut self.registers().frame;

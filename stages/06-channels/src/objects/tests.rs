@@ -409,3 +409,76 @@ fn nested_addresses_reach_nested_pools_and_report_each_error() {
     assert_eq!(error(&[2, 8]), Some(LookupError::Empty { level: 2 }));
     assert_eq!(error(&[1, 0]), wrong(1, ObjectKind::Untyped));
 }
+
+// ANCHOR: max_pages_test
+/// `ObjectKind::max_pages` is a promise to user space (a loader sizes the
+/// untyped it builds a program in by it): every kind's object fits it, and
+/// pages and tables are whole, page-aligned pages.
+#[test]
+fn every_kind_fits_the_pages_the_abi_promises() {
+    for ops in KINDS {
+        let Ok(layout) = ops.layout(0) else { continue };
+        let promised = ops.kind.max_pages() * PAGE;
+        assert!(layout.size <= promised, "{}: {} bytes, {promised} promised", ops.kind, layout.size);
+        if ops.kind.max_pages() > 0 && layout.align == PAGE {
+            assert!(layout.size.is_multiple_of(PAGE), "{}", ops.kind);
+        } else {
+            assert!(layout.align < PAGE, "{}: needs less than a page of padding", ops.kind);
+        }
+    }
+    assert_eq!(ObjectKind::RawPage.max_pages(), 1, "a page is a page");
+}
+// ANCHOR_END: max_pages_test
+
+/// The fast path's hand of a number to a waiting taker moves the channel's
+/// ring on by one message, as a put and its take would: the next message
+/// goes in the next slot, round the ring's end too.
+#[test]
+fn a_hand_to_a_taker_moves_the_ring_on_as_a_put_and_its_take_would() {
+    use super::channel::{CAPACITY, Channel, Outgoing, audit_view};
+    let system = system(16);
+    let channel = system.untyped.retype::<Channel>().unwrap();
+    let task = system.untyped.retype::<super::Task>().unwrap();
+    for turn in 0..CAPACITY {
+        channel.wait(&task);
+        let taker = channel.hand_to_taker(turn as u64).expect("a taker waits");
+        assert!(taker.same_object(&task));
+        channel.put(Outgoing::Raw(0)).unwrap();
+        // SAFETY: a live channel, while `channel` holds it.
+        let (_, slots) = unsafe { audit_view(channel.header()) };
+        let waiting: Vec<usize> = (0..CAPACITY).filter(|&index| slots[index].1).collect();
+        // Each turn moves the ring on twice: the hand, and the take below.
+        assert_eq!(waiting, [(2 * turn + 1) % CAPACITY], "turn {turn}");
+        assert!(channel.take(&task, 0).is_some_and(|taken| taken.is_ok()));
+    }
+}
+
+/// A slot's description for listings names the object and what it holds:
+/// a pool its used slots, an untyped its size and what is free.
+#[test]
+fn a_description_says_what_the_object_holds() {
+    let system = system(64);
+    system.root.slot(0).downgrade(&system.root).unwrap();
+    let described = |slot: u8| format!("{}", cpool::describe(system.root.slot(slot)));
+    let pool = described(0);
+    assert!(pool.ends_with(", 2 slots used (1 capability to it)"), "{pool}");
+    let untyped = described(UNTYPED_SLOT);
+    assert!(untyped.ends_with(", 256 KiB, 256 KiB free (1 capability to it)"), "{untyped}");
+    assert_eq!(described(9), "(empty)");
+}
+
+/// A refused map says why in words (the kernel prints them, and the book
+/// quotes them).
+#[test]
+fn map_errors_say_why() {
+    use super::mapping::MapError;
+    use crate::paging::PagingError;
+    let cases = [
+        (MapError::NotAnAddressSpace(ObjectKind::Untyped), "expected a PML4, found an Untyped"),
+        (MapError::NotMappable(ObjectKind::Channel), "a Channel cannot be mapped this way"),
+        (MapError::Paging(PagingError::AlreadyMapped), "the capability is already mapped"),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}

@@ -17,6 +17,7 @@
 //! reference to a header from a slot: it gets copies (a kind), or a strong
 //! pointer through [`Slot::upgrade`], which keeps the object alive.
 
+use super::header::Borrowed;
 use super::{AnyObject, Header, Link, ManagedArc, ObjectKind, ObjectType, linked_list, physical_of, reach};
 use core::cell::Cell;
 use core::fmt;
@@ -142,6 +143,20 @@ impl Slot {
         }
     }
     // ANCHOR_END: upgrade
+
+    /// The object this slot names, if it is a `T`, borrowed for as long
+    /// as the slot is: no strong pointer is taken ([`Borrowed`] says when
+    /// that is sound). `None` if the slot is empty or names another kind.
+    #[inline]
+    pub fn borrow<T: ObjectType>(&self) -> Option<Borrowed<'_, T>> {
+        let header = self.target.get().get()?;
+        // SAFETY: a slot names only live objects, and the header is only
+        // read here.
+        let kind = unsafe { reach::<Header>(header) }.kind();
+        // SAFETY: a live object of the kind `T` accepts, which lives while
+        // the slot names it: the borrow is the slot's.
+        T::accepts(kind).then(|| unsafe { Borrowed::new(header) })
+    }
 
     // ANCHOR: clear
     /// Empties the slot, unlinking it from its object's weak list. The
@@ -269,8 +284,10 @@ impl<'a> WeakPool<'a> {
     /// # Safety
     /// `count` slots must live there as long as the pool is used.
     pub(super) unsafe fn at(start: u64, count: usize) -> Self {
-        let first = super::window().virtual_address(x86_64::PhysAddr::new(start)) as *const Slot;
-        // SAFETY: the caller's promise.
+        // SAFETY: the caller's promise: slots live there (`reach` is the
+        // window's cheap sum, every system call's lookups pass here).
+        let first: &Slot = unsafe { super::reach(start) };
+        // SAFETY: the caller's promise: `count` of them.
         Self { slots: unsafe { core::slice::from_raw_parts(first, count) } }
     }
 
