@@ -15,12 +15,14 @@
 //!    what they are worth, and a hand-in that edits a test is reported. The scratch copy is one git worktree,
 //!    `build/grade/tree`, checked out at a snapshot of the tree as it is
 //!    (uncommitted changes included), reset before each solution. Its
-//!    `target` is `build/grade/target`, shared by all solutions, so each
-//!    builds only what its patch changed.
+//!    `target` is `build/grade/target`, shared by all solutions and
+//!    started as a copy of the repository's own (see [`crate::seed`]), so
+//!    each builds only what its patch changed.
 //!
 //! It prints a summary and fails if anything is wrong.
 
 use crate::manifest::{Exercise, TestSpec};
+use crate::seed::{self, Seed};
 use crate::{Options, Outcome, Workspace, load_manifest};
 use std::collections::BTreeSet;
 use std::fs;
@@ -268,6 +270,10 @@ pub struct Scratch {
     pub path: PathBuf,
     /// The commit it is reset to: a snapshot of the tree as it is.
     snapshot: String,
+    /// The repository.
+    root: PathBuf,
+    /// Its target folder started as a copy of the repository's (see [`crate::seed`]).
+    seed: Option<Seed>,
 }
 
 impl Scratch {
@@ -287,13 +293,30 @@ impl Scratch {
         }
         // One target folder for every solution, so each builds only what
         // its patch changed. (Not the repository's own: the same crates at
-        // another path would replace its binaries in target/release.)
+        // another path would replace its binaries in target/release.) It
+        // starts as a copy of the repository's, so that the first solution
+        // of each chapter does not build everything again.
         let target = grade.join("target");
+        let seed = Seed::copy(root, &repository_target(root), &target)?;
         fs::create_dir_all(&target).map_err(|error| error.to_string())?;
         if fs::symlink_metadata(path.join("target")).is_err() {
             std::os::unix::fs::symlink(&target, path.join("target")).map_err(|error| error.to_string())?;
         }
-        Ok(Scratch { path, snapshot })
+        let scratch = Scratch { path, snapshot, root: root.to_path_buf(), seed };
+        if scratch.seed.is_some() {
+            scratch.reset()?;
+            seed::mirror_times(root, &scratch.path)?;
+        }
+        Ok(scratch)
+    }
+
+    /// After a patch: the crates that the copied records do not see
+    /// changed are rebuilt too (see [`Seed::forget_changed`]).
+    pub fn patched(&self) -> Result<(), String> {
+        match &self.seed {
+            Some(seed) => seed.forget_changed(&self.root, &self.path),
+            None => Ok(()),
+        }
     }
 
     /// Back to the snapshot: tracked files restored, new files removed
@@ -315,7 +338,16 @@ impl Scratch {
             git(&self.path, &["apply", &patch.to_string_lossy()], &[])
                 .map_err(|error| format!("{name}: {error}"))?;
         }
-        Ok(())
+        self.patched()
+    }
+}
+
+/// The repository's target folder: `CARGO_TARGET_DIR` if set (relative to
+/// the repository), else `target/`.
+fn repository_target(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
     }
 }
 
