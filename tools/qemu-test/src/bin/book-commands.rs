@@ -163,7 +163,10 @@ fn main() -> ExitCode {
         thread::scope(|scope| {
             for _ in 0..jobs {
                 scope.spawn(|| {
-                    while let Some(group) = queue.lock().expect("the queue lock").next() {
+                    loop {
+                        // (Its own statement: the lock is let go before the group runs.)
+                        let next = queue.lock().expect("the queue lock").next();
+                        let Some(group) = next else { break };
                         run_group(&root, &runnable, &group, &results);
                     }
                 });
