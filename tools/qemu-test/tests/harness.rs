@@ -89,3 +89,40 @@ fn a_plain_boot_captures_no_screen() {
     assert_eq!(run.screen(), None);
     assert!(run.screens().is_empty());
 }
+
+/// `mkiso` makes an ISO again exactly when what goes on it changed: the
+/// command line, a file's bytes; the same inputs leave the file as it was
+/// (the same inode: not rewritten).
+#[test]
+fn an_iso_is_made_again_only_when_its_inputs_change() {
+    use qemu_test::iso::{IsoSpec, build_iso_if_changed};
+    use std::os::unix::fs::MetadataExt;
+    let folder = std::env::temp_dir().join(format!("mkiso-test-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let kernel = folder.join("kernel.elf");
+    std::fs::copy(qemu_test::repository_root().join("build/stage-1/kernel.elf"), &kernel).unwrap();
+    let iso = folder.join("stage-1.iso");
+    let mut spec = IsoSpec { title: "Stage 1".into(), kernel: kernel.clone(), ..IsoSpec::default() };
+    let inode = |path: &std::path::Path| std::fs::metadata(path).unwrap().ino();
+
+    assert!(build_iso_if_changed(&spec, &iso).unwrap(), "the first time it is made");
+    let first = inode(&iso);
+    assert!(!build_iso_if_changed(&spec, &iso).unwrap(), "the same inputs: not made again");
+    assert_eq!(inode(&iso), first, "the same inputs: the file is left as it was");
+
+    spec.command_line = "crash=panic".into();
+    assert!(build_iso_if_changed(&spec, &iso).unwrap(), "another command line: made again");
+    assert_ne!(inode(&iso), first);
+    // The new one holds the new GRUB configuration.
+    let holds =
+        |text: &str| std::fs::read(&iso).unwrap().windows(text.len()).any(|bytes| bytes == text.as_bytes());
+    assert!(holds("multiboot2 /boot/kernel.elf crash=panic\n"), "the new configuration is on the ISO");
+
+    let second = inode(&iso);
+    let mut bytes = std::fs::read(&kernel).unwrap();
+    bytes.push(0);
+    std::fs::write(&kernel, bytes).unwrap();
+    assert!(build_iso_if_changed(&spec, &iso).unwrap(), "the kernel's bytes changed: made again");
+    assert_ne!(inode(&iso), second);
+    let _ = std::fs::remove_dir_all(&folder);
+}

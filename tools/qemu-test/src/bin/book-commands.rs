@@ -3,7 +3,7 @@
 //! book-commands`). A "try this" step that no longer works fails here.
 //!
 //! ```text
-//! book-commands [--list] [--only TEXT]   (from the repository's root)
+//! book-commands [--list] [--only TEXT] [--jobs N]   (from the repository's root)
 //! ```
 //!
 //! It reads `README.md` and every page of `book/src/SUMMARY.md`, in that
@@ -27,6 +27,13 @@
 //! - A `make ...` in the text, in backquotes, is checked with `make -n`: it
 //!   names targets that exist. Those with a placeholder (`stage-N`,
 //!   `STAGE=N`, `<rip>`) are left out.
+//!
+//! The commands run two at a time (`--jobs N`: N at a time), since most of
+//! them boot QEMU and wait for it: those of one stage one after the other,
+//! in the book's order, as they share that stage's files (its kernel, its
+//! ISOs, a command-line variant); a command that names no one stage (such
+//! as `make help`) runs once the others are done, alone. Each command's
+//! line is printed as it ends.
 //!
 //! Each command runs with `bash -c` in the repository's root, in its own
 //! process group, without `DISPLAY` (so `make stage-N` boots headless), with
@@ -85,13 +92,21 @@ struct BookCommand {
 fn main() -> ExitCode {
     let mut list_only = false;
     let mut only: Option<String> = None;
+    let mut jobs = JOBS;
     let mut args = env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--list" => list_only = true,
             "--only" => only = args.next(),
+            "--jobs" => match args.next().and_then(|count| count.parse().ok()).filter(|&count| count > 0) {
+                Some(count) => jobs = count,
+                None => {
+                    eprintln!("book-commands: --jobs needs a number of commands, 1 or more");
+                    return ExitCode::from(2);
+                }
+            },
             _ => {
-                eprintln!("usage: book-commands [--list] [--only TEXT]");
+                eprintln!("usage: book-commands [--list] [--only TEXT] [--jobs N]");
                 return ExitCode::from(2);
             }
         }
@@ -131,44 +146,37 @@ fn main() -> ExitCode {
         }
         println!("{} make commands mentioned in the text, checked with make -n", mentioned.len());
     }
-    let (mut passed, mut failed) = (Vec::new(), Vec::new());
-    // What each command printed, by its text and the lines it typed: a
-    // command the book shows twice is run once, and the second showing
-    // checked against the first run's output (a boot prints the same).
-    let mut printed: Vec<(String, Vec<String>)> = Vec::new();
-    for command in selected.iter().filter(|command| command.not_run.is_none()) {
-        if list_only {
+    let runnable: Vec<&BookCommand> =
+        selected.iter().copied().filter(|command| command.not_run.is_none()).collect();
+    if list_only {
+        for command in &runnable {
             println!("run      {}  $ {}", command.place, command.text);
-            continue;
         }
-        let began = Instant::now();
-        let key = command.key();
-        let result = match printed.iter().find(|(seen, _)| *seen == key) {
-            Some((_, lines)) => check_printed(command, lines).map(|()| " (output of its first showing)"),
-            None => run(&root, command).map(|lines| {
-                printed.push((key, lines));
-                ""
-            }),
-        };
-        match result {
-            Ok(note) => {
-                println!(
-                    "ok   {:5.1}s  {}  $ {}{note}",
-                    began.elapsed().as_secs_f64(),
-                    command.place,
-                    command.text
-                );
-                passed.push(command);
+    }
+    let (mut passed, mut failed) = (Vec::new(), Vec::new());
+    if !list_only {
+        let newest = newest_stage(&root);
+        let (groups, alone) = by_stage(&runnable, newest);
+        let results = Mutex::new(vec![None; runnable.len()]);
+        let queue = Mutex::new(groups.into_iter());
+        // The groups, taken by `jobs` threads as each finishes the last.
+        thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| {
+                    loop {
+                        // (Its own statement: the lock is let go before the group runs.)
+                        let next = queue.lock().expect("the queue lock").next();
+                        let Some(group) = next else { break };
+                        run_group(&root, &runnable, &group, &results);
+                    }
+                });
             }
-            Err(report) => {
-                println!(
-                    "FAIL {:5.1}s  {}  $ {}",
-                    began.elapsed().as_secs_f64(),
-                    command.place,
-                    command.text
-                );
-                println!("{report}");
-                failed.push(command);
+        });
+        run_group(&root, &runnable, &alone, &results);
+        for (command, result) in runnable.iter().zip(results.into_inner().expect("the results lock")) {
+            match result {
+                Some(true) => passed.push(command),
+                _ => failed.push(command),
             }
         }
     }
@@ -195,6 +203,91 @@ fn main() -> ExitCode {
         println!("FAILED: {}  $ {}", command.place, command.text);
     }
     if failed.is_empty() && unknown.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// How many commands run at a time, without `--jobs`: the two cores of
+/// the machines the project is made on, each running one QEMU.
+const JOBS: usize = 2;
+
+/// The newest stage: the highest N of the folders `stages/NN-*` (the one
+/// `make run` boots).
+fn newest_stage(root: &Path) -> Option<u32> {
+    fs::read_dir(root.join("stages"))
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_string_lossy().get(..2)?.parse().ok())
+        .max()
+}
+
+/// The stage a command uses, if it names exactly one: `stage-N` (`make
+/// stage-N`, `build/stage-N.iso`), `STAGE=N`, or `make run` without
+/// `STAGE=` (the newest stage).
+fn stage_of(text: &str, newest: Option<u32>) -> Option<u32> {
+    let mut stages = Vec::new();
+    for marker in ["stage-", "STAGE="] {
+        for (at, _) in text.match_indices(marker) {
+            let digits: String = text[at + marker.len()..].chars().take_while(char::is_ascii_digit).collect();
+            stages.extend(digits.parse::<u32>().ok());
+        }
+    }
+    if text.split_whitespace().collect::<Vec<_>>().starts_with(&["make", "run"]) && !text.contains("STAGE=") {
+        stages.extend(newest);
+    }
+    stages.sort_unstable();
+    stages.dedup();
+    match stages[..] {
+        [stage] => Some(stage),
+        _ => None,
+    }
+}
+
+/// The commands (indexes into `commands`) grouped by the stage they use,
+/// the groups with the most commands first; and those that name no one
+/// stage, to run alone. Each group keeps the book's order.
+fn by_stage(commands: &[&BookCommand], newest: Option<u32>) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let (mut groups, mut alone): (Vec<(u32, Vec<usize>)>, Vec<usize>) = (Vec::new(), Vec::new());
+    for (index, command) in commands.iter().enumerate() {
+        match stage_of(&command.text, newest) {
+            None => alone.push(index),
+            Some(stage) => match groups.iter_mut().find(|(known, _)| *known == stage) {
+                Some((_, group)) => group.push(index),
+                None => groups.push((stage, vec![index])),
+            },
+        }
+    }
+    groups.sort_by_key(|(_, group)| std::cmp::Reverse(group.len()));
+    (groups.into_iter().map(|(_, group)| group).collect(), alone)
+}
+
+/// Runs the commands `group` of `commands`, one after the other, printing
+/// each one's line as it ends and keeping whether it passed in `results`.
+/// A command shown twice (the same text and typed lines: one group) is run
+/// once, and the second showing checked against what the first printed
+/// (a boot prints the same).
+fn run_group(root: &Path, commands: &[&BookCommand], group: &[usize], results: &Mutex<Vec<Option<bool>>>) {
+    let mut printed: Vec<(String, Vec<String>)> = Vec::new();
+    for &index in group {
+        let command = commands[index];
+        let began = Instant::now();
+        let key = command.key();
+        let result = match printed.iter().find(|(seen, _)| *seen == key) {
+            Some((_, lines)) => check_printed(command, lines).map(|()| " (output of its first showing)"),
+            None => run(root, command).map(|lines| {
+                printed.push((key, lines));
+                ""
+            }),
+        };
+        let seconds = began.elapsed().as_secs_f64();
+        // One command's lines together, whatever the other threads print.
+        let mut out = std::io::stdout().lock();
+        let _ = match &result {
+            Ok(note) => writeln!(out, "ok   {seconds:5.1}s  {}  $ {}{note}", command.place, command.text),
+            Err(report) => {
+                writeln!(out, "FAIL {seconds:5.1}s  {}  $ {}\n{report}", command.place, command.text)
+            }
+        };
+        results.lock().expect("the results lock")[index] = Some(result.is_ok());
+    }
 }
 
 impl BookCommand {
@@ -732,6 +825,27 @@ mod tests {
         let lines = output_lines(b"rinit> run hello\nstarted\nrinit> hello: hi\nshutdown\nshutting down\n");
         assert_eq!(progress.advance(&shown, &lines), None);
         assert!(progress.done(&shown));
+    }
+
+    #[test]
+    fn commands_are_grouped_by_the_one_stage_they_name() {
+        let newest = Some(6);
+        assert_eq!(stage_of("make stage-2 CMDLINE=\"crash=stack-overflow\"", newest), Some(2));
+        assert_eq!(stage_of("make run    # the full system", newest), Some(6));
+        assert_eq!(stage_of("make run STAGE=1", newest), Some(1));
+        assert_eq!(stage_of("make boot-tests STAGE=3 TEST=running_out", newest), Some(3));
+        assert_eq!(stage_of("qemu-system-x86_64 -cdrom build/stage-1.iso \\\n  -no-reboot", newest), Some(1));
+        assert_eq!(stage_of("make stage-12", newest), Some(12));
+        assert_eq!(stage_of("make help", newest), None);
+        assert_eq!(stage_of("make boot-tests", newest), None, "every stage: alone");
+        assert_eq!(stage_of("make stage-1 && make stage-2", newest), None, "two stages: alone");
+        assert_eq!(stage_of("make stage-1 && make stage-1 UEFI=1", newest), Some(1));
+        let page = "```console\n$ make stage-1\n$ make help\n$ make stage-2\n$ make run STAGE=2\n$ make stage-1 UEFI=1\n$ make stage-2 MEMORY=5G\n```\n";
+        let commands = parse_page("p.md", page).unwrap().0;
+        let commands: Vec<&BookCommand> = commands.iter().collect();
+        let (groups, alone) = by_stage(&commands, newest);
+        assert_eq!(groups, [vec![2, 3, 5], vec![0, 4]], "the larger group first, each in the book's order");
+        assert_eq!(alone, [1]);
     }
 
     #[test]

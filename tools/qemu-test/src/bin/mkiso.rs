@@ -1,17 +1,22 @@
-//! `mkiso`: builds a bootable GRUB ISO for a kernel (used by `make images`).
+//! `mkiso`: builds a bootable GRUB ISO for a kernel (used by `make images`),
+//! unless the ISO there was made from the same inputs (it then says so).
 //!
 //! ```text
 //! mkiso --title "Stage 1: boot" --kernel KERNEL.elf [--module PATH]... [--cmdline "..."] --output OUT.iso
 //! ```
 
-use qemu_test::iso::{IsoSpec, build_iso};
+use qemu_test::iso::{IsoSpec, build_iso_if_changed};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     match parse(std::env::args().skip(1)) {
-        Ok((spec, output)) => match build_iso(&spec, &output) {
-            Ok(()) => ExitCode::SUCCESS,
+        Ok((spec, output)) => match build_iso_if_changed(&spec, &output) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => {
+                println!("mkiso: {} is up to date", output.display());
+                ExitCode::SUCCESS
+            }
             Err(error) => {
                 eprintln!("mkiso: {error}");
                 ExitCode::FAILURE

@@ -9,23 +9,31 @@
 //! 3. Every solution, applied with `git apply` to a scratch copy of the
 //!    tree, makes its test PASS; then every solution of a chapter, applied
 //!    together in the manifest's (the book's) order, makes every test of
-//!    the chapter PASS, the hidden ones included.
+//!    the chapter PASS, the hidden ones included. Two chapters are checked
+//!    at a time, each in its own scratch copy (one builds while the other
+//!    boots).
 //! 4. The hand-out round trip (see [`crate::handin::round_trip`]): a
 //!    hand-out with two solutions applied, handed in and graded, scores
-//!    what they are worth, and a hand-in that edits a test is reported. The scratch copy is one git worktree,
-//!    `build/grade/tree`, checked out at a snapshot of the tree as it is
-//!    (uncommitted changes included), reset before each solution. Its
-//!    `target` is `build/grade/target`, shared by all solutions, so each
-//!    builds only what its patch changed.
+//!    what they are worth, and a hand-in that edits a test is reported.
+//!
+//! A scratch copy is a git worktree, `build/grade/tree` (and `tree-2`),
+//! checked out at a snapshot of the tree as it is (uncommitted changes
+//! included), reset before each solution. Its `target` is
+//! `build/grade/target` (`target-2`), shared by the solutions it checks and
+//! started as a copy of the repository's own (see [`crate::seed`]), so each
+//! builds only what its patch changed.
 //!
 //! It prints a summary and fails if anything is wrong.
 
 use crate::manifest::{Exercise, TestSpec};
+use crate::seed::{self, Seed};
 use crate::{Options, Outcome, Workspace, load_manifest};
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The fewest exercises a chapter may have.
@@ -82,81 +90,59 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         }
     }
 
-    println!("grade-check: each solution, applied to a scratch copy in build/grade/tree (each must pass)");
-    let scratch = Scratch::new(root)?;
-    let solved = Workspace { root: &scratch.path, logs: root.join("build/grade/logs"), label: "solution-" };
-    for (stage, exercises) in &chapters {
-        for exercise in exercises.iter().filter(|exercise| options.selects(exercise)) {
-            let patch = solution(root, *stage, exercise);
-            if !patch.exists() {
-                continue;
-            }
-            let step_started = Instant::now();
-            let outcome = match scratch.reset_and_apply(&patch) {
-                Err(error) => Outcome::BuildError(format!("the patch does not apply: {error}")),
-                Ok(()) => match solved.prepare(*stage, &[exercise]) {
-                    Err(error) if matches!(exercise.test, TestSpec::Boot { .. }) => {
-                        Outcome::BuildError(error)
+    println!(
+        "grade-check: each solution, applied to a scratch copy (each must pass), then each chapter's \
+         solutions together, in the book's order (every test must pass, hidden ones too)"
+    );
+    println!(
+        "  (up to {WORKERS} chapters at a time, each in its own copy: build/grade/tree, build/grade/tree-2)"
+    );
+    // (One copy for one chapter: `make grade-check STAGE=N`.)
+    let copies = WORKERS.min(chapters.len()).max(1);
+    let scratches: Vec<Scratch> =
+        (0..copies).map(|number| Scratch::numbered(root, number)).collect::<Result<_, _>>()?;
+    // The chapters, the later ones (more to build) first, taken by the
+    // workers as each finishes the last.
+    let queue = Mutex::new(chapters.iter().rev());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for scratch in &scratches {
+            let (queue, results) = (&queue, &results);
+            scope.spawn(move || {
+                loop {
+                    // (Its own statement: the lock is let go before the chapter runs.)
+                    let next = queue.lock().expect("the queue lock").next();
+                    let Some((stage, exercises)) = next else { break };
+                    let checked = check_solutions(root, scratch, *stage, exercises, options);
+                    // One chapter's lines together, whatever the other worker prints.
+                    let mut out = std::io::stdout().lock();
+                    for line in &checked.lines {
+                        let _ = writeln!(out, "{line}");
                     }
-                    _ => solved.test(*stage, exercise, false),
-                },
-            };
-            println!(
-                "  stage {stage} {:<22} {} ({:.0} s)",
-                exercise.id,
-                outcome.word(),
-                step_started.elapsed().as_secs_f64()
-            );
-            if let Some(detail) = outcome.detail() {
-                problems.push(format!("stage {stage} {}: with its solution applied: {detail}", exercise.id));
-            }
-            if let Some(row) = rows.iter_mut().find(|row| row.stage == *stage && row.id == exercise.id) {
+                    drop(out);
+                    results.lock().expect("the results lock").push(checked);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("the results lock");
+    results.sort_by_key(|checked| checked.stage);
+    for checked in results {
+        problems.extend(checked.problems);
+        for (stage, id, outcome) in checked.solved {
+            if let Some(row) = rows.iter_mut().find(|row| row.stage == stage && row.id == id) {
                 row.solved = Some(outcome);
             }
         }
     }
-
-    println!(
-        "grade-check: each chapter's solutions together, in the book's order (every test must pass, hidden ones too)"
-    );
-    let together = Workspace { root: &scratch.path, logs: root.join("build/grade/logs"), label: "together-" };
-    for (stage, exercises) in &chapters {
-        if options.only.is_some() {
-            break;
-        }
-        let patches: Vec<PathBuf> = exercises
-            .iter()
-            .map(|exercise| solution(root, *stage, exercise))
-            .filter(|patch| patch.exists())
-            .collect();
-        let step_started = Instant::now();
-        if let Err(error) = scratch.reset_and_apply_all(&patches) {
-            problems.push(format!("stage {stage}: the solutions do not apply together: {error}"));
-            continue;
-        }
-        let all: Vec<&Exercise> = exercises.iter().collect();
-        let prepared = together.prepare(*stage, &all);
-        let mut words = Vec::new();
-        for exercise in exercises {
-            let outcome = match (&prepared, &exercise.test) {
-                (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
-                _ => together.test(*stage, exercise, true),
-            };
-            words.push(format!("{} {}", exercise.id, outcome.word()));
-            if let Some(detail) = outcome.detail() {
-                problems.push(format!(
-                    "stage {stage} {}: with the chapter's solutions together: {detail}",
-                    exercise.id
-                ));
-            }
-        }
-        println!("  stage {stage}: {} ({:.0} s)", words.join(", "), step_started.elapsed().as_secs_f64());
+    let scratch = &scratches[0];
+    for scratch in &scratches {
+        scratch.reset()?;
     }
-    scratch.reset()?;
 
     if options.only.is_none() && options.stages.contains(&1) {
         println!("grade-check: the hand-out round trip (hand out, solve two, hand in, grade)");
-        match crate::handin::round_trip(root, &scratch) {
+        match crate::handin::round_trip(root, scratch) {
             Ok(()) => println!("  passed"),
             Err(error) => problems.push(format!("the hand-out round trip: {error}")),
         }
@@ -181,6 +167,98 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         println!("  - {problem}");
     }
     Ok(false)
+}
+
+/// How many chapters' solutions are checked at a time: the two cores of
+/// the machines the project is made on, one building while the other
+/// boots, or both building.
+const WORKERS: usize = 2;
+
+/// What checking one chapter's solutions found.
+struct Checked {
+    stage: u32,
+    /// What to print, in order.
+    lines: Vec<String>,
+    problems: Vec<String>,
+    /// Each exercise's outcome with its solution alone.
+    solved: Vec<(u32, String, Outcome)>,
+}
+
+/// Chapter `stage`'s solutions in `scratch`: each alone (it must pass its
+/// test), then, unless one exercise is asked for, all of them together in
+/// the manifest's order (every test must pass, the hidden ones included).
+fn check_solutions(
+    root: &Path,
+    scratch: &Scratch,
+    stage: u32,
+    exercises: &[Exercise],
+    options: &Options,
+) -> Checked {
+    let mut checked = Checked { stage, lines: Vec::new(), problems: Vec::new(), solved: Vec::new() };
+    let solved = Workspace { root: &scratch.path, logs: root.join("build/grade/logs"), label: "solution-" };
+    for exercise in exercises.iter().filter(|exercise| options.selects(exercise)) {
+        let patch = solution(root, stage, exercise);
+        if !patch.exists() {
+            continue;
+        }
+        let step_started = Instant::now();
+        let outcome = match scratch.reset_and_apply(&patch) {
+            Err(error) => Outcome::BuildError(format!("the patch does not apply: {error}")),
+            Ok(()) => match solved.prepare(stage, &[exercise]) {
+                Err(error) if matches!(exercise.test, TestSpec::Boot { .. }) => Outcome::BuildError(error),
+                _ => solved.test(stage, exercise, false),
+            },
+        };
+        checked.lines.push(format!(
+            "  stage {stage} {:<22} {} ({:.0} s)",
+            exercise.id,
+            outcome.word(),
+            step_started.elapsed().as_secs_f64()
+        ));
+        if let Some(detail) = outcome.detail() {
+            checked
+                .problems
+                .push(format!("stage {stage} {}: with its solution applied: {detail}", exercise.id));
+        }
+        checked.solved.push((stage, exercise.id.clone(), outcome));
+    }
+    if options.only.is_some() {
+        return checked;
+    }
+
+    let together = Workspace { root: &scratch.path, logs: root.join("build/grade/logs"), label: "together-" };
+    let patches: Vec<PathBuf> = exercises
+        .iter()
+        .map(|exercise| solution(root, stage, exercise))
+        .filter(|patch| patch.exists())
+        .collect();
+    let step_started = Instant::now();
+    if let Err(error) = scratch.reset_and_apply_all(&patches) {
+        checked.problems.push(format!("stage {stage}: the solutions do not apply together: {error}"));
+        return checked;
+    }
+    let all: Vec<&Exercise> = exercises.iter().collect();
+    let prepared = together.prepare(stage, &all);
+    let mut words = Vec::new();
+    for exercise in exercises {
+        let outcome = match (&prepared, &exercise.test) {
+            (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
+            _ => together.test(stage, exercise, true),
+        };
+        words.push(format!("{} {}", exercise.id, outcome.word()));
+        if let Some(detail) = outcome.detail() {
+            checked.problems.push(format!(
+                "stage {stage} {}: with the chapter's solutions together: {detail}",
+                exercise.id
+            ));
+        }
+    }
+    checked.lines.push(format!(
+        "  stage {stage} together: {} ({:.0} s)",
+        words.join(", "),
+        step_started.elapsed().as_secs_f64()
+    ));
+    checked
 }
 
 /// The worked solution of `exercise`.
@@ -268,14 +346,26 @@ pub struct Scratch {
     pub path: PathBuf,
     /// The commit it is reset to: a snapshot of the tree as it is.
     snapshot: String,
+    /// The repository.
+    root: PathBuf,
+    /// Its target folder started as a copy of the repository's (see [`crate::seed`]).
+    seed: Option<Seed>,
 }
 
 impl Scratch {
+    /// The first scratch copy (`grade handin`'s).
     pub fn new(root: &Path) -> Result<Scratch, String> {
+        Scratch::numbered(root, 0)
+    }
+
+    /// Scratch copy `number`: build/grade/tree and build/grade/target for
+    /// the first, tree-2 and target-2 for the second, ...
+    pub fn numbered(root: &Path, number: usize) -> Result<Scratch, String> {
+        let suffix = if number == 0 { String::new() } else { format!("-{}", number + 1) };
         let grade = root.join("build/grade");
         fs::create_dir_all(&grade).map_err(|error| error.to_string())?;
         let snapshot = snapshot(root, &grade.join("snapshot.index"))?;
-        let path = grade.join("tree");
+        let path = grade.join(format!("tree{suffix}"));
         if !path.join(".git").exists() {
             if path.exists() {
                 fs::remove_dir_all(&path)
@@ -287,13 +377,30 @@ impl Scratch {
         }
         // One target folder for every solution, so each builds only what
         // its patch changed. (Not the repository's own: the same crates at
-        // another path would replace its binaries in target/release.)
-        let target = grade.join("target");
+        // another path would replace its binaries in target/release.) It
+        // starts as a copy of the repository's, so that the first solution
+        // of each chapter does not build everything again.
+        let target = grade.join(format!("target{suffix}"));
+        let seed = Seed::copy(root, &repository_target(root), &target)?;
         fs::create_dir_all(&target).map_err(|error| error.to_string())?;
         if fs::symlink_metadata(path.join("target")).is_err() {
             std::os::unix::fs::symlink(&target, path.join("target")).map_err(|error| error.to_string())?;
         }
-        Ok(Scratch { path, snapshot })
+        let scratch = Scratch { path, snapshot, root: root.to_path_buf(), seed };
+        if scratch.seed.is_some() {
+            scratch.reset()?;
+            seed::mirror_times(root, &scratch.path)?;
+        }
+        Ok(scratch)
+    }
+
+    /// After a patch: the crates that the copied records do not see
+    /// changed are rebuilt too (see [`Seed::forget_changed`]).
+    pub fn patched(&self) -> Result<(), String> {
+        match &self.seed {
+            Some(seed) => seed.forget_changed(&self.root, &self.path),
+            None => Ok(()),
+        }
     }
 
     /// Back to the snapshot: tracked files restored, new files removed
@@ -315,7 +422,16 @@ impl Scratch {
             git(&self.path, &["apply", &patch.to_string_lossy()], &[])
                 .map_err(|error| format!("{name}: {error}"))?;
         }
-        Ok(())
+        self.patched()
+    }
+}
+
+/// The repository's target folder: `CARGO_TARGET_DIR` if set (relative to
+/// the repository), else `target/`.
+fn repository_target(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
     }
 }
 

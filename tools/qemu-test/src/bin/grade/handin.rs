@@ -55,6 +55,7 @@ fn apply(scratch: &Scratch, file: &Path) -> Result<String, String> {
         args.push(file.to_string_lossy().into_owned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         git(&scratch.path, &args, &[]).map_err(|error| format!("the hand-in does not apply: {error}"))?;
+        scratch.patched()?;
     }
     Ok(match kept.is_empty() {
         true => String::new(),

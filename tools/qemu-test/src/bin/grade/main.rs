@@ -26,6 +26,7 @@ mod check;
 mod handin;
 mod manifest;
 mod results;
+mod seed;
 
 use manifest::{Exercise, TestSpec};
 use std::path::{Path, PathBuf};
