@@ -19,3 +19,23 @@ fn timer_messages_stay_quiet() {
         .expect_lines(&["up ", "between", "up "])
         .expect_absent(&["unknown command", "Received from master"]);
 }
+
+/// `read-only-first`: the pager's two-step mapping holds up when `lazy`
+/// runs twice (the pager gives its pages back between runs, so the second
+/// run faults afresh, read then write, on every page), and the shell goes
+/// on answering.
+#[test]
+fn read_only_first_works_twice_in_a_row() {
+    let pager = "pager: mapped 80 pages read-only, then 80 of them writable";
+    let lazy = "lazy: touched 80 pages, the pager mapped 80";
+    let run = Boot::stage(STAGE)
+        .timeout_secs(120)
+        .type_after(PROMPT, "run lazy\r")
+        .type_after(lazy, "run lazy\r")
+        .type_after(PROMPT, "echo after\r")
+        .type_after("\nafter", "shutdown\r")
+        .run();
+    run.expect_success()
+        .expect_lines(&[pager, lazy, pager, lazy, "after"])
+        .expect_absent(&["stopped by a fault", "pager: task"]);
+}
