@@ -97,8 +97,13 @@ fn uptime_counts_timer_messages() {
 /// until the kernel calls it a storm and stops it.
 #[test]
 fn resume_runs_a_suspended_task_again_until_the_storm() {
-    let mut lines =
-        vec!["retype task 2 249", "set instruction 249 0x10", "set cpool 249 0", "set table 249 3", "resume 249"];
+    let mut lines = vec![
+        "retype task 2 249",
+        "set instruction 249 0x10",
+        "set cpool 249 0",
+        "set table 249 3",
+        "resume 249",
+    ];
     lines.extend(["set fault 249 255", "set active 249 1"]);
     // The storm is the eighth fault in a row: seven resumes, and a few more
     // that find the task stopped.
