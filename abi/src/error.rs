@@ -122,6 +122,12 @@ numbered_enum! {
         /// scratch space holds. Nothing was checked, nothing found broken
         /// (stage 6).
         NotAudited = 23,
+        /// The interrupt line has not fired since it was last acknowledged,
+        /// or is not bound (stage 6).
+        NoInterrupt = 24,
+        /// The port range does not cover the port, or does not allow the
+        /// write (stage 6).
+        PortDenied = 25,
     }
 }
 // ANCHOR_END: error
@@ -153,6 +159,8 @@ impl Error {
             Error::AuditFailed => "the kernel's invariant audit failed",
             Error::NotSuspended => "the task is not suspended by a fault",
             Error::NotAudited => "not audited: more objects than the audit has room for",
+            Error::NoInterrupt => "the interrupt line has no interrupt to acknowledge",
+            Error::PortDenied => "the port range does not allow this access",
         }
     }
 }

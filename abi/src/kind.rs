@@ -3,7 +3,8 @@
 //! passes, the name a listing prints.
 //!
 //! The codes are part of the ABI and never change. Task and Channel get
-//! their objects in stages 5 and 6; their codes are fixed already.
+//! their objects in stages 5 and 6, IrqLine and PortRange in stage 6's
+//! drivers; their codes are fixed already.
 
 use core::fmt;
 
@@ -33,12 +34,18 @@ pub enum ObjectKind {
     Task = 9,
     /// A queue of messages between tasks (stage 6).
     Channel = 10,
+    /// One interrupt line of the PICs, which can be bound to a channel
+    /// (stage 6, [`crate::device`]): never made by retype.
+    IrqLine = 11,
+    /// A run of I/O ports a task may read, and perhaps write (stage 6,
+    /// [`crate::device`]): never made by retype.
+    PortRange = 12,
 }
 // ANCHOR_END: kind
 
 impl ObjectKind {
     /// Every kind, in the order of their codes.
-    pub const ALL: [ObjectKind; 10] = [
+    pub const ALL: [ObjectKind; 12] = [
         ObjectKind::Untyped,
         ObjectKind::CPool,
         ObjectKind::Pml4,
@@ -49,6 +56,8 @@ impl ObjectKind {
         ObjectKind::DevicePage,
         ObjectKind::Task,
         ObjectKind::Channel,
+        ObjectKind::IrqLine,
+        ObjectKind::PortRange,
     ];
 
     /// The kind's code, as a system call passes it.
@@ -69,13 +78,15 @@ impl ObjectKind {
             ObjectKind::DevicePage => "DevicePage",
             ObjectKind::Task => "Task",
             ObjectKind::Channel => "Channel",
+            ObjectKind::IrqLine => "IrqLine",
+            ObjectKind::PortRange => "PortRange",
         }
     }
 
     /// The indefinite article for the name: "an Untyped", "a CPool".
     pub const fn article(self) -> &'static str {
         match self {
-            ObjectKind::Untyped => "an",
+            ObjectKind::Untyped | ObjectKind::IrqLine => "an",
             _ => "a",
         }
     }
@@ -115,9 +126,9 @@ mod tests {
             assert_eq!(ObjectKind::try_from(kind.code()), Ok(kind));
         }
         let codes = ObjectKind::ALL.map(ObjectKind::code);
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "the codes are ABI: never renumber");
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "the codes are ABI: never renumber");
         assert_eq!(ObjectKind::try_from(0), Err(UnknownKind(0)));
-        assert_eq!(ObjectKind::try_from(11), Err(UnknownKind(11)));
+        assert_eq!(ObjectKind::try_from(13), Err(UnknownKind(13)));
         assert_eq!(ObjectKind::try_from(u64::MAX), Err(UnknownKind(u64::MAX)));
     }
 
@@ -126,7 +137,20 @@ mod tests {
         let names = ObjectKind::ALL.map(ObjectKind::name);
         assert_eq!(
             names,
-            ["Untyped", "CPool", "PML4", "PDPT", "PD", "PT", "RawPage", "DevicePage", "Task", "Channel"]
+            [
+                "Untyped",
+                "CPool",
+                "PML4",
+                "PDPT",
+                "PD",
+                "PT",
+                "RawPage",
+                "DevicePage",
+                "Task",
+                "Channel",
+                "IrqLine",
+                "PortRange"
+            ]
         );
         let phrase = |kind: ObjectKind| format!("{} {kind}", kind.article());
         assert_eq!(phrase(ObjectKind::Untyped), "an Untyped");

@@ -8,6 +8,7 @@
 
 use core::fmt;
 
+pub mod device;
 pub mod error;
 pub mod fault;
 mod kind;

@@ -43,11 +43,15 @@ pub const MAX_PROGRAMS: u8 = 12;
 /// A spare task buffer page for a child task, free for the task to map at
 /// [`crate::CHILD_TASK_BUFFER`].
 pub const SPARE_BUFFER: u8 = 250;
+/// A pool of the devices the kernel hands out (stage 6): an IrqLine per
+/// line a driver may serve and a PortRange per device
+/// ([`crate::device::slot`]).
+pub const DEVICES: u8 = 251;
 /// The channel between the first task and its child (stage 6).
 pub const CHANNEL: u8 = 255;
 
 /// Every slot or range, in order, for printing the layout.
-pub const LAYOUT: [(u8, u8, &str); 15] = [
+pub const LAYOUT: [(u8, u8, &str); 16] = [
     (CPOOL, CPOOL, "this root capability pool"),
     (VGA, VGA, "the VGA text buffer page"),
     (UNTYPED, UNTYPED, "untyped memory for the task's own objects (the largest region)"),
@@ -61,7 +65,8 @@ pub const LAYOUT: [(u8, u8, &str); 15] = [
     (FIRST_PROGRAM, FIRST_PROGRAM + MAX_PROGRAMS - 1, "the other programs, as inactive tasks (stage 6)"),
     (FIRST_PROGRAM + MAX_PROGRAMS, SPARE_BUFFER - 1, "free"),
     (SPARE_BUFFER, SPARE_BUFFER, "a spare task buffer page for a child"),
-    (SPARE_BUFFER + 1, CHANNEL - 1, "free"),
+    (DEVICES, DEVICES, "a pool of the interrupt lines and I/O ports a driver may have (stage 6)"),
+    (DEVICES + 1, CHANNEL - 1, "free"),
     (CHANNEL, CHANNEL, "the channel to the child (stage 6)"),
 ];
 // ANCHOR_END: task_root
@@ -86,7 +91,9 @@ mod tests {
         // The shell's reference (book/src/shell.md) fixes these numbers.
         assert_eq!((CPOOL, UNTYPED, PML4, SPARE_BUFFER, CHANNEL), (0, 2, 3, 250, 255));
         let single = |slot: u8| LAYOUT.iter().any(|&(first, last, _)| first == slot && last == slot);
-        for slot in [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, INPUT, SPARE_BUFFER, CHANNEL] {
+        for slot in
+            [CPOOL, VGA, UNTYPED, PML4, TASK, IMAGE_POOL, TASK_BUFFER, INPUT, SPARE_BUFFER, DEVICES, CHANNEL]
+        {
             assert!(single(slot), "slot {slot} has its own line");
         }
     }

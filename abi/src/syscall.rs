@@ -131,11 +131,37 @@ numbered_enum! {
         /// and takes nothing. (Numbers 19 to 23 are the
         /// exercises'.)
         ChannelCall = 24,
+        /// `PortDerive(range, untyped, destination, first, count)`: a new
+        /// PortRange over the `count` ports from `first`, made out of the
+        /// untyped, which must lie inside `range`; it keeps `range`'s
+        /// right to write (stage 6, [`crate::device`]).
+        PortDerive = 25,
+        /// `IrqBind(irq, channel)`: the IrqLine's line, unmasked, puts one
+        /// [`MessageKind::Interrupt`] message on the channel each time it
+        /// fires, then stays masked until [`Call::IrqAcknowledge`]. A line
+        /// another IrqLine has bound already is [`Error::InUse`].
+        IrqBind = 26,
+        /// `IrqAcknowledge(irq)`: the driver has served the interrupt; the
+        /// line is unmasked again. A line that has not fired since the last
+        /// acknowledgment (or is not bound) is [`Error::NoInterrupt`].
+        IrqAcknowledge = 27,
+        /// `PortRead(range, port, width)`: reads `width` bytes (1, 2 or 4)
+        /// from `port`; returns the value. A port the range does not cover
+        /// is [`Error::PortDenied`].
+        PortRead = 28,
+        /// `PortWrite(range, port, width, value)`: writes the low `width`
+        /// bytes of `value` to `port`. A port the range does not cover, or
+        /// a range without the right to write, is [`Error::PortDenied`].
+        PortWrite = 29,
         /// `TaskResume(task)`: a task suspended by a fault (stage 6; see
         /// [`crate::fault`]) runs again from the instruction that faulted.
         /// A task that is not suspended is [`Error::NotSuspended`]. Earlier
         /// kernels answer [`Error::UnknownCall`].
         TaskResume = 30,
+        /// `IrqDerive(irq, untyped, destination)`: a new IrqLine for the
+        /// same line, made out of the untyped, for a driver: revoking the
+        /// untyped unbinds and masks the line (stage 6, [`crate::device`]).
+        IrqDerive = 31,
     }
 }
 // ANCHOR_END: call
@@ -186,12 +212,15 @@ numbered_enum! {
         /// (the destination it named), or [`REVOKED_IN_FLIGHT`] if the
         /// object was destroyed while the message waited.
         Capability = 3,
+        /// An interrupt (stage 6), put by the kernel only (a put of this
+        /// kind is [`Error::OutOfRange`]): the value is the line that fired,
+        /// on the channel an IrqLine is bound to ([`Call::IrqBind`]).
+        Interrupt = 4,
         /// A fault (stage 6), put by the kernel only (a put of this kind is
         /// [`Error::OutOfRange`]): a capability to the task that faulted,
         /// which goes to the destination slot as for `Capability` (the
         /// value says where, or [`REVOKED_IN_FLIGHT`]), and a
         /// [`crate::fault::FaultMessage`] into the taker's task buffer.
-        /// Number 4 is kept for interrupts.
         Fault = 5,
     }
 }
@@ -423,7 +452,13 @@ mod tests {
             (Call::Audit, 17),
             (Call::Nop, 18),
             (Call::ChannelCall, 24),
+            (Call::PortDerive, 25),
+            (Call::IrqBind, 26),
+            (Call::IrqAcknowledge, 27),
+            (Call::PortRead, 28),
+            (Call::PortWrite, 29),
             (Call::TaskResume, 30),
+            (Call::IrqDerive, 31),
         ];
         // The design's numbers are fixed; a call an exercise adds takes a
         // number of its own (so that solutions combine) and needs no line here.
@@ -443,7 +478,7 @@ mod tests {
     #[test]
     fn unknown_call_numbers_are_refused() {
         let past_the_last = Call::ALL.iter().map(|&call| u64::from(call)).max().unwrap_or(0) + 1;
-        for number in [0, 25, past_the_last, 999, u64::MAX] {
+        for number in [0, 22, 23, past_the_last, 999, u64::MAX] {
             assert_eq!(Call::try_from(number), Err(UnknownNumber(number)));
             assert_eq!(SyscallArgs { number, args: [0; 6] }.call(), Err(Error::UnknownCall));
         }
@@ -536,13 +571,14 @@ mod tests {
             (MessageKind::Raw, 1),
             (MessageKind::Payload, 2),
             (MessageKind::Capability, 3),
+            (MessageKind::Interrupt, 4),
             (MessageKind::Fault, 5),
         ] {
             assert_eq!(u64::from(kind), number);
             assert_eq!(MessageKind::try_from(number), Ok(kind));
         }
-        assert_eq!(MessageKind::ALL.len(), 4);
-        for number in [0, 4, 6, u64::MAX] {
+        assert_eq!(MessageKind::ALL.len(), 5);
+        for number in [0, 6, u64::MAX] {
             assert_eq!(MessageKind::try_from(number), Err(UnknownNumber(number)));
         }
     }

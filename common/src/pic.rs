@@ -15,7 +15,7 @@ pub const KEYBOARD_IRQ: u8 = 1;
 /// The first serial port, COM1.
 pub const COM1_IRQ: u8 = 4;
 /// The line of the second controller's cascade into the first.
-const CASCADE_IRQ: u8 = 2;
+pub const CASCADE_IRQ: u8 = 2;
 /// The lines on which a controller reports spurious interrupts.
 const SPURIOUS_IRQS: [u8; 2] = [7, 15];
 
@@ -62,6 +62,40 @@ pub fn end_of_interrupt(line: u8) -> bool {
     true
 }
 // ANCHOR_END: eoi
+
+// ANCHOR: mask
+/// Masks IRQ `line` (`masked`) or lets it through again: a masked line's
+/// interrupt waits in the controller until the line is unmasked. (Stage 6
+/// masks a driver's line from its interrupt until the driver acknowledges
+/// it.) The cascade line is never masked here: the second controller's
+/// lines need it.
+pub fn set_masked(line: u8, masked: bool) {
+    if line >= 16 || line == CASCADE_IRQ {
+        return;
+    }
+    let mut pics = PICS.lock();
+    // SAFETY: reading and writing the interrupt masks changes which lines
+    // are delivered, nothing else; the lock keeps other commands out.
+    unsafe {
+        let [first, second] = pics.read_masks();
+        let mut mask = u16::from(first) | (u16::from(second) << 8);
+        match masked {
+            true => mask |= 1 << line,
+            false => mask &= !(1 << line),
+        }
+        pics.write_masks(mask as u8, (mask >> 8) as u8);
+    }
+}
+
+/// Whether IRQ `line` is a spurious interrupt: line 7 or 15 that its
+/// controller is not really serving. [`end_of_interrupt`] then does what
+/// such an interrupt needs (nothing, or the cascade's end on the first
+/// controller) and returns false.
+pub fn is_spurious(line: u8) -> bool {
+    let _pics = PICS.lock();
+    SPURIOUS_IRQS.contains(&line) && !is_in_service(line)
+}
+// ANCHOR_END: mask
 
 /// Whether the controller is really serving `line` (its in-service
 /// register says so), which a spurious interrupt is not. Called with the

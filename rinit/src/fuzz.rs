@@ -7,7 +7,7 @@
 //! once more and stops the machine.
 
 use abi::syscall::MessageKind;
-use abi::task_root::{CHANNEL, FIRST_FREE, UNTYPED};
+use abi::task_root::{CHANNEL, DEVICES, FIRST_FREE, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
 use ulib::println;
 use ulib::syscall::{channel_put, channel_take, exit, retype};
@@ -59,7 +59,9 @@ fn start(args: &str, seed: u64, count: u64) -> Result<u64, Error> {
     retype(CAddr::root(UNTYPED), ObjectKind::Untyped, own, OWN_SIZE)?;
     retype(CAddr::root(UNTYPED), ObjectKind::Channel, answer, 0)?;
     let channel = CAddr::root(CHANNEL);
-    for capability in [arena, own, answer] {
+    // And the devices pool, from which the fuzzer takes the lines and
+    // ports it may play with (never the keyboard's or COM1's).
+    for capability in [arena, own, answer, CAddr::root(DEVICES)] {
         channel_put(channel, MessageKind::Capability, capability.to_raw())?;
     }
     channel_put(channel, MessageKind::Raw, seed)?;

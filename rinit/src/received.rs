@@ -45,6 +45,9 @@ impl fmt::Display for Received<'_> {
                 Err(_) => write!(f, "a capability, at the malformed address {:#x}", self.value),
             },
             MessageKind::Fault => write!(f, "a fault message (only the kernel sends these)"),
+            MessageKind::Interrupt => {
+                write!(f, "an interrupt of line {} (only the kernel sends these)", self.value)
+            }
             MessageKind::Payload => {
                 write!(f, "{} bytes: \"", self.value)?;
                 // Text as typed; quotes, backslashes, control characters

@@ -4,7 +4,13 @@
 //! `fuzz=SEED,COUNT`, and sends it, over the channel in slot 255 that the
 //! kernel gives every program, what it needs: an untyped to fuzz with (the
 //! *arena*, slot 8), an untyped for its own tasks (slot 9), a channel for
-//! the answer (slot 10), the seed and the count.
+//! the answer (slot 10), the devices pool (slot 12), the seed and the
+//! count. Of the devices it keeps only lines 3, 5 and 8 and the COM2 and
+//! CMOS ports (slots 13 to 15, 19 and 23), never the keyboard's or COM1's,
+//! which the shell's input needs; it derives its own IrqLines and
+//! PortRanges from those, out of the arena, binds, acknowledges, reads
+//! and writes (the CMOS clock's writes can turn on its interrupt, line 8:
+//! real interrupts on a line the fuzzer binds).
 //!
 //! The program (the *main* task) then starts [`CHILDREN`] child tasks that
 //! share its address space and root pool, each running [`child_main`]: a
@@ -57,6 +63,12 @@ const ANSWER: u8 = 10;
 /// faults suspend them, and the fuzzing tasks take from it often.
 const CHILD_FAULTS: u8 = 11;
 const FAULTED_CHILDREN: u8 = 2;
+/// The devices pool rinit sends (deleted once the fuzzer has copied what
+/// it may use), and those: IrqLines of free lines, COM2's and the CMOS
+/// clock's ports.
+const DEVICES: u8 = 12;
+const FUZZ_LINES: [(u8, u8); 3] = [(13, 3), (14, 5), (15, 8)];
+const FUZZ_PORTS: [(u8, u8); 2] = [(19, abi::device::slot::COM2), (23, abi::device::slot::CMOS)];
 const FIRST_CHILD: u8 = 16;
 const FIRST_CHILD_BUFFER: u8 = 20;
 const FIRST_OWN_TABLE: u8 = 24;
@@ -142,7 +154,7 @@ impl Rng {
 /// get past the checks to the code that acts.
 struct Fuzzer {
     rng: Rng,
-    known: [u64; 11],
+    known: [u64; 13],
 }
 
 impl Fuzzer {
@@ -186,7 +198,7 @@ fn pick<T: Copy, const N: usize>(items: [T; N], rng: &mut Fuzzer) -> T {
 /// answers rinit: 0 if every audit passed.
 fn main(_args: &str) -> Result<(), Error> {
     let to_rinit = CAddr::root(TO_RINIT);
-    for slot in [ARENA, OWN, ANSWER] {
+    for slot in [ARENA, OWN, ANSWER, DEVICES] {
         if channel_take(to_rinit, CAddr::root(slot))?.0 != MessageKind::Capability {
             // Started some other way (the shell's `run`): nothing to fuzz with.
             println!("fuzz: start me with fuzz=SEED,COUNT on the kernel command line");
@@ -196,6 +208,7 @@ fn main(_args: &str) -> Result<(), Error> {
     let (_, seed) = channel_take(to_rinit, CAddr::root(POOL))?;
     let (_, count) = channel_take(to_rinit, CAddr::root(POOL))?;
     println!("fuzz: seed {seed}, {count} calls");
+    keep_fuzzable_devices()?;
     SEED.store(seed, Ordering::Relaxed);
     LIMIT.store(count, Ordering::Relaxed);
     prepare_children()?;
@@ -254,6 +267,20 @@ fn main(_args: &str) -> Result<(), Error> {
     Ok(())
 }
 // ANCHOR_END: main
+
+/// Copies the devices the random calls may use out of the devices pool,
+/// and deletes the pool: no address the fuzzer makes can then name the
+/// keyboard's or COM1's line, which the shell's input needs.
+fn keep_fuzzable_devices() -> Result<(), Error> {
+    for (at, index) in
+        FUZZ_LINES.iter().map(|&(at, line)| (at, abi::device::slot::irq(line))).chain(FUZZ_PORTS)
+    {
+        let from = CAddr::new(&[DEVICES, index]).map_err(|_| Error::MalformedAddress)?;
+        ulib::syscall::copy(from, CAddr::root(at))?;
+    }
+    ulib::syscall::delete(CAddr::root(DEVICES))?;
+    Ok(())
+}
 
 /// Makes the children from the program's own untyped: a task, a buffer
 /// page and a mapped stack each, and the tables for the stacks and for
@@ -332,7 +359,7 @@ extern "C" fn task_entry() -> ! {
 extern "C" fn child_main() -> ! {
     let start = STARTS.fetch_add(1, Ordering::Relaxed);
     let seed = SEED.load(Ordering::Relaxed) ^ start.wrapping_mul(0x1000_0000_01B3);
-    let mut rng = Fuzzer { rng: Rng::new(seed), known: [0; 11] };
+    let mut rng = Fuzzer { rng: Rng::new(seed), known: [0; 13] };
     let stack = 0u8;
     let victim = (VICTIM_STACKS..VICTIM_STACKS + 512 * 4096).contains(&(&stack as *const u8 as u64));
     if victim && rng.one_in(2) {
@@ -549,7 +576,8 @@ fn step(rng: &mut Fuzzer) {
         }
         64..=69 => task_calls(rng),
         70..=71 => spawn_victim(rng),
-        72..=85 => channel_calls(rng),
+        72..=81 => channel_calls(rng),
+        82..=85 => device_calls(rng),
         86..=90 => {
             call(
                 Call::ListPool,
@@ -688,6 +716,68 @@ fn spawn_victim(rng: &mut Fuzzer) {
     call(Call::TaskStart, [at(task), 0, 0, 0, 0, 0]);
 }
 // ANCHOR_END: victim
+
+// ANCHOR: device_calls
+/// Derives, binds and acknowledges interrupt lines, and derives, reads and
+/// writes port ranges: from the devices kept (`FUZZ_LINES`, `FUZZ_PORTS`)
+/// or the ones derived into the fuzz slots, out of the arena or an
+/// untyped made from it (so a revoke destroys them, bound or not).
+fn device_calls(rng: &mut Fuzzer) {
+    let irq = |rng: &mut Fuzzer| match rng.below(3) {
+        0 => CAddr::root(pick(FUZZ_LINES, rng).0).to_raw(),
+        _ => rng.known(ObjectKind::IrqLine),
+    };
+    let ports = |rng: &mut Fuzzer| match rng.below(3) {
+        0 => CAddr::root(pick(FUZZ_PORTS, rng).0).to_raw(),
+        _ => rng.known(ObjectKind::PortRange),
+    };
+    let port = |rng: &mut Fuzzer| {
+        pick([0x2f8, 0x2f9, 0x2fd, 0x2ff, 0x300, 0x70, 0x71, 0x72, 0x3f8, 0x60, 0x64, rng.next()], rng)
+    };
+    let width = |rng: &mut Fuzzer| pick([1, 1, 2, 4, 0, 3, 8, rng.next()], rng);
+    match rng.below(8) {
+        0 | 1 => {
+            let (from, to) = (irq(rng), target(rng));
+            let rax = call(Call::IrqDerive, [from, untyped(rng), to, 0, 0, 0]);
+            rng.made(rax, ObjectKind::IrqLine as u64, to);
+        }
+        2 if rng.one_in(2) => {
+            let (line, channel) = (irq(rng), rng.known(ObjectKind::Channel));
+            call(Call::IrqBind, [line, channel, 0, 0, 0, 0]);
+        }
+        // A driver's start: a line of its own and a channel, bound.
+        2 => {
+            let arena = CAddr::root(ARENA).to_raw();
+            let (line, channel) =
+                (CAddr::root(fuzz_slot(rng)).to_raw(), CAddr::root(fuzz_slot(rng)).to_raw());
+            let from = CAddr::root(pick(FUZZ_LINES, rng).0).to_raw();
+            let rax = call(Call::IrqDerive, [from, arena, line, 0, 0, 0]);
+            rng.made(rax, ObjectKind::IrqLine as u64, line);
+            let rax = call(Call::Retype, [arena, ObjectKind::Channel as u64, channel, 0, 0, 0]);
+            rng.made(rax, ObjectKind::Channel as u64, channel);
+            call(Call::IrqBind, [line, channel, 0, 0, 0, 0]);
+        }
+        3 => {
+            let line = irq(rng);
+            call(Call::IrqAcknowledge, [line, 0, 0, 0, 0, 0]);
+        }
+        4 => {
+            let (from, to) = (ports(rng), target(rng));
+            let (first, count) = (port(rng), pick([1, 2, 4, 8, 0, rng.next()], rng));
+            let rax = call(Call::PortDerive, [from, untyped(rng), to, first, count, 0]);
+            rng.made(rax, ObjectKind::PortRange as u64, to);
+        }
+        5 | 6 => {
+            let (range, at, width) = (ports(rng), port(rng), width(rng));
+            call(Call::PortRead, [range, at, width, 0, 0, 0]);
+        }
+        _ => {
+            let (range, at, width) = (ports(rng), port(rng), width(rng));
+            call(Call::PortWrite, [range, at, width, rng.next(), 0, 0]);
+        }
+    }
+}
+// ANCHOR_END: device_calls
 
 /// Puts and takes on channels in the fuzz slots (made there by retype).
 fn channel_calls(rng: &mut Fuzzer) {

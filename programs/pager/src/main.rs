@@ -92,7 +92,7 @@ fn serve() -> Result<u64, Error> {
                 }
                 delete(taken)?;
             }
-            (MessageKind::Payload, _) => {}
+            (MessageKind::Payload | MessageKind::Interrupt, _) => {}
         }
     }
 }

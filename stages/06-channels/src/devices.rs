@@ -1,5 +1,13 @@
-//! What the kernel does when a device interrupts: the timer ticks, and
-//! input arrives.
+//! What the kernel does when a device interrupts: the timer ticks, a
+//! line a task's IrqLine is bound to becomes a message on its channel
+//! (`objects/irq_line.rs`), and input arrives.
+//!
+//! Until a driver binds its line, the kernel reads the keyboard and the
+//! serial line itself, as below; the moment a task binds line 1 (the
+//! keyboard) or 4 (COM1), the kernel's reader of that line stops, and the
+//! driver's program reads the device through its port capability
+//! ([`KERNEL_READS`]). So the system works before the drivers exist and
+//! after.
 //!
 //! Every byte typed on the serial line (COM1, IRQ 4) and every scancode
 //! from the PS/2 keyboard (IRQ 1) becomes one message in the *input
@@ -18,6 +26,7 @@
 
 use crate::objects::ManagedArc;
 use crate::objects::channel::{CAPACITY, Channel, Outgoing};
+use crate::objects::irq_line;
 use abi::syscall::input::{self, Source};
 use common::console;
 use common::pic::{self, COM1_IRQ, KEYBOARD_IRQ, TIMER_IRQ};
@@ -57,14 +66,33 @@ pub enum Interrupt {
     Other,
 }
 
+/// The lines whose device the kernel reads itself while no task has bound
+/// them: the keyboard and COM1.
+pub const KERNEL_READS: &[u8] = &[KEYBOARD_IRQ, COM1_IRQ];
+
 // ANCHOR: interrupt
 /// Handles IRQ `line`, from user mode or from the idle loop.
 pub fn interrupt(line: u8) -> Interrupt {
+    // A driver's line: masked, one message to its channel, then the end
+    // of the interrupt (a spurious one gets only the end it needs).
+    if irq_line::is_bound(line) {
+        if !pic::is_spurious(line) {
+            irq_line::fire(line);
+        }
+        pic::end_of_interrupt(line);
+        return Interrupt::Other;
+    }
     let tick = line == TIMER_IRQ;
     match line {
-        // The tick too: bytes left in the chip when the channel was full
-        // raise no second interrupt (see the module documentation).
-        COM1_IRQ | TIMER_IRQ => {
+        TIMER_IRQ => {
+            // Messages owed to channels that were full, now that their
+            // takers may have made room.
+            irq_line::deliver_pending();
+            // Bytes left in the chip when the channel was full raise no
+            // second interrupt (see the module documentation).
+            poll_serial();
+        }
+        COM1_IRQ => {
             poll_serial();
         }
         KEYBOARD_IRQ => {
@@ -85,8 +113,12 @@ pub fn interrupt(line: u8) -> Interrupt {
 }
 
 /// Moves the bytes waiting in the serial chip into the input channel, as
-/// far as it has room. Returns how many it moved.
+/// far as it has room, unless a task's driver has bound COM1's line.
+/// Returns how many it moved.
 pub fn poll_serial() -> usize {
+    if irq_line::is_bound(COM1_IRQ) {
+        return 0;
+    }
     let mut moved = 0;
     while input_channel().is_some_and(|channel| channel.len() < CAPACITY) {
         let Some(byte) = console::read_serial_byte() else { break };

@@ -25,7 +25,9 @@
 //!   fails) and no slot.
 
 use crate::objects::channel::Channel;
+use crate::objects::irq_line::IrqLine;
 use crate::objects::mapping::{self, MapError};
+use crate::objects::port_range::PortRange;
 use crate::objects::{
     AnyObject, CPool, ManagedArc, ObjectKind, PAGE, Pml4, RawPage, RetypeError, Task, Untyped, window,
 };
@@ -112,6 +114,8 @@ pub struct Grant<'a> {
     pub programs: &'a [Option<Program<'a>>],
     /// The argument string (the kernel's command line).
     pub arguments: &'a str,
+    /// The devices pool ([`devices_pool`]).
+    pub devices: ManagedArc<CPool>,
 }
 
 // ANCHOR: create
@@ -133,6 +137,7 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     pool.slot(root::SPARE_BUFFER).downgrade(&spare_buffer).expect("an empty slot");
     pool.slot(root::INPUT).downgrade(&input).expect("an empty slot");
     pool.slot(root::CHANNEL).downgrade(&to_child).expect("an empty slot");
+    pool.slot(root::DEVICES).downgrade(&grant.devices).expect("an empty slot");
     crate::devices::attach_input(input);
     let others = grant.untypeds.iter().flatten().filter(|untyped| !untyped.same_object(region));
     for (slot, untyped) in (root::FIRST_UNTYPED..root::FIRST_FREE).zip(others) {
@@ -164,6 +169,51 @@ pub fn create(grant: &Grant) -> Result<ManagedArc<Task>, SetupError> {
     Ok(first.task)
 }
 // ANCHOR_END: create
+
+// ANCHOR: devices_pool
+/// The objects the devices pool holds: the pool, an IrqLine per line a
+/// capability may name, a PortRange per device handed out.
+pub const DEVICE_OBJECTS: u64 = 1 + handable_lines() + abi::device::HANDED_PORTS.len() as u64;
+/// The pages of memory the devices pool takes beside its header slots:
+/// the pool's slots (under two pages) and the small device objects.
+pub const DEVICE_PAGES: u64 = 2;
+
+/// How many lines a capability may name.
+const fn handable_lines() -> u64 {
+    let (mut count, mut line) = (0, 0);
+    while line < abi::device::LINES as u64 {
+        count += abi::device::is_handable_line(line) as u64;
+        line += 1;
+    }
+    count
+}
+
+/// Makes the pool of the devices the kernel hands out, for the first
+/// task's root slot `DEVICES`: in slot `n` an IrqLine for each line `n` a
+/// capability may name, then a PortRange for each of
+/// `abi::device::HANDED_PORTS`, laid out as `abi::device::slot` says. They
+/// are made from `kernel`, the kernel's own untyped, which no task holds,
+/// and pinned as the kernel's page tables are: no revoke reaches them. A
+/// driver gets revocable objects of its own from these (`IrqDerive`,
+/// `PortDerive`).
+pub fn devices_pool(kernel: &ManagedArc<Untyped>) -> Result<ManagedArc<CPool>, RetypeError> {
+    use abi::device::{HANDED_PORTS, LINES, is_handable_line, slot};
+    let pool = kernel.retype::<CPool>()?;
+    for line in (0..LINES).filter(|&line| is_handable_line(u64::from(line))) {
+        let irq = kernel.retype::<IrqLine>()?;
+        irq.set_line(line);
+        pool.slot(slot::irq(line)).downgrade(&irq).expect("a new pool's slots are empty");
+        irq.leak();
+    }
+    for (index, span, _) in HANDED_PORTS {
+        let range = kernel.retype::<PortRange>()?;
+        range.set_span(span);
+        pool.slot(index).downgrade(&range).expect("a new pool's slots are empty");
+        range.leak();
+    }
+    Ok(pool)
+}
+// ANCHOR_END: devices_pool
 
 // ANCHOR: load_program
 /// Builds the program `image` in `room`, an untyped that holds nothing

@@ -13,6 +13,8 @@
 //! with the feature `host-twin` for the fuzzer.
 
 use crate::objects::audit::{AuditError, AuditReport, audit};
+use crate::objects::irq_line::{self, IrqLine};
+use crate::objects::port_range::PortRange;
 use crate::objects::task::{RUN_QUEUE, Stop, TaskState, make_inactive, make_ready};
 use crate::objects::testing::{Arena, System, system};
 use crate::objects::{AnyObject, CPool, ManagedArc, ObjectKind, Pml4, RawPage, Task, Untyped, cpool};
@@ -94,10 +96,19 @@ fn pick<const N: usize>(items: [u64; N], choices: &mut impl Choices) -> u64 {
 }
 
 /// Root slots: 1 the untyped (the arena), 2.. the fuzzing tasks, their
-/// buffers and their PML4; the calls change slots from 16 on.
+/// buffers and their PML4, 13 a pool of devices as the kernel hands them
+/// out; the calls change slots from 16 on.
 const TASKS: u8 = 4;
 const SPACE: u8 = 12;
+const DEVICES: u8 = 13;
 const FIRST_FUZZ_SLOT: u8 = 16;
+
+/// Not a system call: the twin takes it for an interrupt on the line in
+/// its first argument, as if the PIC had raised it between two calls
+/// (`objects/irq_line.rs`), and for a timer tick, which delivers what is
+/// owed. (A random call number is this one once in 2^64 calls: then an
+/// interrupt comes, which any call may meet.)
+pub const INTERRUPT: u64 = 0x8000_0000_0000_1717;
 
 fn fuzz_slot(choices: &mut impl Choices) -> u8 {
     FIRST_FUZZ_SLOT + choices.below(u64::from(255 - FIRST_FUZZ_SLOT)) as u8
@@ -132,10 +143,36 @@ fn source(choices: &mut impl Choices) -> u64 {
     }
 }
 
+/// A device to derive from or use: one of the devices pool's, often, or
+/// any source (where a derived one may be).
+fn device(choices: &mut impl Choices) -> u64 {
+    match choices.below(3) {
+        0 => {
+            let index = pick([1, 3, 4, 7, 8, 15, 16, 17, 18, 19, choices.below(24)], choices);
+            CAddr::new(&[DEVICES, index as u8]).unwrap().to_raw()
+        }
+        _ => source(choices),
+    }
+}
+
+/// A port: in or near a handed range, a kernel port, or anything.
+fn port(choices: &mut impl Choices) -> u64 {
+    pick(
+        [0x2f8, 0x2fb, 0x2ff, 0x300, 0x70, 0x71, 0x3f8, 0x3fd, 0x60, 0x20, 0xf4, 0xffff, choices.next()],
+        choices,
+    )
+}
+
 /// Calls for one turn: usually one, sometimes the calls that make a
 /// *victim*, a task made from the arena that runs calls in the same pool
 /// (so a revoke destroys it, and the channels it waits on, at any time).
 pub fn random_calls(choices: &mut impl Choices) -> Vec<(u64, [u64; 6])> {
+    if choices.below(16) == 0 {
+        return vec![(INTERRUPT, [choices.below(17), 0, 0, 0, 0, 0])];
+    }
+    if choices.below(30) == 0 {
+        return driver_calls(choices);
+    }
     if choices.below(40) != 0 {
         return vec![random_call(choices)];
     }
@@ -150,12 +187,33 @@ pub fn random_calls(choices: &mut impl Choices) -> Vec<(u64, [u64; 6])> {
     ]
 }
 
+/// The calls of a driver: a line of its own, derived from the devices
+/// pool's into a fuzz slot, bound to a new channel there, an interrupt,
+/// and (mostly) its acknowledgment; each may fail, like any call here.
+fn driver_calls(choices: &mut impl Choices) -> Vec<(u64, [u64; 6])> {
+    let arena = CAddr::root(1).to_raw();
+    let line = pick([1, 3, 4, 5, 7, 8, 15], choices);
+    let pool_irq = CAddr::new(&[DEVICES, line as u8]).unwrap().to_raw();
+    let (irq, channel) = (CAddr::root(fuzz_slot(choices)).to_raw(), CAddr::root(fuzz_slot(choices)).to_raw());
+    let mut calls = vec![
+        (Call::IrqDerive as u64, [pool_irq, arena, irq, 0, 0, 0]),
+        (Call::Retype as u64, [arena, ObjectKind::Channel as u64, channel, 0, 0, 0]),
+        (Call::IrqBind as u64, [irq, channel, 0, 0, 0, 0]),
+        (INTERRUPT, [line, 0, 0, 0, 0, 0]),
+    ];
+    if choices.below(4) != 0 {
+        calls.push((Call::IrqAcknowledge as u64, [irq, 0, 0, 0, 0, 0]));
+    }
+    calls
+}
+
 /// One call's number and arguments.
 fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
     let arena = CAddr::root(1).to_raw();
     let untyped = |choices: &mut C| if choices.below(2) == 0 { arena } else { target(choices) };
-    let kind =
-        |choices: &mut C| pick([1, 2, 3, 4, 5, 6, 7, 7, 9, 9, 10, 10, 0, 8, 11, choices.next()], choices);
+    let kind = |choices: &mut C| {
+        pick([1, 2, 3, 4, 5, 6, 7, 7, 9, 9, 10, 10, 0, 8, 11, 12, 13, choices.next()], choices)
+    };
     let address = |choices: &mut C| {
         pick(
             [
@@ -170,7 +228,7 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
             choices,
         )
     };
-    let call = match choices.below(21) {
+    let call = match choices.below(27) {
         0..=4 => Call::Retype,
         5 | 6 => Call::Copy,
         7 => Call::Move,
@@ -185,6 +243,12 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
         17 => Call::ChannelTake,
         18 => Call::ListPool,
         19 => Call::ChannelCall,
+        20 => Call::IrqDerive,
+        21 => Call::IrqBind,
+        22 => Call::IrqAcknowledge,
+        23 => Call::PortDerive,
+        24 => Call::PortRead,
+        25 => Call::PortWrite,
         _ => {
             let number = pick([0, 1, 2, 17, 18, 99, u64::MAX], choices);
             return (number, [0; 6].map(|_: u64| choices.next()));
@@ -225,6 +289,17 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
             let kind = pick([1, 1, 2, 3, 0, 4], choices);
             [target(choices), kind, value, target(choices), target(choices), 0]
         }
+        Call::IrqDerive => [device(choices), untyped(choices), target(choices), 0, 0, 0],
+        Call::IrqBind => [device(choices), target(choices), 0, 0, 0, 0],
+        Call::IrqAcknowledge => [device(choices), 0, 0, 0, 0, 0],
+        Call::PortDerive => {
+            let count = pick([1, 2, 4, 8, 0, choices.next()], choices);
+            [device(choices), untyped(choices), target(choices), port(choices), count, 0]
+        }
+        Call::PortRead | Call::PortWrite => {
+            let width = pick([1, 2, 4, 0, 3, 8, choices.next()], choices);
+            [device(choices), port(choices), width, choices.next(), 0, 0]
+        }
         _ => [target(choices), target(choices), 0, 0, 0, 0],
     };
     (call as u64, args)
@@ -233,6 +308,8 @@ fn random_call<C: Choices>(choices: &mut C) -> (u64, [u64; 6]) {
 /// A system of fuzzing tasks. (Fields drop in order: the tasks before the
 /// memory they live in.)
 pub struct Twin {
+    /// For each call number below 32, how many calls succeeded.
+    done: core::cell::RefCell<[u64; 32]>,
     tasks: Vec<ManagedArc<Task>>,
     own: ManagedArc<Untyped>,
     _own_arena: Arena,
@@ -252,6 +329,7 @@ impl Twin {
         root.slot(0).downgrade(root).unwrap();
         let space = own.retype::<Pml4>().unwrap().into_any();
         root.slot(SPACE).downgrade(&space).unwrap();
+        root.slot(DEVICES).downgrade(&devices(&own)).unwrap();
         let tasks = (0..TASKS)
             .map(|index| {
                 let task = own.retype::<Task>().unwrap();
@@ -266,7 +344,13 @@ impl Twin {
                 task
             })
             .collect();
-        Twin { tasks, own, _own_arena: own_arena, system }
+        Twin { done: Default::default(), tasks, own, _own_arena: own_arena, system }
+    }
+
+    /// How many calls of `call` succeeded so far (a blocked take counts
+    /// when it is answered: not here).
+    pub fn done(&self, call: Call) -> u64 {
+        self.done.borrow().get(call as usize).copied().unwrap_or(0)
     }
 
     /// The invariant audit of everything the twin holds.
@@ -299,8 +383,19 @@ impl Twin {
             return;
         }
         for (number, args) in calls() {
+            if number == INTERRUPT {
+                irq_line::fire(args[0] as u8);
+                irq_line::deliver_pending();
+                continue;
+            }
             task.set_call(SyscallArgs { number, args });
-            match syscalls::handle(&task, &pool) {
+            let next = syscalls::handle(&task, &pool);
+            if task.result_registers()[0] == 0
+                && let Some(done) = self.done.borrow_mut().get_mut(number as usize)
+            {
+                *done += 1;
+            }
+            match next {
                 Next::Caller | Next::Other if task.run_state() == TaskState::Running => {}
                 // The fast path handed the CPU to the receiver: it runs
                 // when the twin's queue comes to it.
@@ -335,6 +430,25 @@ impl Twin {
         }
         audited
     }
+}
+
+/// The devices pool as the kernel makes it (`first_task::devices_pool`),
+/// from `own`, but not pinned: the twin's objects all go when it does, so
+/// the thread's record of the lines names none of them afterwards.
+fn devices(own: &ManagedArc<Untyped>) -> ManagedArc<CPool> {
+    use abi::device::{HANDED_PORTS, LINES, is_handable_line, slot};
+    let pool = own.retype::<CPool>().unwrap();
+    for line in (0..LINES).filter(|&line| is_handable_line(u64::from(line))) {
+        let irq = own.retype::<IrqLine>().unwrap();
+        irq.set_line(line);
+        pool.slot(slot::irq(line)).downgrade(&irq).unwrap();
+    }
+    for (index, span, _) in HANDED_PORTS {
+        let range = own.retype::<PortRange>().unwrap();
+        range.set_span(span);
+        pool.slot(index).downgrade(&range).unwrap();
+    }
+    pool
 }
 
 impl Default for Twin {

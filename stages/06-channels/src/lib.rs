@@ -2,7 +2,8 @@
 //! kernel objects, tasks and channels among them ([`objects`]); the system
 //! calls ([`syscalls`]); faults sent to handlers in user space
 //! ([`faults`]); the scheduler with blocking and the idle loop
-//! ([`scheduler`]); device interrupts and input ([`devices`]); the first
+//! ([`scheduler`]); device interrupts and input ([`devices`]) and the
+//! hardware the device objects touch ([`io`]); the first
 //! task and the other programs, built from their ELF modules
 //! ([`first_task`]); the division of RAM ([`memory_plan`]), paging levels
 //! and rules ([`paging`]) and the kernel's own address space
@@ -19,6 +20,7 @@ pub mod devices;
 pub mod fastpath;
 pub mod faults;
 pub mod first_task;
+pub mod io;
 pub use common::kernel_space;
 pub use common::memory_plan;
 pub mod objects;
@@ -30,6 +32,8 @@ pub mod syscalls;
 
 #[cfg(test)]
 mod channel_tests;
+#[cfg(test)]
+mod device_tests;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]

@@ -115,7 +115,13 @@ fn start_first_task(
         program.as_ref().map(|program| Program { name: program.name(), image: module_bytes(program.span) })
     });
     let vga = kernel_untyped.adopt_device_page(0xB8000).expect("room in the kernel's untyped").into_any();
-    let grant = Grant { untypeds, vga, image, programs: &programs, arguments: boot.arguments() };
+    let devices = first_task::devices_pool(kernel_untyped).expect("room in the kernel's untyped");
+    println!(
+        "devices: {} objects (interrupt lines, port ranges) in the first task's slot {}",
+        first_task::DEVICE_OBJECTS - 1,
+        abi::task_root::DEVICES
+    );
+    let grant = Grant { untypeds, vga, image, programs: &programs, arguments: boot.arguments(), devices };
     match first_task::create(&grant) {
         Ok(task) => {
             println!("first task: {FIRST_TASK_MODULE} ({} KiB), task {}", module.len() / 1024, task.id());
@@ -239,10 +245,13 @@ fn switch_to_kernel_tables(plan: &mut MemoryPlan, memory_end: u64) -> ManagedArc
     };
     // Two pages for each table the build needs (its entries and their
     // shadow), and one more page, whose header slot the VGA page's header
-    // takes. The tables are pinned: a revoke of this untyped is refused
-    // while the kernel runs.
+    // takes; then a header slot for each of the devices the first task is
+    // handed and the pages they take (`first_task::devices_pool`). The
+    // tables and the devices are pinned: a revoke of this untyped is
+    // refused while the kernel runs.
     let tables = kernel_space::tables_needed(&image, memory_end);
-    let size = root_region_size(2 * tables + 1).next_multiple_of(PAGE);
+    let devices = first_task::DEVICE_OBJECTS + first_task::DEVICE_PAGES;
+    let size = root_region_size(2 * tables + 1 + devices).next_multiple_of(PAGE);
     let span = plan
         .take(Reason::KernelPageTables, size)
         .filter(|span| span.end <= BOOT_WINDOW_SIZE)

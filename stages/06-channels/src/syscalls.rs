@@ -14,7 +14,9 @@
 
 use crate::objects::channel::{Channel, Outgoing};
 use crate::objects::cpool::{self, CapError, LookupError};
+use crate::objects::irq_line::IrqLine;
 use crate::objects::mapping::{self, MapError};
+use crate::objects::port_range::PortRange;
 use crate::objects::task::{TaskState, make_inactive, make_ready};
 use crate::objects::untyped::RevokeError;
 use crate::objects::weak::Slot;
@@ -224,6 +226,29 @@ fn act(
         Call::ChannelPut => channel_put(args, task, root),
         Call::ChannelCall => channel_call(args, task, root),
         Call::ChannelTake => channel_take(args, task, root),
+        Call::IrqDerive => {
+            let line = cpool::lookup_object::<IrqLine>(root, args.caddr(0)?)?.line();
+            done(cpool::derive::<IrqLine>(root, args.caddr(1)?, args.caddr(2)?, |irq| irq.set_line(line)))
+        }
+        Call::IrqBind => {
+            let irq = cpool::lookup_object::<IrqLine>(root, args.caddr(0)?)?;
+            done(irq.bind(&cpool::lookup_object::<Channel>(root, args.caddr(1)?)?))
+        }
+        Call::IrqAcknowledge => done(cpool::lookup_object::<IrqLine>(root, args.caddr(0)?)?.acknowledge()),
+        Call::PortDerive => {
+            let span =
+                cpool::lookup_object::<PortRange>(root, args.caddr(0)?)?.narrow(args.arg(3), args.arg(4))?;
+            done(cpool::derive::<PortRange>(root, args.caddr(1)?, args.caddr(2)?, |range| {
+                range.set_span(span)
+            }))
+        }
+        Call::PortRead => cpool::lookup_object::<PortRange>(root, args.caddr(0)?)?
+            .read(args.arg(1), args.arg(2))
+            .map(Reply::value),
+        Call::PortWrite => {
+            let range = cpool::lookup_object::<PortRange>(root, args.caddr(0)?)?;
+            done(range.write(args.arg(1), args.arg(2), args.arg(3)))
+        }
         Call::Audit => match scheduler::audit() {
             Ok(report) => Ok(Reply::value(report.objects as u64)),
             Err(error) if error.is_too_many() => Err(Error::NotAudited),
@@ -371,8 +396,9 @@ fn put_message(args: &SyscallArgs, task: &ManagedArc<Task>, root: &ManagedArc<CP
             let found = cpool::lookup(root, address)?;
             channel.put(Outgoing::Capability(found.slot()))?;
         }
-        // Only the kernel reports faults (`faults.rs`).
-        MessageKind::Fault => return Err(Error::OutOfRange),
+        // Only the kernel reports faults (`faults.rs`) and interrupts
+        // (`objects/irq_line.rs`).
+        MessageKind::Fault | MessageKind::Interrupt => return Err(Error::OutOfRange),
     }
     Ok(())
 }

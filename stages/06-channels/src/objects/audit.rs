@@ -21,6 +21,14 @@
 //!   exactly when it is in a channel's takers, and in no queue otherwise
 //!   (a task Suspended by a fault waits for its handler in none); at most
 //!   one task is Running (there is one CPU).
+//! - **Devices.** Every IrqLine names a line a capability may name; the
+//!   kernel's record of the lines names, for each bound line, one live
+//!   IrqLine of that line, whose channel slot names a live channel and
+//!   whose state is a bound one (and Pending exactly when the record says
+//!   it owes a message); an IrqLine the record does not name is unbound
+//!   and names no channel. So at most one object is bound per line. No
+//!   PortRange covers a port of the kernel's, or is writable over a port
+//!   the kernel writes (`abi::device::may_be_handed`).
 //! - **Mappings.** Each table's shadow names live objects whose `mapped_at`
 //!   is that entry and whose memory the entry maps; the objects that say
 //!   they are mapped are exactly those; a user table maps nothing its
@@ -33,9 +41,12 @@
 //! array in the kernel ([`audit_kernel`]).
 
 use super::header::{HEADER_SIZE, Header};
+use super::irq_line::{self, LineState};
 use super::task::{TaskQueue, TaskState};
 use super::weak::Slot;
-use super::{KindOps, Link, ManagedArc, ObjectKind, PAGE, Untyped, channel, mapping, reach, task, untyped};
+use super::{
+    KindOps, Link, ManagedArc, ObjectKind, PAGE, Untyped, channel, mapping, port_range, reach, task, untyped,
+};
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -274,6 +285,8 @@ impl Auditor<'_> {
         let mut report = AuditReport { objects: live.len(), ..AuditReport::default() };
         let (mut listed, mut records) = (0, 0);
         let (mut ready, mut blocked, mut queued, mut in_takers, mut running) = (0, 0, 0, 0, 0);
+        let (lines, pending) = irq_line::audit_record();
+        let mut bound_found = 0u16;
         for &at in live {
             // SAFETY: a live object's header.
             let object = unsafe { reach::<Header>(at) };
@@ -324,6 +337,33 @@ impl Auditor<'_> {
                         report.slots += self.check_slot(slot, None, &is_live)?;
                     }
                 }
+                ObjectKind::IrqLine => {
+                    // SAFETY: a live IrqLine.
+                    let (slot, line, state) = unsafe { irq_line::audit_view(object) };
+                    if !abi::device::is_handable_line(line) {
+                        return fail("an IrqLine names a line no capability may name", at);
+                    }
+                    report.slots += self.check_slot(slot, Some(ObjectKind::Channel), &is_live)?;
+                    let bound = lines[line as usize] == Link::to(at);
+                    let consistent = match state {
+                        LineState::Unbound => !bound && slot.is_empty(),
+                        LineState::Armed | LineState::Fired | LineState::Pending => bound && !slot.is_empty(),
+                    };
+                    if !consistent {
+                        return fail("an IrqLine's binding, channel and state disagree", at);
+                    }
+                    if bound && (state == LineState::Pending) != (pending & (1 << line) != 0) {
+                        return fail("a line owes a message exactly when its IrqLine is Pending", at);
+                    }
+                    bound_found |= u16::from(bound) << line;
+                }
+                ObjectKind::PortRange => {
+                    // SAFETY: a live PortRange.
+                    let span = unsafe { port_range::audit_view(object) };
+                    if !span.is_some_and(|span| abi::device::may_be_handed(&span)) {
+                        return fail("a port range covers a port of the kernel's, or is empty", at);
+                    }
+                }
                 kind => {
                     if mapping::mapped_at(object) != Link::NONE {
                         report.mappings += 1;
@@ -333,6 +373,19 @@ impl Auditor<'_> {
                     }
                 }
             }
+        }
+        // Every line the record names as bound, the walk found bound to a
+        // live IrqLine of that line; and nothing is owed on an unbound line.
+        let bound_lines = (0..lines.len()).filter(|&line| lines[line] != Link::NONE);
+        let recorded = bound_lines.fold(0u16, |bits, line| bits | 1 << line);
+        if recorded != bound_found {
+            return fail(
+                "the record of the lines names an object that is not a live IrqLine of that line",
+                0,
+            );
+        }
+        if pending & !recorded != 0 {
+            return fail("a line that is not bound owes a message", 0);
         }
         let in_run_queue = task::audit_queue(run_queue, live.len(), is_task)
             .map_err(|(what, at)| AuditError { what, at })?;
@@ -430,7 +483,12 @@ impl Auditor<'_> {
                     let child = unsafe { reach::<Header>(child_at) };
                     let mappable = !matches!(
                         child.kind(),
-                        ObjectKind::Untyped | ObjectKind::CPool | ObjectKind::Task | ObjectKind::Channel
+                        ObjectKind::Untyped
+                            | ObjectKind::CPool
+                            | ObjectKind::Task
+                            | ObjectKind::Channel
+                            | ObjectKind::IrqLine
+                            | ObjectKind::PortRange
                     );
                     if !mappable || mapping::mapped_at(child) != Link::to(entry_at) {
                         return fail("a table's shadow names an object not mapped at that entry", entry_at);

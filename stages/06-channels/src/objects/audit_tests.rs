@@ -9,7 +9,7 @@ use super::header::HEADER_SIZE;
 use super::mapping;
 use super::task::{TaskQueue, TaskState};
 use super::testing::{System, system};
-use super::{AnyObject, ManagedArc, ObjectKind, Pml4, RawPage, Task, cpool, physical_of};
+use super::{AnyObject, Link, ManagedArc, ObjectKind, Pml4, RawPage, Task, cpool, physical_of};
 use crate::paging::Rights;
 use abi::CAddr;
 
@@ -366,3 +366,66 @@ fn too_many_objects_is_not_audited_rather_than_a_failure() {
     assert!(!AuditError { what: "an untyped's watermark is outside its memory", at: 0 }.is_too_many());
 }
 // ANCHOR_END: too_many_test
+
+// ANCHOR: device_audit_test
+/// The world with a bound interrupt line (3, on the channel in slot 5) in
+/// slot 20 and COM2's and COM1's port ranges in slots 21 and 22.
+fn world_with_devices() -> World {
+    use super::irq_line::IrqLine;
+    use super::port_range::PortRange;
+    let world = world();
+    let (root, untyped) = (&world.system.root, &world.system.untyped);
+    let irq = untyped.retype::<IrqLine>().unwrap();
+    irq.set_line(3);
+    root.slot(20).downgrade(&irq).unwrap();
+    irq.bind(&root.slot(5).upgrade::<Channel>().unwrap()).unwrap();
+    for (at, (_, span, _)) in [(21, abi::device::HANDED_PORTS[2]), (22, abi::device::HANDED_PORTS[0])] {
+        let range = untyped.retype::<PortRange>().unwrap();
+        range.set_span(span);
+        root.slot(at).downgrade(&range).unwrap();
+    }
+    world
+}
+
+#[test]
+fn broken_device_objects_are_reported() {
+    let world = world_with_devices();
+    world.audit().expect("bound lines and port ranges pass");
+    let body = |at: u8| world.system.root.slot(at).upgrade::<AnyObject>().unwrap().address();
+    // The IrqLine's body: its channel slot (3 words), its line, its state.
+    let (line, state) = (body(20) + 24, body(20) + 32);
+    world.corrupt(line, 0, "names a line no capability may name");
+    world.corrupt(line, 2, "names a line no capability may name");
+    world.corrupt(line, 5, "disagree");
+    world.corrupt(state, 0, "disagree");
+    world.corrupt(state, 3, "owes a message exactly when");
+    // A port range's body: first, last, writable.
+    world.corrupt(body(21), 0x20, "covers a port of the kernel's");
+    world.corrupt(body(21) + 8, 0x1_0000, "covers a port of the kernel's");
+    world.corrupt(body(22) + 16, 1, "covers a port of the kernel's");
+    world.corrupt(body(21), 0x300, "covers a port of the kernel's");
+}
+
+#[test]
+fn a_broken_record_of_the_lines_is_reported() {
+    use super::irq_line::corrupt_record;
+    let world = world_with_devices();
+    let irq = world.system.root.slot(20).upgrade::<AnyObject>().unwrap();
+    let channel = world.system.root.slot(5).upgrade::<AnyObject>().unwrap();
+    let cases = [
+        (3, Link::NONE, "disagree"),
+        (5, Link::to(irq.header_address()), "record of the lines names"),
+        (7, Link::to(channel.header_address()), "record of the lines names"),
+        (3, Link::to(channel.header_address()), "disagree"),
+    ];
+    for (line, header, what) in cases {
+        assert!(world.audit().is_ok());
+        let old = corrupt_record(line, header);
+        let result = world.audit();
+        corrupt_record(line, old);
+        let error = result.expect_err(what);
+        assert!(error.what.contains(what), "{what}: the audit said {error}");
+    }
+    assert!(world.audit().is_ok());
+}
+// ANCHOR_END: device_audit_test

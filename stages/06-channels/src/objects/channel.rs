@@ -16,6 +16,8 @@
 //!   waits empties it (the taker then learns it was revoked in flight). The
 //!   taker names the slot of its own pool the capability goes to.
 //! - Destroying a channel wakes its takers with `ChannelClosed`.
+//! - An **interrupt** message is put by the kernel only, when a line bound
+//!   to the channel fires (`irq_line.rs`): a number, the line.
 //! - A **fault** message is put by the kernel only (`faults.rs`): a
 //!   capability to the task that faulted, delivered as a capability is, and
 //!   a fault record, delivered into the taker's task buffer as a payload is.
@@ -103,6 +105,8 @@ impl KernelObject for Channel {
         for message in &body.messages {
             message.capability.clear();
         }
+        // An interrupt line bound here is unbound (and masked) at once.
+        super::irq_line::forget_closed_channels();
     }
 
     fn detail(channel: &ManagedArc<Channel>) -> u64 {
@@ -125,6 +129,8 @@ pub enum Outgoing<'a> {
         task: &'a ManagedArc<Task>,
         record: &'a [u8; FaultMessage::SIZE],
     },
+    /// An interrupt on this line (the kernel's only: `objects/irq_line.rs`).
+    Interrupt(u64),
 }
 
 impl ManagedArc<Channel> {
@@ -155,7 +161,7 @@ impl ManagedArc<Channel> {
         }
         let slot = &body.messages[(body.first.get() + body.count.get()) % CAPACITY];
         match message {
-            Outgoing::Raw(value) => slot.value.set(value),
+            Outgoing::Raw(value) | Outgoing::Interrupt(value) => slot.value.set(value),
             Outgoing::Payload(bytes) => {
                 let len = bytes.len();
                 if len > MAX_PAYLOAD {
@@ -293,6 +299,7 @@ fn kind_of(message: &Outgoing) -> MessageKind {
         Outgoing::Payload(_) => MessageKind::Payload,
         Outgoing::Capability(_) => MessageKind::Capability,
         Outgoing::Fault { .. } => MessageKind::Fault,
+        Outgoing::Interrupt(_) => MessageKind::Interrupt,
     }
 }
 
@@ -323,7 +330,7 @@ fn deliver(
     let kind = MessageKind::try_from(message.kind.get()).expect("the channel wrote the kind");
     let value = message.value.get();
     match kind {
-        MessageKind::Raw => Ok((kind, value)),
+        MessageKind::Raw | MessageKind::Interrupt => Ok((kind, value)),
         MessageKind::Payload => {
             let (_page, buffer) = taker.buffer().ok_or(Error::NoBuffer)?;
             // SAFETY: the message's payload, which only the channel writes.

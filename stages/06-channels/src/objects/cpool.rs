@@ -247,6 +247,25 @@ pub fn retype(
     Ok(())
 }
 
+/// Makes a new object of kind `T` out of the untyped in `untyped`, whose
+/// capability goes into the empty slot `to`; `init` gives it what it
+/// stands for before anything can name it. For the kinds a task may not
+/// retype, which the kernel derives from another of the same device
+/// (`IrqDerive`, `PortDerive`): revoking the untyped destroys it.
+pub fn derive<T: KernelObject>(
+    root: &ManagedArc<CPool>,
+    untyped: CAddr,
+    to: CAddr,
+    init: impl FnOnce(&ManagedArc<T>),
+) -> Result<(), CapError> {
+    let source = lookup_object::<Untyped>(root, untyped)?;
+    let destination = find_empty(root, to)?;
+    let object = source.retype::<T>().map_err(CapError::Retype)?;
+    init(&object);
+    destination.slot().downgrade(&object).expect("the slot was found empty");
+    Ok(())
+}
+
 /// Destroys everything made from the untyped in `untyped`.
 pub fn revoke(root: &ManagedArc<CPool>, untyped: CAddr) -> Result<(), CapError> {
     lookup_object::<Untyped>(root, untyped)?.revoke().map_err(CapError::Revoke)

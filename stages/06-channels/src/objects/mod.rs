@@ -32,8 +32,10 @@ pub mod audit;
 pub mod channel;
 pub mod cpool;
 pub mod header;
+pub mod irq_line;
 pub mod mapping;
 pub mod page;
+pub mod port_range;
 pub mod table;
 pub mod task;
 pub mod untyped;
@@ -170,6 +172,12 @@ pub trait KernelObject: Sized + 'static {
     /// for 0.
     fn layout(size: u64) -> Result<Layout, RetypeError>;
 
+    /// Whether a task's `Retype` may make objects of this kind. A device
+    /// object (an IrqLine, a PortRange) stands for hardware, not memory:
+    /// the kernel makes it, at boot or by deriving it from another of the
+    /// same device, never a retype.
+    const RETYPABLE: bool = true;
+
     // ANCHOR: initialize
     /// Gives a new object what it needs beyond zeroed memory (a task its
     /// first registers, a PML4 the kernel half), before anything can name
@@ -227,6 +235,8 @@ pub static KINDS: &[KindOps] = &[
     KindOps::of::<DevicePage>(),
     KindOps::of::<Task>(),
     KindOps::of::<channel::Channel>(),
+    KindOps::of::<irq_line::IrqLine>(),
+    KindOps::of::<port_range::PortRange>(),
 ];
 // ANCHOR_END: kinds
 
@@ -248,7 +258,10 @@ impl KindOps {
         KindOps {
             kind: T::KIND,
             layout: T::layout,
-            retype: |untyped, size| untyped.retype_sized::<T>(size).map(ManagedArc::into_any),
+            retype: |untyped, size| match T::RETYPABLE {
+                true => untyped.retype_sized::<T>(size).map(ManagedArc::into_any),
+                false => Err(RetypeError::NotRetypable(T::KIND)),
+            },
             destroy: T::destroy,
             detail: |object| object.clone().downcast::<T>().map_or(0, |object| T::detail(&object)),
             describe: |object, f| match object.clone().downcast::<T>() {
