@@ -28,8 +28,10 @@
 //! slots from 0 to 255, and that there are no more than the row lists; a
 //! handler never sees a bad argument.
 
+use crate::drivers::Driver;
 use crate::programs::Programs;
 use crate::system::{Message, System, say};
+use crate::tasks::{TaskBook, tasks};
 use abi::syscall::{ListEntry, MAX_PAYLOAD, TaskField};
 use abi::task_root::{CHANNEL, CPOOL, PML4, SPARE_BUFFER, TASK, UNTYPED};
 use abi::{CAddr, Error, ObjectKind};
@@ -93,6 +95,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         params: &[Param::Slot("src"), Param::Slot("dst")],
         help: "new inactive task in dst, from untyped src",
         run: retype_task,
+    },
+    CommandSpec {
+        words: "revoke",
+        params: &[Param::Slot("untyped")],
+        help: "destroys all made from the untyped",
+        run: revoke,
     },
     CommandSpec {
         words: "set stack",
@@ -166,6 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         help: "starts a program GRUB loaded (listed below)",
         run: run_program,
     },
+    CommandSpec { words: "tasks", params: &[], help: "each task the shell knows, and its state", run: tasks },
     CommandSpec { words: "shutdown", params: &[], help: "stops the machine", run: shutdown },
 ];
 // ANCHOR_END: commands
@@ -180,6 +189,8 @@ pub struct Context<'s> {
     pub child: Child,
     /// The other programs GRUB loaded, for `run`.
     pub programs: &'s Programs,
+    /// What the shell last did to each task, for `tasks`.
+    pub tasks: &'s mut TaskBook,
 }
 
 /// Where the child task starts: what `start child` sets, and what the
@@ -481,9 +492,22 @@ fn retype(cx: &mut Context, args: &Args, kind: ObjectKind) -> Result<(), Failure
     let (untyped, destination) = (args.slot(0), args.slot(1));
     cx.sys.retype(untyped, kind, destination)?;
     cx.configured.clear(destination);
+    cx.tasks.clear(destination);
     say!(cx.sys, "slot {destination}: {} {kind} made from untyped slot {untyped}", kind.article());
     Ok(())
 }
+
+// ANCHOR: revoke
+/// `revoke <untyped>`: every object made from the untyped is destroyed,
+/// wherever its capabilities are (a driver's IrqLine and PortRange with
+/// them: `revoke 208` cuts the serial driver off its line and ports).
+fn revoke(cx: &mut Context, args: &Args) -> Result<(), Failure> {
+    let untyped = args.slot(0);
+    cx.sys.revoke(untyped)?;
+    say!(cx.sys, "slot {untyped}: everything made from it is destroyed");
+    Ok(())
+}
+// ANCHOR_END: revoke
 
 fn set_stack(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     set(cx, args, TaskField::Stack, args.number(1))
@@ -530,7 +554,11 @@ fn set(cx: &mut Context, args: &Args, field: TaskField, value: u64) -> Result<()
 fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
     let task = args.slot(0);
     if args.on(1) {
-        start(cx, task)
+        // A driver starts only with fresh capabilities, which `run` hands it.
+        match driver_in(cx, task) {
+            Some((driver, slot)) => crate::drivers::start(cx, driver, slot),
+            None => start(cx, task),
+        }
     } else if task == CAddr::root(TASK) {
         // Stopped, the shell could never take another line: the kernel
         // would shut the machine down (the first task is gone).
@@ -539,9 +567,16 @@ fn set_active(cx: &mut Context, args: &Args) -> Result<(), Failure> {
         ))
     } else {
         cx.sys.task_stop(task)?;
+        cx.tasks.stopped(task);
         say!(cx.sys, "task {task}: stopped");
         Ok(())
     }
+}
+
+/// The driver whose program's task is in `task`, and its slot, if it is one.
+fn driver_in(cx: &Context, task: CAddr) -> Option<(&'static Driver, u8)> {
+    let program = cx.programs.all().iter().find(|program| CAddr::root(program.slot) == task)?;
+    Some((Driver::named(program.name())?, program.slot))
 }
 
 /// What a refusal with `Error::InUse` means for a task.
@@ -551,6 +586,7 @@ const RUNNING: &str = "the object is in use: the task runs (set active <task> 0 
 fn start(cx: &mut Context, task: CAddr) -> Result<(), Failure> {
     match cx.sys.task_start(task) {
         Ok(()) => {
+            cx.tasks.started(task);
             match task_number(cx, task) {
                 Some(number) => say!(cx.sys, "task {task}: started (the kernel's task {number})"),
                 None => say!(cx.sys, "task {task}: started"),
@@ -657,6 +693,9 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
         });
     };
     let slot = program.slot;
+    if let Some(driver) = Driver::named(name) {
+        return crate::drivers::start(cx, driver, slot);
+    }
     crate::pager::attach_if_paged(cx, name, slot)?;
     match cx.sys.task_start(CAddr::root(slot)) {
         Err(Error::InUse) => {
@@ -666,6 +705,7 @@ fn run_program(cx: &mut Context, args: &Args) -> Result<(), Failure> {
         }
         result => result?,
     }
+    cx.tasks.started(CAddr::root(slot));
     say!(cx.sys, "run: started {name} (task in slot {slot})");
     cx.sys.yield_now();
     Ok(())

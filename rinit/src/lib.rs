@@ -11,6 +11,8 @@
 //! | [`parse`] | a line to a command of the table, or a one-line error |
 //! | [`number`] | decimal and 0x-hex numbers |
 //! | [`programs`] | the other programs GRUB loaded, from the arguments |
+//! | [`drivers`] | the serial and keyboard drivers the shell starts |
+//! | [`tasks`] | `tasks`: the tasks the shell knows and their states |
 //! | [`input`] | input channel messages (serial bytes, scancodes) to keys |
 //! | [`line`](mod@line) | the line editor: echo, backspace, the length limit |
 //! | [`shell`] | the loop: boot lines, prompt, input, editing, running |
@@ -21,6 +23,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod commands;
+pub mod drivers;
 pub mod input;
 pub mod line;
 #[cfg(test)]
@@ -32,3 +35,4 @@ pub mod programs;
 pub mod received;
 pub mod shell;
 pub mod system;
+pub mod tasks;

@@ -19,6 +19,7 @@
 
 mod bench;
 mod child;
+mod driver_setup;
 mod fuzz;
 mod pager_setup;
 mod syscalls;

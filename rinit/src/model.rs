@@ -5,10 +5,11 @@
 //! free bytes, a task's fields and state, a channel's queue;
 //! [`Model::with_program`] adds the task of a program GRUB loaded.
 
+use crate::drivers::Driver;
 use crate::system::{Message, System};
 use abi::syscall::{ListEntry, TaskField};
 use abi::task_root::{
-    CHANNEL, CPOOL, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
+    CHANNEL, CPOOL, DEVICES, IMAGE_POOL, INPUT, PML4, SPARE_BUFFER, TASK, TASK_BUFFER, UNTYPED, VGA,
 };
 use abi::{CAddr, Error, ObjectKind, is_user_range};
 use std::collections::VecDeque;
@@ -87,6 +88,7 @@ impl Model {
         put(INPUT, Object::Channel { messages: VecDeque::new() });
         put(8, Object::Untyped { free: 0x10_0000 });
         put(SPARE_BUFFER, Object::Other(ObjectKind::RawPage));
+        put(DEVICES, Object::Other(ObjectKind::CPool));
         put(CHANNEL, Object::Channel { messages: VecDeque::new() });
         Model {
             slots,
@@ -198,6 +200,12 @@ impl System for Model {
         Ok(())
     }
 
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error> {
+        self.calls.push(format!("revoke({untyped})"));
+        // The model keeps no derivation tree: only the refusals.
+        self.kind_at(untyped, ObjectKind::Untyped).map(drop)
+    }
+
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
         self.calls.push(format!("task_set({task}, {field:?}, {value:#x})"));
         // As the kernel: a running task first, then the value.
@@ -274,8 +282,21 @@ impl System for Model {
         }
         *running = true;
         if let Object::Task { fields, .. } = self.get(program)? {
-            fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfb01);
+            fields[u64::from(TaskField::FaultChannel) as usize - 1] = Some(0xfc01);
         }
+        Ok(())
+    }
+
+    fn start_driver(&mut self, task: CAddr, driver: &Driver) -> Result<(), Error> {
+        self.calls.push(format!("start_driver({task}, {})", driver.name));
+        // As the real one: the devices pool must be there, and the task
+        // not running; then it runs.
+        self.kind_at(CAddr::root(DEVICES), ObjectKind::CPool)?;
+        let Object::Task { running, .. } = self.kind_at(task, ObjectKind::Task)? else { unreachable!() };
+        if *running {
+            return Err(Error::InUse);
+        }
+        *running = true;
         Ok(())
     }
 

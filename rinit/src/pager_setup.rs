@@ -11,10 +11,11 @@ use ulib::syscall::{channel_put, channel_take, retype, task_set};
 /// The shell's slots for the pager's objects: the fault channel, the reply
 /// channel, the pager's untyped, and where a reply's (absent) capability
 /// would go. Made at the first `run lazy` and used again by the next.
-const FAULTS: u8 = 251;
-const REPLIES: u8 = 252;
-const MEMORY: u8 = 253;
-const SCRATCH: u8 = 254;
+/// (Slot 251 is the kernel's devices pool.)
+const FAULTS: u8 = 252;
+const REPLIES: u8 = 253;
+const MEMORY: u8 = 254;
+const SCRATCH: u8 = 235;
 
 // ANCHOR: attach
 /// Gives the program in `program` a fault channel, starts the pager in

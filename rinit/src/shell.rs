@@ -16,6 +16,7 @@ use crate::line::{Edit, LineEditor, MAX_LINE};
 use crate::parse::{ParseError, parse};
 use crate::programs::Programs;
 use crate::system::{System, say};
+use crate::tasks::TaskBook;
 use abi::Error;
 
 /// What the shell shows when it waits for a line.
@@ -28,12 +29,20 @@ pub struct Shell {
     child: Child,
     programs: Programs,
     configured: Configured,
+    tasks: TaskBook,
 }
 
 impl Shell {
     /// A shell that starts children at `child`, and `programs` by name.
     pub const fn new(child: Child, programs: Programs) -> Shell {
-        Shell { keys: Keys::new(), editor: LineEditor::new(), child, programs, configured: Configured::new() }
+        Shell {
+            keys: Keys::new(),
+            editor: LineEditor::new(),
+            child,
+            programs,
+            configured: Configured::new(),
+            tasks: TaskBook::new(),
+        }
     }
 
     // ANCHOR: run
@@ -43,6 +52,7 @@ impl Shell {
         let Child { entry, stack_pointer } = self.child;
         say!(sys, "Child entry should be at: {entry:#x} ({entry})");
         say!(sys, "Child stack pointer should be at: {stack_pointer:#x} ({stack_pointer})");
+        crate::drivers::start_all(&mut self.context(sys));
         say!(sys, "Type help for the commands.");
         sys.print(format_args!("{PROMPT}"));
         loop {
@@ -62,8 +72,9 @@ impl Shell {
             Edit::Nothing => {}
             Edit::Line(line) => {
                 sys.print(format_args!("\n"));
-                let configured = &mut self.configured;
-                run_line(&mut Context { sys, configured, child: self.child, programs: &self.programs }, line);
+                let (configured, tasks) = (&mut self.configured, &mut self.tasks);
+                let programs = &self.programs;
+                run_line(&mut Context { sys, configured, child: self.child, programs, tasks }, line);
                 sys.print(format_args!("{PROMPT}"));
             }
             Edit::TooLong { ignored } => {
@@ -77,6 +88,12 @@ impl Shell {
         }
     }
     // ANCHOR_END: input
+
+    /// What a handler works with, for the boot's own commands.
+    fn context<'s>(&'s mut self, sys: &'s mut dyn System) -> Context<'s> {
+        let (configured, tasks, programs) = (&mut self.configured, &mut self.tasks, &self.programs);
+        Context { sys, configured, child: self.child, programs, tasks }
+    }
 }
 
 // ANCHOR: run_line

@@ -6,6 +6,7 @@ use abi::syscall::{ListEntry, MessageKind, TaskField};
 use abi::task_root::INPUT;
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
+use rinit::drivers::Driver;
 use rinit::system::{Message, System};
 use ulib::syscall;
 
@@ -37,6 +38,10 @@ impl System for Kernel {
 
     fn retype(&mut self, untyped: CAddr, kind: ObjectKind, destination: CAddr) -> Result<(), Error> {
         syscall::retype(untyped, kind, destination, 0).map(drop)
+    }
+
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error> {
+        syscall::revoke(untyped).map(drop)
     }
 
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error> {
@@ -73,6 +78,10 @@ impl System for Kernel {
 
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error> {
         crate::pager_setup::attach(program, pager)
+    }
+
+    fn start_driver(&mut self, task: CAddr, driver: &Driver) -> Result<(), Error> {
+        crate::driver_setup::start(task, driver)
     }
 
     fn yield_now(&mut self) {

@@ -6,6 +6,7 @@
 //! through `ulib`) and in the host tests, against a small model of the
 //! kernel (`model.rs`) that refuses what the kernel refuses.
 
+use crate::drivers::Driver;
 use abi::syscall::{ListEntry, TaskField};
 use abi::{CAddr, Error, ObjectKind};
 use core::fmt;
@@ -36,6 +37,8 @@ pub trait System {
     /// Makes a new `kind` object in the empty slot `destination` out of
     /// the untyped memory in `untyped`.
     fn retype(&mut self, untyped: CAddr, kind: ObjectKind, destination: CAddr) -> Result<(), Error>;
+    /// Destroys every object made from the untyped in `untyped`.
+    fn revoke(&mut self, untyped: CAddr) -> Result<(), Error>;
     /// Sets one field of the task in `task`.
     fn task_set(&mut self, task: CAddr, field: TaskField, value: u64) -> Result<(), Error>;
     /// Starts the configured task in `task`.
@@ -49,6 +52,13 @@ pub trait System {
     /// pager program in `pager` to serve it (`ulib::pager`): several calls,
     /// behind one method. `InUse` if either is running.
     fn attach_pager(&mut self, program: CAddr, pager: CAddr) -> Result<(), Error>;
+    /// Starts the driver program in `task` with fresh capabilities for
+    /// `driver`'s line and ports (`ulib::driver` is the protocol): revokes
+    /// what its last run held, derives its IrqLine and PortRange from the
+    /// kernel's devices pool, makes its channels, starts it, hands it all
+    /// on channel 255 and waits until it holds them. Several calls, behind
+    /// one method.
+    fn start_driver(&mut self, task: CAddr, driver: &Driver) -> Result<(), Error>;
     /// Lets the other ready tasks run first.
     fn yield_now(&mut self);
     /// Ends this task; the first task's end stops the machine.

@@ -26,6 +26,20 @@ pub extern "C" fn _start() -> ! {
     )
 }
 
+/// Where a program starts over, from the beginning, with no arguments:
+/// `_start` with an argument length of 0. A task stopped (`TaskStop`)
+/// and started again goes on where it stopped; set back here (with its
+/// stack pointer at `abi::STACK_TOP`), it runs `main` afresh, as after an
+/// exit. A driver tells rinit this address (`crate::driver`).
+#[unsafe(naked)]
+pub extern "C" fn _start_over() -> ! {
+    naked_asm!(
+        "xor edi, edi", // no arguments: the buffer holds what was printed
+        "jmp {start}",
+        start = sym _start,
+    )
+}
+
 unsafe extern "Rust" {
     /// The program's main function, named with `ulib::entry!`.
     safe fn __ulib_main(args: &str) -> Result<(), Error>;

@@ -8,6 +8,7 @@
 //! - [`hostile`]: what a hostile program does, for the kernel's boot tests;
 //! - [`task`]: stacks and the entry of the tasks a program starts itself;
 //! - [`pager`]: the protocol of the pager and the programs it serves;
+//! - [`driver`]: how a driver gets its capabilities, and its ring of bytes;
 //! - the panic handler (print the message and where, then exit with
 //!   [`PANIC_EXIT_CODE`]) and `memcpy` and friends (the kernel's own, from
 //!   `common/runtime`).
@@ -34,6 +35,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod driver;
 pub mod hostile;
 pub mod io;
 pub mod pager;
@@ -47,6 +49,16 @@ mod entry;
 mod mem;
 
 pub use abi::{self, CAddr, Error};
+
+/// The address where this program starts over, from `main`, with no
+/// arguments (see `entry.rs`); 0 in host tests, which have no such entry.
+pub fn start_over_address() -> u64 {
+    #[cfg(not(test))]
+    let address = entry::_start_over as *const () as u64;
+    #[cfg(test)]
+    let address = 0;
+    address
+}
 
 /// The exit code of a task whose program panicked.
 pub const PANIC_EXIT_CODE: u64 = 101;

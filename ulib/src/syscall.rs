@@ -265,3 +265,57 @@ fn take_call(number: Call, args: [u64; 6]) -> Result<(MessageKind, u64), Error> 
     Ok((kind, value))
 }
 // ANCHOR_END: channels
+
+// ANCHOR: devices
+/// Makes, in the empty slot `destination`, a new IrqLine for the same line
+/// as the one in `irq`, out of `untyped` (stage 6's drivers): revoking
+/// that untyped later unbinds and masks the line at once.
+pub fn irq_derive(irq: CAddr, untyped: CAddr, destination: CAddr) -> Result<u64, Error> {
+    call(Call::IrqDerive, [irq.to_raw(), untyped.to_raw(), destination.to_raw(), 0, 0, 0])
+}
+
+/// Makes, in the empty slot `destination`, a new PortRange for the `count`
+/// ports from `first`, which `range` must cover, out of `untyped`; it may
+/// write them if `range` may.
+pub fn port_derive(
+    range: CAddr,
+    untyped: CAddr,
+    destination: CAddr,
+    first: u16,
+    count: u16,
+) -> Result<u64, Error> {
+    let args =
+        [range.to_raw(), untyped.to_raw(), destination.to_raw(), u64::from(first), u64::from(count), 0];
+    call(Call::PortDerive, args)
+}
+
+/// Binds the line of the IrqLine in `irq` to the channel in `channel` and
+/// unmasks it: each time it fires, the kernel masks it and puts one
+/// [`MessageKind::Interrupt`] message there. A line bound already is
+/// [`Error::InUse`].
+pub fn irq_bind(irq: CAddr, channel: CAddr) -> Result<u64, Error> {
+    call(Call::IrqBind, [irq.to_raw(), channel.to_raw(), 0, 0, 0, 0])
+}
+
+/// Says the interrupt of the line in `irq` was served: the kernel unmasks
+/// it. A line that has not fired since the last acknowledgment is
+/// [`Error::NoInterrupt`].
+pub fn irq_acknowledge(irq: CAddr) -> Result<u64, Error> {
+    call(Call::IrqAcknowledge, [irq.to_raw(), 0, 0, 0, 0, 0])
+}
+
+/// Reads one byte from `port` through the PortRange in `range`; a port it
+/// does not cover is [`Error::PortDenied`].
+pub fn port_read_byte(range: CAddr, port: u16) -> Result<u8, Error> {
+    // The kernel reads one byte: the value fits (anything else is the
+    // kernel breaking the ABI, and only the low byte is the port's).
+    call(Call::PortRead, [range.to_raw(), u64::from(port), 1, 0, 0, 0]).map(|value| value as u8)
+}
+
+/// Writes the byte `value` to `port` through the PortRange in `range`; a
+/// port it does not cover, or a range without the right to write, is
+/// [`Error::PortDenied`].
+pub fn port_write_byte(range: CAddr, port: u16, value: u8) -> Result<u64, Error> {
+    call(Call::PortWrite, [range.to_raw(), u64::from(port), 1, u64::from(value), 0, 0])
+}
+// ANCHOR_END: devices

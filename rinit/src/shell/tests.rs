@@ -111,7 +111,7 @@ fn list_prints_each_occupied_slot() {
     assert_eq!(
         lines,
         [
-            "  0: CPool, 11 slots used",
+            "  0: CPool, 12 slots used",
             "  1: DevicePage",
             "  2: Untyped, 65536 bytes free",
             "  3: PML4",
@@ -121,6 +121,7 @@ fn list_prints_each_occupied_slot() {
             "  7: Channel",
             "  8: Untyped, 1048576 bytes free",
             "250: RawPage",
+            "251: CPool, 0 slots used",
             "255: Channel",
         ]
     );
@@ -593,4 +594,127 @@ fn help_says_lazy_is_paged_when_it_was_loaded() {
     assert!(answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
     let (mut model, mut shell) = start_with("program=hello@240");
     assert!(!answer(&mut model, &mut shell, "help").iter().any(|line| line == paged));
+}
+
+/// The programs of a full system, drivers among them, as the kernel names
+/// them.
+const WITH_DRIVERS: &str = "program=hello@237 program=keyboard@239 program=serial@244";
+
+/// A shell with the drivers' programs, booted: the drivers started.
+fn booted_with_drivers() -> (Model, Shell) {
+    let (mut model, mut shell) = start_with(WITH_DRIVERS);
+    assert_eq!(shell.run(&mut model), Err(Error::ChannelClosed));
+    (model, shell)
+}
+
+#[test]
+fn boot_starts_the_drivers_before_the_prompt() {
+    let (model, _) = booted_with_drivers();
+    assert!(
+        model.output.contains(
+            "driver serial: started (task in slot 244): IRQ 4, COM1, read only\n\
+             driver keyboard: started (task in slot 239): IRQ 1, PS/2 data port 0x60\n\
+             Type help for the commands.\n"
+        ),
+        "{}",
+        model.output
+    );
+    let started: Vec<&String> = model.calls.iter().filter(|call| call.starts_with("start_driver")).collect();
+    assert_eq!(started, ["start_driver(244, serial)", "start_driver(239, keyboard)"]);
+    assert!(matches!(model.slot(237), Some(Object::Task { running: false, .. })), "hello waits for run");
+}
+
+#[test]
+fn a_driver_that_cannot_start_is_said_and_the_shell_goes_on() {
+    let (mut model, mut shell) = start_with("program=serial@244");
+    model.slots[usize::from(abi::task_root::DEVICES)] = None;
+    assert_eq!(shell.run(&mut model), Err(Error::ChannelClosed));
+    assert!(
+        model.output.contains("driver serial: not started: the capability slot is empty\n"),
+        "{}",
+        model.output
+    );
+    assert_eq!(one_line(&mut model, &mut shell, "echo on"), "on");
+}
+
+#[test]
+fn tasks_names_each_task_and_its_state() {
+    let (mut model, mut shell) = booted_with_drivers();
+    let all_running =
+        ["4: rinit running", "237: hello inactive", "239: keyboard running", "244: serial running"];
+    assert_eq!(answer(&mut model, &mut shell, "tasks"), all_running);
+    assert_eq!(one_line(&mut model, &mut shell, "set active 244 0"), "task 244: stopped");
+    answer(&mut model, &mut shell, "run hello");
+    model.task_exits(237);
+    answer(&mut model, &mut shell, "start child");
+    assert_eq!(
+        answer(&mut model, &mut shell, "tasks"),
+        [
+            "4: rinit running",
+            "249: child running",
+            "237: hello ended",
+            "239: keyboard running",
+            "244: serial stopped"
+        ]
+    );
+    // A driver that a fault stopped is no longer live either.
+    model.task_exits(239);
+    assert!(answer(&mut model, &mut shell, "tasks").contains(&"239: keyboard ended".to_owned()));
+    // The probe changed no task: every field is as the kernel made it.
+    for slot in [237, 239, 244] {
+        assert!(matches!(model.slot(slot), Some(Object::Task { fields, .. }) if fields == &[Some(1); 6]));
+    }
+}
+
+#[test]
+fn run_starts_a_stopped_driver_again_with_fresh_capabilities() {
+    let (mut model, mut shell) = booted_with_drivers();
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run serial"),
+        "run: serial is still running (set active 244 0 stops it)"
+    );
+    answer(&mut model, &mut shell, "set active 244 0");
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run serial"),
+        "driver serial: started (task in slot 244): IRQ 4, COM1, read only"
+    );
+    answer(&mut model, &mut shell, "set active 239 0");
+    // `set active 1` on a driver hands it fresh capabilities too.
+    assert_eq!(
+        one_line(&mut model, &mut shell, "set active 239 1"),
+        "driver keyboard: started (task in slot 239): IRQ 1, PS/2 data port 0x60"
+    );
+    let started = model.calls.iter().filter(|call| call.starts_with("start_driver")).count();
+    assert_eq!(started, 4, "twice at boot, then once each: {:?}", model.calls);
+    assert!(
+        !model
+            .calls
+            .iter()
+            .any(|call| call.starts_with("task_start(244") || call.starts_with("task_start(239"))
+    );
+    assert!(answer(&mut model, &mut shell, "tasks").contains(&"239: keyboard running".to_owned()));
+}
+
+#[test]
+fn a_driver_is_not_started_while_a_child_takes_from_255() {
+    let (mut model, mut shell) = booted_with_drivers();
+    answer(&mut model, &mut shell, "start child");
+    answer(&mut model, &mut shell, "set active 244 0");
+    assert_eq!(
+        one_line(&mut model, &mut shell, "run serial"),
+        "run: the serial driver is handed its capabilities on channel 255, where the child in 249 takes"
+    );
+    assert!(answer(&mut model, &mut shell, "tasks").contains(&"244: serial stopped".to_owned()));
+}
+
+#[test]
+fn revoke_destroys_what_an_untyped_made_and_refuses_anything_else() {
+    let (mut model, mut shell) = start();
+    assert_eq!(one_line(&mut model, &mut shell, "revoke 8"), "slot 8: everything made from it is destroyed");
+    assert_eq!(model.calls.last().map(String::as_str), Some("revoke(8)"));
+    assert_eq!(
+        one_line(&mut model, &mut shell, "revoke 7"),
+        "revoke: the capability is of the wrong kind for this call"
+    );
+    assert_eq!(one_line(&mut model, &mut shell, "revoke 100"), "revoke: the capability slot is empty");
 }

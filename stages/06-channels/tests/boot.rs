@@ -396,6 +396,9 @@ fn other_tasks_output_is_followed_by_a_prompt() {
     assert!(fault.starts_with(&format!("task {number} ")), "the report names task {number}: {fault:?}");
 }
 
+/// Drivers in user space: the serial and keyboard drivers.
+#[path = "drivers.rs"]
+mod drivers;
 /// Faults handled in user space: the pager, and fault channels.
 #[path = "faults.rs"]
 mod faults;
