@@ -188,7 +188,11 @@ fn the_pager_maps_read_only_first_and_writable_at_the_first_write() {
 /// The counts in the serial driver's line `serial: N interrupts, M bytes`
 /// that ends with `bytes` (the `n`th such line), or `None`.
 fn serial_counts(output: &str, n: usize) -> Option<(u64, u64)> {
-    let line = output.lines().filter_map(|line| line.split("serial: ").nth(1)).filter(|rest| rest.contains(" interrupts, ")).nth(n)?;
+    let line = output
+        .lines()
+        .filter_map(|line| line.split("serial: ").nth(1))
+        .filter(|rest| rest.contains(" interrupts, "))
+        .nth(n)?;
     let (interrupts, rest) = line.split_once(" interrupts, ")?;
     let bytes = rest.strip_suffix(" bytes")?;
     Some((interrupts.trim().parse().ok()?, bytes.trim().parse().ok()?))
@@ -244,7 +248,11 @@ fn time_reads_the_cmos_clock() {
     assert!(hour < 24 && minute < 60 && second < 60, "{line}");
     let printed = days_since_1970(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!((now - printed).abs() < 300, "the guest's clock says {line}, {} s from the host's", now - printed);
+    assert!(
+        (now - printed).abs() < 300,
+        "the guest's clock says {line}, {} s from the host's",
+        now - printed
+    );
 }
 
 /// `com2` (hard): a driver for the second serial port (IRQ 3, ports 0x2f8
@@ -262,5 +270,9 @@ fn a_com2_driver_is_a_second_terminal() {
     run.expect_success()
         .expect_lines(&["driver com2: started (task in slot ", "Type help", "over com2", ": com2 running"])
         .expect_absent(&["stopped by a fault"]);
-    assert!(run.com2_text().contains("echo over com2"), "COM2 shows what was typed there: {:?}", run.com2_text());
+    assert!(
+        run.com2_text().contains("echo over com2"),
+        "COM2 shows what was typed there: {:?}",
+        run.com2_text()
+    );
 }
