@@ -180,7 +180,11 @@ fn requeue(task: &ManagedArc<Task>) -> Option<Exit> {
 }
 
 // ANCHOR: stop
-/// Stops `task` for `why`, with a report; the other tasks go on.
+/// Stops `task` for `why`, with a report; the other tasks go on. Out of
+/// line and cold: the loop of `run_until_switch` keeps its registers for
+/// the paths every call takes.
+#[cold]
+#[inline(never)]
 fn stop(task: &ManagedArc<Task>, why: Stop) -> Option<Exit> {
     report_stop(task, why);
     None

@@ -364,14 +364,34 @@ impl Doomed {
 ///
 /// # Safety
 /// As for [`Doomed::release`].
+#[inline]
 unsafe fn release(header: u64) {
-    let mut doomed = Doomed::new();
-    // SAFETY: the caller's promise; whatever is doomed has no strong
-    // pointer left.
-    unsafe {
-        doomed.release(header);
-        doomed.destroy_all();
+    // SAFETY: the caller held a strong pointer: the object is alive.
+    let record = unsafe { reach::<Header>(header) };
+    let strong = record.strong.get() - 1;
+    record.strong.set(strong);
+    if strong == 0 {
+        // SAFETY: that was the last strong pointer.
+        unsafe { destroy_unheld(header) };
     }
+}
+
+/// Destroys the object at `header`, which has just lost its last strong
+/// pointer, and whatever only it held. Out of line and cold: every drop of
+/// a strong pointer checks for it, few get here, and the paths that drop
+/// pointers (the scheduler's loop among them) keep their registers for
+/// the common case.
+///
+/// # Safety
+/// The object has no strong pointer left, and is on no list through `next`.
+#[cold]
+#[inline(never)]
+unsafe fn destroy_unheld(header: u64) {
+    // SAFETY: the caller's promise: the object's header is still there.
+    unsafe { reach::<Header>(header) }.next.set(Link::NONE);
+    let doomed = Doomed { first: Link::to(header) };
+    // SAFETY: the one object on the list has no strong pointer left.
+    unsafe { doomed.destroy_all() };
 }
 
 /// Destroys an object nothing holds strongly any more: every slot naming it

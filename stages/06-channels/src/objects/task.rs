@@ -328,6 +328,13 @@ impl ManagedArc<Task> {
         }
     }
 
+    /// The number of the system call the task trapped with (`rax`) alone:
+    /// what the null call's path reads, so that it copies no arguments.
+    #[inline]
+    pub fn call_number(&self) -> u64 {
+        self.registers().frame.rax
+    }
+
     /// Writes the result of the task's system call where the task reads
     /// it when the call returns (`rax` and `rdx`, by `encode_result`).
     #[inline]
