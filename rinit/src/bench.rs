@@ -17,7 +17,7 @@
 //! checks them against budgets (`qemu_test::bench::BUDGETS`). Under
 //! ordinary emulation they are just noisy times.
 //!
-//! The other tasks the bench needs it makes itself, in slots 220 to 234 of
+//! The other tasks the bench needs it makes itself, in slots 219 to 235 of
 //! the root pool: a task that only yields, an echo task in this address
 //! space ([`echo`], the same code as the `peer` program's) and the
 //! `peer` program's task, in its own address space, given this root
@@ -33,8 +33,8 @@ use core::fmt;
 use echo::{REPLY, REQUEST, rdtsc};
 use ulib::println;
 use ulib::syscall::{
-    channel_call, channel_put, channel_take, decode, map_page, raw, retype, revoke, task_set, task_start,
-    task_stop, yield_now,
+    channel_call, channel_put, channel_take, decode, irq_acknowledge, map_page, port_read_byte,
+    port_write_byte, raw, retype, revoke, task_set, task_start, task_stop, yield_now,
 };
 use ulib::task::{self, Stack};
 
@@ -55,6 +55,14 @@ const ECHO: u8 = 226;
 const TOUCHER: u8 = 227;
 const FAULTS: u8 = 228;
 const FAULTED: u8 = 229;
+/// The interrupt figure's IrqLine (line 1, the keyboard's), the PS/2 data
+/// port, the channel the line is bound to, and its driver task.
+const IRQ1: u8 = 224;
+const PS2: u8 = 230;
+/// The CMOS clock's ports, for the port-write figure.
+const CMOS: u8 = 219;
+const INTERRUPTS: u8 = 231;
+const DRIVER: u8 = 235;
 /// An untyped of 1 MiB, room for the 100 children of the revoke figure.
 const UNTYPED_SIZE: u64 = 1 << 20;
 /// Where the map figure maps its page: under the page table that already
@@ -128,6 +136,8 @@ static YIELDER_STACK: Stack<{ 4 * 4096 }> = Stack::new();
 static ECHO_STACK: Stack<{ 4 * 4096 }> = Stack::new();
 #[unsafe(link_section = ".stacks")]
 static TOUCHER_STACK: Stack<{ 4 * 4096 }> = Stack::new();
+#[unsafe(link_section = ".stacks")]
+static DRIVER_STACK: Stack<{ 4 * 4096 }> = Stack::new();
 
 /// The yielding task: gives the CPU straight back, for ever.
 fn yielder() -> Result<(), Error> {
@@ -215,6 +225,7 @@ pub fn run(reps: usize, boot: u64, args: &str) -> Result<(), Error> {
 
     memory_figures(reps, cost)?;
     page_fault_figure(reps, cost)?;
+    interrupt_figures(reps, cost)?;
     println!("bench: done");
     Ok(())
 }
@@ -348,6 +359,79 @@ fn page_fault_figure(reps: usize, cost: u64) -> Result<(), Error> {
     task_stop(toucher_task).map(drop)
 }
 // ANCHOR_END: page_fault
+
+// ANCHOR: interrupt
+/// The PS/2 controller's data port: scancodes in, commands to the
+/// keyboard out.
+const PS2_DATA: u16 = 0x60;
+/// The keyboard's Echo command: the keyboard answers with the same byte,
+/// as if a key had been pressed.
+const KEYBOARD_ECHO: u8 = 0xee;
+/// The CMOS clock's index register, and the index of its status register
+/// D (bit 7 of the index, clear here, would mask the NMI).
+const CMOS_INDEX: u16 = 0x70;
+const CMOS_STATUS_D: u8 = 0x0d;
+
+/// The interrupt figure's driver, in this address space: for each
+/// interrupt of line 1, reads the counter as its take returns, reads the
+/// byte waiting at the data port, acknowledges, and replies with the
+/// reading.
+fn interrupt_driver() -> Result<(), Error> {
+    let (irq, ports, interrupts) = (CAddr::root(IRQ1), CAddr::root(PS2), CAddr::root(INTERRUPTS));
+    loop {
+        let (kind, _line) = channel_take(interrupts, interrupts)?;
+        let taken = rdtsc();
+        if kind != MessageKind::Interrupt {
+            return Err(Error::OutOfRange);
+        }
+        port_read_byte(ports, PS2_DATA)?;
+        irq_acknowledge(irq)?;
+        channel_put(CAddr::root(REPLY), MessageKind::Raw, taken)?;
+    }
+}
+
+/// An interrupt raised by software, deterministic under icount: the
+/// keyboard answers its Echo command at once, so writing 0xee to the data
+/// port raises IRQ 1 inside the `out` of the kernel's `PortWrite`, as a
+/// key would; the CPU takes the interrupt as the call returns to this
+/// task, which then blocks in a take, so the driver runs. The figure runs
+/// from just before the `PortWrite` to the driver's take returning its
+/// message; `port-write` (of the CMOS clock's index register, which
+/// raises nothing) is the call alone.
+fn interrupt_figures(reps: usize, cost: u64) -> Result<(), Error> {
+    let (irq, ports, interrupts) = (CAddr::root(IRQ1), CAddr::root(PS2), CAddr::root(INTERRUPTS));
+    let device = |slot: u8| CAddr::new(&[abi::task_root::DEVICES, slot]).map_err(|_| Error::MalformedAddress);
+    let from = CAddr::root(UNTYPED);
+    ulib::syscall::port_derive(device(abi::device::slot::KEYBOARD)?, from, ports, PS2_DATA, 1)?;
+    let cmos = CAddr::root(CMOS);
+    ulib::syscall::port_derive(device(abi::device::slot::CMOS)?, from, cmos, CMOS_INDEX, 2)?;
+    let since = |start: u64| rdtsc().wrapping_sub(start).wrapping_sub(cost);
+    figure(format_args!("port-write"), reps, || {
+        let start = rdtsc();
+        port_write_byte(cmos, CMOS_INDEX, CMOS_STATUS_D)?;
+        Ok(since(start))
+    })?;
+    ulib::syscall::irq_derive(device(1)?, from, irq)?;
+    retype(from, ObjectKind::Channel, interrupts, 0)?;
+    ulib::syscall::irq_bind(irq, interrupts)?;
+    let driver = prepare_task(DRIVER, &DRIVER_STACK, interrupt_driver)?;
+    // SAFETY: the driver runs on its own stack and uses only its slots.
+    unsafe { task_start(driver) }?;
+    yield_now()?;
+    figure(format_args!("interrupt-to-driver"), reps, || {
+        let start = rdtsc();
+        port_write_byte(ports, PS2_DATA, KEYBOARD_ECHO)?;
+        let (_, taken) = channel_take(CAddr::root(REPLY), CAddr::root(REPLY))?;
+        // The reply came by the fast path: let the driver get back to its
+        // take before the next interrupt.
+        yield_now()?;
+        Ok(taken.wrapping_sub(start).wrapping_sub(cost))
+    })?;
+    task_stop(driver)?;
+    // The last capability to the line: it is unbound and masked.
+    ulib::syscall::delete(irq).map(drop)
+}
+// ANCHOR_END: interrupt
 
 /// The bench's objects, from rinit's untyped: its two channels, an
 /// untyped for the memory figures, a pool for the revoked children, a page

@@ -88,7 +88,6 @@ impl Model {
         put(INPUT, Object::Channel { messages: VecDeque::new() });
         put(8, Object::Untyped { free: 0x10_0000 });
         put(SPARE_BUFFER, Object::Other(ObjectKind::RawPage));
-        put(DEVICES, Object::Other(ObjectKind::CPool));
         put(CHANNEL, Object::Channel { messages: VecDeque::new() });
         Model {
             slots,
@@ -104,6 +103,12 @@ impl Model {
     /// makes it: configured, not running.
     pub fn with_program(mut self, slot: u8) -> Model {
         self.slots[usize::from(slot)] = Some(Object::Task { fields: [Some(1); 6], running: false });
+        self
+    }
+
+    /// With the kernel's devices pool in slot 251, as drivers need.
+    pub fn with_devices(mut self) -> Model {
+        self.slots[usize::from(DEVICES)] = Some(Object::Other(ObjectKind::CPool));
         self
     }
 

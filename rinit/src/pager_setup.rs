@@ -15,7 +15,7 @@ use ulib::syscall::{channel_put, channel_take, retype, task_set};
 const FAULTS: u8 = 252;
 const REPLIES: u8 = 253;
 const MEMORY: u8 = 254;
-const SCRATCH: u8 = 235;
+const SCRATCH: u8 = 218;
 
 // ANCHOR: attach
 /// Gives the program in `program` a fault channel, starts the pager in

@@ -111,7 +111,7 @@ fn list_prints_each_occupied_slot() {
     assert_eq!(
         lines,
         [
-            "  0: CPool, 12 slots used",
+            "  0: CPool, 11 slots used",
             "  1: DevicePage",
             "  2: Untyped, 65536 bytes free",
             "  3: PML4",
@@ -121,7 +121,6 @@ fn list_prints_each_occupied_slot() {
             "  7: Channel",
             "  8: Untyped, 1048576 bytes free",
             "250: RawPage",
-            "251: CPool, 0 slots used",
             "255: Channel",
         ]
     );
@@ -602,7 +601,8 @@ const WITH_DRIVERS: &str = "program=hello@237 program=keyboard@239 program=seria
 
 /// A shell with the drivers' programs, booted: the drivers started.
 fn booted_with_drivers() -> (Model, Shell) {
-    let (mut model, mut shell) = start_with(WITH_DRIVERS);
+    let (model, mut shell) = start_with(WITH_DRIVERS);
+    let mut model = model.with_devices();
     assert_eq!(shell.run(&mut model), Err(Error::ChannelClosed));
     (model, shell)
 }
@@ -626,8 +626,8 @@ fn boot_starts_the_drivers_before_the_prompt() {
 
 #[test]
 fn a_driver_that_cannot_start_is_said_and_the_shell_goes_on() {
+    // No devices pool (a kernel without drivers).
     let (mut model, mut shell) = start_with("program=serial@244");
-    model.slots[usize::from(abi::task_root::DEVICES)] = None;
     assert_eq!(shell.run(&mut model), Err(Error::ChannelClosed));
     assert!(
         model.output.contains("driver serial: not started: the capability slot is empty\n"),

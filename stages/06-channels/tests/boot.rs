@@ -609,7 +609,8 @@ fn malformed_modules_leave_the_other_programs_loadable() {
         ("over-stack", one_segment_program(stack_top - page, page)),
         ("over-buffer", one_segment_program(task_buffer, page)),
     ];
-    let mut boot = Boot::stage(STAGE).timeout_secs(90).only_modules(&["rinit", "hello", "peer"]);
+    // The serial driver too: the shell is typed at over serial.
+    let mut boot = Boot::stage(STAGE).timeout_secs(90).only_modules(&["rinit", "hello", "peer", "serial"]);
     for (name, bytes) in &modules {
         let path = folder.join(name);
         std::fs::write(&path, bytes).unwrap();
@@ -626,14 +627,14 @@ fn malformed_modules_leave_the_other_programs_loadable() {
         "program too-big-3: cannot load it: the program needs 323",
         "program over-stack: cannot load it: the program is not a loadable ELF file: segment 0 lies over the stack and its guard page",
         "program over-buffer: cannot load it: the program is not a loadable ELF file: segment 0 lies over the task buffer",
-        "no program named \"nosuch\" (programs: hello, peer)",
+        "no program named \"nosuch\" (programs: hello, peer, serial)",
         "hello: slot 255: Channel",
     ]);
     for (name, _) in &modules {
         let reports = run.text().lines().filter(|line| line.contains(&format!("program {name}:"))).count();
         assert_eq!(reports, 1, "one line for {name}");
     }
-    run.expect_absent(&["program hello:", "program peer:", "out of memory"]);
+    run.expect_absent(&["program hello:", "program peer:", "program serial:", "out of memory"]);
     let _ = std::fs::remove_dir_all(&folder);
 }
 // ANCHOR_END: malformed_modules_test

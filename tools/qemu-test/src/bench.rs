@@ -225,6 +225,8 @@ pub const BUDGETS: &[Budget] = &[
     Budget { name: "revoke-10", median: 1580 },
     Budget { name: "revoke-100", median: 10790 },
     Budget { name: "page-fault-pager", median: 3825 },
+    Budget { name: "port-write", median: 510 },
+    Budget { name: "interrupt-to-driver", median: 1860 },
 ];
 // ANCHOR_END: budgets
 
@@ -270,6 +272,10 @@ pub fn describe(name: &str) -> String {
         "revoke-100" => "revoke of an untyped with 100 children",
         "page-fault-pager" => {
             "page fault handled by a user pager (the fault to the resumed instruction: take, map, resume)"
+        }
+        "port-write" => "write of one I/O port through a PortRange (`PortWrite`)",
+        "interrupt-to-driver" => {
+            "interrupt to its driver: from the port write that raises it to the driver's take returning its message"
         }
         other => return format!("`{other}`"),
     };
