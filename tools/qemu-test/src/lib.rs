@@ -716,7 +716,8 @@ impl Boot {
         let kernel_text =
             String::from_utf8_lossy(&fs::read(&kernel_channel.0).unwrap_or_default()).replace('\r', "");
         drop(kernel_channel);
-        let com2_text = com2.map(|com2| com2.text(Instant::now() + Duration::from_secs(2))).unwrap_or_default();
+        let com2_text =
+            com2.map(|com2| com2.text(Instant::now() + Duration::from_secs(2))).unwrap_or_default();
         drop(com2_socket);
         let transcript = Transcript {
             label,
