@@ -45,8 +45,8 @@ fn send_to_the_running_child_prints_its_line_before_the_next_prompt() {
         }))
         .chain([
             ("send cap 0".to_string(), "Received from master: a capability, put in slot 248".to_string()),
-            // 235 to 247 hold the programs: the highest empty slot left is 234.
-            ("send cap 2".to_string(), "Received from master: a capability, put in slot 234".to_string()),
+            // 236 to 245 hold the ISO's ten programs: 247 is the highest empty slot below 248.
+            ("send cap 2".to_string(), "Received from master: a capability, put in slot 247".to_string()),
         ])
         .collect();
     let mut lines = vec!["start child"];
