@@ -35,8 +35,10 @@ pub struct Driver {
     pub span: PortSpan,
     /// What the ports are, for the shell's line.
     pub device: &'static str,
-    /// Its index in [`DRIVERS`]: where its objects go in the shell's pool.
-    index: u8,
+    /// The first of its five slots in the shell's pool, in a range of
+    /// `crate::slots::DRIVER_OBJECTS`: its untyped, then what is made of
+    /// it ([`Driver::untyped`] and the next).
+    objects: u8,
 }
 
 /// The drivers, in the order the shell starts them at boot.
@@ -47,7 +49,7 @@ pub const DRIVERS: [Driver; 2] = [
         ports: slot::COM1,
         span: PortSpan { first: 0x3f8, last: 0x3ff, writable: false },
         device: "COM1, read only",
-        index: 0,
+        objects: FIRST_SLOT,
     },
     Driver {
         name: "keyboard",
@@ -55,7 +57,7 @@ pub const DRIVERS: [Driver; 2] = [
         ports: slot::KEYBOARD,
         span: PortSpan { first: 0x60, last: 0x60, writable: true },
         device: "PS/2 data port 0x60",
-        index: 1,
+        objects: FIRST_SLOT + 5,
     },
 ];
 
@@ -74,7 +76,7 @@ impl Driver {
     }
 
     fn slot(&self, offset: u8) -> CAddr {
-        CAddr::root(FIRST_SLOT + 5 * self.index + offset)
+        CAddr::root(self.objects + offset)
     }
 
     /// The shell's untyped for this driver: everything below is made out
@@ -97,10 +99,6 @@ impl Driver {
     /// The channel the driver says it is ready on.
     pub fn replies(&self) -> CAddr {
         self.slot(4)
-    }
-    /// Its index in [`DRIVERS`].
-    pub fn index(&self) -> usize {
-        usize::from(self.index)
     }
     /// The number of its ports.
     pub fn port_count(&self) -> u16 {
@@ -182,9 +180,11 @@ mod tests {
         slots.sort();
         slots.dedup();
         assert_eq!(slots.len(), count, "no slot twice");
-        // Within the drivers' range of the shell's slot map.
-        let (first, last) = crate::slots::DRIVERS;
-        assert!(slots.iter().all(|&slot| (first..=last).contains(&slot)), "{slots:?}");
-        assert_eq!(usize::from(last - first) + 1, count, "the range is exactly the drivers'");
+        // Within the drivers' ranges of the shell's slot map, which they fill.
+        let ranges = crate::slots::DRIVER_OBJECTS;
+        let within = |slot: &u8| ranges.iter().any(|&(first, last)| (first..=last).contains(slot));
+        assert!(slots.iter().all(within), "{slots:?}");
+        let room: usize = ranges.iter().map(|&(first, last)| usize::from(last - first) + 1).sum();
+        assert_eq!(room, count, "the ranges are exactly the drivers'");
     }
 }

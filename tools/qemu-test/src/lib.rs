@@ -53,6 +53,7 @@ pub mod monitor;
 pub mod screen;
 
 use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -168,6 +169,8 @@ enum Action {
     Screen,
     /// Read the 64-bit word at this physical address.
     ReadWord(u64),
+    /// Type this text into the second serial port, COM2.
+    TypeCom2(String),
 }
 
 impl Action {
@@ -177,6 +180,7 @@ impl Action {
             Action::Keys(_) => "pressing keys",
             Action::Screen => "capturing the screen",
             Action::ReadWord(_) => "reading memory",
+            Action::TypeCom2(_) => "typing on COM2",
         }
     }
 }
@@ -206,6 +210,8 @@ pub struct Boot {
     extra_modules: Vec<(PathBuf, String)>,
     /// The names of the stage's own modules to load; `None` for all.
     only_modules: Option<Vec<String>>,
+    /// Whether the machine has a second serial port, COM2.
+    com2: bool,
 }
 
 impl Boot {
@@ -227,6 +233,7 @@ impl Boot {
             seabios: false,
             extra_modules: Vec::new(),
             only_modules: None,
+            com2: false,
         }
     }
 
@@ -286,6 +293,23 @@ impl Boot {
     /// into the serial console.
     pub fn type_after(self, prompt: &str, text: &str) -> Self {
         self.step(prompt, Action::Type(text.to_string()))
+    }
+
+    /// Gives the machine a second serial port, COM2 (ports 0x2f8 to 0x2ff,
+    /// IRQ 3), joined to a socket of this boot's own: what the guest writes
+    /// there is [`Transcript::com2_text`], and [`Boot::type_com2_after`]
+    /// types into it. (COM1 stays the console, on QEMU's standard input
+    /// and output.)
+    pub fn with_com2(mut self) -> Self {
+        self.com2 = true;
+        self
+    }
+
+    /// Waits until the console (COM1) has printed `prompt`, then types
+    /// `text` into COM2, a byte every 5 ms as [`Boot::type_after`] does;
+    /// gives the machine COM2 ([`Boot::with_com2`]).
+    pub fn type_com2_after(self, prompt: &str, text: &str) -> Self {
+        self.with_com2().step(prompt, Action::TypeCom2(text.to_string()))
     }
 
     /// Waits until the console has printed `prompt`, then writes `text`
@@ -429,6 +453,9 @@ impl Boot {
         if !self.exit_device {
             label += ", without the exit device";
         }
+        if self.com2 {
+            label += ", with COM2";
+        }
         if self.icount {
             label += ", counting instructions (-icount shift=0)";
         }
@@ -545,6 +572,12 @@ impl Boot {
         if self.exit_device {
             command.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         }
+        // The second `-serial` is COM2; QEMU listens, and the guest runs
+        // without waiting for the harness to connect.
+        let com2_socket = self.com2.then(|| ScratchFile::empty("com2"));
+        if let Some(socket) = &com2_socket {
+            command.arg("-serial").arg(format!("unix:{},server=on,wait=off", socket.0.display()));
+        }
         if self.icount {
             command.args(["-icount", "shift=0"]);
         }
@@ -584,6 +617,17 @@ impl Boot {
                 Err(error) => failure = Some(format!("cannot connect to QEMU's monitor: {error}")),
             }
         }
+        // COM2, once QEMU listens on its socket: what the guest writes
+        // there is collected as the console's is.
+        let mut com2 = None;
+        if let Some(socket) = &com2_socket
+            && failure.is_none()
+        {
+            match Com2::connect(&socket.0, started, deadline.min(Instant::now() + Duration::from_secs(10))) {
+                Ok(connected) => com2 = Some(connected),
+                Err(error) => failure = Some(format!("cannot connect to COM2's socket: {error}")),
+            }
+        }
         let mut screens = Vec::new();
         let mut words = Vec::new();
         let mut seen = 0;
@@ -610,6 +654,13 @@ impl Boot {
                     paste(&mut qemu, text);
                     None
                 }
+                (Action::TypeCom2(text), _, _) => match com2.as_mut() {
+                    Some(com2) => {
+                        type_slowly_into(&mut com2.input, text);
+                        None
+                    }
+                    None => Some("no COM2 to type into".to_string()),
+                },
                 (Action::TypeFrom(make), _, _) => {
                     type_slowly(&mut qemu, &make(&output.text()));
                     None
@@ -675,8 +726,21 @@ impl Boot {
         let kernel_text =
             String::from_utf8_lossy(&fs::read(&kernel_channel.0).unwrap_or_default()).replace('\r', "");
         drop(kernel_channel);
-        let transcript =
-            Transcript { label, text, kernel_text, status, elapsed, screens, final_screen, words, arrivals };
+        let com2_text =
+            com2.map(|com2| com2.text(Instant::now() + Duration::from_secs(2))).unwrap_or_default();
+        drop(com2_socket);
+        let transcript = Transcript {
+            label,
+            text,
+            kernel_text,
+            status,
+            elapsed,
+            screens,
+            final_screen,
+            words,
+            arrivals,
+            com2_text,
+        };
         if let Some(message) = failure {
             transcript.fail(&message);
         }
@@ -820,11 +884,46 @@ fn has_exited(qemu: &mut Child) -> bool {
 /// Types `text` a byte at a time, as a person would, so that the guest's
 /// 16-byte receive FIFO never overflows.
 fn type_slowly(qemu: &mut Child, text: &str) {
-    let stdin = qemu.stdin.as_mut().expect("stdin is piped");
+    type_slowly_into(qemu.stdin.as_mut().expect("stdin is piped"), text);
+}
+
+/// [`type_slowly`], into any serial line.
+fn type_slowly_into(line: &mut impl Write, text: &str) {
     for byte in text.bytes() {
         // A guest that has already stopped is reported by the checks.
-        let _ = stdin.write_all(&[byte]).and_then(|()| stdin.flush());
+        let _ = line.write_all(&[byte]).and_then(|()| line.flush());
         thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The second serial port of a boot ([`Boot::with_com2`]): QEMU's socket
+/// for it, read by a thread as the console is, and written to type.
+struct Com2 {
+    output: Output,
+    input: UnixStream,
+}
+
+impl Com2 {
+    /// Connects to QEMU's socket at `path`, retrying until `deadline`
+    /// (QEMU makes it before it starts the guest).
+    fn connect(path: &Path, started: Instant, deadline: Instant) -> std::io::Result<Com2> {
+        let input = loop {
+            match UnixStream::connect(path) {
+                Ok(stream) => break stream,
+                Err(error) if Instant::now() >= deadline => return Err(error),
+                Err(_) => thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        let output = Output::capture_from(input.try_clone()?, started);
+        Ok(Com2 { output, input })
+    }
+
+    /// Everything the guest wrote to COM2, once QEMU has closed it (or at
+    /// `deadline`), with the serial line's `\r` removed.
+    fn text(self, deadline: Instant) -> String {
+        drop(self.input.shutdown(std::net::Shutdown::Write));
+        self.output.wait_until_closed(deadline);
+        self.output.text()
     }
 }
 
@@ -875,8 +974,12 @@ struct Printed {
 
 impl Output {
     fn capture(qemu: &mut Child, started: Instant) -> Self {
+        Output::capture_from(qemu.stdout.take().expect("stdout is piped"), started)
+    }
+
+    /// What `stdout` gives, collected by a thread of its own until it ends.
+    fn capture_from(mut stdout: impl Read + Send + 'static, started: Instant) -> Self {
         let shared = Arc::new((Mutex::new(Printed::default()), Condvar::new()));
-        let mut stdout = qemu.stdout.take().expect("stdout is piped");
         let writer = Arc::clone(&shared);
         thread::spawn(move || {
             let (printed, arrived) = &*writer;
@@ -984,12 +1087,21 @@ pub struct Transcript {
     words: Vec<u64>,
     /// When the text arrived (see [`Output::text_and_arrivals`]).
     arrivals: Vec<(usize, Duration)>,
+    /// What the guest wrote to COM2 ([`Boot::with_com2`]; empty without).
+    com2_text: String,
 }
 
 impl Transcript {
     /// Everything the serial console printed.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Everything the guest wrote to its second serial port, COM2
+    /// ([`Boot::with_com2`]), with `\r` removed; empty for a boot
+    /// without one.
+    pub fn com2_text(&self) -> &str {
+        &self.com2_text
     }
 
     /// What the kernel itself printed, on its own channel (QEMU's debug
@@ -1195,7 +1307,30 @@ mod tests {
             final_screen: None,
             words: Vec::new(),
             arrivals: Vec::new(),
+            com2_text: String::new(),
         }
+    }
+
+    /// COM2's socket, with a listener playing QEMU: it echoes what is
+    /// typed, in capitals, and closes; the harness collects it all.
+    #[test]
+    fn com2_types_into_the_socket_and_collects_what_comes_back() {
+        let socket = ScratchFile::empty("com2-test");
+        let listener = std::os::unix::net::UnixListener::bind(&socket.0).unwrap();
+        let qemu = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut typed = [0u8; 5];
+            stream.read_exact(&mut typed).unwrap();
+            stream.write_all(&typed.to_ascii_uppercase()).unwrap();
+            stream.write_all(b"\r\n").unwrap();
+        });
+        let started = Instant::now();
+        let mut com2 = Com2::connect(&socket.0, started, started + Duration::from_secs(10)).unwrap();
+        type_slowly_into(&mut com2.input, "hello");
+        qemu.join().unwrap();
+        assert_eq!(com2.text(Instant::now() + Duration::from_secs(10)), "HELLO\n");
+        let nowhere = ScratchFile::empty("com2-none");
+        assert!(Com2::connect(&nowhere.0, started, Instant::now() + Duration::from_millis(50)).is_err());
     }
 
     /// The typing and waiting machinery of `Boot::run`, with `cat` playing
