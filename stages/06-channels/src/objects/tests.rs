@@ -312,6 +312,34 @@ fn errors_name_what_was_expected_and_what_was_found() {
     assert_eq!(untyped.clone().downcast::<CPool>().err(), Some(ObjectKind::Untyped));
 }
 
+// ---- Strong pointers ----------------------------------------------------------
+
+/// The count a revoke relies on (more than its untyped's pointer means in
+/// use) counts each strong pointer, and a pointer names its object only.
+#[test]
+fn strong_pointers_are_counted_and_name_their_object_only() {
+    let System { untyped, .. } = &system(8);
+    let (page, other) = (untyped.retype::<RawPage>().unwrap(), untyped.retype::<RawPage>().unwrap());
+    assert_eq!(page.strong_count(), 2, "its untyped's and ours");
+    let copy = page.clone();
+    assert_eq!(page.strong_count(), 3, "and the copy's");
+    assert!(copy.same_object(&page) && !copy.same_object(&other));
+    drop(copy);
+    assert_eq!(page.strong_count(), 2);
+}
+
+/// A pointer given to the kernel for good names the object's memory and
+/// keeps the object: its untyped's revoke is refused, naming it.
+#[test]
+fn a_pinned_object_names_its_memory_and_cannot_be_revoked() {
+    let System { untyped, .. } = &system(8);
+    let page = untyped.retype::<RawPage>().unwrap();
+    let address = page.address();
+    let pinned = page.leak();
+    assert_eq!(pinned.address(), address);
+    assert_eq!(untyped.revoke(), Err(RevokeError::InUse { kind: ObjectKind::RawPage, address }));
+}
+
 // ---- Weak lists -------------------------------------------------------------
 
 #[test]
