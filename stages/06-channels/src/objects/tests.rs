@@ -510,3 +510,21 @@ fn map_errors_say_why() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+/// A slot operation refused says why in words (the shell prints them).
+#[test]
+fn slot_errors_say_why() {
+    let cases = [
+        (SlotError::Empty, "the slot is empty"),
+        (SlotError::Occupied, "the slot is not empty"),
+        (
+            SlotError::WrongKind { expected: ObjectKind::CPool, found: ObjectKind::Untyped },
+            "expected a CPool, found an Untyped",
+        ),
+        (SlotError::PoolFull, "no slot of the pool is free"),
+        (SlotError::NoSuchSlot(256), "the pool has no slot 256"),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
