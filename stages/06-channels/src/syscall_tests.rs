@@ -183,6 +183,7 @@ fn listing_the_pool_writes_one_entry_per_slot() {
     assert_eq!(slots, [(0, 2), (1, 1), (TASK, 9), (BUFFER, 7), (SPACE, 3)]);
     assert_eq!(entries[0].detail, 5, "a pool reports its used slots");
     assert!(entries[1].detail > 0, "an untyped reports its free bytes");
+    assert_eq!((entries[3].detail, entries[4].detail), (0, 0), "a page and a PML4 have nothing to count");
 }
 
 /// What a listing says of a channel and a task beside their slots: the
