@@ -400,6 +400,28 @@ fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu
 }
 // ANCHOR_END: task_rules
 
+/// A task starts only once it has an instruction pointer (as well as a
+/// pool and a table), from the registers it was given; an exit puts every
+/// register back to them (`reset_to_start`), the start argument included.
+#[test]
+fn a_task_starts_from_the_registers_it_was_given_and_an_exit_puts_them_back() {
+    let caller = caller();
+    let to = |slot| raw(&[slot]);
+    let set =
+        |field: TaskField, value| caller.result(Call::TaskSet, [to(TASK), field as u64, value, 0, 0, 0]);
+    assert_eq!(set(TaskField::Table, to(SPACE)), Ok(0));
+    assert_eq!(set(TaskField::Stack, 0x7000_0000), Ok(0));
+    let start = [to(TASK), 0, 0, 0, 0, 0];
+    assert_eq!(caller.result(Call::TaskStart, start), Err(Error::NotConfigured), "no instruction pointer");
+    assert_eq!(set(TaskField::Instruction, 0x40_0000), Ok(0));
+    caller.task.set_start_argument(42);
+    let [rip, rsp, _, _, _, _, _, _, rdi, ..] = caller.task.saved_registers();
+    assert_eq!((rip, rsp, rdi), (0x40_0000, 0x7000_0000, 42));
+    caller.task.reset_to_start();
+    let [rip, rsp, _, _, _, _, _, _, rdi, ..] = caller.task.saved_registers();
+    assert_eq!((rip, rsp, rdi), (0x40_0000, 0x7000_0000, 0));
+}
+
 #[test]
 fn yield_and_exit_tell_the_scheduler() {
     let caller = caller();

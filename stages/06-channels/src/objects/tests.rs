@@ -528,3 +528,26 @@ fn slot_errors_say_why() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+/// A refused retype says why in words, each size rule its own way.
+#[test]
+fn retype_errors_say_why() {
+    let cases = [
+        (
+            RetypeError::OutOfMemory { needed: 8192, free: 4096 },
+            "out of memory: needs 8192 bytes, 4096 are free",
+        ),
+        (RetypeError::NotRetypable(ObjectKind::DevicePage), "a DevicePage cannot be made by retype"),
+        (
+            RetypeError::InvalidSize { kind: ObjectKind::Untyped, size: 100 },
+            "an Untyped of 100 bytes cannot be made (a multiple of 4096 is needed)",
+        ),
+        (
+            RetypeError::InvalidSize { kind: ObjectKind::Task, size: 4096 },
+            "a Task has one size: ask for 0 bytes, not 4096",
+        ),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
