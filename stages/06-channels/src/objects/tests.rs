@@ -551,3 +551,10 @@ fn retype_errors_say_why() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+/// A refused revoke names the object in use, in words.
+#[test]
+fn revoke_errors_say_why() {
+    let error = RevokeError::InUse { kind: ObjectKind::Task, address: 0x5000 };
+    assert_eq!(error.to_string(), "the Task at 0x5000, made from this untyped, is in use");
+}
