@@ -3,13 +3,16 @@
 //! time (each test puts the corrupted word back and sees the audit pass
 //! again, so it is that word the audit caught).
 
-use super::audit::{AuditError, AuditReport, audit};
+use super::audit::{AuditError, AuditReport, MAX_ROOTS, audit};
 use super::channel::{Channel, Outgoing};
 use super::header::HEADER_SIZE;
 use super::mapping;
 use super::task::{TaskQueue, TaskState};
-use super::testing::{System, system};
-use super::{AnyObject, ManagedArc, ObjectKind, Pml4, RawPage, Task, cpool, physical_of};
+use super::testing::{Arena, System, system};
+use super::untyped::root_region_size;
+use super::{
+    AnyObject, CPool, ManagedArc, ObjectKind, PAGE, Pml4, RawPage, Task, Untyped, cpool, physical_of,
+};
 use crate::paging::Rights;
 use abi::CAddr;
 
@@ -118,6 +121,7 @@ impl World {
 
 /// Header words (`Header` is `repr(C)`): strong count, weak list head,
 /// next on the derivation list, kind, body, then the kind's state.
+const WEAK_HEAD: u64 = 8;
 const NEXT: u64 = 16;
 const BODY: u64 = 32;
 const STATE: u64 = 40;
@@ -133,6 +137,7 @@ fn a_good_state_passes_and_is_counted() {
     assert_eq!((report.untypeds, report.tasks, report.mappings), (3, 2, 4), "{report}");
     // Root pool 13 full slots + inner pool 3 + tasks 6 + the message's 1.
     assert_eq!(report.slots, 13 + 3 + 6 + 1, "{report}");
+    assert_eq!(report.to_string(), "15 objects, 23 slots, 3 untypeds, 2 tasks, 4 mappings");
 }
 
 #[test]
@@ -366,3 +371,54 @@ fn too_many_objects_is_not_audited_rather_than_a_failure() {
     assert!(!AuditError { what: "an untyped's watermark is outside its memory", at: 0 }.is_too_many());
 }
 // ANCHOR_END: too_many_test
+
+/// The audit walks from one root untyped per free range of the memory
+/// plan and the kernel's own, and refuses more than it has room for.
+#[test]
+fn the_audit_walks_from_as_many_roots_as_the_memory_plan_makes() {
+    let most = common::memory_plan::MAX_RANGES + 1;
+    let arenas: Vec<Arena> = (0..=most).map(|_| Arena::for_pages(1)).collect();
+    let roots: Vec<ManagedArc<Untyped>> = arenas.iter().map(Arena::untyped).collect();
+    let roots: Vec<&ManagedArc<Untyped>> = roots.iter().collect();
+    let (mut scratch, run_queue) = (vec![0; 4096], TaskQueue::new());
+    let report =
+        audit(&roots[..most], &run_queue, &mut scratch).expect("one root per range and the kernel's");
+    assert_eq!((report.objects, report.untypeds), (most, most));
+    let error = audit(&roots, &run_queue, &mut scratch).expect_err("one root more");
+    assert_eq!(
+        error,
+        AuditError { what: "more root untypeds than the audit has room for", at: most as u64 + 1 }
+    );
+    assert_eq!(MAX_ROOTS, most);
+}
+
+/// The audit follows a link only into a root's own bytes: its memory, its
+/// header and its header slots, not one byte further. A weak list linked
+/// to the last bytes of its last header slot is followed (and found to
+/// name another object); one linked to the first bytes after them is not,
+/// though they are memory too (the arena has room to spare after them).
+#[test]
+fn links_are_followed_exactly_as_far_as_a_roots_region_goes() {
+    let pages = 8;
+    let arena = Arena::new((root_region_size(pages) + HEADER_SIZE) as usize);
+    let untyped = arena.untyped();
+    assert_eq!(untyped.size(), pages * PAGE, "the spare bytes hold no page");
+    let pool = untyped.retype::<CPool>().unwrap();
+    let page = untyped.retype::<RawPage>().unwrap();
+    pool.slot(0).downgrade(&page).unwrap();
+    let audit_with = |head: u64| {
+        let (mut scratch, run_queue) = (vec![0; 64], TaskQueue::new());
+        let word = (page.header_address() + WEAK_HEAD) as *mut u64;
+        // SAFETY: the page's header, in the arena; the old word goes back.
+        let old = unsafe { word.replace(head) };
+        let result = audit(&[&untyped], &run_queue, &mut scratch);
+        // SAFETY: as above.
+        unsafe { word.write(old) };
+        result.map_err(|error| error.what)
+    };
+    assert!(audit_with(physical_of(pool.slot(0))).is_ok(), "the real head");
+    let region_end = untyped.header_address() + (pages + 1) * HEADER_SIZE;
+    let last_slot = region_end - size_of::<super::weak::Slot>() as u64;
+    assert_eq!(audit_with(last_slot), Err("a slot on an object's weak list names another object"));
+    assert_eq!(audit_with(region_end), Err("a weak list links to memory outside every untyped"));
+}
