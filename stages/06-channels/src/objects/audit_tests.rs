@@ -161,6 +161,15 @@ fn a_broken_derivation_list_is_reported() {
     // list after it, and every older child is lost.
     let channel = world.system.root.slot(12).upgrade::<AnyObject>().unwrap();
     world.corrupt(channel.header_address() + NEXT, 0, "untyped's used memory or slots");
+    // Or link it to the middle of a header, or to a header slot no object
+    // uses: neither is one of the untyped's header slots in use.
+    let not_a_child = "not one of its untyped's header slots in use";
+    world.corrupt(channel.header_address() + NEXT, world.pt.header_address() + 8, not_a_child);
+    let free = world.pt.header_address() + 40 * HEADER_SIZE;
+    world.corrupt(channel.header_address() + NEXT, free, not_a_child);
+    // A list that loops: the one page of slot 11's untyped as its own next.
+    let inner = cpool::lookup_object::<AnyObject>(&world.system.root, CAddr::new(&[2, 0]).unwrap()).unwrap();
+    world.corrupt(inner.header_address() + NEXT, inner.header_address(), "a cycle");
 }
 
 #[test]
@@ -168,6 +177,25 @@ fn memory_handed_out_twice_is_reported() {
     let world = world();
     let page = world.page.header_address();
     world.corrupt(page + BODY, world.pt.address(), "memory is not accounted");
+}
+
+#[test]
+fn a_watermark_outside_its_untypeds_memory_is_reported() {
+    let world = world();
+    let untyped = world.system.root.slot(11).upgrade::<Untyped>().unwrap();
+    let (start, end) = (untyped.address(), untyped.address() + untyped.size());
+    // The state's fields are in Rust's order, not a fixed one: find the
+    // watermark's word by its value (above the start: a page is made).
+    let watermark = untyped.watermark();
+    assert!(start < watermark && watermark < end);
+    let word = (STATE..HEADER_SIZE)
+        .step_by(8)
+        .map(|offset| untyped.header_address() + offset)
+        // SAFETY: words of a live header.
+        .find(|&at| unsafe { *(at as *const u64) } == watermark)
+        .expect("the watermark is a word of the untyped's header");
+    world.corrupt(word, end + PAGE, "watermark is outside its memory");
+    world.corrupt(word, start - PAGE, "watermark is outside its memory");
 }
 
 #[test]
