@@ -198,6 +198,18 @@ fn a_watermark_outside_its_untypeds_memory_is_reported() {
     world.corrupt(word, start - PAGE, "watermark is outside its memory");
 }
 
+/// A device page (the kernel makes one for the VGA text screen) takes a
+/// header slot of its untyped and none of its memory: the audit accounts
+/// for it so, and the untyped's other children as before.
+#[test]
+fn a_device_page_takes_a_header_slot_and_no_memory() {
+    let world = world();
+    let before = world.audit().unwrap();
+    let untyped = world.system.root.slot(11).upgrade::<Untyped>().unwrap();
+    let _device = untyped.adopt_device_page(0xb8000).unwrap();
+    assert_eq!(world.audit().map(|report| report.objects), Ok(before.objects + 1));
+}
+
 #[test]
 fn a_slot_naming_a_dead_object_is_reported() {
     let world = world();
