@@ -180,7 +180,7 @@ fn memory_handed_out_twice_is_reported() {
 }
 
 #[test]
-fn a_watermark_outside_its_untypeds_memory_is_reported() {
+fn a_watermark_outside_its_untypeds_memory_or_above_its_children_is_reported() {
     let world = world();
     let untyped = world.system.root.slot(11).upgrade::<Untyped>().unwrap();
     let (start, end) = (untyped.address(), untyped.address() + untyped.size());
@@ -196,6 +196,9 @@ fn a_watermark_outside_its_untypeds_memory_is_reported() {
         .expect("the watermark is a word of the untyped's header");
     world.corrupt(word, end + PAGE, "watermark is outside its memory");
     world.corrupt(word, start - PAGE, "watermark is outside its memory");
+    // Inside, but a page above where its newest (and only) child ends: a
+    // page used that no child accounts for.
+    world.corrupt(word, watermark + PAGE, "memory is not accounted for by its children");
 }
 
 /// A device page (the kernel makes one for the VGA text screen) takes a
