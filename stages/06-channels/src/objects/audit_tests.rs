@@ -203,14 +203,20 @@ fn a_watermark_outside_its_untypeds_memory_or_above_its_children_is_reported() {
 
 /// A device page (the kernel makes one for the VGA text screen) takes a
 /// header slot of its untyped and none of its memory: the audit accounts
-/// for it so, and the untyped's other children as before.
+/// for it so, and lost from the derivation list it is missed by its
+/// header slot alone.
 #[test]
 fn a_device_page_takes_a_header_slot_and_no_memory() {
     let world = world();
     let before = world.audit().unwrap();
-    let untyped = world.system.root.slot(11).upgrade::<Untyped>().unwrap();
+    let root = &world.system.root;
+    cpool::retype(root, CAddr::root(1), ObjectKind::Untyped, 4 * 4096, CAddr::root(13)).unwrap();
+    let untyped = root.slot(13).upgrade::<Untyped>().unwrap();
     let _device = untyped.adopt_device_page(0xb8000).unwrap();
-    assert_eq!(world.audit().map(|report| report.objects), Ok(before.objects + 1));
+    let page = untyped.retype::<RawPage>().unwrap();
+    assert_eq!(world.audit().map(|report| report.objects), Ok(before.objects + 3));
+    // The page is the newest child: cut the list after it.
+    world.corrupt(page.header_address() + NEXT, 0, "used memory or slots are more than its children take");
 }
 
 #[test]
