@@ -298,6 +298,28 @@ fn task_states_that_do_not_match_their_queues_are_reported() {
     assert!(world.audit().is_ok());
 }
 
+/// A queue that names a live object which is not a task: the run queue's
+/// head and tail both set to the page (both words of the queue, whatever
+/// their order).
+#[test]
+fn a_queue_naming_an_object_that_is_not_a_task_is_reported() {
+    let world = world();
+    assert!(world.audit().is_ok());
+    assert_eq!(size_of::<TaskQueue>(), 16, "a head and a tail");
+    let ends = &*world.run_queue as *const TaskQueue as *mut [u64; 2];
+    let page = world.page.header_address();
+    // SAFETY: the queue's two words, put back before anything else uses it.
+    let old = unsafe { ends.replace([page, page]) };
+    let result = world.audit();
+    // SAFETY: as above.
+    unsafe { ends.write(old) };
+    assert_eq!(
+        result.map_err(|error| error.what),
+        Err("a task queue names a dead object or one that is not a task")
+    );
+    assert!(world.audit().is_ok());
+}
+
 #[test]
 fn broken_mapping_records_are_reported() {
     let world = world();
