@@ -3,7 +3,7 @@
 //! time (each test puts the corrupted word back and sees the audit pass
 //! again, so it is that word the audit caught).
 
-use super::audit::{AuditError, AuditReport, MAX_ROOTS, audit};
+use super::audit::{AuditError, AuditReport, MAX_ROOTS, audit, audit_kernel, register_root};
 use super::channel::{Channel, Outgoing};
 use super::header::HEADER_SIZE;
 use super::mapping;
@@ -298,26 +298,67 @@ fn task_states_that_do_not_match_their_queues_are_reported() {
     assert!(world.audit().is_ok());
 }
 
+impl World {
+    /// The audit's finding with both ends of `queue` (its two words,
+    /// whatever their order) set to `link`, put back after.
+    fn audit_with_ends(&self, queue: &TaskQueue, link: u64) -> Result<AuditReport, &'static str> {
+        assert!(self.audit().is_ok());
+        assert_eq!(size_of::<TaskQueue>(), 16, "a head and a tail");
+        let ends = queue as *const TaskQueue as *mut [u64; 2];
+        // SAFETY: the queue's two words, put back before anything else
+        // uses it.
+        let old = unsafe { ends.replace([link, link]) };
+        let result = self.audit();
+        // SAFETY: as above.
+        unsafe { ends.write(old) };
+        assert!(self.audit().is_ok(), "the audit passes once the words are back");
+        result.map_err(|error| error.what)
+    }
+}
+
 /// A queue that names a live object which is not a task: the run queue's
-/// head and tail both set to the page (both words of the queue, whatever
-/// their order).
+/// head and tail both set to the page.
 #[test]
 fn a_queue_naming_an_object_that_is_not_a_task_is_reported() {
     let world = world();
-    assert!(world.audit().is_ok());
-    assert_eq!(size_of::<TaskQueue>(), 16, "a head and a tail");
-    let ends = &*world.run_queue as *const TaskQueue as *mut [u64; 2];
     let page = world.page.header_address();
-    // SAFETY: the queue's two words, put back before anything else uses it.
-    let old = unsafe { ends.replace([page, page]) };
+    let result = world.audit_with_ends(&world.run_queue, page);
+    assert_eq!(result, Err("a task queue names a dead object or one that is not a task"));
+}
+
+/// A Ready or a Blocked task whose queue has lost it (the queue emptied,
+/// the task still saying it is in it) is caught by the count of each.
+#[test]
+fn a_task_its_queue_has_lost_is_reported() {
+    let world = world();
+    let lost = Err("the tasks in the queues are not the Ready and Blocked ones");
+    assert_eq!(world.audit_with_ends(&world.run_queue, 0), lost, "the Ready one");
+    let channel = world.system.root.slot(12).upgrade::<AnyObject>().unwrap();
+    // SAFETY: a live channel, while `channel` holds it.
+    let (takers, _) = unsafe { super::channel::audit_view(channel.header()) };
+    assert_eq!(world.audit_with_ends(takers, 0), lost, "the Blocked one");
+}
+
+/// A PML4's kernel half is the kernel's (shared into every new one, see
+/// `mapping::share_kernel_half`), not recorded in its shadow: an entry
+/// there, from the first kernel-half index on, is not a finding.
+#[test]
+fn a_pml4s_kernel_half_is_not_held_to_its_shadow() {
+    let world = world();
+    let first = crate::paging::KERNEL_HALF_FIRST_INDEX as u64;
+    let entry = (world.space.address() + 8 * first) as *mut u64;
+    // SAFETY: an entry of a live PML4, empty in tests, put back after.
+    let old = unsafe { entry.replace(0x1000 | 1) };
     let result = world.audit();
     // SAFETY: as above.
-    unsafe { ends.write(old) };
-    assert_eq!(
-        result.map_err(|error| error.what),
-        Err("a task queue names a dead object or one that is not a task")
+    unsafe { entry.write(old) };
+    assert!(result.is_ok(), "{result:?}");
+    // The entry before it is the user half's last: held to the shadow.
+    world.corrupt(
+        world.space.address() + 8 * (first - 1),
+        0x1000 | 1,
+        "maps something its shadow does not record",
     );
-    assert!(world.audit().is_ok());
 }
 
 #[test]
@@ -492,4 +533,17 @@ fn links_are_followed_exactly_as_far_as_a_roots_region_goes() {
     let last_slot = region_end - size_of::<super::weak::Slot>() as u64;
     assert_eq!(audit_with(last_slot), Err("a slot on an object's weak list names another object"));
     assert_eq!(audit_with(region_end), Err("a weak list links to memory outside every untyped"));
+}
+
+/// The kernel audits itself from the roots registered with it, into a
+/// scratch space of its own. (The one test that registers a root: the
+/// list is the kernel's, for as long as it runs, so the arena is too.)
+#[test]
+fn the_kernels_audit_walks_from_the_roots_registered_with_it() {
+    let arena: &'static Arena = Box::leak(Box::new(Arena::for_pages(8)));
+    let root = arena.untyped();
+    let _page = root.retype::<RawPage>().unwrap();
+    register_root(&root);
+    let report = audit_kernel(&TaskQueue::new()).expect("a clean system, and room for it");
+    assert_eq!((report.objects, report.untypeds), (2, 1));
 }
