@@ -555,6 +555,23 @@ fn caller_with_read_only_buffer() -> Caller {
 }
 // ANCHOR_END: read_only
 
+/// The audit reads a read-only page's entry from the page's record of
+/// where it is mapped, at any index of its table: here the PT's second
+/// entry (0x40_1000), not its first.
+#[test]
+fn the_audit_finds_a_read_only_page_mapped_writable_at_any_entry() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    let page = ObjectKind::RawPage.code();
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), page, raw(&[14]), 0, 0, 0]), Ok(0));
+    let writable = MapRights::WRITABLE.bits();
+    assert_eq!(caller.result(Call::MapPage, [raw(&[14]), raw(&[SPACE]), 0x40_1000, writable, 0, 0]), Ok(0));
+    audit_passes(&caller).expect("clean");
+    mapping::mark_read_only(&caller.system.root.slot(14).upgrade::<AnyObject>().unwrap());
+    let error = audit_passes(&caller).unwrap_err();
+    assert!(error.to_string().contains("a read-only page is mapped writable"), "{error}");
+}
+
 // ANCHOR: unmap_page_test
 #[test]
 fn unmap_page_takes_a_page_out_and_it_maps_again_elsewhere() {
