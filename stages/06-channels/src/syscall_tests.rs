@@ -182,7 +182,8 @@ fn listing_the_pool_writes_one_entry_per_slot() {
     let slots: Vec<_> = entries.iter().map(|entry| (entry.slot, entry.kind)).collect();
     assert_eq!(slots, [(0, 2), (1, 1), (TASK, 9), (BUFFER, 7), (SPACE, 3)]);
     assert_eq!(entries[0].detail, 5, "a pool reports its used slots");
-    assert!(entries[1].detail > 0, "an untyped reports its free bytes");
+    assert_eq!(entries[1].detail, caller.system.untyped.free(), "an untyped reports its free bytes");
+    assert_eq!((entries[3].detail, entries[4].detail), (0, 0), "a page and a PML4 have nothing to count");
 }
 
 /// What a listing says of a channel and a task beside their slots: the
@@ -399,6 +400,28 @@ fn stopping_a_task_takes_it_out_of_the_queue_and_stopping_oneself_leaves_the_cpu
 }
 // ANCHOR_END: task_rules
 
+/// A task starts only once it has an instruction pointer (as well as a
+/// pool and a table), from the registers it was given; an exit puts every
+/// register back to them (`reset_to_start`), the start argument included.
+#[test]
+fn a_task_starts_from_the_registers_it_was_given_and_an_exit_puts_them_back() {
+    let caller = caller();
+    let to = |slot| raw(&[slot]);
+    let set =
+        |field: TaskField, value| caller.result(Call::TaskSet, [to(TASK), field as u64, value, 0, 0, 0]);
+    assert_eq!(set(TaskField::Table, to(SPACE)), Ok(0));
+    assert_eq!(set(TaskField::Stack, 0x7000_0000), Ok(0));
+    let start = [to(TASK), 0, 0, 0, 0, 0];
+    assert_eq!(caller.result(Call::TaskStart, start), Err(Error::NotConfigured), "no instruction pointer");
+    assert_eq!(set(TaskField::Instruction, 0x40_0000), Ok(0));
+    caller.task.set_start_argument(42);
+    let [rip, rsp, _, _, _, _, _, _, rdi, ..] = caller.task.saved_registers();
+    assert_eq!((rip, rsp, rdi), (0x40_0000, 0x7000_0000, 42));
+    caller.task.reset_to_start();
+    let [rip, rsp, _, _, _, _, _, _, rdi, ..] = caller.task.saved_registers();
+    assert_eq!((rip, rsp, rdi), (0x40_0000, 0x7000_0000, 0));
+}
+
 #[test]
 fn yield_and_exit_tell_the_scheduler() {
     let caller = caller();
@@ -531,6 +554,23 @@ fn caller_with_read_only_buffer() -> Caller {
     caller
 }
 // ANCHOR_END: read_only
+
+/// The audit reads a read-only page's entry from the page's record of
+/// where it is mapped, at any index of its table: here the PT's second
+/// entry (0x40_1000), not its first.
+#[test]
+fn the_audit_finds_a_read_only_page_mapped_writable_at_any_entry() {
+    let caller = caller();
+    map_a_page(&caller, 13);
+    let page = ObjectKind::RawPage.code();
+    assert_eq!(caller.result(Call::Retype, [raw(&[1]), page, raw(&[14]), 0, 0, 0]), Ok(0));
+    let writable = MapRights::WRITABLE.bits();
+    assert_eq!(caller.result(Call::MapPage, [raw(&[14]), raw(&[SPACE]), 0x40_1000, writable, 0, 0]), Ok(0));
+    audit_passes(&caller).expect("clean");
+    mapping::mark_read_only(&caller.system.root.slot(14).upgrade::<AnyObject>().unwrap());
+    let error = audit_passes(&caller).unwrap_err();
+    assert!(error.to_string().contains("a read-only page is mapped writable"), "{error}");
+}
 
 // ANCHOR: unmap_page_test
 #[test]

@@ -3,13 +3,16 @@
 //! time (each test puts the corrupted word back and sees the audit pass
 //! again, so it is that word the audit caught).
 
-use super::audit::{AuditError, AuditReport, audit};
+use super::audit::{AuditError, AuditReport, MAX_ROOTS, audit, audit_kernel, register_root};
 use super::channel::{Channel, Outgoing};
 use super::header::HEADER_SIZE;
 use super::mapping;
 use super::task::{TaskQueue, TaskState};
-use super::testing::{System, system};
-use super::{AnyObject, Link, ManagedArc, ObjectKind, Pml4, RawPage, Task, cpool, physical_of};
+use super::testing::{Arena, System, system};
+use super::untyped::root_region_size;
+use super::{
+    AnyObject, CPool, Link, ManagedArc, ObjectKind, PAGE, Pml4, RawPage, Task, Untyped, cpool, physical_of,
+};
 use crate::paging::Rights;
 use abi::CAddr;
 
@@ -118,6 +121,7 @@ impl World {
 
 /// Header words (`Header` is `repr(C)`): strong count, weak list head,
 /// next on the derivation list, kind, body, then the kind's state.
+const WEAK_HEAD: u64 = 8;
 const NEXT: u64 = 16;
 const BODY: u64 = 32;
 const STATE: u64 = 40;
@@ -133,6 +137,7 @@ fn a_good_state_passes_and_is_counted() {
     assert_eq!((report.untypeds, report.tasks, report.mappings), (3, 2, 4), "{report}");
     // Root pool 13 full slots + inner pool 3 + tasks 6 + the message's 1.
     assert_eq!(report.slots, 13 + 3 + 6 + 1, "{report}");
+    assert_eq!(report.to_string(), "15 objects, 23 slots, 3 untypeds, 2 tasks, 4 mappings");
 }
 
 #[test]
@@ -156,6 +161,15 @@ fn a_broken_derivation_list_is_reported() {
     // list after it, and every older child is lost.
     let channel = world.system.root.slot(12).upgrade::<AnyObject>().unwrap();
     world.corrupt(channel.header_address() + NEXT, 0, "untyped's used memory or slots");
+    // Or link it to the middle of a header, or to a header slot no object
+    // uses: neither is one of the untyped's header slots in use.
+    let not_a_child = "not one of its untyped's header slots in use";
+    world.corrupt(channel.header_address() + NEXT, world.pt.header_address() + 8, not_a_child);
+    let free = world.pt.header_address() + 40 * HEADER_SIZE;
+    world.corrupt(channel.header_address() + NEXT, free, not_a_child);
+    // A list that loops: the one page of slot 11's untyped as its own next.
+    let inner = cpool::lookup_object::<AnyObject>(&world.system.root, CAddr::new(&[2, 0]).unwrap()).unwrap();
+    world.corrupt(inner.header_address() + NEXT, inner.header_address(), "a cycle");
 }
 
 #[test]
@@ -163,6 +177,46 @@ fn memory_handed_out_twice_is_reported() {
     let world = world();
     let page = world.page.header_address();
     world.corrupt(page + BODY, world.pt.address(), "memory is not accounted");
+}
+
+#[test]
+fn a_watermark_outside_its_untypeds_memory_or_above_its_children_is_reported() {
+    let world = world();
+    let untyped = world.system.root.slot(11).upgrade::<Untyped>().unwrap();
+    let (start, end) = (untyped.address(), untyped.address() + untyped.size());
+    // The state's fields are in Rust's order, not a fixed one: find the
+    // watermark's word by its value (above the start: a page is made).
+    let watermark = untyped.watermark();
+    assert!(start < watermark && watermark < end);
+    let word = (STATE..HEADER_SIZE)
+        .step_by(8)
+        .map(|offset| untyped.header_address() + offset)
+        // SAFETY: words of a live header.
+        .find(|&at| unsafe { *(at as *const u64) } == watermark)
+        .expect("the watermark is a word of the untyped's header");
+    world.corrupt(word, end + PAGE, "watermark is outside its memory");
+    world.corrupt(word, start - PAGE, "watermark is outside its memory");
+    // Inside, but a page above where its newest (and only) child ends: a
+    // page used that no child accounts for.
+    world.corrupt(word, watermark + PAGE, "memory is not accounted for by its children");
+}
+
+/// A device page (the kernel makes one for the VGA text screen) takes a
+/// header slot of its untyped and none of its memory: the audit accounts
+/// for it so, and lost from the derivation list it is missed by its
+/// header slot alone.
+#[test]
+fn a_device_page_takes_a_header_slot_and_no_memory() {
+    let world = world();
+    let before = world.audit().unwrap();
+    let root = &world.system.root;
+    cpool::retype(root, CAddr::root(1), ObjectKind::Untyped, 4 * 4096, CAddr::root(13)).unwrap();
+    let untyped = root.slot(13).upgrade::<Untyped>().unwrap();
+    let _device = untyped.adopt_device_page(0xb8000).unwrap();
+    let page = untyped.retype::<RawPage>().unwrap();
+    assert_eq!(world.audit().map(|report| report.objects), Ok(before.objects + 3));
+    // The page is the newest child: cut the list after it.
+    world.corrupt(page.header_address() + NEXT, 0, "used memory or slots are more than its children take");
 }
 
 #[test]
@@ -242,6 +296,69 @@ fn task_states_that_do_not_match_their_queues_are_reported() {
     world.run_queue.push_back(&world.ready);
     assert!(result.is_err(), "a Ready task in a queue that is not the run queue");
     assert!(world.audit().is_ok());
+}
+
+impl World {
+    /// The audit's finding with both ends of `queue` (its two words,
+    /// whatever their order) set to `link`, put back after.
+    fn audit_with_ends(&self, queue: &TaskQueue, link: u64) -> Result<AuditReport, &'static str> {
+        assert!(self.audit().is_ok());
+        assert_eq!(size_of::<TaskQueue>(), 16, "a head and a tail");
+        let ends = queue as *const TaskQueue as *mut [u64; 2];
+        // SAFETY: the queue's two words, put back before anything else
+        // uses it.
+        let old = unsafe { ends.replace([link, link]) };
+        let result = self.audit();
+        // SAFETY: as above.
+        unsafe { ends.write(old) };
+        assert!(self.audit().is_ok(), "the audit passes once the words are back");
+        result.map_err(|error| error.what)
+    }
+}
+
+/// A queue that names a live object which is not a task: the run queue's
+/// head and tail both set to the page.
+#[test]
+fn a_queue_naming_an_object_that_is_not_a_task_is_reported() {
+    let world = world();
+    let page = world.page.header_address();
+    let result = world.audit_with_ends(&world.run_queue, page);
+    assert_eq!(result, Err("a task queue names a dead object or one that is not a task"));
+}
+
+/// A Ready or a Blocked task whose queue has lost it (the queue emptied,
+/// the task still saying it is in it) is caught by the count of each.
+#[test]
+fn a_task_its_queue_has_lost_is_reported() {
+    let world = world();
+    let lost = Err("the tasks in the queues are not the Ready and Blocked ones");
+    assert_eq!(world.audit_with_ends(&world.run_queue, 0), lost, "the Ready one");
+    let channel = world.system.root.slot(12).upgrade::<AnyObject>().unwrap();
+    // SAFETY: a live channel, while `channel` holds it.
+    let (takers, _) = unsafe { super::channel::audit_view(channel.header()) };
+    assert_eq!(world.audit_with_ends(takers, 0), lost, "the Blocked one");
+}
+
+/// A PML4's kernel half is the kernel's (shared into every new one, see
+/// `mapping::share_kernel_half`), not recorded in its shadow: an entry
+/// there, from the first kernel-half index on, is not a finding.
+#[test]
+fn a_pml4s_kernel_half_is_not_held_to_its_shadow() {
+    let world = world();
+    let first = crate::paging::KERNEL_HALF_FIRST_INDEX as u64;
+    let entry = (world.space.address() + 8 * first) as *mut u64;
+    // SAFETY: an entry of a live PML4, empty in tests, put back after.
+    let old = unsafe { entry.replace(0x1000 | 1) };
+    let result = world.audit();
+    // SAFETY: as above.
+    unsafe { entry.write(old) };
+    assert!(result.is_ok(), "{result:?}");
+    // The entry before it is the user half's last: held to the shadow.
+    world.corrupt(
+        world.space.address() + 8 * (first - 1),
+        0x1000 | 1,
+        "maps something its shadow does not record",
+    );
 }
 
 #[test]
@@ -429,3 +546,67 @@ fn a_broken_record_of_the_lines_is_reported() {
     assert!(world.audit().is_ok());
 }
 // ANCHOR_END: device_audit_test
+
+/// The audit walks from one root untyped per free range of the memory
+/// plan and the kernel's own, and refuses more than it has room for.
+#[test]
+fn the_audit_walks_from_as_many_roots_as_the_memory_plan_makes() {
+    let most = common::memory_plan::MAX_RANGES + 1;
+    let arenas: Vec<Arena> = (0..=most).map(|_| Arena::for_pages(1)).collect();
+    let roots: Vec<ManagedArc<Untyped>> = arenas.iter().map(Arena::untyped).collect();
+    let roots: Vec<&ManagedArc<Untyped>> = roots.iter().collect();
+    let (mut scratch, run_queue) = (vec![0; 4096], TaskQueue::new());
+    let report =
+        audit(&roots[..most], &run_queue, &mut scratch).expect("one root per range and the kernel's");
+    assert_eq!((report.objects, report.untypeds), (most, most));
+    let error = audit(&roots, &run_queue, &mut scratch).expect_err("one root more");
+    assert_eq!(
+        error,
+        AuditError { what: "more root untypeds than the audit has room for", at: most as u64 + 1 }
+    );
+    assert_eq!(MAX_ROOTS, most);
+}
+
+/// The audit follows a link only into a root's own bytes: its memory, its
+/// header and its header slots, not one byte further. A weak list linked
+/// to the last bytes of its last header slot is followed (and found to
+/// name another object); one linked to the first bytes after them is not,
+/// though they are memory too (the arena has room to spare after them).
+#[test]
+fn links_are_followed_exactly_as_far_as_a_roots_region_goes() {
+    let pages = 8;
+    let arena = Arena::new((root_region_size(pages) + HEADER_SIZE) as usize);
+    let untyped = arena.untyped();
+    assert_eq!(untyped.size(), pages * PAGE, "the spare bytes hold no page");
+    let pool = untyped.retype::<CPool>().unwrap();
+    let page = untyped.retype::<RawPage>().unwrap();
+    pool.slot(0).downgrade(&page).unwrap();
+    let audit_with = |head: u64| {
+        let (mut scratch, run_queue) = (vec![0; 64], TaskQueue::new());
+        let word = (page.header_address() + WEAK_HEAD) as *mut u64;
+        // SAFETY: the page's header, in the arena; the old word goes back.
+        let old = unsafe { word.replace(head) };
+        let result = audit(&[&untyped], &run_queue, &mut scratch);
+        // SAFETY: as above.
+        unsafe { word.write(old) };
+        result.map_err(|error| error.what)
+    };
+    assert!(audit_with(physical_of(pool.slot(0))).is_ok(), "the real head");
+    let region_end = untyped.header_address() + (pages + 1) * HEADER_SIZE;
+    let last_slot = region_end - size_of::<super::weak::Slot>() as u64;
+    assert_eq!(audit_with(last_slot), Err("a slot on an object's weak list names another object"));
+    assert_eq!(audit_with(region_end), Err("a weak list links to memory outside every untyped"));
+}
+
+/// The kernel audits itself from the roots registered with it, into a
+/// scratch space of its own. (The one test that registers a root: the
+/// list is the kernel's, for as long as it runs, so the arena is too.)
+#[test]
+fn the_kernels_audit_walks_from_the_roots_registered_with_it() {
+    let arena: &'static Arena = Box::leak(Box::new(Arena::for_pages(8)));
+    let root = arena.untyped();
+    let _page = root.retype::<RawPage>().unwrap();
+    register_root(&root);
+    let report = audit_kernel(&TaskQueue::new()).expect("a clean system, and room for it");
+    assert_eq!((report.objects, report.untypeds), (2, 1));
+}

@@ -315,6 +315,34 @@ fn errors_name_what_was_expected_and_what_was_found() {
     assert_eq!(untyped.clone().downcast::<CPool>().err(), Some(ObjectKind::Untyped));
 }
 
+// ---- Strong pointers ----------------------------------------------------------
+
+/// The count a revoke relies on (more than its untyped's pointer means in
+/// use) counts each strong pointer, and a pointer names its object only.
+#[test]
+fn strong_pointers_are_counted_and_name_their_object_only() {
+    let System { untyped, .. } = &system(8);
+    let (page, other) = (untyped.retype::<RawPage>().unwrap(), untyped.retype::<RawPage>().unwrap());
+    assert_eq!(page.strong_count(), 2, "its untyped's and ours");
+    let copy = page.clone();
+    assert_eq!(page.strong_count(), 3, "and the copy's");
+    assert!(copy.same_object(&page) && !copy.same_object(&other));
+    drop(copy);
+    assert_eq!(page.strong_count(), 2);
+}
+
+/// A pointer given to the kernel for good names the object's memory and
+/// keeps the object: its untyped's revoke is refused, naming it.
+#[test]
+fn a_pinned_object_names_its_memory_and_cannot_be_revoked() {
+    let System { untyped, .. } = &system(8);
+    let page = untyped.retype::<RawPage>().unwrap();
+    let address = page.address();
+    let pinned = page.leak();
+    assert_eq!(pinned.address(), address);
+    assert_eq!(untyped.revoke(), Err(RevokeError::InUse { kind: ObjectKind::RawPage, address }));
+}
+
 // ---- Weak lists -------------------------------------------------------------
 
 #[test]
@@ -484,4 +512,52 @@ fn map_errors_say_why() {
     for (error, text) in cases {
         assert_eq!(error.to_string(), text);
     }
+}
+
+/// A slot operation refused says why in words (the shell prints them).
+#[test]
+fn slot_errors_say_why() {
+    let cases = [
+        (SlotError::Empty, "the slot is empty"),
+        (SlotError::Occupied, "the slot is not empty"),
+        (
+            SlotError::WrongKind { expected: ObjectKind::CPool, found: ObjectKind::Untyped },
+            "expected a CPool, found an Untyped",
+        ),
+        (SlotError::PoolFull, "no slot of the pool is free"),
+        (SlotError::NoSuchSlot(256), "the pool has no slot 256"),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
+
+/// A refused retype says why in words, each size rule its own way.
+#[test]
+fn retype_errors_say_why() {
+    let cases = [
+        (
+            RetypeError::OutOfMemory { needed: 8192, free: 4096 },
+            "out of memory: needs 8192 bytes, 4096 are free",
+        ),
+        (RetypeError::NotRetypable(ObjectKind::DevicePage), "a DevicePage cannot be made by retype"),
+        (
+            RetypeError::InvalidSize { kind: ObjectKind::Untyped, size: 100 },
+            "an Untyped of 100 bytes cannot be made (a multiple of 4096 is needed)",
+        ),
+        (
+            RetypeError::InvalidSize { kind: ObjectKind::Task, size: 4096 },
+            "a Task has one size: ask for 0 bytes, not 4096",
+        ),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text);
+    }
+}
+
+/// A refused revoke names the object in use, in words.
+#[test]
+fn revoke_errors_say_why() {
+    let error = RevokeError::InUse { kind: ObjectKind::Task, address: 0x5000 };
+    assert_eq!(error.to_string(), "the Task at 0x5000, made from this untyped, is in use");
 }
