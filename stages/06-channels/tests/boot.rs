@@ -381,20 +381,25 @@ fn other_tasks_output_is_followed_by_a_prompt() {
     run.expect_success()
         .expect_lines(&["the program hello (run hello)", "task 248: started (the kernel's task "]);
     let lines: Vec<&str> = run.text().lines().collect();
-    let after = |text: &str| {
+    // The line with `text`, and the next one but the shell's own answer to
+    // the command that started the task: the shell prints that answer
+    // after the start, so a timer tick in between lets the task print
+    // first, and the answer then comes between its lines and the prompt.
+    let after = |text: &str, answer: &str| {
         let at = lines
             .iter()
             .position(|line| line.contains(text))
             .unwrap_or_else(|| run.fail(&format!("no {text:?}")));
-        (lines[at], lines.get(at + 1).copied().unwrap_or(""))
+        let next = lines[at + 1..].iter().find(|line| !line.starts_with(answer));
+        (lines[at], next.copied().unwrap_or(""))
     };
-    let (hello, next) = after("hello: slot 255: Channel");
+    let (hello, next) = after("hello: slot 255: Channel", "run: started hello ");
     assert_eq!(hello, "hello: slot 255: Channel", "hello's line starts a line");
     assert!(next.starts_with(PROMPT), "a prompt after hello's lines, not {next:?}");
-    let (fault, next) = after("stopped by a fault");
+    let (fault, next) = after("stopped by a fault", "task 248: started ");
     assert!(fault.starts_with("task "), "the report starts a line: {fault:?}");
     assert!(next.starts_with(PROMPT), "a prompt after the report, not {next:?}");
-    let started = after("task 248: started (the kernel's task ").0;
+    let started = after("task 248: started (the kernel's task ", "").0;
     let number = started.trim_start_matches("task 248: started (the kernel's task ").trim_end_matches(')');
     assert!(fault.starts_with(&format!("task {number} ")), "the report names task {number}: {fault:?}");
 }
