@@ -134,7 +134,7 @@ fn resume_runs_a_suspended_task_again_until_the_storm() {
 #[test]
 fn supervise_reports_a_fault_and_run_starts_the_program_afresh() {
     let run = Boot::stage(STAGE)
-        .timeout_secs(90)
+        .timeout_secs(30)
         .type_after(PROMPT, "run hostile\r")
         .type_after("hostile: left 0x1b", "supervise hostile\r")
         .type_after("stopped it", "run hostile\r")
@@ -205,7 +205,7 @@ fn serial_counts(output: &str, n: usize) -> Option<(u64, u64)> {
 #[test]
 fn ctrl_t_makes_the_serial_driver_print_its_counts() {
     let run = Boot::stage(STAGE)
-        .timeout_secs(60)
+        .timeout_secs(30)
         .type_after(PROMPT, "echo one\r")
         .type_after("\none", "\x14")
         .type_after(" bytes", "echo two\r")
@@ -262,7 +262,7 @@ fn time_reads_the_cmos_clock() {
 #[test]
 fn a_com2_driver_is_a_second_terminal() {
     let run = Boot::stage(STAGE)
-        .timeout_secs(90)
+        .timeout_secs(30)
         .type_com2_after(PROMPT, "echo over com2\r")
         .type_after("\nover com2", "tasks\r")
         .type_after(" com2 running", "shutdown\r")

@@ -70,11 +70,32 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         let selected: Vec<&Exercise> =
             exercises.iter().filter(|exercise| options.selects(exercise)).collect();
         let prepared = shipped.prepare(*stage, &selected);
-        for exercise in selected {
-            let outcome = match (&prepared, &exercise.test) {
-                (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
-                _ => shipped.test(*stage, exercise, false),
-            };
+        // Most of this phase is waiting: a test that must fail often
+        // fails at its timeout, waiting for a line the unsolved tree never
+        // prints. So WORKERS tests run at once (the boot tests' harness
+        // lets QEMUs run side by side), and their lines come in order.
+        let outcomes = Mutex::new(vec![None; selected.len()]);
+        let next = Mutex::new(0..selected.len());
+        std::thread::scope(|scope| {
+            for _ in 0..WORKERS {
+                scope.spawn(|| {
+                    loop {
+                        // (Its own statement: the lock is let go before the test runs.)
+                        let taken = next.lock().expect("the index lock").next();
+                        let Some(index) = taken else { break };
+                        let exercise = selected[index];
+                        let outcome = match (&prepared, &exercise.test) {
+                            (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
+                            _ => shipped.test(*stage, exercise, false),
+                        };
+                        outcomes.lock().expect("the outcomes lock")[index] = Some(outcome);
+                    }
+                });
+            }
+        });
+        let outcomes = outcomes.into_inner().expect("the outcomes lock");
+        for (exercise, outcome) in selected.into_iter().zip(outcomes) {
+            let outcome = outcome.expect("every exercise's test ran");
             println!("  stage {stage} {:<22} {}", exercise.id, outcome.word());
             if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
                 println!("          {detail}");
