@@ -307,6 +307,68 @@ pub fn check(before: &Registers, after: &Registers) -> Option<Mismatch> {
 }
 // ANCHOR_END: check
 
+/// A call for [`check_calls`]: what it is, its number and arguments, and
+/// the answer expected (`None`: any).
+pub type Case = (&'static str, u64, [u64; 6], Option<Result<(), Error>>);
+
+/// Arguments for the calls that take none: every byte and both halves in
+/// use, so that a kernel which reads them by mistake, or changes their
+/// registers, shows.
+pub const JUNK: [u64; 6] = [
+    0xa1a1_b2b2_c3c3_d4d4,
+    0xffff_ffff_0000_0001,
+    0x0000_0001_ffff_ffff,
+    0x8000_0000_8000_0000,
+    0x7fff_ffff_7fff_ffff,
+    0xffff_8000_0000_0000,
+];
+
+/// Makes every call of `cases`, in order, with [`syscall_with`] and the
+/// registers of [`patterns`], and checks what comes back with [`check`]
+/// and against the answer expected; prints one line per mismatch
+/// (`<program>: MISMATCH: ...`) and a line for the whole.
+///
+/// # Safety
+/// As for [`syscall_with`], for every case: each call may change only
+/// what no Rust code of the caller relies on (objects, its task buffer),
+/// and none uses the stack.
+pub unsafe fn check_calls(program: &str, cases: &[Case]) {
+    let mut wrong = 0;
+    for (case, &(name, number, args, expected)) in cases.iter().enumerate() {
+        let before = patterns(case as u8, number, args);
+        // SAFETY: the caller's promise, for this case.
+        let after = unsafe { syscall_with(&before) };
+        if let Some(mismatch) = check(&before, &after) {
+            wrong += 1;
+            crate::println!(
+                "{program}: MISMATCH: {name}: {} was {:#x}, now {:#x}: {}",
+                mismatch.register,
+                mismatch.before,
+                mismatch.after,
+                mismatch.what
+            );
+        }
+        let answer = match after.general[RAX] {
+            0 => Ok(()),
+            code => Err(Error::try_from(code).unwrap_or(Error::UnknownCall)),
+        };
+        if expected.is_some_and(|expected| answer != expected) {
+            wrong += 1;
+            crate::println!(
+                "{program}: MISMATCH: {name}: answered {answer:?}, expected {:?}",
+                expected.unwrap_or(Ok(()))
+            );
+        }
+    }
+    let count = cases.len();
+    match wrong {
+        0 => crate::println!(
+            "{program}: registers: {count} calls, every register the ABI keeps came back bit for bit, none with a kernel value"
+        ),
+        _ => crate::println!("{program}: registers: {count} calls, {wrong} MISMATCH lines above"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,8 @@
 use abi::syscall::Call;
 use abi::task_root::{CPOOL, PML4, TASK, TASK_BUFFER, UNTYPED};
 use abi::{CAddr, ObjectKind};
-use ulib::registers::{self, RAX};
-use ulib::{Error, println};
+use ulib::Error;
+use ulib::registers::{self, Case, JUNK};
 
 /// Slots the root pool leaves empty, for a retype, a copy and a move.
 const EMPTY: u8 = 100;
@@ -20,22 +20,6 @@ const MOVED: u8 = 101;
 const fn slot(index: u8) -> u64 {
     CAddr::root(index).to_raw()
 }
-
-/// Arguments for the calls that take none: every byte and both halves in
-/// use, so that a kernel which reads them by mistake, or changes their
-/// registers, shows.
-const JUNK: [u64; 6] = [
-    0xa1a1_b2b2_c3c3_d4d4,
-    0xffff_ffff_0000_0001,
-    0x0000_0001_ffff_ffff,
-    0x8000_0000_8000_0000,
-    0x7fff_ffff_7fff_ffff,
-    0xffff_8000_0000_0000,
-];
-
-/// A call to make: what it is, its number and arguments, and the answer
-/// expected (`None`: any).
-type Case = (&'static str, u64, [u64; 6], Option<Result<(), Error>>);
 
 // ANCHOR: cases
 /// The calls, in order (the copy, move and delete rely on the retype
@@ -122,41 +106,13 @@ const CASES: &[Case] = &[
 ];
 // ANCHOR_END: cases
 
-/// Makes every call of [`CASES`] and checks the registers; prints one line
-/// per mismatch (`rinit: MISMATCH: ...`) and a line for the whole.
+/// Makes every call of [`CASES`] and checks the registers
+/// (`ulib::registers::check_calls`): one line per mismatch (`rinit:
+/// MISMATCH: ...`) and a line for the whole.
 pub fn check_every_call() {
-    let mut wrong = 0;
-    for (case, &(name, number, args, expected)) in CASES.iter().enumerate() {
-        let before = registers::patterns(case as u8, number, args);
-        // SAFETY: each call is one of the above, which change only rinit's
-        // own pool (slots 100 and 101, left empty; the page retyped is
-        // its untyped's, for good) and its buffer (the listing), or
-        // nothing; none uses the stack.
-        let after = unsafe { registers::syscall_with(&before) };
-        if let Some(mismatch) = registers::check(&before, &after) {
-            wrong += 1;
-            println!(
-                "rinit: MISMATCH: {name}: {} was {:#x}, now {:#x}: {}",
-                mismatch.register, mismatch.before, mismatch.after, mismatch.what
-            );
-        }
-        let answer = match after.general[RAX] {
-            0 => Ok(()),
-            code => Err(Error::try_from(code).unwrap_or(Error::UnknownCall)),
-        };
-        if expected.is_some_and(|expected| answer != expected) {
-            wrong += 1;
-            println!(
-                "rinit: MISMATCH: {name}: answered {answer:?}, expected {:?}",
-                expected.unwrap_or(Ok(()))
-            );
-        }
-    }
-    let count = CASES.len();
-    match wrong {
-        0 => println!(
-            "rinit: registers: {count} calls, every register the ABI keeps came back bit for bit, none with a kernel value"
-        ),
-        _ => println!("rinit: registers: {count} calls, {wrong} MISMATCH lines above"),
-    }
+    // SAFETY: each call is one of the above, which change only rinit's
+    // own pool (slots 100 and 101, left empty; the page retyped is its
+    // untyped's, for good) and its buffer (the listing), or nothing; none
+    // uses the stack.
+    unsafe { registers::check_calls("rinit", CASES) }
 }
