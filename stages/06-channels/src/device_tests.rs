@@ -115,6 +115,19 @@ impl Driver {
         self.system.root.slot(at).upgrade::<Channel>().unwrap()
     }
 
+    /// Derives the free line's IrqLine into [`IRQ`], binds it to the
+    /// channel in [`CHANNEL`] and fills that channel with Raw messages
+    /// 0, 1, ...: an interrupt then finds no room. The channel.
+    fn line_bound_to_a_full_channel(&self) -> ManagedArc<Channel> {
+        assert_eq!(self.derive_irq(FREE_LINE, DRIVER_UNTYPED, IRQ), Ok(0));
+        assert_eq!(self.bind(IRQ, CHANNEL), Ok(0));
+        let channel = self.channel(CHANNEL);
+        for value in 0..CAPACITY as u64 {
+            channel.put(Outgoing::Raw(value)).unwrap();
+        }
+        channel
+    }
+
     /// Takes every message waiting on the channel in slot `at`: kind and
     /// value of each, oldest first.
     fn drain(&self, at: u8) -> Vec<(MessageKind, u64)> {
@@ -397,12 +410,7 @@ fn an_interrupt_wakes_a_driver_waiting_on_its_channel() {
 #[test]
 fn an_interrupt_that_finds_its_channel_full_is_owed_and_delivered_when_there_is_room() {
     let driver = driver();
-    assert_eq!(driver.derive_irq(FREE_LINE, DRIVER_UNTYPED, IRQ), Ok(0));
-    assert_eq!(driver.bind(IRQ, CHANNEL), Ok(0));
-    let channel = driver.channel(CHANNEL);
-    for value in 0..CAPACITY as u64 {
-        channel.put(Outgoing::Raw(value)).unwrap();
-    }
+    let channel = driver.line_bound_to_a_full_channel();
     irq_line::fire(FREE_LINE);
     assert_eq!(driver.irq(IRQ).line_state(), LineState::Pending);
     assert!(io::is_masked(FREE_LINE), "masked while owed");
@@ -426,15 +434,10 @@ fn an_interrupt_that_finds_its_channel_full_is_owed_and_delivered_when_there_is_
 #[test]
 fn owed_messages_go_only_to_the_lines_that_owe_them() {
     let driver = driver();
-    assert_eq!(driver.derive_irq(FREE_LINE, DRIVER_UNTYPED, IRQ), Ok(0));
-    assert_eq!(driver.bind(IRQ, CHANNEL), Ok(0));
+    let full = driver.line_bound_to_a_full_channel();
     let (other_line, other) = (5, FREE);
     assert_eq!(driver.derive_irq(other_line, DRIVER_UNTYPED, other), Ok(0));
     assert_eq!(driver.bind(other, SECOND_CHANNEL), Ok(0));
-    let full = driver.channel(CHANNEL);
-    for value in 0..CAPACITY as u64 {
-        full.put(Outgoing::Raw(value)).unwrap();
-    }
     irq_line::fire(FREE_LINE);
     assert_eq!(full.take(&driver.task, 0), Some(Ok((MessageKind::Raw, 0))));
     irq_line::deliver_pending();
@@ -514,12 +517,7 @@ fn revoking_a_bound_line_masks_and_unbinds_it_at_once_and_its_message_stays() {
 #[test]
 fn revoking_a_line_while_its_message_is_owed_to_a_full_channel_delivers_nothing() {
     let driver = driver();
-    assert_eq!(driver.derive_irq(FREE_LINE, DRIVER_UNTYPED, IRQ), Ok(0));
-    assert_eq!(driver.bind(IRQ, CHANNEL), Ok(0));
-    let channel = driver.channel(CHANNEL);
-    for value in 0..CAPACITY as u64 {
-        channel.put(Outgoing::Raw(value)).unwrap();
-    }
+    let channel = driver.line_bound_to_a_full_channel();
     irq_line::fire(FREE_LINE);
     assert_eq!(driver.result(Call::Revoke, [raw(DRIVER_UNTYPED), 0, 0, 0, 0, 0]), Ok(0));
     channel.take(&driver.task, 0).unwrap().unwrap();
