@@ -289,12 +289,6 @@ book-check: book-output
 # start, at its place in the list.
 TEST_STEPS := fmt-check clippy unit-tests binaries boot-tests book-check
 TEST_EARLY := binaries
-# Started beside the boot tests, once the images are made: the book's
-# check boots stages too, and both spend most of their time waiting on
-# QEMU, so on two cores they overlap well. (Each boot test makes its
-# command-line variants under a name of its own, so the two never write
-# one ISO.)
-TEST_LATE := book-check
 DEPS_LOG := build/install-deps.log
 test:
 	@mkdir -p build; \
@@ -311,15 +305,7 @@ test:
 		if [ $$step = boot-tests ] && ! wait $$deps; then \
 			cat $(DEPS_LOG); echo "(installing the tools in the background failed: the steps try again)"; \
 		fi; \
-		if [ $$step = boot-tests ]; then \
-			$(MAKE) --no-print-directory images || failed="$$failed images"; \
-			for late in $(TEST_LATE); do \
-				rm -f build/test-$$late.end build/test-$$late.status; \
-				{ $(MAKE) --no-print-directory $$late; echo $$? > build/test-$$late.status; date +%s > build/test-$$late.end; } \
-					> build/test-$$late.log 2>&1 </dev/null & \
-			done; \
-		fi; \
-		if [[ " $(TEST_EARLY) $(TEST_LATE) " == *" $$step "* ]]; then \
+		if [[ " $(TEST_EARLY) " == *" $$step "* ]]; then \
 			while [ ! -f build/test-$$step.end ]; do sleep 1; done; \
 			cat build/test-$$step.log; [ "$$(cat build/test-$$step.status)" = 0 ] || failed="$$failed $$step"; \
 			times="$$times$$(printf '  %-12s %4d s (from the start, beside the steps before)' $$step \
