@@ -62,6 +62,10 @@ fn send_to_the_running_child_prints_its_line_before_the_next_prompt() {
 /// Stopped by `set active 249 0`, the child answers nothing: `send` only
 /// puts, and the shell goes on. Started again, the child receives what
 /// waited, and the next `send` waits for its own line again.
+///
+/// The child's 6 and the shell's "started" race: the child can run as soon
+/// as the `TaskSet` makes it runnable, before the shell prints its answer,
+/// so either may come first; both must come before the next command.
 #[test]
 fn send_to_the_stopped_child_does_not_hang() {
     let run = session(&[
@@ -78,9 +82,14 @@ fn send_to_the_stopped_child_does_not_hang() {
         "send raw 6",
         "echo after",
         "after",
-        "task 249: started",
-        "Received from master: 6",
+        "set active 249 1",
+        "send raw 7",
     ]);
+    run.expect_lines_between(
+        "set active 249 1",
+        "send raw 7",
+        &["task 249: started", "Received from master: 6"],
+    );
     expect_between(&run, "send raw 6", &[]);
     match between_command_and_prompt(&run, "send raw 7") {
         Some(lines) if lines.last() == Some(&"Received from master: 7") => {}

@@ -340,9 +340,10 @@ impl Boot {
     /// the VGA text screen: [`Transcript::screen`] returns the last such
     /// capture, [`Transcript::screens`] all of them.
     ///
-    /// The capture happens a few milliseconds after `prompt` appeared; for
-    /// a screen that cannot change meanwhile, wait for a prompt after which
-    /// the guest waits (for a key, or halted). The run fails if QEMU has
+    /// The capture happens a few milliseconds after `prompt` appeared, once
+    /// two captures in a row agree (the screen may lag the console by a
+    /// few bytes); for a screen that cannot change meanwhile, wait for a
+    /// prompt after which the guest waits (for a key, or halted). The run fails if QEMU has
     /// exited before the capture.
     ///
     /// Unlike typing, a capture leaves `prompt` for the next step or
@@ -673,16 +674,18 @@ impl Boot {
                     }
                     _ => None,
                 },
-                (Action::Screen, Some(monitor), Some(files)) => match monitor.save_screen(&files.screen) {
-                    Ok(lines) => {
-                        screens.push(lines);
-                        None
+                (Action::Screen, Some(monitor), Some(files)) => {
+                    match monitor.save_settled_screen(&files.screen) {
+                        Ok(lines) => {
+                            screens.push(lines);
+                            None
+                        }
+                        Err(_) if has_exited(&mut qemu) => {
+                            Some(format!("QEMU exited before the screen could be captured after {prompt:?}"))
+                        }
+                        Err(error) => Some(format!("cannot capture the screen after {prompt:?}: {error}")),
                     }
-                    Err(_) if has_exited(&mut qemu) => {
-                        Some(format!("QEMU exited before the screen could be captured after {prompt:?}"))
-                    }
-                    Err(error) => Some(format!("cannot capture the screen after {prompt:?}: {error}")),
-                },
+                }
                 (Action::ReadWord(address), Some(monitor), _) => match monitor.read_physical_word(*address) {
                     Ok(word) => {
                         words.push(word);
@@ -1172,6 +1175,14 @@ impl Transcript {
         self.or_fail(self.check_lines(expected))
     }
 
+    /// Checks that each of `expected` occurs in some line after the first
+    /// line with `after` and before the next line with `before`, in any
+    /// order: for lines of two tasks (or of a task and the kernel) that
+    /// may come either way round, as the timer decides.
+    pub fn expect_lines_between(&self, after: &str, before: &str, expected: &[&str]) -> &Self {
+        self.or_fail(check_between(self.text.lines(), after, before, expected))
+    }
+
     /// Checks that each of `expected` occurs in some line of the screen
     /// the last [`Boot::screen_after`] step captured, in this order: each
     /// one in a later line than the one before.
@@ -1292,9 +1303,53 @@ fn check_in_order<'a>(mut lines: impl Iterator<Item = &'a str>, expected: &[&str
     Ok(())
 }
 
+/// The check of [`Transcript::expect_lines_between`].
+fn check_between<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    after: &str,
+    before: &str,
+    expected: &[&str],
+) -> Result<(), String> {
+    let mut lines = lines.skip_while(|line| !line.contains(after));
+    if lines.next().is_none() {
+        return Err(format!("expected a line with {after:?}"));
+    }
+    let mut window = Vec::new();
+    let mut closed = false;
+    for line in lines {
+        if line.contains(before) {
+            closed = true;
+            break;
+        }
+        window.push(line);
+    }
+    if !closed {
+        return Err(format!("expected a line with {before:?} after the one with {after:?}"));
+    }
+    match expected.iter().find(|text| !window.iter().any(|line| line.contains(*text))) {
+        Some(missing) => Err(format!("expected a line with {missing:?} between {after:?} and {before:?}")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_between_two_others_may_come_in_either_order() {
+        let lines = ["start", "x", "b", "a", "end", "c"];
+        assert_eq!(check_between(lines.into_iter(), "start", "end", &["a", "b"]), Ok(()));
+        assert_eq!(check_between(lines.into_iter(), "start", "end", &["b", "a"]), Ok(()));
+        assert!(check_between(lines.into_iter(), "start", "end", &["c"]).unwrap_err().contains("\"c\""));
+        assert!(
+            check_between(lines.into_iter(), "x", "end", &["x"]).is_err(),
+            "the line with after is outside"
+        );
+        assert!(check_between(lines.into_iter(), "start", "a", &["a"]).is_err(), "the line with before too");
+        assert!(check_between(lines.into_iter(), "none", "end", &[]).is_err());
+        assert!(check_between(lines.into_iter(), "end", "start", &[]).is_err(), "no start after end");
+    }
 
     fn transcript(text: &str) -> Transcript {
         Transcript {

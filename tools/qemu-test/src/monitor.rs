@@ -88,6 +88,24 @@ impl Monitor {
         }
     }
 
+    /// The VGA text screen once it has stopped changing: captures again,
+    /// 20 ms apart, until two captures agree (at most ten times, then the
+    /// last one). The serial console runs a little ahead of the screen, as
+    /// the kernel writes each byte to COM1 first: the screen may still be
+    /// drawing the line the runner saw on the console.
+    pub fn save_settled_screen(&mut self, file: &Path) -> Result<Vec<String>, String> {
+        let mut screen = self.save_screen(file)?;
+        for _ in 0..10 {
+            thread::sleep(Duration::from_millis(20));
+            let again = self.save_screen(file)?;
+            if again == screen {
+                break;
+            }
+            screen = again;
+        }
+        Ok(screen)
+    }
+
     /// The 64-bit word at physical `address` (`xp /1gx`, which answers
     /// `ADDRESS: 0xVALUE`).
     pub fn read_physical_word(&mut self, address: u64) -> Result<u64, String> {
