@@ -6,6 +6,14 @@
 //! The values come from a hash of the call, its arguments and the count
 //! of calls so far, not from a fuzzing task's generator: the same seed
 //! still replays the same run, and the callers need not change.
+//!
+//! This is not `ulib::registers::syscall_with`, the register test's
+//! trampoline, for two reasons: that one keeps the caller's `rsp` and the
+//! output's address in statics, sound only for a program with one thread,
+//! while the fuzzer's tasks share its memory and call at once; and it
+//! gives compiled code back the flags the kernel returned, where the
+//! fuzzer must clear the TF, AC and NT it set itself before any compiled
+//! code runs again.
 
 use abi::Call;
 use core::arch::naked_asm;
