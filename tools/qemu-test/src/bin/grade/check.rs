@@ -5,7 +5,9 @@
 //!    its worked solution `solutions/stage-N/<id>.patch` (and no patch is
 //!    left without an exercise). The exercise tests pass clippy.
 //! 2. Every exercise test FAILS on the tree as it is (a test that does not
-//!    build, or names no test, is a problem too).
+//!    build, or names no test, is a problem too). These run beside step 3:
+//!    many fail only at their timeout, waiting for a line the unsolved tree
+//!    never prints, and waiting costs the solutions' builds nothing.
 //! 3. Every solution, applied with `git apply` to a scratch copy of the
 //!    tree, makes its test PASS; then every solution of a chapter, applied
 //!    together in the manifest's (the book's) order, makes every test of
@@ -63,58 +65,10 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
     }
     problems.extend(lint(root, &chapters));
 
-    println!("grade-check: the exercise tests, on the tree as it is (each must fail)");
-    let shipped = Workspace { root, logs: root.join("build/grade/logs"), label: "shipped-" };
-    let mut rows = Vec::new();
-    for (stage, exercises) in &chapters {
-        let selected: Vec<&Exercise> =
-            exercises.iter().filter(|exercise| options.selects(exercise)).collect();
-        let prepared = shipped.prepare(*stage, &selected);
-        // Most of this phase is waiting: a test that must fail often
-        // fails at its timeout, waiting for a line the unsolved tree never
-        // prints. So SHIPPED_WORKERS tests run at once (the boot tests'
-        // harness lets QEMUs run side by side, and a guest waiting for
-        // input idles), and their lines come in order.
-        let outcomes = Mutex::new(vec![None; selected.len()]);
-        let next = Mutex::new(0..selected.len());
-        std::thread::scope(|scope| {
-            for _ in 0..SHIPPED_WORKERS {
-                scope.spawn(|| {
-                    loop {
-                        // (Its own statement: the lock is let go before the test runs.)
-                        let taken = next.lock().expect("the index lock").next();
-                        let Some(index) = taken else { break };
-                        let exercise = selected[index];
-                        let outcome = match (&prepared, &exercise.test) {
-                            (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
-                            _ => shipped.test(*stage, exercise, false),
-                        };
-                        outcomes.lock().expect("the outcomes lock")[index] = Some(outcome);
-                    }
-                });
-            }
-        });
-        let outcomes = outcomes.into_inner().expect("the outcomes lock");
-        for (exercise, outcome) in selected.into_iter().zip(outcomes) {
-            let outcome = outcome.expect("every exercise's test ran");
-            println!("  stage {stage} {:<22} {}", exercise.id, outcome.word());
-            if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
-                println!("          {detail}");
-            }
-            if !matches!(outcome, Outcome::Fail(_)) {
-                problems.push(format!(
-                    "stage {stage} {}: its test must fail on the tree as it is, but: {}",
-                    exercise.id,
-                    outcome.detail().unwrap_or("it passes: the exercise is already solved".into())
-                ));
-            }
-            rows.push(Row { stage: *stage, id: exercise.id.clone(), shipped: outcome, solved: None });
-        }
-    }
-
     println!(
-        "grade-check: each solution, applied to a scratch copy (each must pass), then each chapter's \
-         solutions together, in the book's order (every test must pass, hidden ones too)"
+        "grade-check: the exercise tests, on the tree as it is (each must fail), beside each solution, \
+         applied to a scratch copy (each must pass), then each chapter's solutions together, in the \
+         book's order (every test must pass, hidden ones too)"
     );
     println!(
         "  (up to {WORKERS} chapters at a time, each in its own copy: build/grade/tree, build/grade/tree-2)"
@@ -127,7 +81,18 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
     // workers as each finishes the last.
     let queue = Mutex::new(chapters.iter().rev());
     let results = Mutex::new(Vec::new());
+    let mut shipped = Shipped { lines: Vec::new(), rows: Vec::new(), problems: Vec::new() };
     std::thread::scope(|scope| {
+        // The tree as it is, beside the scratch copies: most of it is
+        // waiting for timeouts, while the solutions mostly build.
+        scope.spawn(|| {
+            shipped = check_shipped(root, &chapters, options);
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "  the tree as it is:");
+            for line in &shipped.lines {
+                let _ = writeln!(out, "{line}");
+            }
+        });
         for scratch in &scratches {
             let (queue, results) = (&queue, &results);
             scope.spawn(move || {
@@ -147,6 +112,8 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
             });
         }
     });
+    problems.extend(shipped.problems);
+    let mut rows = shipped.rows;
     let mut results = results.into_inner().expect("the results lock");
     results.sort_by_key(|checked| checked.stage);
     for checked in results {
@@ -189,6 +156,67 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         println!("  - {problem}");
     }
     Ok(false)
+}
+
+/// What the exercise tests on the tree as it is found.
+struct Shipped {
+    /// What to print, in order.
+    lines: Vec<String>,
+    rows: Vec<Row>,
+    problems: Vec<String>,
+}
+
+/// Every selected exercise test on the tree as it is: each must fail.
+fn check_shipped(root: &Path, chapters: &[(u32, Vec<Exercise>)], options: &Options) -> Shipped {
+    let shipped = Workspace { root, logs: root.join("build/grade/logs"), label: "shipped-" };
+    let mut checked = Shipped { lines: Vec::new(), rows: Vec::new(), problems: Vec::new() };
+    for (stage, exercises) in chapters {
+        let selected: Vec<&Exercise> =
+            exercises.iter().filter(|exercise| options.selects(exercise)).collect();
+        let prepared = shipped.prepare(*stage, &selected);
+        // Most of this phase is waiting: a test that must fail often
+        // fails at its timeout, waiting for a line the unsolved tree never
+        // prints. So SHIPPED_WORKERS tests run at once (the boot tests'
+        // harness lets QEMUs run side by side, and a guest waiting for
+        // input idles), and their lines come in order.
+        let outcomes = Mutex::new(vec![None; selected.len()]);
+        let next = Mutex::new(0..selected.len());
+        std::thread::scope(|scope| {
+            for _ in 0..SHIPPED_WORKERS {
+                scope.spawn(|| {
+                    loop {
+                        // (Its own statement: the lock is let go before the test runs.)
+                        let taken = next.lock().expect("the index lock").next();
+                        let Some(index) = taken else { break };
+                        let exercise = selected[index];
+                        let outcome = match (&prepared, &exercise.test) {
+                            (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
+                            _ => shipped.test(*stage, exercise, false),
+                        };
+                        outcomes.lock().expect("the outcomes lock")[index] = Some(outcome);
+                    }
+                });
+            }
+        });
+        let outcomes = outcomes.into_inner().expect("the outcomes lock");
+        for (exercise, outcome) in selected.into_iter().zip(outcomes) {
+            let outcome = outcome.expect("every exercise's test ran");
+            checked.lines.push(format!("  stage {stage} {:<22} {}", exercise.id, outcome.word()));
+            if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
+                checked.lines.push(format!("          {detail}"));
+            }
+            if !matches!(outcome, Outcome::Fail(_)) {
+                checked.problems.push(format!(
+                    "stage {stage} {}: its test must fail on the tree as it is, but: {}",
+                    exercise.id,
+                    outcome.detail().unwrap_or("it passes: the exercise is already solved".into())
+                ));
+            }
+            checked.rows.push(Row { stage: *stage, id: exercise.id.clone(), shipped: outcome, solved: None });
+        }
+    }
+
+    checked
 }
 
 /// How many chapters' solutions are checked at a time: the two cores of
