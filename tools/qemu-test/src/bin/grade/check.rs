@@ -73,6 +73,20 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
     println!(
         "  (up to {WORKERS} chapters at a time, each in its own copy: build/grade/tree, build/grade/tree-2)"
     );
+    // The tree as it is builds its images and exercise tests first, before
+    // the scratch copies take a copy of its target folder: else each copy
+    // would build the tests again, beside the tree's own build of them.
+    let shipped_workspace = Workspace { root, logs: root.join("build/grade/logs"), label: "shipped-" };
+    let prepared: Vec<Result<(), String>> = chapters
+        .iter()
+        .map(|(stage, exercises)| {
+            let selected: Vec<&Exercise> =
+                exercises.iter().filter(|exercise| options.selects(exercise)).collect();
+            let prepared = shipped_workspace.prepare(*stage, &selected);
+            shipped_workspace.build_tests(*stage, &selected);
+            prepared
+        })
+        .collect();
     // (One copy for one chapter: `make grade-check STAGE=N`.)
     let copies = WORKERS.min(chapters.len()).max(1);
     let scratches: Vec<Scratch> =
@@ -86,7 +100,7 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         // The tree as it is, beside the scratch copies: most of it is
         // waiting for timeouts, while the solutions mostly build.
         scope.spawn(|| {
-            shipped = check_shipped(root, &chapters, options);
+            shipped = check_shipped(&shipped_workspace, &chapters, &prepared, options);
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "  the tree as it is:");
             for line in &shipped.lines {
@@ -167,13 +181,17 @@ struct Shipped {
 }
 
 /// Every selected exercise test on the tree as it is: each must fail.
-fn check_shipped(root: &Path, chapters: &[(u32, Vec<Exercise>)], options: &Options) -> Shipped {
-    let shipped = Workspace { root, logs: root.join("build/grade/logs"), label: "shipped-" };
+/// `prepared` is each chapter's [`Workspace::prepare`], in `chapters`'s order.
+fn check_shipped(
+    shipped: &Workspace,
+    chapters: &[(u32, Vec<Exercise>)],
+    prepared: &[Result<(), String>],
+    options: &Options,
+) -> Shipped {
     let mut checked = Shipped { lines: Vec::new(), rows: Vec::new(), problems: Vec::new() };
-    for (stage, exercises) in chapters {
+    for ((stage, exercises), prepared) in chapters.iter().zip(prepared) {
         let selected: Vec<&Exercise> =
             exercises.iter().filter(|exercise| options.selects(exercise)).collect();
-        let prepared = shipped.prepare(*stage, &selected);
         // Most of this phase is waiting: a test that must fail often
         // fails at its timeout, waiting for a line the unsolved tree never
         // prints. So SHIPPED_WORKERS tests run at once (the boot tests'

@@ -259,19 +259,37 @@ impl Workspace<'_> {
     }
 
     fn test_one(&self, stage: u32, test: &TestSpec, log: &Path) -> Outcome {
+        let mut cargo = self.cargo_test(stage, test);
+        let name = match test {
+            TestSpec::Boot { name, .. } | TestSpec::Unit { name, .. } => name,
+        };
+        cargo.args(["--", "--exact", name]);
+        let (success, output) = run_logged(cargo, log);
+        classify(success, &output)
+    }
+
+    /// Builds, without running them, every test of `exercises` (of chapter
+    /// `stage`); a failed build is left for the tests themselves to report.
+    pub fn build_tests(&self, stage: u32, exercises: &[&Exercise]) {
+        for test in exercises.iter().flat_map(|exercise| exercise.tests()) {
+            let mut cargo = self.cargo_test(stage, test);
+            cargo.arg("--no-run");
+            let _ = run_logged(cargo, &self.log(stage, "build"));
+        }
+    }
+
+    /// `cargo test` of the binary that holds `test`, with the feature
+    /// `exercises`.
+    fn cargo_test(&self, stage: u32, test: &TestSpec) -> Command {
         let mut cargo = Command::new(env::var("CARGO").unwrap_or("cargo".into()));
         cargo.current_dir(self.root).args(["test", "-q"]);
         match test {
-            TestSpec::Boot { name, hidden } => cargo
+            TestSpec::Boot { hidden, .. } => cargo
                 .args(["-p", "qemu-test", "--features", "exercises", "--test"])
-                .arg(format!("{}_stage{stage}", if *hidden { "hidden" } else { "exercises" }))
-                .args(["--", "--exact", name]),
-            TestSpec::Unit { package, name } => {
-                cargo.args(["-p", package, "--features", "exercises", "--", "--exact", name])
-            }
+                .arg(format!("{}_stage{stage}", if *hidden { "hidden" } else { "exercises" })),
+            TestSpec::Unit { package, .. } => cargo.args(["-p", package, "--features", "exercises"]),
         };
-        let (success, output) = run_logged(cargo, log);
-        classify(success, &output)
+        cargo
     }
 }
 
