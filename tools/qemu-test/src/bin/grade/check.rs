@@ -7,7 +7,8 @@
 //! 2. Every exercise test FAILS on the tree as it is (a test that does not
 //!    build, or names no test, is a problem too). These run beside step 3:
 //!    many fail only at their timeout, waiting for a line the unsolved tree
-//!    never prints, and waiting costs the solutions' builds nothing.
+//!    never prints, and a wait takes little of the CPU that the solutions'
+//!    builds need.
 //! 3. Every solution, applied with `git apply` to a scratch copy of the
 //!    tree, makes its test PASS; then every solution of a chapter, applied
 //!    together in the manifest's (the book's) order, makes every test of
