@@ -343,8 +343,8 @@ impl Boot {
     /// The capture happens a few milliseconds after `prompt` appeared, once
     /// two captures in a row agree (the screen may lag the console by a
     /// few bytes); for a screen that cannot change meanwhile, wait for a
-    /// prompt after which the guest waits (for a key, or halted). The run fails if QEMU has
-    /// exited before the capture.
+    /// prompt after which the guest waits (for a key, or halted). The run
+    /// fails if QEMU has exited before the capture.
     ///
     /// Unlike typing, a capture leaves `prompt` for the next step or
     /// [`Boot::stop_at`] to find again: `.screen_after(halted).stop_at(halted)`

@@ -78,14 +78,14 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
     // the scratch copies take a copy of its target folder: else each copy
     // would build the tests again, beside the tree's own build of them.
     let shipped_workspace = Workspace { root, logs: root.join("build/grade/logs"), label: "shipped-" };
-    let prepared: Vec<Result<(), String>> = chapters
+    let selected: Vec<Selected> = chapters
         .iter()
         .map(|(stage, exercises)| {
-            let selected: Vec<&Exercise> =
+            let exercises: Vec<&Exercise> =
                 exercises.iter().filter(|exercise| options.selects(exercise)).collect();
-            let prepared = shipped_workspace.prepare(*stage, &selected);
-            shipped_workspace.build_tests(*stage, &selected);
-            prepared
+            let prepared = shipped_workspace.prepare(*stage, &exercises);
+            shipped_workspace.build_tests(*stage, &exercises);
+            Selected { stage: *stage, exercises, prepared }
         })
         .collect();
     // (One copy for one chapter: `make grade-check STAGE=N`.)
@@ -101,7 +101,7 @@ pub fn check(root: &Path, options: &Options) -> Result<bool, String> {
         // The tree as it is, beside the scratch copies: most of it is
         // waiting for timeouts, while the solutions mostly build.
         scope.spawn(|| {
-            shipped = check_shipped(&shipped_workspace, &chapters, &prepared, options);
+            shipped = check_shipped(&shipped_workspace, &selected);
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "  the tree as it is:");
             for line in &shipped.lines {
@@ -181,18 +181,18 @@ struct Shipped {
     problems: Vec<String>,
 }
 
+/// One chapter's exercises that the run checks, with what building its
+/// image for them on the tree as it is gave ([`Workspace::prepare`]).
+struct Selected<'a> {
+    stage: u32,
+    exercises: Vec<&'a Exercise>,
+    prepared: Result<(), String>,
+}
+
 /// Every selected exercise test on the tree as it is: each must fail.
-/// `prepared` is each chapter's [`Workspace::prepare`], in `chapters`'s order.
-fn check_shipped(
-    shipped: &Workspace,
-    chapters: &[(u32, Vec<Exercise>)],
-    prepared: &[Result<(), String>],
-    options: &Options,
-) -> Shipped {
+fn check_shipped(shipped: &Workspace, chapters: &[Selected]) -> Shipped {
     let mut checked = Shipped { lines: Vec::new(), rows: Vec::new(), problems: Vec::new() };
-    for ((stage, exercises), prepared) in chapters.iter().zip(prepared) {
-        let selected: Vec<&Exercise> =
-            exercises.iter().filter(|exercise| options.selects(exercise)).collect();
+    for Selected { stage, exercises: selected, prepared } in chapters {
         // Most of this phase is waiting: a test that must fail often
         // fails at its timeout, waiting for a line the unsolved tree never
         // prints. So SHIPPED_WORKERS tests run at once (the boot tests'
@@ -208,7 +208,7 @@ fn check_shipped(
                         let taken = next.lock().expect("the index lock").next();
                         let Some(index) = taken else { break };
                         let exercise = selected[index];
-                        let outcome = match (&prepared, &exercise.test) {
+                        let outcome = match (prepared, &exercise.test) {
                             (Err(error), TestSpec::Boot { .. }) => Outcome::BuildError(error.clone()),
                             _ => shipped.test(*stage, exercise, false),
                         };
@@ -218,7 +218,7 @@ fn check_shipped(
             }
         });
         let outcomes = outcomes.into_inner().expect("the outcomes lock");
-        for (exercise, outcome) in selected.into_iter().zip(outcomes) {
+        for (exercise, outcome) in selected.iter().zip(outcomes) {
             let outcome = outcome.expect("every exercise's test ran");
             checked.lines.push(format!("  stage {stage} {:<22} {}", exercise.id, outcome.word()));
             if let Some(detail) = outcome.detail().filter(|_| !matches!(outcome, Outcome::Fail(_))) {
@@ -234,7 +234,6 @@ fn check_shipped(
             checked.rows.push(Row { stage: *stage, id: exercise.id.clone(), shipped: outcome, solved: None });
         }
     }
-
     checked
 }
 
